@@ -1,0 +1,47 @@
+// What a phase is. The ordered list of all phases lives in ./index.ts.
+import type { ClusterConfig, HostSpec } from "../config/types.ts";
+import type { Host } from "../hosts/host.ts";
+
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  debug(msg: string): void;
+}
+
+/** Everything a phase may use. Side effects go only through `host(...)`. */
+export interface PhaseContext {
+  config: ClusterConfig;
+  /** Connected Host for a node of the config (connections are pooled by the runner). */
+  host(spec: HostSpec): Promise<Host>;
+  /** The machine the binary runs on (master1). */
+  local: Host;
+  /** Directory of the bundle (payload files) on master1. */
+  bundleDir: string;
+  /** Installer state on master1 (/var/lib/k8s-ha-offline by default). */
+  stateDir: string;
+  /** Base URL of the depot as the nodes reach it, e.g. http://192.168.217.19:5000 */
+  depotUrl: string;
+  log: Logger;
+  dryRun: boolean;
+}
+
+/** What `check` found: nothing to do, something to do (with why), or a step that cannot apply here. */
+export type CheckResult = { todo: false } | { todo: true; why: string } | { skip: string };
+
+export interface Phase {
+  /** Short id used by --only / --from, e.g. "etcd". */
+  name: string;
+  /** One line for people. */
+  title: string;
+  /** The nodes it applies to. */
+  hosts(config: ClusterConfig): HostSpec[];
+  /**
+   * "parallel": check+run on every host at once (bounded fan-out);
+   * "serial": one host after the other (e.g. control-plane joins);
+   * "once": a single run for the whole phase, given all hosts.
+   */
+  mode: "parallel" | "serial" | "once";
+  /** Whether anything is left to do on this host (for "once": on the first host; look at all via ctx). */
+  check(ctx: PhaseContext, node: HostSpec): Promise<CheckResult>;
+  run(ctx: PhaseContext, node: HostSpec): Promise<void>;
+}
