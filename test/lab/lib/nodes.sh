@@ -1,0 +1,133 @@
+# Nodes: one systemd-nspawn container per node, booting systemd on a copy-on-write
+# overlay of the base tree, in its own cgroup under the lab's so `down` finds it.
+
+cgroup_root() {
+  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then echo /sys/fs/cgroup
+  elif [[ -d /sys/fs/cgroup/systemd ]]; then echo /sys/fs/cgroup/systemd
+  else die "no cgroup v2 root and no name=systemd hierarchy under /sys/fs/cgroup; systemd-nspawn cannot run here"
+  fi
+}
+# Every hierarchy the lab (or the containers' systemd) may have made directories in.
+lab_cgroup_dirs() {
+  local h
+  for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
+    [[ -d $h/$LAB_CGROUP_NAME ]] && echo "$h/$LAB_CGROUP_NAME"
+  done
+  return 0
+}
+
+# Per-node identity and config, written into the node's upper (writable) layer.
+node_prepare() {
+  local i=$1 name addr dir upper
+  name=$(node_name "$i"); addr=$(node_address "$i")
+  dir="$LAB_STATE/nodes/$name"; upper="$dir/upper"
+  mkdir -p "$upper"/etc/systemd/network "$upper"/etc/ssh
+  install -d -m 700 "$upper/root" "$upper/root/.ssh"
+  echo "$name" >"$upper/etc/hostname"
+  # Unique machine-id per node; nspawn also derives host0's MAC from the machine name.
+  tr -d '-' </proc/sys/kernel/random/uuid >"$upper/etc/machine-id"
+  cat >"$upper/etc/systemd/network/10-host0.network" <<NET
+# Written by the k8s lab: static address on the lab bridge, no gateway (air gap).
+# Sorts before systemd's 80-container-host0.network, which would ask for DHCP.
+[Match]
+Name=host0
+
+[Network]
+Address=$addr/24
+IPv6AcceptRA=no
+NET
+  ssh-keygen -q -A -f "$upper" >/dev/null
+  install -m 600 "$LAB_KEY.pub" "$upper/root/.ssh/authorized_keys"
+  if (( i == 0 )); then
+    # The installer runs on master1 and SSHes from there to the others.
+    install -m 600 "$LAB_KEY" "$upper/root/.ssh/lab_ed25519"
+    install -m 644 "$LAB_KEY.pub" "$upper/root/.ssh/lab_ed25519.pub"
+  fi
+  printf '%s,%s %s\n' "$name" "$addr" "$(cut -d' ' -f1,2 "$upper/etc/ssh/ssh_host_ed25519_key.pub")" \
+    >>"$LAB_STATE/ssh/known_hosts"
+}
+
+node_start() {
+  local name=$1 base=$2 dir cg
+  dir="$LAB_STATE/nodes/$name"
+  cg="$(cgroup_root)/$LAB_CGROUP_NAME/$name"
+  mkdir -p "$cg"
+  # The subshell joins the node's cgroup, then becomes nspawn (same pid), in a new
+  # session so that a terminal hang-up does not take the node down. fd 9 is the
+  # lab lock and must not leak into the long-lived container.
+  (
+    echo "$BASHPID" >"$cg/cgroup.procs"
+    exec setsid systemd-nspawn --quiet --boot --register=no --keep-unit \
+      --machine="$name" -D "$base" --overlay="$base:$dir/upper:/" \
+      --network-bridge="$LAB_BRIDGE" --console=read-only \
+      --resolv-conf=off --timezone=off --link-journal=no
+  ) </dev/null >"$dir/console.log" 2>&1 9>&- &
+  echo $! >"$dir/pid"
+}
+
+# nspawn creates vb-<machine> on the host side and attaches it to the bridge; with
+# no systemd-networkd on the host nobody brings it up, so we do.
+node_link_up() {
+  local name=$1 link="vb-$1" n=0
+  until ip link show "$link" >/dev/null 2>&1; do
+    node_alive "$name" || node_fail "$name" "the container exited while starting"
+    (( n++ < 150 )) || node_fail "$name" "host-side link $link did not appear within 15 s"
+    sleep 0.1
+  done
+  ip link set "$link" up
+}
+
+node_alive() {
+  local pid
+  pid=$(cat "$LAB_STATE/nodes/$1/pid" 2>/dev/null) || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == systemd-nspawn ]]
+}
+
+# Last words of a node that did not come up: its console (systemd's boot messages).
+node_fail() {
+  local name=$1 why=$2
+  say "node $name did not come up: $why"
+  say "last console lines of $name ($LAB_STATE/nodes/$name/console.log):"
+  tail -n 25 "$LAB_STATE/nodes/$name/console.log" 2>/dev/null | sed 's/^/  | /' >&2
+  exit 1
+}
+
+# Bounded wait until sshd answers on every node, naming the node that did not.
+wait_for_ssh() {
+  local deadline=$((SECONDS + LAB_BOOT_TIMEOUT)) name addr
+  for name in "$@"; do
+    until ssh -F "$LAB_SSH_CONFIG" -o ConnectTimeout=2 "$name" true 2>/dev/null; do
+      node_alive "$name" || node_fail "$name" "the container exited"
+      (( SECONDS < deadline )) || node_fail "$name" "sshd did not answer within ${LAB_BOOT_TIMEOUT}s"
+      sleep 0.5
+    done
+  done
+}
+
+# End every process of the lab: a polite shutdown through nspawn first (SIGTERM
+# makes it power the container off), then SIGKILL for anything left in the cgroups.
+nodes_stop() {
+  local name pid pids=() n
+  for name in $(existing_nodes); do
+    if node_alive "$name"; then
+      pid=$(cat "$LAB_STATE/nodes/$name/pid"); kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+    fi
+  done
+  for pid in "${pids[@]}"; do
+    for (( n = 0; n < 100; n++ )); do [[ -e /proc/$pid ]] || break; sleep 0.1; done
+  done
+  local cg
+  for (( n = 0; n < 50; n++ )); do
+    local left=()
+    while read -r cg; do
+      mapfile -t -O "${#left[@]}" left < <(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null)
+    done < <(lab_cgroup_dirs)
+    ((${#left[@]})) || break
+    kill -KILL "${left[@]}" 2>/dev/null || true
+    sleep 0.1
+  done
+  # Remove the (now empty) cgroup directories, deepest first.
+  while read -r cg; do
+    find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done < <(lab_cgroup_dirs)
+}
