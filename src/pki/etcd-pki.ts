@@ -151,12 +151,13 @@ export async function planEtcdPki(config: ClusterConfig, existing: ExistingEtcdP
       const verdict = !have?.keyPem
         ? { renew: true as const, why: have?.certPem ? "key missing" : "missing" }
         : needsRenewal(have.certPem, {
-        wantSans: d.spec.sans,
-        minDaysLeft: opts.minDaysLeft ?? MIN_DAYS_LEFT,
-        caPem: caPair.certPem,
-        keyPem: have.keyPem,
-        now,
-      });
+            commonName: d.spec.commonName,
+            wantSans: d.spec.sans,
+            minDaysLeft: opts.minDaysLeft ?? MIN_DAYS_LEFT,
+            caPem: caPair.certPem,
+            keyPem: have.keyPem,
+            now,
+          });
       if (!verdict.renew) return { d, pair: have as CertAndKey, action: { id: d.id, action: "kept" as const } };
       const pair = await issueCert(ca, { ...d.spec, now, validityDays: opts.leafValidityDays });
       return { d, pair, action: { id: d.id, action: "issued" as const, why: verdict.why } };

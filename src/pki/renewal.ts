@@ -5,6 +5,8 @@ import { missingSans } from "./san.ts";
 import { DAY_MS } from "./validity.ts";
 
 export interface RenewalCriteria {
+  /** The subject CN it must have (a certificate copied to the wrong place must not be kept). */
+  commonName?: string;
   /** Names and addresses the certificate must carry. */
   wantSans?: string[];
   /** Renew when fewer days than this remain. Default 30. */
@@ -31,6 +33,9 @@ export function needsRenewal(certPem: string | undefined, c: RenewalCriteria = {
     return { renew: true, why: left <= 0 ? "expired" : `expires in ${Math.floor(left)} days (renewed within ${minDays})` };
   }
   if (cert.notBefore.getTime() > now.getTime()) return { renew: true, why: "not valid yet (clock or certificate is wrong)" };
+  if (c.commonName !== undefined && cert.commonName !== c.commonName) {
+    return { renew: true, why: `common name is ${JSON.stringify(cert.commonName)}, want ${JSON.stringify(c.commonName)}` };
+  }
   const missing = missingSans(cert.sans, c.wantSans ?? []);
   if (missing.length > 0) return { renew: true, why: `SANs lack ${missing.join(", ")}` };
   if (c.caPem !== undefined) {
