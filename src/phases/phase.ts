@@ -1,6 +1,7 @@
 // What a phase is. The ordered list of all phases lives in ./index.ts.
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
+import type { BundleLock } from "../depot/lock.ts";
 
 export interface Logger {
   info(msg: string): void;
@@ -23,6 +24,12 @@ export interface PhaseContext {
   depotUrl: string;
   log: Logger;
   dryRun: boolean;
+  /** Preflight check names downgraded to warnings (--ignore-preflight-errors); "all" for every one. */
+  ignorePreflightErrors: string[];
+  /** The lock embedded in this binary: what the bundle holds (null when built without a bundle). */
+  lock: BundleLock | null;
+  /** Path of the running executable (copied to the nodes). */
+  selfPath: string;
 }
 
 /** What `check` found: nothing to do, something to do (with why), or a step that cannot apply here. */

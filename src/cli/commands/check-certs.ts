@@ -1,0 +1,23 @@
+// `check-certs`: every certificate on every control-plane and etcd node, one table, exit code for monitoring.
+import { runCheckCerts } from "../../certs/index.ts";
+import { readConfig, openSession, parsePositiveInt } from "../context.ts";
+import { UsageError } from "../errors.ts";
+import { controlPlanes, etcdMembers } from "../../config/types.ts";
+import type { GlobalFlags } from "../main.ts";
+
+export default async function checkCerts(flags: GlobalFlags & { warnDays?: number | string; output?: string }): Promise<number> {
+  const output = flags.output ?? "table";
+  if (!["table", "json", "yaml"].includes(output)) throw new UsageError(`--output must be table, json or yaml, got "${output}"`);
+  const warnDays = parsePositiveInt(flags.warnDays ?? 30, "--warn-days");
+  const config = readConfig(flags);
+  const session = openSession(config, { ...flags, logFile: flags.logFile }, "check-certs");
+  try {
+    const specs = [...new Map([...controlPlanes(config), ...etcdMembers(config)].map((h) => [h.name, h])).values()];
+    const hosts = await Promise.all(specs.map((s) => session.ctx.host(s)));
+    const { text, exitCode } = await runCheckCerts({ hosts, config, warnDays, output: output as "table" | "json" | "yaml" });
+    process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+    return exitCode;
+  } finally {
+    await session.close();
+  }
+}

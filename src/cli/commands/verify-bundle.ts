@@ -1,0 +1,46 @@
+// `verify-bundle`: every payload file against the lock embedded at compile time.
+import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { embeddedLock } from "../../depot/lock.ts";
+import { verifyBundle } from "../../depot/verify.ts";
+import { loadConfig } from "../../config/load.ts";
+import { UsageError, InstallError } from "../errors.ts";
+import type { Logger } from "../../phases/phase.ts";
+import type { GlobalFlags } from "../main.ts";
+
+function lockOrExplain() {
+  const lock = embeddedLock();
+  if (!lock)
+    throw new UsageError(
+      "this binary carries no bundle lock, so it cannot tell a good bundle from a bad one",
+      "build it with `bun run build.ts bundle --profile <profile>`, which assembles the bundle and embeds its lock",
+    );
+  return lock;
+}
+
+/** Problems as lines, or [] when the bundle matches the lock. */
+export async function bundleProblems(dir: string): Promise<string[]> {
+  const lock = lockOrExplain();
+  if (!existsSync(dir)) return [`bundle directory ${dir} does not exist (copy bundle-${lock.profile}/ next to the binary, or pass --bundle)`];
+  const res = await verifyBundle(dir, lock, { concurrency: 8 });
+  return res.problems.map((p) => `${p.path}: ${p.problem}${p.expected !== undefined ? ` (expected ${p.expected}, found ${p.actual ?? "nothing"})` : ""}`);
+}
+
+export async function checkBundleBeforeInstall(dir: string, log: Logger): Promise<void> {
+  const problems = await bundleProblems(dir);
+  if (problems.length)
+    throw new InstallError(`the bundle at ${dir} does not match this binary's lock; no node was changed:\n  ${problems.join("\n  ")}`);
+  log.info(`bundle ${dir}: every file matches the embedded lock`);
+}
+
+export default async function verifyBundleCommand(flags: GlobalFlags & { bundle?: string }): Promise<number> {
+  const lock = lockOrExplain();
+  const dir = resolve(flags.bundle ?? (existsSync(flags.config) ? loadConfig(resolve(flags.config)).bundle.dir : `bundle-${lock.profile}`));
+  const problems = await bundleProblems(dir);
+  if (problems.length) {
+    console.error(`bundle ${dir}: ${problems.length} problem(s)\n  ${problems.join("\n  ")}`);
+    return 1;
+  }
+  console.log(`bundle ${dir}: ok (${lock.files.length} files match the lock)`);
+  return 0;
+}

@@ -1,0 +1,76 @@
+// Shared set-up for commands that work on a cluster: config, logger, host connections, phase context.
+import { resolve, join } from "node:path";
+import { loadConfig } from "../config/load.ts";
+import type { ClusterConfig } from "../config/types.ts";
+import { firstMaster } from "../config/types.ts";
+import { createLogger, type RunLogger } from "../util/log.ts";
+import type { PhaseContext } from "../phases/phase.ts";
+import { HostPool } from "../hosts/pool.ts";
+import { LocalHost } from "../hosts/local.ts";
+import type { GlobalFlags } from "./main.ts";
+import { UsageError } from "./errors.ts";
+import { embeddedLock } from "../depot/lock.ts";
+
+export interface ClusterSession {
+  config: ClusterConfig;
+  log: RunLogger;
+  ctx: PhaseContext;
+  pool: HostPool;
+  close(): Promise<void>;
+}
+
+export function readConfig(flags: GlobalFlags): ClusterConfig {
+  return loadConfig(resolve(flags.config ?? "cluster.yaml"));
+}
+
+export function defaultLogFile(config: ClusterConfig, command: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  return join(config.stateDir, "logs", `${command}-${stamp}.log`);
+}
+
+export function openSession(config: ClusterConfig, flags: GlobalFlags & { bundle?: string; ignorePreflightErrors?: string }, command: string): ClusterSession {
+  const logFile = flags.dryRun ? flags.logFile : (flags.logFile ?? defaultLogFile(config, command));
+  const log = createLogger({ logFile, verbose: flags.verbose });
+  const master = firstMaster(config);
+  const pool = new HostPool({ config, log });
+  const local = new LocalHost({ name: master.name, address: master.address });
+  const bundleDir = resolve(flags.bundle ?? config.bundle.dir);
+  const ctx: PhaseContext = {
+    config,
+    host: (spec) => pool.get(spec),
+    local,
+    bundleDir,
+    stateDir: config.stateDir,
+    depotUrl: `http://${config.depot.address ?? master.address}:${config.depot.port}`,
+    log,
+    dryRun: Boolean(flags.dryRun),
+    ignorePreflightErrors: parseList(flags.ignorePreflightErrors, "--ignore-preflight-errors") ?? [],
+    selfPath: process.execPath,
+    lock: embeddedLock(),
+  };
+  return { config, log, ctx, pool, close: () => pool.closeAll() };
+}
+
+export function parseList(value: unknown, flag: string): string[] | undefined {
+  if (value === undefined || value === true) return undefined;
+  if (typeof value !== "string") throw new UsageError(`${flag} takes a comma-separated list`);
+  return value.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+export function parsePositiveInt(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number >= 1, got "${value}"`);
+  return n;
+}
+
+/** Changing nodes needs an explicit yes: a prompt on a TTY, --yes otherwise. */
+export async function confirm(question: string, flags: GlobalFlags): Promise<void> {
+  if (flags.yes) return;
+  if (!process.stdin.isTTY) throw new UsageError("this changes the nodes; run with --yes to confirm (no terminal to ask on)");
+  process.stderr.write(`${question} [y/N] `);
+  for await (const line of console) {
+    if (/^y(es)?$/i.test(line.trim())) return;
+    break;
+  }
+  throw new UsageError("not confirmed; nothing was changed");
+}

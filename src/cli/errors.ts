@@ -1,0 +1,20 @@
+// Exit codes are part of the interface (README "Exit codes"): scripts and CI rely on them.
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Bad flags, bad arguments, bad config: the operator's input is wrong, nothing was changed. */
+export class UsageError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** A step failed on a node or locally; the message already says what, where and what to do. */
+export class InstallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InstallError";
+  }
+}

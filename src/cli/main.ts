@@ -1,0 +1,118 @@
+// Command-line surface: commands, flags, examples, exit codes.
+import { cac } from "cac";
+import { VERSION } from "../version.ts";
+import { EXIT_FAILURE, EXIT_USAGE, UsageError } from "./errors.ts";
+import { ConfigError } from "../config/errors.ts";
+import { errorText } from "../phases/runner.ts";
+
+export interface GlobalFlags {
+  config: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  logFile?: string;
+  verbose?: boolean;
+}
+
+type Action = (...args: any[]) => Promise<number | void>;
+const lazy = (load: () => Promise<{ default: Action }>): Action => async (...args) => (await load()).default(...args);
+
+export function buildCli() {
+  const cli = cac("k8s-ha-offline");
+  cli
+    .option("-c, --config <file>", "Cluster config file", { default: "cluster.yaml" })
+    .option("--dry-run", "Print what would be done (phases x hosts) and change nothing")
+    .option("-y, --yes", "Do not ask for confirmation")
+    .option("--log-file <file>", "Write a full transcript (every command on every node) here")
+    .option("-v, --verbose", "More detail on the terminal");
+
+  cli
+    .command("init", "Write a commented cluster.yaml for the reference topology (3 masters + 1 worker) to edit")
+    .option("-o, --output <file>", "Where to write it", { default: "cluster.yaml" })
+    .option("--force", "Overwrite an existing file")
+    .example("  k8s-ha-offline init            # writes ./cluster.yaml")
+    .example("  k8s-ha-offline init -o /root/prod.yaml")
+    .action(lazy(() => import("./commands/init.ts")));
+
+  cli
+    .command("install", "Install the whole HA cluster from the bundle, resuming where a previous run stopped")
+    .option("--bundle <dir>", "Bundle directory (default: bundle.dir from the config)")
+    .option("--only <phases>", "Run only these phases (comma-separated)")
+    .option("--from <phase>", "Start at this phase")
+    .option("--ignore-preflight-errors <names>", "Comma-separated preflight checks to downgrade to warnings (or 'all')")
+    .option("--concurrency <n>", "Hosts worked on at once", { default: 16 })
+    .example("  k8s-ha-offline install -c cluster.yaml --dry-run   # show the plan")
+    .example("  k8s-ha-offline install -c cluster.yaml --yes")
+    .example("  k8s-ha-offline install --only preflight,os,packages,runtime,etcd")
+    .action(lazy(() => import("./commands/install.ts")));
+
+  cli
+    .command("preflight", "Check every node without changing anything (OS, resources, swap, ports, clocks, names)")
+    .option("--ignore-preflight-errors <names>", "Comma-separated checks to downgrade to warnings (or 'all')")
+    .example("  k8s-ha-offline preflight -c cluster.yaml")
+    .action(lazy(() => import("./commands/preflight.ts")));
+
+  cli
+    .command("check-certs", "List every certificate on every control-plane and etcd node with its expiry")
+    .option("--warn-days <n>", "Warn when a certificate expires within N days", { default: 30 })
+    .option("--output <format>", "table | json | yaml", { default: "table" })
+    .example("  k8s-ha-offline check-certs                 # exit 0 ok, 1 within --warn-days, 2 expired/broken")
+    .example("  k8s-ha-offline check-certs --output json --warn-days 60")
+    .action(lazy(() => import("./commands/check-certs.ts")));
+
+  cli
+    .command("verify-bundle", "Check every payload file of the bundle against the lock embedded in this binary")
+    .option("--bundle <dir>", "Bundle directory (default: bundle.dir from the config, else ./bundle-<profile>)")
+    .example("  k8s-ha-offline verify-bundle --bundle ./bundle-el7-k8s1.22")
+    .action(lazy(() => import("./commands/verify-bundle.ts")));
+
+  cli
+    .command("serve", "Serve the bundle: OCI registry (/v2/), package repository (/repo/) and files (/files/)")
+    .option("--bundle <dir>", "Bundle directory")
+    .option("--listen <addr:port>", "Address and port to listen on (default: master1's address, depot.port)")
+    .example("  k8s-ha-offline serve --bundle ./bundle-debian12 --listen 127.0.0.1:5000")
+    .action(lazy(() => import("./commands/serve.ts")));
+
+  cli
+    .command("phases", "List the install phases in order, with the hosts each applies to")
+    .action(lazy(() => import("./commands/phases.ts")));
+
+  cli.command("version", "Print the version and what is embedded (profile, lock)").action(lazy(() => import("./commands/version.ts")));
+
+  cli.help();
+  cli.version(VERSION);
+  return cli;
+}
+
+/** Runs a command line; returns the exit code. Every error becomes a message, never a stack trace. */
+export async function main(argv: string[]): Promise<number> {
+  const cli = buildCli();
+  const verbose = argv.includes("-v") || argv.includes("--verbose");
+  try {
+    cli.parse(["bun", "k8s-ha-offline", ...argv], { run: false });
+    if (cli.options.help || cli.options.version) return 0;
+    if (!cli.matchedCommand) {
+      if (cli.args.length) throw new UsageError(`unknown command "${cli.args[0]}"`, "run k8s-ha-offline --help for the list of commands");
+      cli.outputHelp();
+      return 0;
+    }
+    const code = await cli.runMatchedCommand();
+    return typeof code === "number" ? code : 0;
+  } catch (err) {
+    return reportError(err, verbose);
+  }
+}
+
+export function reportError(err: unknown, verbose = false): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.format()}\n`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof UsageError || (err instanceof Error && err.name === "CACError")) {
+    process.stderr.write(`error: ${err.message}\n`);
+    if (err instanceof UsageError && err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    return EXIT_USAGE;
+  }
+  process.stderr.write(`error: ${errorText(err)}\n`);
+  if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return EXIT_FAILURE;
+}

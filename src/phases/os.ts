@@ -1,0 +1,184 @@
+// Phase "os": the seed's section 二 (hostname, hosts, firewall, SELinux, swap) plus what kubeadm needs
+// from the kernel (modules, sysctls). Where the lab shares the host's kernel, a step that cannot
+// apply says "skipped: <why>" instead of failing or pretending.
+import type { ClusterConfig } from "../config/types.ts";
+import type { Host } from "../hosts/host.ts";
+import { shq } from "../hosts/shell-quote.ts";
+import { stepsPhase, NOTHING, todo, skip, type Step } from "./steps.ts";
+import { MARKER_FILE } from "./preflight/facts.ts";
+import { markerFor } from "./preflight/checks.ts";
+
+const BEGIN = "# BEGIN k8s-ha-offline managed block: do not edit, re-run install instead";
+const END = "# END k8s-ha-offline managed block";
+
+export function hostsBlock(config: ClusterConfig): string {
+  const lines = config.hosts.map((h) => [h.address, h.name, ...h.aliases].join(" "));
+  return [BEGIN, ...lines, END].join("\n");
+}
+
+/** /etc/hosts with our block replaced (or appended); everything else kept as it was. */
+export function withHostsBlock(current: string, block: string): string {
+  const start = current.indexOf(BEGIN);
+  const end = current.indexOf(END);
+  if (start >= 0 && end > start) return current.slice(0, start) + block + current.slice(end + END.length);
+  return `${current.replace(/\n*$/, "")}\n${block}\n`;
+}
+
+const text = async (host: Host, path: string) => {
+  const b = await host.readFile(path);
+  return b ? new TextDecoder().decode(b) : null;
+};
+
+const inContainer = async (host: Host) => (await host.exec("systemd-detect-virt -c", { check: false })).stdout.trim() !== "none";
+
+const hostname: Step = {
+  name: "hostname",
+  async check(host, _ctx, node) {
+    const cur = (await host.exec("hostname")).stdout.trim();
+    const file = (await text(host, "/etc/hostname"))?.trim();
+    return cur === node.name && file === node.name ? NOTHING : todo(`hostname is "${cur}", want "${node.name}"`);
+  },
+  async run(host, _ctx, node) {
+    await host.exec(`hostnamectl set-hostname ${shq(node.name)} 2>/dev/null || hostname ${shq(node.name)}`);
+    await host.writeFile("/etc/hostname", `${node.name}\n`, { mode: 0o644 });
+  },
+};
+
+const hostsFile: Step = {
+  name: "hosts",
+  async check(host, ctx) {
+    const cur = (await text(host, "/etc/hosts")) ?? "";
+    return withHostsBlock(cur, hostsBlock(ctx.config)) === cur ? NOTHING : todo("/etc/hosts lacks the cluster block");
+  },
+  async run(host, ctx) {
+    const cur = (await text(host, "/etc/hosts")) ?? "127.0.0.1 localhost\n";
+    await host.writeFile("/etc/hosts", withHostsBlock(cur, hostsBlock(ctx.config)), { mode: 0o644 });
+  },
+};
+
+const marker: Step = {
+  name: "marker",
+  async check(host, ctx) {
+    return (await text(host, MARKER_FILE))?.trim() === markerFor(ctx.config) ? NOTHING : todo("node not yet marked as part of this cluster");
+  },
+  async run(host, ctx) {
+    await host.exec(`mkdir -p ${shq(MARKER_FILE.replace(/\/[^/]+$/, ""))}`);
+    await host.writeFile(MARKER_FILE, `${markerFor(ctx.config)}\n`, { mode: 0o644 });
+  },
+};
+
+const swap: Step = {
+  name: "swap",
+  async check(host) {
+    const r = await host.exec(`awk 'NR>1' /proc/swaps | wc -l; grep -Ev '^[[:space:]]*#' /etc/fstab 2>/dev/null | awk '$3=="swap"' | wc -l`);
+    const [active, fstab] = r.stdout.trim().split("\n").map(Number);
+    if (active || fstab) return todo(`${active} active swap area(s), ${fstab} swap line(s) in /etc/fstab`);
+    return NOTHING;
+  },
+  async run(host) {
+    await host.exec("swapoff -a");
+    // Comment out, never delete: the operator can see what was there.
+    await host.exec(`[ -f /etc/fstab ] && sed -ri.k8s-ha-offline.bak '/^[^#].*[[:space:]]swap[[:space:]]/s/^/# disabled by k8s-ha-offline: /' /etc/fstab || true`);
+  },
+};
+
+const selinux: Step = {
+  name: "selinux",
+  async check(host) {
+    if (!(await host.readFile("/etc/selinux/config"))) return skip("no SELinux on this OS");
+    const r = await host.exec("getenforce 2>/dev/null; grep -E '^SELINUX=' /etc/selinux/config", { check: false });
+    const [mode, cfg] = r.stdout.trim().split("\n");
+    return mode === "Enforcing" || cfg === "SELINUX=enforcing" ? todo(`SELinux ${mode}, ${cfg}`) : NOTHING;
+  },
+  async run(host) {
+    await host.exec("setenforce 0 || true; sed -ri 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config");
+  },
+};
+
+/** Ports the cluster needs open between nodes when firewall: open-ports. */
+const OPEN_PORTS = ["6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp", "30000-32767/tcp", "8472/udp", "179/tcp"];
+
+const firewall: Step = {
+  name: "firewall",
+  async check(host, ctx) {
+    const active = (await host.exec("systemctl is-active firewalld", { check: false })).stdout.trim() === "active";
+    if (!active) return (await host.exec("command -v firewall-cmd", { check: false })).code ? skip("firewalld is not installed") : NOTHING;
+    if (ctx.config.firewall === "disable") return todo("firewalld is running");
+    const have = (await host.exec("firewall-cmd --list-ports")).stdout;
+    const want = [...OPEN_PORTS, `${ctx.config.loadBalancer.port}/tcp`, `${ctx.config.depot.port}/tcp`];
+    return want.every((p) => have.includes(p)) ? NOTHING : todo("firewalld does not open every cluster port");
+  },
+  async run(host, ctx) {
+    if (ctx.config.firewall === "disable") return void (await host.exec("systemctl disable --now firewalld"));
+    const ports = [...OPEN_PORTS, `${ctx.config.loadBalancer.port}/tcp`, `${ctx.config.depot.port}/tcp`];
+    await host.exec(`${ports.map((p) => `firewall-cmd --permanent --add-port=${p}`).join(" && ")} && firewall-cmd --permanent --add-protocol=vrrp && firewall-cmd --reload`);
+  },
+};
+
+const MODULES = ["overlay", "br_netfilter"];
+const kernelModules: Step = {
+  name: "kernel-modules",
+  async check(host) {
+    const conf = await text(host, "/etc/modules-load.d/k8s.conf");
+    const loaded = (await host.exec("cat /proc/modules", { check: false })).stdout;
+    const missing = MODULES.filter((m) => !new RegExp(`^${m} `, "m").test(loaded));
+    if (conf !== MODULES.join("\n") + "\n") return todo("modules not configured to load at boot");
+    if (!missing.length) return NOTHING;
+    if (await inContainer(host)) return skip(`${missing.join(", ")} not loaded and a container cannot load kernel modules (the host kernel must)`);
+    return todo(`${missing.join(", ")} not loaded`);
+  },
+  async run(host) {
+    await host.writeFile("/etc/modules-load.d/k8s.conf", MODULES.join("\n") + "\n", { mode: 0o644 });
+    const container = await inContainer(host);
+    for (const m of MODULES) {
+      const r = await host.exec(`modprobe ${m}`, { check: false });
+      if (r.code && !container) throw new Error(`modprobe ${m} failed: ${r.stderr.trim()}`);
+    }
+  },
+};
+
+const SYSCTLS: Record<string, string> = {
+  "net.ipv4.ip_forward": "1",
+  "net.bridge.bridge-nf-call-iptables": "1",
+  "net.bridge.bridge-nf-call-ip6tables": "1",
+};
+const SYSCTL_FILE = "/etc/sysctl.d/99-kubernetes.conf";
+const sysctlConf = Object.entries(SYSCTLS).map(([k, v]) => `${k} = ${v}`).join("\n") + "\n";
+const sysctlPath = (k: string) => `/proc/sys/${k.replace(/\./g, "/")}`;
+
+async function sysctlGaps(host: Host): Promise<{ wrong: string[]; absent: string[] }> {
+  const wrong: string[] = [];
+  const absent: string[] = [];
+  for (const [k, v] of Object.entries(SYSCTLS)) {
+    const cur = await text(host, sysctlPath(k));
+    if (cur === null) absent.push(k);
+    else if (cur.trim() !== v) wrong.push(k);
+  }
+  return { wrong, absent };
+}
+
+const sysctl: Step = {
+  name: "sysctl",
+  async check(host) {
+    if ((await text(host, SYSCTL_FILE)) !== sysctlConf) return todo(`${SYSCTL_FILE} missing or different`);
+    const { wrong, absent } = await sysctlGaps(host);
+    if (wrong.length) return todo(`${wrong.join(", ")} not set`);
+    if (absent.length) return skip(`${absent.join(", ")} do not exist in this kernel namespace (br_netfilter not loaded for it)`);
+    return NOTHING;
+  },
+  async run(host) {
+    await host.writeFile(SYSCTL_FILE, sysctlConf, { mode: 0o644 });
+    const container = await inContainer(host);
+    for (const [k, v] of Object.entries(SYSCTLS)) {
+      const r = await host.exec(`[ ! -e ${sysctlPath(k)} ] || sysctl -w ${k}=${v}`, { check: false });
+      if (r.code && !container) throw new Error(`sysctl -w ${k}=${v} failed: ${r.stderr.trim()}`);
+    }
+  },
+};
+
+export const os = stepsPhase({
+  name: "os",
+  title: "Hostname, /etc/hosts block, swap off, SELinux permissive, firewall, kernel modules and sysctls",
+  hosts: (c) => c.hosts,
+  steps: [hostname, hostsFile, swap, selinux, firewall, kernelModules, sysctl, marker],
+});

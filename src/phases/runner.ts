@@ -1,0 +1,141 @@
+// Runs the ordered phase list: selects (--only/--from), checks each host, runs what is left,
+// stops at the first phase that failed anywhere, and records finished phases on master1.
+import type { HostSpec } from "../config/types.ts";
+import { UsageError, InstallError } from "../cli/errors.ts";
+import type { Phase, PhaseContext, CheckResult } from "./phase.ts";
+import type { Progress } from "../cli/progress.ts";
+
+export type HostStatus = "done" | "nothing to do" | "skipped" | "failed" | "not reached";
+
+export interface HostOutcome {
+  host: string;
+  status: HostStatus;
+  detail?: string;
+  ms: number;
+}
+
+export interface PhaseOutcome {
+  name: string;
+  title: string;
+  hosts: HostOutcome[];
+  ms: number;
+}
+
+export interface RunOptions {
+  only?: string[];
+  from?: string;
+  /** How many hosts a parallel phase works on at once. */
+  concurrency: number;
+}
+
+export function selectPhases(all: readonly Phase[], opts: Pick<RunOptions, "only" | "from">): Phase[] {
+  const names = all.map((p) => p.name);
+  const unknown = [...(opts.only ?? []), ...(opts.from ? [opts.from] : [])].filter((n) => !names.includes(n));
+  if (unknown.length)
+    throw new UsageError(`unknown phase ${unknown.map((n) => `"${n}"`).join(", ")}`, `phases are: ${names.join(", ")}`);
+  if (opts.only?.length && opts.from) throw new UsageError("--only and --from cannot be used together");
+  if (opts.only?.length) return all.filter((p) => opts.only!.includes(p.name));
+  if (opts.from) return all.slice(names.indexOf(opts.from));
+  return [...all];
+}
+
+/** The plan for --dry-run: which phase runs on which hosts, nothing contacted. */
+export function describePlan(phases: readonly Phase[], ctx: Pick<PhaseContext, "config">): string {
+  const rows = phases.map((p, i) => {
+    const hosts = p.hosts(ctx.config).map((h) => h.name);
+    const how = p.mode === "once" ? "once, on" : p.mode === "serial" ? "one by one on" : "in parallel on";
+    return `${String(i + 1).padStart(2)}. ${p.name.padEnd(20)} ${p.title}\n      ${how} ${hosts.join(", ") || "(no hosts)"}`;
+  });
+  return rows.join("\n");
+}
+
+async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, progress: Progress): Promise<HostOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  progress.hostStarted(phase.name, node.name);
+  try {
+    const check: CheckResult = await phase.check(ctx, node);
+    if ("skip" in check) return { host: node.name, status: "skipped", detail: check.skip, ms: elapsed() };
+    if (!check.todo) return { host: node.name, status: "nothing to do", ms: elapsed() };
+    ctx.log.debug(`[${phase.name}] ${node.name}: ${check.why}`);
+    await phase.run(ctx, node);
+    return { host: node.name, status: "done", detail: check.why, ms: elapsed() };
+  } catch (err) {
+    return { host: node.name, status: "failed", detail: errorText(err), ms: elapsed() };
+  } finally {
+    progress.hostFinished(phase.name, node.name);
+  }
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Bounded parallel map that never lets one failure hide the others. */
+async function boundedAll<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export async function runPhase(phase: Phase, ctx: PhaseContext, opts: RunOptions, progress: Progress): Promise<PhaseOutcome> {
+  const started = performance.now();
+  const nodes = phase.hosts(ctx.config);
+  progress.phaseStarted(phase.name, phase.title, nodes.length);
+  let hosts: HostOutcome[];
+  if (phase.mode === "parallel") {
+    hosts = await boundedAll(nodes, opts.concurrency, (n) => checkAndRun(phase, ctx, n, progress));
+  } else {
+    // "once" runs on the first host only; "serial" stops at the first failure so a
+    // broken control-plane join is not followed by another one.
+    const targets = phase.mode === "once" ? nodes.slice(0, 1) : nodes;
+    hosts = [];
+    for (const n of targets) {
+      const r = await checkAndRun(phase, ctx, n, progress);
+      hosts.push(r);
+      if (r.status === "failed") break;
+    }
+    for (const n of targets.slice(hosts.length)) hosts.push({ host: n.name, status: "not reached", ms: 0 });
+  }
+  const outcome = { name: phase.name, title: phase.title, hosts, ms: Math.round(performance.now() - started) };
+  progress.phaseFinished(outcome);
+  return outcome;
+}
+
+export async function runPhases(
+  phases: readonly Phase[],
+  ctx: PhaseContext,
+  opts: RunOptions,
+  progress: Progress,
+  onPhaseDone?: (o: PhaseOutcome) => Promise<void>,
+): Promise<PhaseOutcome[]> {
+  const outcomes: PhaseOutcome[] = [];
+  for (const phase of phases) {
+    const o = await runPhase(phase, ctx, opts, progress);
+    outcomes.push(o);
+    const failed = o.hosts.filter((h) => h.status === "failed");
+    if (failed.length) {
+      const lines = failed.map((h) => `  ${h.host}: ${h.detail}`).join("\n");
+      throw new PhaseFailure(
+        `phase "${phase.name}" (${phase.title}) failed on ${failed.map((h) => h.host).join(", ")}:\n${lines}\n` +
+          `Fix the cause and run install again: finished phases are checked and skipped, the run resumes at "${phase.name}".`,
+        outcomes,
+      );
+    }
+    await onPhaseDone?.(o);
+  }
+  return outcomes;
+}
+
+export class PhaseFailure extends InstallError {
+  constructor(message: string, readonly outcomes: PhaseOutcome[]) {
+    super(message);
+  }
+}

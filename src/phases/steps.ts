@@ -1,0 +1,48 @@
+// A phase made of small steps, each with its own check: the phase has work when any step has,
+// and a re-run executes only the steps whose check says so.
+import type { HostSpec } from "../config/types.ts";
+import type { Host } from "../hosts/host.ts";
+import type { CheckResult, Phase, PhaseContext } from "./phase.ts";
+
+export interface Step {
+  name: string;
+  check(host: Host, ctx: PhaseContext, node: HostSpec): Promise<CheckResult>;
+  run(host: Host, ctx: PhaseContext, node: HostSpec): Promise<void>;
+}
+
+export const NOTHING: CheckResult = { todo: false };
+export const todo = (why: string): CheckResult => ({ todo: true, why });
+export const skip = (why: string): CheckResult => ({ skip: why });
+
+export function stepsPhase(def: Pick<Phase, "name" | "title" | "hosts"> & { mode?: Phase["mode"]; steps: Step[] }): Phase {
+  const checkAll = async (ctx: PhaseContext, node: HostSpec) => {
+    const host = await ctx.host(node);
+    const results: [Step, CheckResult][] = [];
+    for (const s of def.steps) results.push([s, await s.check(host, ctx, node)]);
+    return { host, results };
+  };
+  return {
+    name: def.name,
+    title: def.title,
+    hosts: def.hosts,
+    mode: def.mode ?? "parallel",
+    async check(ctx, node) {
+      const { results } = await checkAll(ctx, node);
+      const pending = results.filter(([, r]) => "todo" in r && r.todo);
+      if (pending.length) return todo(pending.map(([s, r]) => `${s.name}: ${(r as { why: string }).why}`).join("; "));
+      const skipped = results.filter(([, r]) => "skip" in r);
+      if (skipped.length === results.length) return skip(skipped.map(([s, r]) => `${s.name}: ${(r as { skip: string }).skip}`).join("; "));
+      return NOTHING;
+    },
+    async run(ctx, node) {
+      const { host, results } = await checkAll(ctx, node);
+      for (const [s, r] of results) {
+        if ("skip" in r) ctx.log.info(`    ${node.name}: ${def.name}/${s.name} skipped: ${r.skip}`);
+        else if (r.todo) {
+          ctx.log.debug(`${node.name}: ${def.name}/${s.name}: ${r.why}`);
+          await s.run(host, ctx, node);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// Nodes fetch payload files from the depot on master1 and check them against the embedded lock,
+// so a file corrupted on the way is never installed.
+import type { PhaseContext } from "../phase.ts";
+import type { Host } from "../../hosts/host.ts";
+import type { BundleLock, LockFile } from "../../depot/lock.ts";
+import { shq } from "../../hosts/shell-quote.ts";
+import { InstallError } from "../../cli/errors.ts";
+
+export function requireLock(ctx: Pick<PhaseContext, "lock">): BundleLock {
+  if (!ctx.lock) throw new InstallError("this binary carries no bundle lock; build it with `bun run build.ts bundle --profile <profile>`");
+  return ctx.lock;
+}
+
+/** The one payload file whose bundle path matches, e.g. /^files\/etcd-v[\d.]+-linux-amd64\.tar\.gz$/. */
+export function lockedFile(ctx: Pick<PhaseContext, "lock">, pattern: RegExp, what: string): LockFile {
+  const lock = requireLock(ctx);
+  const hits = lock.files.filter((f) => pattern.test(f.path));
+  if (hits.length !== 1)
+    throw new InstallError(`the ${lock.profile} bundle has ${hits.length ? "several" : "no"} ${what} (looked for ${pattern}); re-assemble the bundle`);
+  return hits[0]!;
+}
+
+/** Download a bundle file from the depot to `dest` on the node, verified by sha256 before it is moved in place. */
+export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depotUrl">, file: LockFile, dest: string): Promise<void> {
+  const url = `${ctx.depotUrl}/${file.path}`;
+  const tmp = `${dest}.part`;
+  const r = await host.exec(
+    `mkdir -p ${shq(dest.replace(/\/[^/]+$/, "") || "/")} && curl -fsS --retry 3 --connect-timeout 5 -o ${shq(tmp)} ${shq(url)} && ` +
+      `echo ${shq(`${file.sha256}  ${tmp}`)} | sha256sum -c --status && mv -f ${shq(tmp)} ${shq(dest)}`,
+    { check: false, timeoutMs: 600_000 },
+  );
+  if (r.code !== 0) {
+    await host.exec(`rm -f ${shq(tmp)}`, { check: false });
+    throw new Error(`could not fetch ${url} (sha256 ${file.sha256.slice(0, 12)}…) to ${dest}: ${r.stderr.trim() || "checksum mismatch"}`);
+  }
+}

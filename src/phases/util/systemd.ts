@@ -1,0 +1,43 @@
+// systemd helpers shared by every phase that installs a service.
+import type { Host } from "../../hosts/host.ts";
+import { shq } from "../../hosts/shell-quote.ts";
+
+/** Write a unit (or drop-in) file; daemon-reload only when it changed. Returns whether it changed. */
+export async function installUnitFile(host: Host, path: string, content: string): Promise<boolean> {
+  const changed = await host.writeFile(path, content, { mode: 0o644 });
+  if (changed) await host.exec("systemctl daemon-reload");
+  return changed;
+}
+
+export async function unitState(host: Host, unit: string): Promise<{ active: boolean; enabled: boolean }> {
+  const r = await host.exec(`systemctl is-active ${shq(unit)}; systemctl is-enabled ${shq(unit)}`, { check: false });
+  const [active, enabled] = r.stdout.trim().split("\n");
+  return { active: active === "active", enabled: enabled === "enabled" };
+}
+
+/**
+ * Make a unit enabled and running. `restart` when its config changed; `reload` when the service can
+ * re-read its config without dropping connections (haproxy, keepalived).
+ */
+export async function ensureService(host: Host, unit: string, how: "start" | "restart" | "reload" = "start"): Promise<void> {
+  const s = await unitState(host, unit);
+  if (!s.enabled) await host.exec(`systemctl enable ${shq(unit)}`);
+  if (!s.active) await host.exec(`systemctl start ${shq(unit)}`);
+  else if (how === "restart") await host.exec(`systemctl restart ${shq(unit)}`);
+  else if (how === "reload") await host.exec(`systemctl reload ${shq(unit)}`);
+  const after = await unitState(host, unit);
+  if (!after.active) {
+    const j = await host.exec(`journalctl -u ${shq(unit)} -n 20 --no-pager`, { check: false });
+    throw new Error(`${unit} did not start:\n${j.stdout.trim()}`);
+  }
+}
+
+/** Poll until ok() or the deadline; the error names what was awaited. */
+export async function waitFor(what: string, ok: () => Promise<boolean>, timeoutMs: number, everyMs = 500): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await ok().catch(() => false)) return;
+    await Bun.sleep(everyMs);
+  }
+  throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+}

@@ -1,0 +1,80 @@
+// The test entry point behind `npm test` (all) and `npm run test:unit` (no lab).
+// Runs each suite with `bun test`, then prints one closing line "N passed, N failed".
+//   unit : test/unit, test/kube-standin             (no root lab needed; local daemons on loopback)
+//   all  : unit + build binary and lab bundle + lab suites + end-to-end install on the lab
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dir, "..");
+const bun = process.execPath;
+const mode = process.argv[2] ?? "all";
+if (!["unit", "all"].includes(mode)) {
+  console.error(`usage: bun test/run-tests.ts unit|all`);
+  process.exit(2);
+}
+
+let passed = 0;
+let failed = 0;
+const failures: string[] = [];
+
+const hasTests = (dir: string) => existsSync(join(root, dir)) && readdirSync(join(root, dir)).some((f) => f.endsWith(".test.ts"));
+
+/** Run `bun test` on a folder, echo its output, and add up its pass/fail counts. */
+async function suite(name: string, dir: string, extraEnv: Record<string, string> = {}, timeoutMs = 600_000) {
+  if (!hasTests(dir)) return console.log(`\n### ${name}: no tests in ${dir}`);
+  console.log(`\n### ${name} (${dir})`);
+  const p = Bun.spawn([bun, "test", "--timeout", String(timeoutMs), `./${dir}/`], {
+    cwd: root,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...extraEnv },
+  });
+  const collect = async (s: ReadableStream<Uint8Array>, sink: NodeJS.WriteStream) => {
+    let text = "";
+    for await (const chunk of s) {
+      const t = new TextDecoder().decode(chunk);
+      text += t;
+      sink.write(t);
+    }
+    return text;
+  };
+  const [out, err] = await Promise.all([collect(p.stdout, process.stdout), collect(p.stderr, process.stderr)]);
+  const code = await p.exited;
+  const all = out + err;
+  const pass = Number(/^\s*(\d+) pass$/m.exec(all)?.[1] ?? 0);
+  const fail = Number(/^\s*(\d+) fail$/m.exec(all)?.[1] ?? 0);
+  passed += pass;
+  failed += fail;
+  if (fail || (code !== 0 && !fail)) {
+    failures.push(`${name}: ${fail} failed${code !== 0 && !fail ? ` (bun test exited ${code})` : ""}`);
+    if (code !== 0 && !fail) failed += 1;
+  }
+}
+
+async function step(what: string, cmd: string[]): Promise<boolean> {
+  console.log(`\n### ${what}: ${cmd.join(" ")}`);
+  const p = Bun.spawn(cmd, { cwd: root, stdout: "inherit", stderr: "inherit" });
+  if ((await p.exited) === 0) return true;
+  failures.push(`${what} failed`);
+  failed += 1;
+  return false;
+}
+
+await suite("unit", "test/unit");
+await suite("kube stand-in", "test/kube-standin");
+
+if (mode === "all") {
+  const lab = join(root, "test/lab/lab");
+  try {
+    if (await step("build the lab bundle and the binary", [bun, "run", "build.ts", "bundle", "--profile", "debian12"])) {
+      await suite("lab", "test/lab");
+      if (await step("lab up", [lab, "up"])) await suite("end to end on the lab", "test/e2e", {}, 1_800_000);
+    }
+  } finally {
+    await step("lab down", [lab, "down"]);
+  }
+}
+
+if (failures.length) console.log(`\nfailures:\n  ${failures.join("\n  ")}`);
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
