@@ -31,6 +31,8 @@ export interface HostSpec {
 
 export interface LoadBalancerSpec {
   vip: string;
+  /** Prefix length when the file gave the VIP as address/prefix (then the control-plane addresses were checked to be in that subnet). */
+  vipPrefix?: number;
   interface: string;
   port: number;
   virtualRouterId: number;
