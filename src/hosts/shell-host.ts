@@ -1,0 +1,154 @@
+// What SSH and local hosts share: every operation is a `sh -c` script run as root, so
+// exec/readFile/writeFile/upload behave identically on both. A subclass only supplies
+// `runRaw` (how to run one script) and may give upload a faster transport.
+import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import { stat } from "node:fs/promises";
+import { HostError, type ExecOptions, type ExecResult, type Host, type WriteOptions } from "./host.ts";
+import type { LogSink } from "./log-sink.ts";
+import { shq } from "./shell-quote.ts";
+import { bytesSha256, fileSha256 } from "./sha256.ts";
+
+/** What a script reads on stdin: nothing, some bytes, or a local file streamed as it is read. */
+export type StdinSource = string | Uint8Array | { file: string };
+
+export interface RawResult {
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export const DEFAULT_TIMEOUT_MS = 300_000;
+export const DEFAULT_MODE = 0o644;
+export const DEFAULT_OWNER = "root:root";
+// readFile's script exits with this when the file is absent (cat itself only exits 0 or 1).
+const ABSENT_EXIT = 200;
+
+const secondsText = (ms: number) => `${+(ms / 1000).toFixed(1)}s`;
+const shorten = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s);
+const tail = (s: string, lines: number) => s.trimEnd().split("\n").slice(-lines).join("\n");
+
+export function timeoutError(host: string, ms: number, cmd: string): HostError {
+  return new HostError(host, `timed out after ${secondsText(ms)} running: ${shorten(cmd, 300)}`);
+}
+
+/** The message for a command that exited non-zero: what ran, the code, the last lines it printed. */
+export function commandFailed(host: string, cmd: string, r: ExecResult, what = "command failed"): HostError {
+  const said = tail(r.stderr || r.stdout, 15);
+  return new HostError(host, `${what} (exit ${r.code}): ${shorten(cmd, 300)}${said ? `\n${said}` : ""}`, r);
+}
+
+const randomSuffix = () => randomBytes(6).toString("hex");
+const modeText = (mode: number) => (mode & 0o7777).toString(8);
+
+/** Temp file next to the destination, so the final rename stays on one filesystem (atomic). */
+export const tempPathFor = (path: string) => `${path}.tmp-${randomSuffix()}`;
+
+/**
+ * Script that turns a temp file into `path`: (optionally fill it from stdin,) check its sha256,
+ * set owner and mode, fsync, rename over the destination, fsync the directory. The temp file
+ * is created under umask 077 so secrets are never readable by others, and removed on failure;
+ * missing parent directories are created with the default umask.
+ */
+export function placeFileScript(o: { path: string; tmp: string; sha256: string; mode: number; owner: string; fromStdin: boolean }): string {
+  const dir = shq(dirname(o.path));
+  const t = shq(o.tmp);
+  return [
+    "set -e",
+    `trap 'rm -f -- ${t}' EXIT`,
+    `mkdir -p -- ${dir}`,
+    "umask 077",
+    ...(o.fromStdin ? [`cat > ${t}`] : []),
+    `sum=$(sha256sum < ${t}); sum=\${sum%% *}`,
+    `if [ "$sum" != ${o.sha256} ]; then echo "sha256 mismatch after transfer: expected ${o.sha256}, got $sum" >&2; exit 1; fi`,
+    `chown ${shq(o.owner)} ${t}`,
+    `chmod ${modeText(o.mode)} ${t}`,
+    // coreutils < 8.24 (CentOS 7) has no `sync FILE`: fall back to syncing everything.
+    `sync ${t} 2>/dev/null || sync`,
+    `mv -f -- ${t} ${shq(o.path)}`,
+    `sync ${dir} 2>/dev/null || sync`,
+  ].join("\n");
+}
+
+/** Prints "<mode> <user:group> <uid:gid>" and the sha256 of a regular file; nothing when it is absent. */
+const fileStateScript = (path: string) =>
+  `if [ -f ${shq(path)} ]; then stat -c '%a %U:%G %u:%g' -- ${shq(path)} && sha256sum < ${shq(path)}; fi`;
+
+export abstract class ShellHost implements Host {
+  constructor(
+    readonly name: string,
+    readonly address: string,
+    protected readonly log: LogSink,
+  ) {}
+
+  /** Run `sh -c script` as root. Rejects with HostError on timeout or lost connection, never on a non-zero exit. */
+  protected abstract runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number): Promise<RawResult>;
+
+  abstract close(): Promise<void>;
+
+  /** runRaw plus a log record of what ran, how long it took and what it printed. */
+  protected async run(script: string, o: { stdin?: StdinSource; timeoutMs?: number; secret?: boolean } = {}): Promise<RawResult> {
+    const started = performance.now();
+    const record = { host: this.name, cmd: script, secret: o.secret ?? false };
+    try {
+      const raw = await this.runRaw(script, o.stdin, o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      this.log.exec({ ...record, code: raw.code, durationMs: performance.now() - started, stdout: raw.stdout.toString(), stderr: raw.stderr.toString() });
+      return raw;
+    } catch (e) {
+      const failure = e instanceof HostError ? e.message : String(e);
+      this.log.exec({ ...record, code: null, durationMs: performance.now() - started, stdout: "", stderr: "", failure });
+      throw e;
+    }
+  }
+
+  async exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const raw = await this.run(cmd, opts);
+    const result = { code: raw.code, stdout: raw.stdout.toString(), stderr: raw.stderr.toString() };
+    if (opts.check !== false && result.code !== 0) throw commandFailed(this.name, cmd, result);
+    return result;
+  }
+
+  async readFile(path: string): Promise<Uint8Array | null> {
+    const q = shq(path);
+    const raw = await this.run(`if [ -e ${q} ]; then exec cat -- ${q}; else exit ${ABSENT_EXIT}; fi`, { secret: true });
+    if (raw.code === ABSENT_EXIT) return null;
+    if (raw.code !== 0) throw commandFailed(this.name, `read ${path}`, { code: raw.code, stdout: "", stderr: raw.stderr.toString() }, "cannot read file");
+    return new Uint8Array(raw.stdout.buffer, raw.stdout.byteOffset, raw.stdout.byteLength);
+  }
+
+  /** Whether `path` already is a regular file with exactly this sha256, mode and owner. */
+  protected async fileMatches(path: string, sha256: string, mode: number, owner: string): Promise<boolean> {
+    const raw = await this.run(fileStateScript(path));
+    if (raw.code !== 0) throw commandFailed(this.name, `stat ${path}`, { code: raw.code, stdout: "", stderr: raw.stderr.toString() }, "cannot inspect file");
+    const [statLine, sumLine] = raw.stdout.toString().split("\n");
+    if (!statLine || !sumLine) return false;
+    const [curMode, names, ids] = statLine.split(" ");
+    return parseInt(curMode!, 8) === (mode & 0o7777) && (owner === names || owner === ids) && sumLine.split(" ")[0] === sha256;
+  }
+
+  /** Fill a temp file from `content`, verify, and rename it over `path` (see placeFileScript). */
+  protected async place(path: string, content: StdinSource, sha256: string, opts: WriteOptions): Promise<void> {
+    const script = placeFileScript({ path, tmp: tempPathFor(path), sha256, mode: opts.mode ?? DEFAULT_MODE, owner: opts.owner ?? DEFAULT_OWNER, fromStdin: true });
+    const raw = await this.run(script, { stdin: content });
+    if (raw.code !== 0) throw commandFailed(this.name, `write ${path}`, { code: raw.code, stdout: "", stderr: raw.stderr.toString() }, "cannot write file");
+  }
+
+  async writeFile(path: string, data: string | Uint8Array, opts: WriteOptions = {}): Promise<boolean> {
+    const sha256 = bytesSha256(data);
+    if (await this.fileMatches(path, sha256, opts.mode ?? DEFAULT_MODE, opts.owner ?? DEFAULT_OWNER)) return false;
+    await this.place(path, data, sha256, opts);
+    return true;
+  }
+
+  async upload(localPath: string, remotePath: string, opts: WriteOptions = {}): Promise<void> {
+    const sha256 = await localFileSha256(this.name, localPath);
+    await this.place(remotePath, { file: localPath }, sha256, opts);
+  }
+}
+
+/** sha256 of a file about to be uploaded, with a clear error when it is not there. */
+export async function localFileSha256(host: string, localPath: string): Promise<string> {
+  const st = await stat(localPath).catch(() => null);
+  if (!st?.isFile()) throw new HostError(host, `cannot upload ${localPath}: no such file on this machine`);
+  return fileSha256(localPath);
+}

@@ -1,0 +1,227 @@
+// A node reached over SSH (ssh2). Commands run as `sh -c` under root (through `sudo -n` when
+// logged in as another user), wrapped in the node's `timeout` so a command we gave up on does
+// not keep running there. Large uploads go over SFTP with many requests in flight.
+import { createReadStream } from "node:fs";
+import { dirname } from "node:path";
+import { constants as osConstants } from "node:os";
+import type { Client, ClientChannel, SFTPWrapper } from "ssh2";
+import type { HostSpec } from "../config/types.ts";
+import { HostError, type WriteOptions } from "./host.ts";
+import type { SshCredentials } from "./credentials.ts";
+import { expandHome } from "./credentials.ts";
+import { createLimiter, type Limiter } from "./limit.ts";
+import { noLogSink, type LogSink } from "./log-sink.ts";
+import { openConnection, type SshTarget } from "./ssh-connect.ts";
+import { shq } from "./shell-quote.ts";
+import { fileSha256 } from "./sha256.ts";
+import {
+  commandFailed,
+  DEFAULT_MODE,
+  DEFAULT_OWNER,
+  localFileSha256,
+  placeFileScript,
+  ShellHost,
+  tempPathFor,
+  timeoutError,
+  type RawResult,
+  type StdinSource,
+} from "./shell-host.ts";
+
+export type { SshTarget } from "./ssh-connect.ts";
+
+export interface SshHostOptions {
+  log?: LogSink;
+  /** Commands in flight on one connection; sshd's MaxSessions defaults to 10. */
+  maxChannels?: number;
+}
+
+// SFTP tuning measured with a 100 MB file on loopback (test/bench/results/upload.md).
+const SFTP_CONCURRENCY = 64;
+const SFTP_CHUNK = 32 * 1024;
+// Grace the node-side `timeout` gives beyond ours, so our clearer error always comes first.
+const REMOTE_TIMEOUT_GRACE_S = 2;
+
+const exitCodeOfSignal = (signal: string) => 128 + ((osConstants.signals as Record<string, number>)[`SIG${signal}`] ?? 127);
+
+/** The connection settings of a config node, with its credentials already resolved. */
+export function sshTargetFor(spec: HostSpec, credentials: SshCredentials): SshTarget {
+  return {
+    name: spec.name,
+    address: spec.address,
+    port: spec.ssh.port,
+    user: spec.ssh.user,
+    credentials,
+    hostKeyPolicy: spec.ssh.hostKeyPolicy,
+    knownHostsFile: expandHome(spec.ssh.knownHostsFile),
+    connectTimeoutMs: spec.ssh.connectTimeoutSeconds * 1000,
+  };
+}
+
+export class SshHost extends ShellHost {
+  private client: Client | null = null;
+  private connecting: Promise<Client> | null = null;
+  private closed = false;
+  private readonly channels: Limiter;
+  private readonly asRoot: boolean;
+
+  private constructor(
+    private readonly target: SshTarget,
+    opts: SshHostOptions,
+  ) {
+    super(target.name, target.address, opts.log ?? noLogSink);
+    this.channels = createLimiter(opts.maxChannels ?? 8);
+    this.asRoot = target.user === "root";
+  }
+
+  /** Connects (and for a non-root user checks passwordless sudo); rejects with a HostError saying what went wrong. */
+  static async connect(target: SshTarget, opts: SshHostOptions = {}): Promise<SshHost> {
+    const host = new SshHost(target, opts);
+    await host.connection();
+    if (!host.asRoot) {
+      try {
+        await host.checkSudo();
+      } catch (e) {
+        await host.close();
+        throw e;
+      }
+    }
+    return host;
+  }
+
+  /** The live connection; reconnects once it was lost (e.g. the node rebooted). */
+  private connection(): Promise<Client> {
+    if (this.closed) return Promise.reject(new HostError(this.name, "connection was already closed"));
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= openConnection(this.target)
+      .then((client) => {
+        client.on("close", () => {
+          if (this.client === client) this.client = null;
+        });
+        this.client = client;
+        return client;
+      })
+      .finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private async checkSudo(): Promise<void> {
+    const who = `${this.target.user}@${this.address}`;
+    const r = await this.runCommandLine("sudo -n true", undefined, this.target.connectTimeoutMs, "sudo -n true");
+    if (r.code === 0) return;
+    const said = r.stderr.toString().trim();
+    if (r.code === 127 || /not found/.test(said))
+      throw new HostError(this.name, `${who} is not root and sudo is not installed on the node; set ssh.user: root, or install sudo and allow ${this.target.user} passwordless sudo`);
+    throw new HostError(
+      this.name,
+      `${who} is not root and cannot use sudo without a password (sudo said: ${said || `exit ${r.code}`}); add "${this.target.user} ALL=(ALL) NOPASSWD: ALL" to /etc/sudoers.d/k8s-ha-offline on the node, or set ssh.user: root`,
+    );
+  }
+
+  protected runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number): Promise<RawResult> {
+    const remoteSeconds = Math.ceil(timeoutMs / 1000) + REMOTE_TIMEOUT_GRACE_S;
+    const line = `${this.asRoot ? "" : "sudo -n "}timeout -k 5 ${remoteSeconds} sh -c ${shq(script)}`;
+    return this.runCommandLine(line, stdin, timeoutMs, script);
+  }
+
+  /** Runs one command line in its own channel; `shown` is what error messages call it. */
+  private runCommandLine(line: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
+    return this.channels(async () => {
+      const client = await this.connection();
+      return new Promise<RawResult>((resolve, reject) => {
+        let channel: ClientChannel | undefined;
+        let settled = false;
+        const settle = (finish: () => void) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          finish();
+        };
+        const timer = setTimeout(() => {
+          settle(() => reject(timeoutError(this.name, timeoutMs, shown)));
+          channel?.signal("KILL");
+          channel?.close();
+        }, timeoutMs);
+        client.exec(line, (err, ch) => {
+          if (err) return settle(() => reject(new HostError(this.name, `cannot start a command over SSH (${err.message}): ${shown}`)));
+          channel = ch;
+          const stdout: Buffer[] = [];
+          const stderr: Buffer[] = [];
+          let code: number | null = null;
+          ch.on("data", (d: Buffer) => stdout.push(d));
+          ch.stderr.on("data", (d: Buffer) => stderr.push(d));
+          ch.on("exit", (c: number | null, signal?: string) => (code = c ?? (signal ? exitCodeOfSignal(signal) : null)));
+          ch.on("close", () =>
+            settle(() =>
+              code === null
+                ? reject(new HostError(this.name, `connection lost while running: ${shown}`))
+                : resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }),
+            ),
+          );
+          if (stdin === undefined) ch.end();
+          else if (typeof stdin === "string" || stdin instanceof Uint8Array) ch.end(stdin);
+          else
+            createReadStream(stdin.file)
+              .on("error", (e) => {
+                settle(() => reject(new HostError(this.name, `cannot read ${stdin.file}: ${e.message}`)));
+                ch.close();
+              })
+              .pipe(ch);
+        });
+      });
+    });
+  }
+
+  private sftpPut(localPath: string, remotePath: string): Promise<void> {
+    return this.channels(async () => {
+      const client = await this.connection();
+      const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      try {
+        await new Promise<void>((resolve, reject) =>
+          sftp.fastPut(localPath, remotePath, { concurrency: SFTP_CONCURRENCY, chunkSize: SFTP_CHUNK, mode: 0o600 }, (err) => (err ? reject(err) : resolve())),
+        );
+      } finally {
+        sftp.end();
+      }
+    });
+  }
+
+  override async upload(localPath: string, remotePath: string, opts: WriteOptions = {}): Promise<void> {
+    // SFTP runs as the login user, so it can only write where root can: other users stream through sudo.
+    if (!this.asRoot) return super.upload(localPath, remotePath, opts);
+    await localFileSha256(this.name, localPath); // clear error for a missing local file, before any transfer
+    const tmp = tempPathFor(remotePath);
+    const mkdir = `mkdir -p -- ${shq(dirname(remotePath))}`;
+    const made = await this.run(mkdir);
+    if (made.code !== 0) throw commandFailed(this.name, mkdir, { code: made.code, stdout: "", stderr: made.stderr.toString() }, "cannot create directory");
+    const started = performance.now();
+    const [sha256] = await Promise.all([
+      fileSha256(localPath),
+      this.sftpPut(localPath, tmp).catch(async (e: Error) => {
+        await this.run(`rm -f -- ${shq(tmp)}`).catch(() => {});
+        throw new HostError(this.name, `upload of ${localPath} to ${remotePath} failed: ${e.message}`);
+      }),
+    ]);
+    this.log.exec({ host: this.name, cmd: `(sftp) put ${localPath} -> ${tmp}`, code: 0, durationMs: performance.now() - started, stdout: "", stderr: "", secret: false });
+    const script = placeFileScript({ path: remotePath, tmp, sha256, mode: opts.mode ?? DEFAULT_MODE, owner: opts.owner ?? DEFAULT_OWNER, fromStdin: false });
+    const placed = await this.run(script);
+    if (placed.code !== 0) throw commandFailed(this.name, `place ${remotePath}`, { code: placed.code, stdout: "", stderr: placed.stderr.toString() }, "cannot write file");
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const client = this.client ?? (await this.connecting?.catch(() => null));
+    this.client = null;
+    if (!client) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        client.destroy();
+        resolve();
+      }, 2000);
+      client.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      client.end();
+    });
+  }
+}
