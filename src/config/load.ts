@@ -20,7 +20,7 @@ export interface LoadOptions {
 
 /** YAML error codes, reworded for an operator; the rest get a generic hint. */
 const SYNTAX_HINTS: Record<string, { message?: string; hint: string }> = {
-  DUPLICATE_KEY: { message: "this key appears twice in the same mapping", hint: "keep one of them (YAML keeps neither silently)" },
+  DUPLICATE_KEY: { message: "this key appears twice in the same mapping", hint: "keep only one of them" },
   TAB_AS_INDENT: { hint: "indent with spaces, not tabs" },
   BAD_INDENT: { hint: "check the indentation: keys of one mapping line up, list items start with - in the same column" },
   MULTIPLE_DOCS: { message: "the file holds more than one YAML document", hint: "a cluster.yaml is one document: remove the second --- and what follows" },

@@ -159,7 +159,7 @@ function portsAreFree(d: Draft, report: Report) {
   ];
   ours.forEach(({ path, port, what }, k) => {
     if (port === undefined) return;
-    const hint = path[1] === "port" && path[0] === "loadBalancer" && port === 6443 ? "the kube-apiservers listen on 6443 on the same nodes; haproxy needs another port — the usual choice is 9443" : "pick a port nothing else on the control-plane nodes uses";
+    const hint = k === 0 && port === 6443 ? "haproxy needs its own port, usually 9443, because the kube-apiservers listen on 6443 on the same nodes" : "pick a port nothing else on the control-plane nodes uses";
     const clash = taken.find((t) => t.port === port) ?? ours.slice(0, k).find((o) => o.port === port);
     if (clash) report(path, `port ${port} is already used by ${clash.what}`, hint);
     else if (port >= NODE_PORT_RANGE.min && port <= NODE_PORT_RANGE.max)

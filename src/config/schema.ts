@@ -60,7 +60,7 @@ export const SCHEMA: readonly Field[] = [
   { path: "hosts", type: "sectionList", required: true, maxLength: 1000, doc: "Every node of the cluster; the first control-plane node is master1, where the installer runs." },
   { path: "hosts[].name", type: "string", format: "dnsLabel", required: true, doc: "Hostname set on the node and Kubernetes node name." },
   { path: "hosts[].address", type: "string", format: "ipv4", required: true, doc: "Node address: SSH target and the address the cluster traffic uses." },
-  { path: "hosts[].roles", type: "list", values: ["control-plane", "worker", "etcd"], unique: true, maxLength: 3, required: true, doc: "control-plane, worker and/or etcd; when no host has etcd, the control-plane nodes are the etcd members." },
+  { path: "hosts[].roles", type: "list", values: ["control-plane", "worker", "etcd"], unique: true, maxLength: 10, required: true, doc: "control-plane, worker and/or etcd; when no host has etcd, the control-plane nodes are the etcd members." },
   { path: "hosts[].aliases", type: "list", format: "dnsName", unique: true, maxLength: 16, default: [], doc: "Extra names for the node in /etc/hosts." },
   { path: "hosts[].ssh", type: "section", overrides: "ssh", doc: "Per-host SSH settings: any key of ssh, overriding it for this host." },
 

@@ -70,7 +70,8 @@ export class SchemaWalker {
     for (const pair of n.items) {
       const keyNode = this.resolve(pair.key, path);
       if (!isScalar(keyNode) || typeof keyNode.value !== "string") {
-        this.findings.add(path, `the key ${describe(keyNode)} is not a name`, "keys are words like port or address; see the config reference for the keys of this section", pair.key ?? n);
+        const what = isScalar(keyNode) ? `the key ${JSON.stringify(keyNode.value)} is not a name` : `${describe(keyNode)} is used as a key`;
+        this.findings.add(path, what, "keys are words like port or address; see the config reference for the keys of this section", pair.key ?? n);
         continue;
       }
       const key = keyNode.value;
@@ -184,6 +185,10 @@ export class SchemaWalker {
     const max = field.type === "list" || field.type === "enum" ? DEFAULT_MAX_LENGTH : (field.maxLength ?? DEFAULT_MAX_LENGTH);
     if (v.length > max) {
       this.findings.add(path, `the value is ${v.length} characters long, more than the ${max} allowed`, "shorten it", at);
+      return undefined;
+    }
+    if (field.values?.length === 1 && v !== field.values[0]) {
+      this.findings.add(path, `must be ${field.values[0]}, not ${JSON.stringify(v)}`, `write ${keyName(field)}: ${field.values[0]} (this is the only format this version of k8s-ha-offline reads)`, at);
       return undefined;
     }
     if (field.values) {
