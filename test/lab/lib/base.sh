@@ -43,9 +43,7 @@ ensure_base() {
   inc=$(IFS=,; echo "${BASE_PACKAGES[*]}")
   # Run inside the lab's cgroup (so `down` ends it if this `up` is killed) and
   # without the lab lock's fd 9 (so a killed `up` does not leave the lock held).
-  local cg; cg="$(cgroup_root)/$LAB_CGROUP_NAME/build"
-  mkdir -p "$cg"
-  if ! ( echo "$BASHPID" >"$cg/cgroup.procs"
+  if ! ( join_lab_cgroup build
          exec debootstrap --variant=minbase --include="$inc" "$LAB_SUITE" "$tmp" "$LAB_MIRROR"
        ) >"$LAB_STATE/cache/debootstrap.log" 2>&1 9>&-; then
     tail -n 20 "$LAB_STATE/cache/debootstrap.log" >&2
@@ -53,7 +51,6 @@ ensure_base() {
     die "debootstrap failed (full log: $LAB_STATE/cache/debootstrap.log); Debian's mirror $LAB_MIRROR must be reachable for the first build"
   fi
   unmount_under "$tmp"
-  rmdir "$cg" 2>/dev/null || true
   base_customize "$tmp"
   touch "$tmp/.complete"
   rm_tree "$dir"

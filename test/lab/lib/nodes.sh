@@ -1,12 +1,17 @@
 # Nodes: one systemd-nspawn container per node, booting systemd on a copy-on-write
 # overlay of the base tree, in its own cgroup under the lab's so `down` finds it.
 
-cgroup_root() {
-  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then echo /sys/fs/cgroup
-  elif [[ -d /sys/fs/cgroup/systemd ]]; then echo /sys/fs/cgroup/systemd
-  else die "no cgroup v2 root and no name=systemd hierarchy under /sys/fs/cgroup; systemd-nspawn cannot run here"
-  fi
+# The cgroup hierarchies nspawn uses: the v2 root, or on hybrid hosts the v1
+# name=systemd one plus the v2 "unified" one. The first is where processes are found.
+cgroup_hierarchies() {
+  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then echo /sys/fs/cgroup; return 0; fi
+  [[ -d /sys/fs/cgroup/systemd ]] \
+    || die "no cgroup v2 root and no name=systemd hierarchy under /sys/fs/cgroup; systemd-nspawn cannot run here"
+  echo /sys/fs/cgroup/systemd
+  [[ -f /sys/fs/cgroup/unified/cgroup.procs ]] && echo /sys/fs/cgroup/unified
+  return 0
 }
+cgroup_root() { cgroup_hierarchies | head -n 1; }
 # Every hierarchy the lab (or the containers' systemd) may have made directories in.
 lab_cgroup_dirs() {
   local h
@@ -14,6 +19,15 @@ lab_cgroup_dirs() {
     [[ -d $h/$LAB_CGROUP_NAME ]] && echo "$h/$LAB_CGROUP_NAME"
   done
   return 0
+}
+# Move the calling (sub)shell into the lab's cgroup $1 in every hierarchy: without
+# this, nspawn --keep-unit puts its "payload" and "supervisor" groups next to ours.
+join_lab_cgroup() {
+  local h
+  for h in $(cgroup_hierarchies); do
+    mkdir -p "$h/$LAB_CGROUP_NAME/$1"
+    echo "$BASHPID" >"$h/$LAB_CGROUP_NAME/$1/cgroup.procs"
+  done
 }
 
 # Per-node identity and config, written into the node's upper (writable) layer.
@@ -48,15 +62,13 @@ NET
 }
 
 node_start() {
-  local name=$1 base=$2 dir cg
+  local name=$1 base=$2 dir
   dir="$LAB_STATE/nodes/$name"
-  cg="$(cgroup_root)/$LAB_CGROUP_NAME/$name"
-  mkdir -p "$cg"
   # The subshell joins the node's cgroup, then becomes nspawn (same pid), in a new
   # session so that a terminal hang-up does not take the node down. fd 9 is the
   # lab lock and must not leak into the long-lived container.
   (
-    echo "$BASHPID" >"$cg/cgroup.procs"
+    join_lab_cgroup "$name"
     exec setsid systemd-nspawn --quiet --boot --register=no --keep-unit \
       --machine="$name" -D "$base" --overlay="$base:$dir/upper:/" \
       --network-bridge="$LAB_BRIDGE" --console=read-only \
@@ -70,17 +82,22 @@ node_start() {
 node_link_up() {
   local name=$1 link="vb-$1" n=0
   until ip link show "$link" >/dev/null 2>&1; do
-    node_alive "$name" || node_fail "$name" "the container exited while starting"
+    # Our own child, just started: kill -0 is enough (it may not have joined its cgroup yet).
+    kill -0 "$(node_pid "$name")" 2>/dev/null || node_fail "$name" "the container exited while starting"
     (( n++ < 150 )) || node_fail "$name" "host-side link $link did not appear within 15 s"
     sleep 0.1
   done
   ip link set "$link" up
 }
 
+# A node is alive while its nspawn runs; "its" is proven by the process being in
+# the node's lab cgroup, so a stale pid file can never make us signal a stranger.
+node_pid() { cat "$LAB_STATE/nodes/$1/pid" 2>/dev/null; }
 node_alive() {
   local pid
-  pid=$(cat "$LAB_STATE/nodes/$1/pid" 2>/dev/null) || return 1
-  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == systemd-nspawn ]]
+  pid=$(node_pid "$1") || return 1
+  grep -q ":/$LAB_CGROUP_NAME/$1\(/\|\$\)" "/proc/$pid/cgroup" 2>/dev/null \
+    && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]]
 }
 
 # Last words of a node that did not come up: its console (systemd's boot messages).
@@ -96,7 +113,7 @@ node_fail() {
 wait_for_ssh() {
   local deadline=$((SECONDS + LAB_BOOT_TIMEOUT)) name addr
   for name in "$@"; do
-    until ssh -F "$LAB_SSH_CONFIG" -o ConnectTimeout=2 "$name" true 2>/dev/null; do
+    until ssh -n -F "$LAB_SSH_CONFIG" -o ConnectTimeout=2 "$name" true 2>/dev/null; do
       node_alive "$name" || node_fail "$name" "the container exited"
       (( SECONDS < deadline )) || node_fail "$name" "sshd did not answer within ${LAB_BOOT_TIMEOUT}s"
       sleep 0.5
@@ -110,7 +127,7 @@ nodes_stop() {
   local name pid pids=() n
   for name in $(existing_nodes); do
     if node_alive "$name"; then
-      pid=$(cat "$LAB_STATE/nodes/$name/pid"); kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+      pid=$(node_pid "$name"); kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
     fi
   done
   for pid in "${pids[@]}"; do
@@ -130,4 +147,24 @@ nodes_stop() {
   while read -r cg; do
     find "$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done < <(lab_cgroup_dirs)
+}
+
+# nspawn keeps per-machine dirs and image locks under /run/systemd/nspawn on the
+# host, and they outlive a killed nspawn. Remember whether that dir was ours.
+NSPAWN_RUN=/run/systemd/nspawn
+nspawn_rundir_record() {
+  [[ -d $NSPAWN_RUN ]] || touch "$LAB_STATE/run/nspawn-rundir"
+}
+nspawn_rundir_clean() {
+  local name base
+  for name in $(existing_nodes); do
+    rm -rf "${NSPAWN_RUN:?}/propagate/$name"
+  done
+  for base in "$LAB_STATE"/cache/base-*/; do
+    [[ -d $base ]] && rm -f "$NSPAWN_RUN/locks/inode-$(stat -c %d:%i "$base")"
+  done
+  if [[ -f $LAB_STATE/run/nspawn-rundir ]]; then
+    rmdir "$NSPAWN_RUN/propagate" "$NSPAWN_RUN/locks" "$NSPAWN_RUN" 2>/dev/null || true
+  fi
+  return 0
 }
