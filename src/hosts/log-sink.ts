@@ -27,7 +27,7 @@ const indent = (text: string) => text.replace(/\n$/, "").replace(/^/gm, "    ");
 /** Plain-text record of one command, readable in a log file. */
 export function formatExecRecord(r: ExecRecord): string {
   const status = r.failure ?? `exit ${r.code}`;
-  const lines = [`${new Date().toISOString()} [${r.host}] $ ${r.cmd}`, `  -> ${status} in ${Math.round(r.durationMs)} ms`];
+  const lines = [`[${r.host}] $ ${r.cmd}`, `  -> ${status} in ${Math.round(r.durationMs)} ms`];
   if (r.secret) lines.push("  (output not logged: secret)");
   else {
     if (r.stdout) lines.push("  stdout:", indent(r.stdout));
@@ -38,5 +38,14 @@ export function formatExecRecord(r: ExecRecord): string {
 
 /** Appends every record to a file (synchronously, so a crash never loses the last command). */
 export function fileLogSink(path: string): LogSink {
-  return { exec: (r) => appendFileSync(path, formatExecRecord(r), { mode: 0o600 }) };
+  return { exec: (r) => appendFileSync(path, `${new Date().toISOString()} ${formatExecRecord(r)}`, { mode: 0o600 }) };
+}
+
+/** Anything with a `file(line)` method (the CLI's run logger) can take the records too. */
+export type LogTarget = LogSink | { file(msg: string): void };
+
+export function toLogSink(target: LogTarget | undefined): LogSink {
+  if (!target) return noLogSink;
+  if ("exec" in target) return target;
+  return { exec: (r) => target.file(formatExecRecord(r).trimEnd()) };
 }
