@@ -1,0 +1,80 @@
+// The cluster's state lives in the external etcd, reached through etcd's v3 JSON gateway with the
+// client certificate kubeadm was given. Every apiserver instance therefore sees the same state.
+import fs from "node:fs";
+import { rooted } from "./env.ts";
+
+export const PREFIX = "/registry/standin/";
+
+export interface EtcdTls { caFile: string; certFile: string; keyFile: string }
+
+const b64 = (s: string) => Buffer.from(s).toString("base64");
+const unb64 = (s: string) => Buffer.from(s, "base64").toString();
+
+/** One past the last key with this prefix, as etcd range_end wants. */
+function prefixEnd(p: string): string {
+  const b = Buffer.from(p);
+  b[b.length - 1]!++;
+  return b.toString();
+}
+
+export class Etcd {
+  private tls: { ca: string; cert: string; key: string };
+  constructor(readonly endpoints: string[], files: EtcdTls) {
+    const read = (f: string, what: string) => {
+      try {
+        return fs.readFileSync(rooted(f), "utf8");
+      } catch {
+        throw new Error(`etcd ${what} ${f} cannot be read`);
+      }
+    };
+    this.tls = { ca: read(files.caFile, "CA file"), cert: read(files.certFile, "client certificate"), key: read(files.keyFile, "client key") };
+  }
+
+  /** GET a path of one endpoint (e.g. /health, /version) with the client certificate. */
+  async get(endpoint: string, path: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+    const res = await fetch(endpoint + path, { tls: this.tls, signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
+    return { status: res.status, body: await res.text() };
+  }
+
+  /** POST to the gateway, trying the endpoints in turn (like a client balancer). */
+  private async call(path: string, body: object): Promise<any> {
+    let last: unknown;
+    for (const ep of this.endpoints) {
+      try {
+        const res = await fetch(ep + path, {
+          method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" },
+          tls: this.tls, signal: AbortSignal.timeout(5000),
+        } as RequestInit);
+        const text = await res.text();
+        if (!res.ok) throw new Error(`etcd ${ep}${path}: ${res.status} ${text.trim()}`);
+        return JSON.parse(text);
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw new Error(`no etcd endpoint answered (${this.endpoints.join(", ")}): ${(last as Error)?.message}`);
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    await this.call("/v3/kv/put", { key: b64(PREFIX + key), value: b64(JSON.stringify(value)) });
+  }
+
+  async get1<T = any>(key: string): Promise<T | null> {
+    const r = await this.call("/v3/kv/range", { key: b64(PREFIX + key) });
+    const kv = r.kvs?.[0];
+    return kv ? (JSON.parse(unb64(kv.value)) as T) : null;
+  }
+
+  /** Every value under a prefix, keyed by the rest of the key. */
+  async list<T = any>(prefix: string): Promise<Map<string, T>> {
+    const full = PREFIX + prefix;
+    const r = await this.call("/v3/kv/range", { key: b64(full), range_end: b64(prefixEnd(full)) });
+    return new Map((r.kvs ?? []).map((kv: any) => [unb64(kv.key).slice(full.length), JSON.parse(unb64(kv.value)) as T]));
+  }
+
+  async del(key: string, isPrefix = false): Promise<number> {
+    const full = PREFIX + key;
+    const r = await this.call("/v3/kv/deleterange", { key: b64(full), ...(isPrefix ? { range_end: b64(prefixEnd(full)) } : {}) });
+    return Number(r.deleted ?? 0);
+  }
+}
