@@ -8,7 +8,8 @@ import { planEtcdPki, etcdPkiSources, etcdCaStatePaths, ETCD_PKI_DIR, type Exist
 import { render } from "../templates/render.ts";
 import unitTemplate from "../../assets/etcd/etcd.service" with { type: "text" };
 import { installUnitFile, ensureService, unitState, waitFor } from "./util/systemd.ts";
-import { lockedFile, fetchVerified } from "./util/depot-files.ts";
+import { lockedFile } from "./util/depot-files.ts";
+import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { bytesSha256 } from "../hosts/sha256.ts";
 import { shq } from "../hosts/shell-quote.ts";
@@ -100,12 +101,6 @@ async function unitFor(ctx: PhaseContext, host: Host, node: HostSpec): Promise<s
 }
 
 const etcdTarball = (ctx: PhaseContext) => lockedFile(ctx, /^files\/etcd-v[\d.]+-linux-(amd64|arm64)\.tar\.gz$/, "etcd tarball");
-const etcdVersion = (ctx: PhaseContext) => /etcd-v([\d.]+)-/.exec(etcdTarball(ctx).path)![1]!;
-
-async function installedVersion(host: Host): Promise<string> {
-  const r = await host.exec("/usr/local/bin/etcd --version 2>/dev/null | head -1", { check: false });
-  return /etcd Version: ([\d.]+)/.exec(r.stdout)?.[1] ?? "";
-}
 
 const healthy = async (host: Host, node: HostSpec, cluster = false) =>
   (await host.exec(etcdctl(node, `endpoint health${cluster ? " --cluster" : ""}`), { check: false, timeoutMs: 20_000 })).code === 0;
@@ -121,7 +116,7 @@ export const etcd: Phase = {
   mode: "parallel",
   async check(ctx, node) {
     const host = await ctx.host(node);
-    if ((await installedVersion(host)) !== etcdVersion(ctx)) return todo(`etcd ${etcdVersion(ctx)} not installed`);
+    if (!(await tarballInstalled(host, "etcd", etcdTarball(ctx)))) return todo(`${etcdTarball(ctx).path} not installed`);
     const unit = decode(await host.readFile("/etc/systemd/system/etcd.service"));
     if (unit !== (await unitFor(ctx, host, node))) return todo("etcd.service missing or different (config or certificates changed)");
     if (!(await unitState(host, "etcd.service")).active) return todo("etcd is not running");
@@ -130,15 +125,9 @@ export const etcd: Phase = {
   },
   async run(ctx, node) {
     const host = await ctx.host(node);
-    if ((await installedVersion(host)) !== etcdVersion(ctx)) {
-      const tgz = etcdTarball(ctx);
-      const tmp = `/tmp/k8s-ha-offline-${tgz.path.split("/").pop()}`;
-      await fetchVerified(host, ctx, tgz, tmp);
-      await host.exec(
-        `d=$(mktemp -d) && tar -xzf ${shq(tmp)} -C "$d" --strip-components=1 && ` +
-          `install -m 0755 "$d/etcd" "$d/etcdctl" /usr/local/bin/ && rm -rf "$d" ${shq(tmp)}`,
-      );
-    }
+    if (!(await tarballInstalled(host, "etcd", etcdTarball(ctx))))
+      await installTarball(host, ctx, "etcd", etcdTarball(ctx),
+        `d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d" --strip-components=1; install -m 0755 "$d/etcd" "$d/etcdctl" /usr/local/bin/; rm -rf "$d"`);
     await host.exec("mkdir -p /var/lib/etcd && chmod 700 /var/lib/etcd");
     const wasActive = (await unitState(host, "etcd.service")).active;
     const changed = await installUnitFile(host, "/etc/systemd/system/etcd.service", await unitFor(ctx, host, node));

@@ -2,9 +2,24 @@
 // and a run. `k8s-ha-offline phases` prints this list; --only/--from pick from it.
 import type { Phase } from "./phase.ts";
 import { preflight } from "./preflight/index.ts";
+import { binary } from "./binary.ts";
+import { depot } from "./depot.ts";
 import { os } from "./os.ts";
+import { packages } from "./packages.ts";
+import { time } from "./time.ts";
+import { etcdPki, etcd } from "./etcd.ts";
+import { lb } from "./lb.ts";
+import { runtime } from "./runtime.ts";
 
 export const PHASES: readonly Phase[] = [
-  preflight, //          read-only checks on every node; stops before any change
-  os, //                 hostname, /etc/hosts, swap, SELinux, firewall, modules, sysctls
+  preflight, //  read-only checks on every node; stops before any change
+  binary, //     this executable on every node (sha256-compared)
+  depot, //      master1 serves the bundle: registry, package repo, files
+  os, //         hostname, /etc/hosts, swap, SELinux, firewall, modules, sysctls
+  packages, //   depot repository only, locked versions
+  time, //       chrony; master1 serves time unless NTP servers are given
+  runtime, //    containerd from the static tarball, depot as registry mirror
+  etcdPki, //    etcd CA + member/client certificates (CA key stays on master1)
+  etcd, //       external etcd cluster over TLS, healthy as a whole
+  lb, //         haproxy + keepalived VIP in front of the apiservers
 ];

@@ -1,0 +1,110 @@
+// Phase "lb": haproxy + keepalived on the control-plane nodes (the seed's section 三), with the
+// seed's defects fixed: the traffic really passes haproxy (controlPlaneEndpoint = VIP:port),
+// backends are health-checked on /readyz, secrets are generated, and the VRRP check asks haproxy.
+import type { ClusterConfig, HostSpec } from "../config/types.ts";
+import { controlPlanes } from "../config/types.ts";
+import type { Host } from "../hosts/host.ts";
+import type { PhaseContext } from "./phase.ts";
+import { render } from "../templates/render.ts";
+import haproxyTemplate from "../../assets/haproxy/haproxy.cfg" with { type: "text" };
+import keepalivedTemplate from "../../assets/keepalived/keepalived.conf" with { type: "text" };
+import checkScriptTemplate from "../../assets/keepalived/check_apiserver_lb.sh" with { type: "text" };
+import { ensureService, unitState } from "./util/systemd.ts";
+import { secret } from "./util/secrets.ts";
+import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
+import { shq } from "../hosts/shell-quote.ts";
+
+export const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
+export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
+export const CHECK_SCRIPT = "/etc/keepalived/check_apiserver_lb.sh";
+
+export function renderHaproxy(config: ClusterConfig, statsPassword: string, template = haproxyTemplate): string {
+  const servers = controlPlanes(config)
+    .map((h) => `    server ${h.name} ${h.address}:6443 check check-ssl verify none`)
+    .join("\n");
+  return render(template, { cluster: config.name, port: config.loadBalancer.port, servers, statsPort: config.loadBalancer.statsPort, statsPassword }, "haproxy.cfg");
+}
+
+/** Priorities 100, 99, 98, ... in config order: the first control-plane node is the preferred holder. */
+export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass: string, template = keepalivedTemplate): string {
+  const lb = config.loadBalancer;
+  const masters = controlPlanes(config);
+  const index = masters.findIndex((m) => m.name === node.name);
+  const priority = 100 - index;
+  const peers = masters.filter((m) => m.name !== node.name);
+  const unicast =
+    lb.vrrpMode === "unicast"
+      ? `    unicast_src_ip ${node.address}\n    unicast_peer {\n${peers.map((p) => `        ${p.address}`).join("\n")}\n    }`
+      : "";
+  return render(template, {
+    cluster: config.name,
+    vip: lb.vip,
+    routerId: node.name,
+    routerIdNum: lb.virtualRouterId,
+    weight: masters.length + 10,
+    state: lb.nopreempt || index > 0 ? "BACKUP" : "MASTER",
+    interface: lb.interface,
+    priority,
+    preempt: lb.nopreempt ? "    nopreempt" : "",
+    authPass,
+    unicast,
+  }, "keepalived.conf");
+}
+
+export const renderCheckScript = (config: ClusterConfig) => render(checkScriptTemplate, { port: config.loadBalancer.port }, "check_apiserver_lb.sh");
+
+const read = async (host: Host, path: string) => {
+  const b = await host.readFile(path);
+  return b ? new TextDecoder().decode(b) : null;
+};
+
+/** Validate a config with the daemon's own parser at a temporary path; only a valid file replaces the live one. */
+export async function validated(host: Host, path: string, content: string, mode: number, validate: (tmp: string) => string): Promise<void> {
+  const tmp = `${path}.k8s-ha-offline-new`;
+  await host.writeFile(tmp, content, { mode });
+  const r = await host.exec(validate(tmp), { check: false });
+  if (r.code !== 0) {
+    await host.exec(`rm -f ${shq(tmp)}`, { check: false });
+    throw new Error(`the rendered ${path} was refused by its validator, the live file was left as it was:\n${(r.stderr || r.stdout).trim()}`);
+  }
+  await host.exec(`mv -f ${shq(tmp)} ${shq(path)}`);
+}
+
+export const haproxyCheckCmd = (file: string) => `haproxy -c -q -f ${shq(file)}`;
+/** keepalived >= 2.0 can test a config (-t); 1.3 (CentOS 7) cannot, so there the parse happens at reload. */
+export const keepalivedCheckCmd = (file: string) =>
+  `if keepalived --help 2>&1 | grep -q -- '--config-test'; then keepalived -t -f ${shq(file)}; else true; fi`;
+
+const service = (unit: string, files: (ctx: PhaseContext, node: HostSpec) => Promise<[string, string, number, ((t: string) => string) | null][]>): Step => ({
+  name: unit,
+  async check(host, ctx, node) {
+    for (const [path, content] of await files(ctx, node)) if ((await read(host, path)) !== content) return todo(`${path} missing or different`);
+    const s = await unitState(host, unit);
+    return s.active && s.enabled ? NOTHING : todo(`${unit} not running/enabled`);
+  },
+  async run(host, ctx, node) {
+    let changed = false;
+    for (const [path, content, mode, check] of await files(ctx, node)) {
+      if ((await read(host, path)) === content) continue;
+      changed = true;
+      await host.exec(`mkdir -p ${shq(path.replace(/\/[^/]+$/, ""))}`);
+      if (check) await validated(host, path, content, mode, check);
+      else await host.writeFile(path, content, { mode });
+    }
+    // Reload keeps established connections (haproxy) and the VIP (keepalived); a restart would not.
+    await ensureService(host, unit, changed ? "reload" : "start");
+  },
+});
+
+export const lb = stepsPhase({
+  name: "lb",
+  title: "haproxy (TCP, /readyz health checks) and keepalived (VIP, VRRP) on the control-plane nodes",
+  hosts: controlPlanes,
+  steps: [
+    service("haproxy.service", async (ctx) => [[HAPROXY_CFG, renderHaproxy(ctx.config, await secret(ctx, "haproxyStatsPassword")), 0o600, haproxyCheckCmd]]),
+    service("keepalived.service", async (ctx, node) => [
+      [CHECK_SCRIPT, renderCheckScript(ctx.config), 0o700, null],
+      [KEEPALIVED_CONF, renderKeepalived(ctx.config, node, await secret(ctx, "keepalivedAuthPass")), 0o600, keepalivedCheckCmd],
+    ]),
+  ],
+});

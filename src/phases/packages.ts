@@ -1,0 +1,122 @@
+// Phase "packages": the nodes install the profile's packages from the depot on master1 and from
+// nowhere else (the air-gapped site has no other repository that answers), at the locked versions.
+import type { PhaseContext } from "./phase.ts";
+import type { Host } from "../hosts/host.ts";
+import type { LockFile } from "../depot/lock.ts";
+import { hasRole, type HostSpec } from "../config/types.ts";
+import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
+import { requireLock } from "./util/depot-files.ts";
+import { shq } from "../hosts/shell-quote.ts";
+import { InstallError } from "../cli/errors.ts";
+
+/** What the nodes need from the OS vendor, per profile; dependencies come along from the same depot repo. */
+const WANTED: Record<string, string[]> = {
+  "el7-k8s1.22": ["haproxy", "keepalived", "chrony", "conntrack-tools", "socat", "ebtables", "ipset", "kubelet", "kubeadm", "kubectl", "kubernetes-cni", "cri-tools"],
+  el9: ["haproxy", "keepalived", "chrony", "conntrack-tools", "socat", "ebtables-legacy", "ipset", "kubelet", "kubeadm", "kubectl", "kubernetes-cni", "cri-tools"],
+  debian12: ["haproxy", "keepalived", "chrony", "conntrack", "socat", "ebtables", "ipset"],
+};
+
+export interface LockedPackage {
+  name: string;
+  version: string;
+  file: string;
+}
+
+/** name/version out of a package file name: name_version_arch.deb or name-version-release.arch.rpm. */
+export function lockedPackage(f: LockFile, wanted: readonly string[]): LockedPackage | undefined {
+  const base = f.path.split("/").pop()!;
+  if (f.kind === "deb") {
+    const m = /^([^_]+)_([^_]+)_[^_]+\.deb$/.exec(base);
+    return m && wanted.includes(m[1]!) ? { name: m[1]!, version: decodeURIComponent(m[2]!), file: f.path } : undefined;
+  }
+  if (f.kind === "rpm") {
+    const name = wanted.find((w) => base.startsWith(`${w}-`) && /^\d/.test(base.slice(w.length + 1)));
+    if (!name) return undefined;
+    const m = /^(.+)\.[^.]+\.rpm$/.exec(base.slice(name.length + 1));
+    return m ? { name, version: m[1]!, file: f.path } : undefined;
+  }
+  return undefined;
+}
+
+/** Only the control-plane nodes run the load balancer. */
+const LB_ONLY = ["haproxy", "keepalived"];
+
+export function lockedPackages(ctx: Pick<PhaseContext, "lock">, node: HostSpec): LockedPackage[] {
+  const lock = requireLock(ctx);
+  const wanted = (WANTED[lock.profile] ?? []).filter((p) => hasRole(node, "control-plane") || !LB_ONLY.includes(p));
+  const found = lock.files.map((f) => lockedPackage(f, wanted)).filter((p): p is LockedPackage => Boolean(p));
+  const missing = wanted.filter((w) => !found.some((p) => p.name === w));
+  // The debian12 lab profile takes Kubernetes from the stand-in tarball, not from packages.
+  if (missing.length) throw new InstallError(`the ${lock.profile} bundle lacks package(s) ${missing.join(", ")}; re-assemble the bundle`);
+  return found;
+}
+
+const isDeb = (ctx: PhaseContext) => requireLock(ctx).files.some((f) => f.kind === "deb");
+const APT_LIST = "/etc/apt/sources.list.d/k8s-ha-offline.list";
+const YUM_REPO = "/etc/yum.repos.d/k8s-ha-offline.repo";
+// apt/yum look only at the depot, whatever else the node has configured.
+const APT_ONLY_DEPOT = `-o Dir::Etc::sourcelist=${APT_LIST} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
+
+export function repoFile(ctx: PhaseContext): { path: string; content: string } {
+  const profile = requireLock(ctx).profile;
+  const url = `${ctx.depotUrl}/repo/${profile}/`;
+  if (isDeb(ctx))
+    return { path: APT_LIST, content: `# Written by k8s-ha-offline: packages from the depot on master1 (trusted: the bundle is checked against the lock embedded in the binary)\ndeb [trusted=yes] ${url} ./\n` };
+  return {
+    path: YUM_REPO,
+    content:
+      `# Written by k8s-ha-offline: packages from the depot on master1.\n# gpgcheck is off because the bundle was verified against the binary's lock before it was served.\n` +
+      `[k8s-ha-offline]\nname=k8s-ha-offline depot (${profile})\nbaseurl=${url}\nenabled=1\ngpgcheck=0\nmodule_hotfixes=1\n`,
+  };
+}
+
+async function installedVersions(host: Host, names: string[], deb: boolean): Promise<Map<string, string>> {
+  const cmd = deb
+    ? `dpkg-query -W -f='\${Package} \${Version} \${db:Status-Abbrev}\\n' ${names.map(shq).join(" ")} 2>/dev/null | awk '$3 ~ /^ii/ {print $1, $2}'`
+    : `rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' ${names.map(shq).join(" ")} 2>/dev/null | grep -v 'not installed'`;
+  const r = await host.exec(cmd, { check: false });
+  return new Map(r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]));
+}
+
+const repo: Step = {
+  name: "depot-repo",
+  async check(host, ctx) {
+    const { path, content } = repoFile(ctx);
+    const cur = await host.readFile(path);
+    return cur && new TextDecoder().decode(cur) === content ? NOTHING : todo(`${path} missing or different`);
+  },
+  async run(host, ctx) {
+    const { path, content } = repoFile(ctx);
+    await host.writeFile(path, content, { mode: 0o644 });
+  },
+};
+
+const install: Step = {
+  name: "install",
+  async check(host, ctx, node) {
+    const pkgs = lockedPackages(ctx, node);
+    const have = await installedVersions(host, pkgs.map((p) => p.name), isDeb(ctx));
+    const off = pkgs.filter((p) => have.get(p.name) !== p.version);
+    return off.length ? todo(`${off.map((p) => `${p.name} ${have.get(p.name) ?? "missing"} (want ${p.version})`).join(", ")}`) : NOTHING;
+  },
+  async run(host, ctx, node) {
+    const pkgs = lockedPackages(ctx, node);
+    const deb = isDeb(ctx);
+    const cmd = deb
+      ? `export DEBIAN_FRONTEND=noninteractive; apt-get ${APT_ONLY_DEPOT} update -qq && ` +
+        `apt-get ${APT_ONLY_DEPOT} install -y -qq --no-install-recommends --allow-downgrades ${pkgs.map((p) => shq(`${p.name}=${p.version}`)).join(" ")}`
+      : `yum --disablerepo='*' --enablerepo=k8s-ha-offline install -y ${pkgs.map((p) => shq(`${p.name}-${p.version}`)).join(" ")}`;
+    const r = await host.exec(cmd, { check: false, timeoutMs: 900_000 });
+    if (r.code !== 0) throw new Error(`package installation from the depot failed:\n${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);
+    const have = await installedVersions(host, pkgs.map((p) => p.name), deb);
+    const off = pkgs.filter((p) => have.get(p.name) !== p.version);
+    if (off.length) throw new Error(`after installation, not at the locked version: ${off.map((p) => `${p.name} ${have.get(p.name) ?? "missing"} (want ${p.version})`).join(", ")}`);
+  },
+};
+
+export const packages = stepsPhase({
+  name: "packages",
+  title: "Point every node at the depot's package repository (and nothing else) and install the locked packages",
+  hosts: (c) => c.hosts,
+  steps: [repo, install],
+});

@@ -1,0 +1,93 @@
+// Phase "time": chrony everywhere. With no NTP server configured, master1 serves its clock to the
+// other nodes (the seed did the same with ntpd and 127.127.1.0); etcd and TLS need agreeing clocks.
+import type { ClusterConfig, HostSpec } from "../config/types.ts";
+import { firstMaster } from "../config/types.ts";
+import type { Host } from "../hosts/host.ts";
+import { render } from "../templates/render.ts";
+import chronyTemplate from "../../assets/chrony/chrony.conf" with { type: "text" };
+import { installUnitFile, ensureService, unitState, waitFor } from "./util/systemd.ts";
+import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
+
+export function renderChrony(config: ClusterConfig, node: HostSpec): string {
+  const master = firstMaster(config);
+  const upstream = config.ntp.servers;
+  const isServer = node.name === master.name && upstream.length === 0;
+  const sources = upstream.length
+    ? upstream.map((s) => `server ${s} iburst`).join("\n")
+    : isServer
+      ? "# No upstream NTP server: serve this node's clock to the cluster.\nlocal stratum 10"
+      : `server ${master.address} iburst minpoll 4 maxpoll 6`;
+  const serve = isServer ? config.hosts.filter((h) => h.name !== node.name).map((h) => `allow ${h.address}`).join("\n") : "";
+  const role = isServer ? "time source of the cluster" : upstream.length ? "synchronised to the configured NTP servers" : `synchronised to ${master.name}`;
+  return render(chronyTemplate, { cluster: config.name, role, sources, serve }, "chrony.conf");
+}
+
+interface ChronyLayout {
+  conf: string;
+  unit: string;
+}
+
+async function layout(host: Host): Promise<ChronyLayout> {
+  const debian = (await host.exec("test -f /lib/systemd/system/chrony.service || test -f /usr/lib/systemd/system/chrony.service", { check: false })).code === 0;
+  return debian ? { conf: "/etc/chrony/chrony.conf", unit: "chrony.service" } : { conf: "/etc/chrony.conf", unit: "chronyd.service" };
+}
+
+const inContainer = async (host: Host) => (await host.exec("systemd-detect-virt -c", { check: false })).stdout.trim() !== "none";
+
+/**
+ * A container may not set the (shared) clock: chronyd refuses to start there (ConditionCapability).
+ * Run it with -x (never touch the clock) so it still tracks and serves time; the host kernel owns the clock.
+ */
+const CONTAINER_DROPIN = `# Written by k8s-ha-offline: in a container the clock belongs to the host; track and serve time, do not set it.
+[Unit]
+ConditionCapability=
+
+[Service]
+ExecStart=
+ExecStart=/usr/sbin/chronyd -x
+`;
+
+const read = async (host: Host, path: string) => {
+  const b = await host.readFile(path);
+  return b ? new TextDecoder().decode(b) : null;
+};
+
+async function synced(host: Host, ctx: { config: ClusterConfig }, node: HostSpec): Promise<boolean> {
+  const master = firstMaster(ctx.config);
+  if (node.name === master.name && ctx.config.ntp.servers.length === 0) return true;
+  const r = await host.exec("chronyc -n sources", { check: false });
+  // "^*" marks the source chrony is synchronised to.
+  return r.stdout.split("\n").some((l) => l.startsWith("^*"));
+}
+
+const chrony: Step = {
+  name: "chrony",
+  async check(host, ctx, node) {
+    const l = await layout(host);
+    if ((await read(host, l.conf)) !== renderChrony(ctx.config, node)) return todo(`${l.conf} missing or different`);
+    if ((await inContainer(host)) && (await read(host, `/etc/systemd/system/${l.unit}.d/k8s-ha-offline.conf`)) !== CONTAINER_DROPIN) return todo("container drop-in missing");
+    if (!(await unitState(host, l.unit)).active) return todo(`${l.unit} not running`);
+    return (await synced(host, ctx, node)) ? NOTHING : todo("not synchronised yet");
+  },
+  async run(host, ctx, node) {
+    const l = await layout(host);
+    let changed = await host.writeFile(l.conf, renderChrony(ctx.config, node), { mode: 0o644 });
+    if (await inContainer(host)) {
+      await host.exec(`mkdir -p /etc/systemd/system/${l.unit}.d`);
+      changed = (await installUnitFile(host, `/etc/systemd/system/${l.unit}.d/k8s-ha-offline.conf`, CONTAINER_DROPIN)) || changed;
+    }
+    await ensureService(host, l.unit, changed ? "restart" : "start");
+    await waitFor(`chrony on ${node.name} to synchronise`, () => synced(host, ctx, node), 90_000, 2000);
+  },
+};
+
+export const time = stepsPhase({
+  name: "time",
+  title: "Time sync with chrony: master1 serves time to the others unless NTP servers are configured",
+  hosts: (c) => {
+    // master1 first so the others find a server when they start.
+    const m = firstMaster(c);
+    return [m, ...c.hosts.filter((h) => h.name !== m.name)];
+  },
+  steps: [chrony],
+});

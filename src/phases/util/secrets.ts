@@ -1,0 +1,36 @@
+// Secrets the installer generates (never the seed's admin123 / 123456) are kept on master1 in
+// stateDir/secrets.json (0600), so every node and every re-run gets the same value.
+import { join } from "node:path";
+import type { PhaseContext } from "../phase.ts";
+import { randomPassword } from "../../pki/discovery.ts";
+import { shq } from "../../hosts/shell-quote.ts";
+
+export type SecretName = "keepalivedAuthPass" | "haproxyStatsPassword";
+const LENGTH: Record<SecretName, number> = { keepalivedAuthPass: 8, haproxyStatsPassword: 24 };
+
+// Phases run hosts in parallel: one load/generate/store per process, shared by all of them.
+let pending: Promise<Record<string, string>> | undefined;
+
+async function load(ctx: PhaseContext): Promise<Record<string, string>> {
+  const raw = await ctx.local.readFile(join(ctx.stateDir, "secrets.json"));
+  return raw ? (JSON.parse(new TextDecoder().decode(raw)) as Record<string, string>) : {};
+}
+
+export async function secret(ctx: PhaseContext, name: SecretName): Promise<string> {
+  if (name === "keepalivedAuthPass" && ctx.config.loadBalancer.authPass) return ctx.config.loadBalancer.authPass;
+  const next = (pending ?? load(ctx)).then(async (all) => {
+    if (!all[name]) {
+      all[name] = randomPassword(LENGTH[name]);
+      await ctx.local.exec(`mkdir -p ${shq(ctx.stateDir)} && chmod 700 ${shq(ctx.stateDir)}`);
+      await ctx.local.writeFile(join(ctx.stateDir, "secrets.json"), JSON.stringify(all, null, 2) + "\n", { mode: 0o600 });
+    }
+    return all;
+  });
+  pending = next;
+  return (await next)[name]!;
+}
+
+/** For tests and a second config in one process. */
+export function forgetSecrets(): void {
+  pending = undefined;
+}
