@@ -10,6 +10,7 @@ import { time } from "./time.ts";
 import { etcdPki, etcd } from "./etcd.ts";
 import { lb } from "./lb.ts";
 import { runtime } from "./runtime.ts";
+import { kubeBinaries, kubeadmInit, controlPlaneJoin, workerJoin, cni, post } from "./kube/index.ts";
 
 export const PHASES: readonly Phase[] = [
   preflight, //  read-only checks on every node; stops before any change
@@ -22,4 +23,10 @@ export const PHASES: readonly Phase[] = [
   etcdPki, //    etcd CA + member/client certificates (CA key stays on master1)
   etcd, //       external etcd cluster over TLS, healthy as a whole
   lb, //         haproxy + keepalived VIP in front of the apiservers
+  kubeBinaries, // kubeadm, kubelet, kubectl and the kubelet unit
+  kubeadmInit, //  kubeadm init on master1 (external etcd, VIP:LB port endpoint)
+  controlPlaneJoin, // the other masters, one at a time
+  workerJoin, //   workers, in parallel
+  cni, //          flannel from the depot; nodes Ready
+  post, //         admin kubeconfig, 1.22 fix, final table
 ];
