@@ -26,21 +26,54 @@ const SYNTAX_HINTS: Record<string, { message?: string; hint: string }> = {
   MULTIPLE_DOCS: { message: "the file holds more than one YAML document", hint: "a cluster.yaml is one document: remove the second --- and what follows" },
   BAD_ALIAS: { hint: "an alias (*name) must refer to an anchor (&name) defined earlier in the file" },
   TAG_RESOLVE_FAILED: { hint: "remove the !tag; values are plain text, numbers and true/false" },
+  MULTILINE_IMPLICIT_KEY: { hint: "a key is missing its colon (write key: value), so YAML ran it into the next line" },
+  MISSING_CHAR: { hint: "a quote or bracket opened here is never closed" },
   KEY_OVER_1024_CHARS: { hint: "keys are short names; a very long key usually means a missing newline or colon" },
 };
 const GENERIC_SYNTAX_HINT = "fix the YAML syntax here (a missing quote, colon, bracket or wrong indentation is the usual cause)";
 /** Errors after which the tree is still what the author meant, so the schema checks can run too. */
 const WALKABLE = new Set(["DUPLICATE_KEY", "MULTIPLE_DOCS", "TAG_RESOLVE_FAILED"]);
 
-function reportSyntax(doc: Document.Parsed, source: YamlSource, findings: Findings): boolean {
-  let walkable = true;
-  for (const e of [...doc.errors, ...doc.warnings]) {
+/**
+ * Where an unterminated quoted string starts: YAML notices only at the end of the file, but the
+ * operator needs the line where the quote was opened. Comments are skipped; '' and \" are escapes.
+ */
+export function openQuoteOffset(text: string): number | undefined {
+  let open: { ch: string; at: number } | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (open) {
+      if (open.ch === '"' && ch === "\\") i++;
+      else if (ch === open.ch && open.ch === "'" && text[i + 1] === "'") i++;
+      else if (ch === open.ch) open = undefined;
+    } else if (ch === '"' || ch === "'") {
+      const before = text[i - 1];
+      if (before === undefined || /[\s:\[{,-]/.test(before)) open = { ch, at: i };
+    } else if (ch === "#" && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i < text.length && text[i] !== "\n") i++;
+    }
+  }
+  return open?.at;
+}
+
+/**
+ * YAML syntax errors. After the first one that breaks the tree, the parser's later complaints are
+ * mostly echoes of it, so only that one is shown (with a count of the rest).
+ */
+function reportSyntax(text: string, doc: Document.Parsed, source: YamlSource, findings: Findings): boolean {
+  const all = [...doc.errors, ...doc.warnings].sort((a, b) => a.pos[0] - b.pos[0]);
+  const firstBreaking = all.findIndex((e) => !WALKABLE.has(e.code));
+  const shown = firstBreaking < 0 ? all : all.slice(0, firstBreaking + 1);
+  const echoes = all.length - shown.length;
+  for (const e of shown) {
     const known = SYNTAX_HINTS[e.code];
     const message = known?.message ?? `YAML: ${e.message.split("\n")[0]!.replace(/\.$/, "")}`;
-    findings.addAt(source.pathAt(e.pos[0]), e.pos[0], message, known?.hint ?? GENERIC_SYNTAX_HINT);
-    if (!WALKABLE.has(e.code)) walkable = false;
+    const offset = (e.code === "MISSING_CHAR" && /quote/.test(e.message) ? openQuoteOffset(text) : undefined) ?? e.pos[0];
+    const more = e === shown[firstBreaking] && echoes > 0 ? ` (${echoes} more YAML error${echoes === 1 ? "" : "s"} after this one, likely caused by it)` : "";
+    const firstNonBlank = offset + (/^[ \t]*/.exec(text.slice(offset))?.[0].length ?? 0);
+    findings.addAt(source.pathAt(firstNonBlank), offset, message, (known?.hint ?? GENERIC_SYNTAX_HINT) + more);
   }
-  return walkable;
+  return firstBreaking < 0;
 }
 
 /** Check `text` (the content of `sourceName`); relative paths in it are taken from `baseDir`. Throws ConfigError. */
@@ -52,7 +85,7 @@ export function parseConfig(text: string, sourceName = "cluster.yaml", baseDir =
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: "1.2" });
   const source = new YamlSource(doc, lines);
   const findings = new Findings(source);
-  const root = reportSyntax(doc, source, findings) ? new SchemaWalker(source, findings).walkDocument() : undefined;
+  const root = reportSyntax(text, doc, source, findings) ? new SchemaWalker(source, findings).walkDocument() : undefined;
   if (root) {
     applySchemaDefaults(root, "", [], findings);
     applyDerivedDefaults(root, baseDir, findings);

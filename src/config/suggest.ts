@@ -19,6 +19,9 @@ export function closest(word: string, candidates: readonly string[]): string | u
   if (word.length > 200) return undefined;
   const exact = candidates.find((c) => fold(c) === fold(word));
   if (exact) return exact;
+  // stateDirectory -> stateDir, vrrp -> vrrpMode: one is the other with a word added or cut off.
+  const extended = candidates.find((c) => Math.min(c.length, word.length) >= 4 && (fold(word).startsWith(fold(c)) || fold(c).startsWith(fold(word))));
+  if (extended) return extended;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {

@@ -24,7 +24,8 @@ function describe(n: unknown): string {
   if (typeof v === "string") return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   if (typeof v === "number") return `the number ${v}`;
   if (typeof v === "boolean") return `${v}`;
-  return "nothing";
+  if (v === null || v === undefined) return "nothing";
+  return n.tag ? `a ${n.tag.replace("tag:yaml.org,2002:", "!!")} value` : "a value of another kind";
 }
 
 const PASSWORD_KEY = /pass(word|wd)?$|secret/i;
@@ -54,7 +55,10 @@ export class SchemaWalker {
     if (this.aliasUses === MAX_ALIASES + 1)
       this.findings.add(path, `more than ${MAX_ALIASES} aliases (*name) are used`, "write the values out instead of repeating aliases; this limit guards against alias expansion bombs", node);
     if (this.aliasUses > MAX_ALIASES) return undefined;
-    return node.resolve(this.source.doc);
+    const target = this.source.deref(node) as Node | undefined;
+    if (target === undefined)
+      this.findings.add(path, `the alias *${node.source} refers to no anchor`, `define &${node.source} on a value earlier in the file, or write the value out`, node);
+    return target;
   }
 
   private section(node: unknown, sectionPath: string, path: YamlPath, where: unknown, isOverride: boolean): PlainMap | undefined {
@@ -146,7 +150,9 @@ export class SchemaWalker {
     }
     const out: Plain[] = [];
     const firstAt = new Map<string, number>();
-    n.items.forEach((node, i) => {
+    n.items.forEach((raw, i) => {
+      const node = this.resolve(raw, [...path, i]);
+      if (node === undefined) return;
       const v = item(node, i);
       if (v === undefined) return;
       if (field.unique && typeof v === "string") {

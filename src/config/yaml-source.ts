@@ -1,5 +1,5 @@
 // The parsed YAML text with positions: maps a YAML path to line:column and collects the issues found.
-import { type Document, isAlias, isCollection, isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
+import { type Document, isAlias, isCollection, isMap, isScalar, isSeq, type LineCounter, type Node, visit } from "yaml";
 import type { ConfigIssue } from "./errors.ts";
 
 export type YamlPath = readonly (string | number)[];
@@ -32,9 +32,25 @@ export class YamlSource {
     return { line, col };
   }
 
-  /** Follow an alias to what it names (one level is all YAML has: anchors name nodes, not aliases). */
+  private anchors?: Map<string, Node[]>;
+
+  /**
+   * Follow an alias to the node it names: the closest anchor of that name before it (YAML allows
+   * redefining one). Anchors are indexed once; yaml's own Alias.resolve walks the whole document per call.
+   */
   deref(n: unknown): unknown {
-    return isAlias(n) ? n.resolve(this.doc) : n;
+    if (!isAlias(n)) return n;
+    if (!this.anchors) {
+      const anchors = new Map<string, Node[]>();
+      visit(this.doc, {
+        Node: (_, node) => {
+          if (node.anchor && !isAlias(node)) anchors.set(node.anchor, [...(anchors.get(node.anchor) ?? []), node]);
+        },
+      });
+      this.anchors = anchors;
+    }
+    const at = n.range?.[0] ?? Infinity;
+    return this.anchors.get(n.source)?.filter((node) => (node.range?.[0] ?? Infinity) < at).at(-1);
   }
 
   /**
@@ -61,7 +77,10 @@ export class YamlSource {
     return anchor;
   }
 
-  /** The YAML path of the innermost key or item whose text contains `offset` (for syntax errors). */
+  /**
+   * The YAML path of the innermost key or item whose text contains `offset` (for syntax errors).
+   * Stops at a key that is not a plain name: in a broken file that "key" is usually several lines run together.
+   */
   pathAt(offset: number): YamlPath {
     const path: (string | number)[] = [];
     let n: unknown = this.doc.contents;
@@ -69,11 +88,15 @@ export class YamlSource {
       let next: unknown;
       if (isMap(n)) {
         for (const p of n.items) {
-          if (contains(p.key, offset) || contains(p.value, offset)) {
-            path.push(isScalar(p.key) ? String(p.key.value) : "?");
+          const start = (p.key as Node | null)?.range?.[0];
+          const end = ((p.value as Node | null)?.range ?? (p.key as Node | null)?.range)?.[2];
+          if (start === undefined || end === undefined || offset < start || offset >= Math.max(end, start + 1)) continue;
+          const key = isScalar(p.key) ? String(p.key.value) : "";
+          if (/^[A-Za-z0-9_-]+$/.test(key)) {
+            path.push(key);
             next = contains(p.value, offset) ? p.value : undefined;
-            break;
           }
+          break;
         }
       } else {
         const i = n.items.findIndex((item) => contains(item, offset));
