@@ -56,30 +56,45 @@ interface Found {
   trustedCa?: CertInfo;
 }
 
-const MARK = "@@@ ";
+const SPLIT = "@@@ contents";
 
 /**
- * One shell command printing every existing file of the globs and the .key next to each .crt,
- * base64 so DER files and odd bytes survive. Runs as a secret: the output holds private keys.
+ * One shell command that lists every existing file of the globs plus the .key next to each .crt,
+ * prints their sizes, then all their bytes as one base64 stream: a fixed handful of processes
+ * however many files there are (a process per file costs more than all the parsing).
+ * Runs as a secret: the output holds private keys.
  */
 function dumpScript(globs: string[]): string {
   return [
+    "set --",
     `for f in ${globs.join(" ")}; do`,
     `  [ -f "$f" ] || continue`,
-    `  printf '${MARK}%s\\n' "$f"; base64 < "$f"`,
-    `  case "$f" in *.crt) k="\${f%.crt}.key"; if [ -f "$k" ]; then printf '${MARK}%s\\n' "$k"; base64 < "$k"; fi;; esac`,
-    `done`,
+    `  set -- "$@" "$f"`,
+    `  case "$f" in *.crt) k="\${f%.crt}.key"; if [ -f "$k" ]; then set -- "$@" "$k"; fi;; esac`,
+    "done",
+    "[ $# -gt 0 ] || exit 0",
+    'stat -L -c "%s %n" -- "$@"',
+    `echo '${SPLIT}'`,
+    'cat -- "$@" | base64',
   ].join("\n");
 }
 
 function parseDump(out: string): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
-  for (const part of out.split(`\n${MARK}`)) {
-    const text = part.startsWith(MARK) ? part.slice(MARK.length) : part;
-    const nl = text.indexOf("\n");
-    if (nl < 0) continue;
-    files.set(text.slice(0, nl), Buffer.from(text.slice(nl + 1).replace(/\s+/g, ""), "base64"));
+  const at = out.indexOf(`${SPLIT}\n`);
+  if (at < 0) return files;
+  const listing = out.slice(0, at).trimEnd().split("\n").map((l) => /^(\d+) (.*)$/.exec(l));
+  const sizes = listing.map((m) => Number(m?.[1]));
+  const paths = listing.map((m) => m?.[2] ?? "");
+  const blob = Buffer.from(out.slice(at + SPLIT.length + 1).replace(/\s+/g, ""), "base64");
+  if (sizes.length !== paths.length || sizes.reduce((a, b) => a + b, 0) !== blob.length) {
+    throw new Error("the certificate files changed while they were read; run check-certs again");
   }
+  let offset = 0;
+  paths.forEach((p, i) => {
+    files.set(p, blob.subarray(offset, offset + sizes[i]!));
+    offset += sizes[i]!;
+  });
   return files;
 }
 
@@ -155,7 +170,7 @@ function judgeIssuer(f: Found, cert: CertInfo, cas: Map<string, CertInfo>): { ca
   if (expected && expectedCert) {
     return isSignedBy(cert, expectedCert) ? { ca: expected, problems: [] } : { ca: expected, problems: [`not signed by ${expected} (issuer ${cert.issuer})`] };
   }
-  const candidates: [string, CertInfo][] = [...cas.entries(), ...f.chain.map((c, i): [string, CertInfo] => [`${f.certificate}#${i + 2}`, c])];
+  const candidates: [string, CertInfo][] = [...cas.entries(), ...f.chain.map((c, i): [string, CertInfo] => [`${f.certificate} (CA ${i + 2} in the file)`, c])];
   const named = candidates.filter(([, c]) => c.subject === cert.issuer);
   const signer = named.find(([, c]) => isSignedBy(cert, c));
   if (signer) return { ca: signer[0], problems: [] };

@@ -81,8 +81,8 @@ export function keyMatches(cert: CertInfo, keyPem: string): boolean | Error {
   }
 }
 
-/** Whole days left (negative once expired); 0.9 days left is 0. */
-export const residualDays = (cert: CertInfo, now: Date) => Math.floor((cert.notAfter.getTime() - now.getTime()) / DAY_MS);
+/** Whole days left: 9.9 days left is 9; expired 1.2 days ago is -1 (and less than a day either way is 0). */
+export const residualDays = (cert: CertInfo, now: Date) => Math.trunc((cert.notAfter.getTime() - now.getTime()) / DAY_MS) || 0;
 
 /** Verdict from dates alone, unless problems were found, which make it broken. */
 export function certStatus(cert: CertInfo, now: Date, warnDays: number, problems: string[] = []): CertStatus {
