@@ -130,6 +130,8 @@ export async function apiserverMain(argv: string[]) {
     if (verb === "update" || verb === "create") {
       const name = r.name ?? body?.metadata?.name;
       if (!name) throw new HttpError(400, "the object has no metadata.name", "BadRequest");
+      const old = await etcd.get1(objectKey({ ...r, name }));
+      body.metadata = { ...body.metadata, name, creationTimestamp: old?.metadata?.creationTimestamp ?? new Date().toISOString() };
       await etcd.put(objectKey({ ...r, name }), body);
       return body;
     }
@@ -137,7 +139,7 @@ export async function apiserverMain(argv: string[]) {
       const old = await etcd.get1(key);
       if (!old && r.resource !== "nodes") throw notFound(r);
       if (!old && !req.headers["x-standin-register"]) throw notFound(r);
-      const merged = deepMerge(old ?? { apiVersion: "v1", kind: "Node", metadata: { name: r.name } }, body);
+      const merged = deepMerge(old ?? { apiVersion: "v1", kind: "Node", metadata: { name: r.name, creationTimestamp: new Date().toISOString() } }, body);
       await etcd.put(key, merged);
       return merged;
     }
