@@ -92,7 +92,9 @@ export abstract class ShellHost implements Host {
     const record = { host: this.name, cmd: script, secret: o.secret ?? false };
     try {
       const raw = await this.runRaw(script, o.stdin, o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-      this.log.exec({ ...record, code: raw.code, durationMs: performance.now() - started, stdout: raw.stdout.toString(), stderr: raw.stderr.toString() });
+      // Secret output never reaches a sink, whatever the sink does with it.
+      const output = record.secret ? { stdout: "", stderr: "" } : { stdout: raw.stdout.toString(), stderr: raw.stderr.toString() };
+      this.log.exec({ ...record, ...output, code: raw.code, durationMs: performance.now() - started });
       return raw;
     } catch (e) {
       const failure = e instanceof HostError ? e.message : String(e);
