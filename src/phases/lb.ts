@@ -26,7 +26,7 @@ export function renderHaproxy(config: ClusterConfig, statsPassword: string, temp
 }
 
 /** Priorities 100, 99, 98, ... in config order: the first control-plane node is the preferred holder. */
-export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass: string, template = keepalivedTemplate): string {
+export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass: string, template = keepalivedTemplate, checkScript = CHECK_SCRIPT): string {
   const lb = config.loadBalancer;
   const masters = controlPlanes(config);
   const index = masters.findIndex((m) => m.name === node.name);
@@ -39,6 +39,7 @@ export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass
   return render(template, {
     cluster: config.name,
     vip: lb.vip,
+    checkScript,
     routerId: node.name,
     routerIdNum: lb.virtualRouterId,
     weight: masters.length + 10,
