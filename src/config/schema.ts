@@ -50,7 +50,7 @@ export const SCHEMA: readonly Field[] = [
 
   { path: "ssh", type: "section", doc: "SSH defaults for every host; each key may be overridden per host under hosts[].ssh." },
   { path: "ssh.user", type: "string", format: "userName", default: "root", doc: "Login user; must be root or have password-less sudo." },
-  port("ssh.port", 22, "SSH port."),
+  port("ssh.port", 22, "Port sshd listens on, on the nodes."),
   { path: "ssh.keyFile", type: "string", format: "path", maxLength: 4096, doc: "Private key on master1 (relative to this file, or ~/...); without it the SSH agent or a password is used." },
   { path: "ssh.passwordEnv", type: "string", format: "envName", doc: "Name of the environment variable holding the SSH password (prompted on a terminal when unset). Passwords are never written in this file." },
   { path: "ssh.hostKeyPolicy", type: "enum", values: ["strict", "accept-new", "off"], default: "accept-new", doc: "strict: host key must already be in knownHostsFile; accept-new: trust on first use and record it; off: no check." },
