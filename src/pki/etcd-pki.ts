@@ -5,7 +5,7 @@ import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers, firstMaster } from "../config/types.ts";
 import { createCa, loadCa, type CertAndKey, type SigningCa } from "./ca.ts";
 import { issueCert, type LeafSpec } from "./cert.ts";
-import { MIN_DAYS_LEFT, needsRenewal } from "./renewal.ts";
+import { MIN_DAYS_LEFT, needsRenewal, type RenewalVerdict } from "./renewal.ts";
 
 export const ETCD_PKI_DIR = "/etc/etcd/pki";
 /** Where kubeadm's ClusterConfiguration.etcd.external points. */
@@ -58,6 +58,8 @@ export interface PlanOptions {
   leafValidityDays?: number;
   /** Renew a leaf when fewer days remain. Default 30. */
   minDaysLeft?: number;
+  /** "all" reissues every leaf from the existing CA (renew-certs --etcd); default: only what needs it. */
+  renew?: "needed" | "all";
 }
 
 export interface EtcdPkiPlan {
@@ -108,21 +110,61 @@ function leafDefs(config: ClusterConfig): LeafDef[] {
 export const etcdPkiSources = (config: ClusterConfig): EtcdLeafSource[] =>
   leafDefs(config).map(({ id, node, certPath, keyPath }) => ({ id, node, certPath, keyPath }));
 
+/** A CA certificate without its key (or the reverse) cannot be repaired silently: say what to do. */
+function checkCaComplete(config: ClusterConfig, existing: ExistingEtcdPki["ca"]): void {
+  if (!existing?.certPem === !existing?.keyPem) return;
+  const paths = etcdCaStatePaths(config.stateDir);
+  const has = existing!.certPem ? paths.cert : paths.key;
+  throw new Error(
+    `the etcd CA is incomplete: ${has} exists but its partner does not (also not in ${config.stateDir}/pki/backup). ` +
+      `Restore the missing file, or move ${has} away to create a new CA (every etcd certificate will then be reissued and etcd restarted).`,
+  );
+}
+
 async function ensureCa(config: ClusterConfig, existing: ExistingEtcdPki["ca"], now: Date): Promise<{ ca: SigningCa; pair: CertAndKey; created: boolean }> {
   const paths = etcdCaStatePaths(config.stateDir);
   if (existing?.certPem && existing.keyPem) {
     const pair = { certPem: existing.certPem, keyPem: existing.keyPem };
     return { ca: await loadCa(pair, paths.cert), pair, created: false };
   }
-  if (existing?.certPem || existing?.keyPem) {
-    const has = existing.certPem ? paths.cert : paths.key;
-    throw new Error(
-      `the etcd CA is incomplete: ${has} exists but its partner does not (also not in ${config.stateDir}/pki/backup). ` +
-        `Restore the missing file, or move ${has} away to create a new CA (every etcd certificate will then be reissued and etcd restarted).`,
-    );
-  }
+  checkCaComplete(config, existing);
   const pair = await createCa({ commonName: "etcd-ca", now });
   return { ca: await loadCa(pair, paths.cert), pair, created: true };
+}
+
+function leafVerdict(d: LeafDef, have: Partial<CertAndKey> | undefined, caPem: string, opts: PlanOptions, now: Date): RenewalVerdict {
+  if (!have?.keyPem) return { renew: true, why: have?.certPem ? "key missing" : "missing" };
+  if (opts.renew === "all" && have.certPem) return { renew: true, why: "renewal requested" };
+  return needsRenewal(have.certPem, {
+    commonName: d.spec.commonName,
+    wantSans: d.spec.sans,
+    minDaysLeft: opts.minDaysLeft ?? MIN_DAYS_LEFT,
+    caPem,
+    keyPem: have.keyPem,
+    now,
+  });
+}
+
+/**
+ * What planEtcdPki would do, without generating any key (for a phase's cheap `check`).
+ * Throws the same errors as planEtcdPki for an incomplete CA or a config without etcd members.
+ */
+export function reviewEtcdPki(config: ClusterConfig, existing: ExistingEtcdPki = {}, opts: PlanOptions = {}): EtcdPkiPlan["actions"] {
+  const now = opts.now ?? new Date();
+  const defs = leafDefs(config);
+  checkCaComplete(config, existing.ca);
+  const caPem = existing.ca?.certPem;
+  if (!caPem) {
+    const why = (id: string) => (existing.leaves?.[id]?.certPem ? "not signed by the current CA" : "missing");
+    return [{ id: "ca", action: "issued", why: "missing" }, ...defs.map((d) => ({ id: d.id, action: "issued" as const, why: why(d.id) }))];
+  }
+  return [
+    { id: "ca", action: "kept" },
+    ...defs.map((d) => {
+      const v = leafVerdict(d, existing.leaves?.[d.id], caPem, opts, now);
+      return v.renew ? { id: d.id, action: "issued" as const, why: v.why } : { id: d.id, action: "kept" as const };
+    }),
+  ];
 }
 
 export async function planEtcdPki(config: ClusterConfig, existing: ExistingEtcdPki = {}, opts: PlanOptions = {}): Promise<EtcdPkiPlan> {
@@ -144,20 +186,10 @@ export async function planEtcdPki(config: ClusterConfig, existing: ExistingEtcdP
   for (const [node, paths] of caTargets) for (const path of paths) files.push({ node, path, content: caPair.certPem, mode: 0o644, state: false });
 
   const actions: EtcdPkiPlan["actions"] = [{ id: "ca", action: created ? "issued" : "kept", ...(created ? { why: "missing" } : {}) }];
-  // Keys are generated concurrently: RSA generation dominates the run time.
   const leaves = await Promise.all(
     defs.map(async (d) => {
       const have = existing.leaves?.[d.id];
-      const verdict = !have?.keyPem
-        ? { renew: true as const, why: have?.certPem ? "key missing" : "missing" }
-        : needsRenewal(have.certPem, {
-            commonName: d.spec.commonName,
-            wantSans: d.spec.sans,
-            minDaysLeft: opts.minDaysLeft ?? MIN_DAYS_LEFT,
-            caPem: caPair.certPem,
-            keyPem: have.keyPem,
-            now,
-          });
+      const verdict = leafVerdict(d, have, caPair.certPem, opts, now);
       if (!verdict.renew) return { d, pair: have as CertAndKey, action: { id: d.id, action: "kept" as const } };
       const pair = await issueCert(ca, { ...d.spec, now, validityDays: opts.leafValidityDays });
       return { d, pair, action: { id: d.id, action: "issued" as const, why: verdict.why } };

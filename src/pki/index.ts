@@ -4,6 +4,7 @@ export { issueCert, type LeafSpec, type Usage, LEAF_VALIDITY_DAYS } from "./cert
 export { needsRenewal, type RenewalCriteria, type RenewalVerdict, MIN_DAYS_LEFT } from "./renewal.ts";
 export {
   planEtcdPki,
+  reviewEtcdPki,
   etcdPkiSources,
   etcdCaStatePaths,
   ETCD_PKI_DIR,
@@ -11,6 +12,7 @@ export {
   type EtcdPkiPlan,
   type PlannedFile,
   type ExistingEtcdPki,
+  type PlanOptions,
   type EtcdLeafSource,
 } from "./etcd-pki.ts";
 export { discoveryHash, bootstrapToken, certificateKey, randomPassword, BOOTSTRAP_TOKEN_FORMAT } from "./discovery.ts";

@@ -1,9 +1,12 @@
 // The pieces check-certs is built from: PEM/DER parsing, SAN comparison, key pairing, kubeconfig credentials, status.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createCa, issueCert, loadCa } from "../../src/pki/index.ts";
 import { certStatus, firstCert, isSignedBy, keyMatches, kubeconfigCredentials, parsePem, residualDays } from "../../src/certs/index.ts";
 import { canonicalIp, missingSans, toSanSet } from "../../src/pki/san.ts";
 import { must } from "./support/openssl.ts";
+
+// RSA key generation is CPU-bound: generous guards so a loaded CI machine does not fail the run.
+setDefaultTimeout(60_000);
 
 const DAY = 86_400_000;
 const caPair = await createCa({ commonName: "kubernetes" });

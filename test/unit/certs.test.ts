@@ -1,6 +1,6 @@
 // check-certs over fake nodes: a kubeadm + external-etcd layout written to temp dirs (real files,
 // real certificates from src/pki) and read through DirHost, then broken one way at a time.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -12,6 +12,9 @@ import { labCluster } from "./support/cluster-fixture.ts";
 import { DirHost } from "./support/dir-host.ts";
 import { kubeadmLayout, kubeconfig as kubeconfigFor, pair, type Layout } from "./support/kubeadm-layout.ts";
 import { must } from "./support/openssl.ts";
+
+// RSA key generation is CPU-bound: generous guards so a loaded CI machine does not fail the run.
+setDefaultTimeout(60_000);
 
 const DAY = 86_400_000;
 const config = labCluster();

@@ -1,7 +1,10 @@
 // kubeadm join secrets: the discovery hash checked against openssl's own pipeline, and the random formats.
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createCa, discoveryHash, bootstrapToken, certificateKey, randomPassword, BOOTSTRAP_TOKEN_FORMAT } from "../../src/pki/index.ts";
 import { must } from "./support/openssl.ts";
+
+// RSA key generation is CPU-bound: generous guards so a loaded CI machine does not fail the run.
+setDefaultTimeout(60_000);
 
 describe("discoveryHash", () => {
   test("equals sha256 of the DER SubjectPublicKeyInfo as openssl computes it (kubeadm's documented recipe)", async () => {

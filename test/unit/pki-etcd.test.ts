@@ -1,12 +1,15 @@
 // The etcd PKI plan: which files land where, that a re-run keeps them, when they are renewed,
 // and that a real etcd (Debian's etcd-server) and curl accept them over TLS with client-cert auth.
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { etcdCaStatePaths, etcdPkiSources, planEtcdPki, type EtcdPkiPlan, type ExistingEtcdPki } from "../../src/pki/index.ts";
+import { etcdCaStatePaths, etcdPkiSources, planEtcdPki, reviewEtcdPki, type EtcdPkiPlan, type ExistingEtcdPki, type PlanOptions } from "../../src/pki/index.ts";
 import type { ClusterConfig } from "../../src/config/types.ts";
 import { labCluster } from "./support/cluster-fixture.ts";
 import { must, run, tempFiles } from "./support/openssl.ts";
+
+// RSA key generation is CPU-bound: generous guards so a loaded CI machine does not fail the run.
+setDefaultTimeout(60_000);
 
 const DAY = 86_400_000;
 const config = labCluster("/var/lib/k8s-ha-offline");
@@ -138,6 +141,31 @@ describe("planEtcdPki on a re-run", () => {
     );
   });
 
+  test("renew: all reissues every leaf from the same CA (renew-certs --etcd)", async () => {
+    const plan = await planEtcdPki(config, existingFrom(first, config), { renew: "all" });
+    expect(plan.caCertPem).toBe(first.caCertPem);
+    expect(plan.actions.slice(1).map((a) => a.why)).toEqual(Array(8).fill("renewal requested"));
+    expect(fileOf(plan, "master1", "/etc/etcd/pki/server.crt")).not.toBe(fileOf(first, "master1", "/etc/etcd/pki/server.crt")!);
+    expect(verifyLeaf(fileOf(plan, "master1", "/etc/etcd/pki/server.crt")!).code).toBe(0);
+  });
+
+  test("reviewEtcdPki predicts planEtcdPki's actions without generating keys", async () => {
+    const moved = labCluster(config.stateDir);
+    moved.hosts[2]!.address = "10.77.0.43";
+    const lostCa: ExistingEtcdPki = { leaves: existingFrom(first, config).leaves };
+    const cases: [ClusterConfig, ExistingEtcdPki, PlanOptions][] = [
+      [config, {}, {}],
+      [config, existingFrom(first, config), {}],
+      [moved, existingFrom(first, moved), {}],
+      [config, existingFrom(first, config), { now: new Date(Date.now() + 340 * DAY) }],
+      [config, lostCa, {}],
+    ];
+    for (const [cfg, existing, opts] of cases) {
+      expect(reviewEtcdPki(cfg, existing, opts)).toEqual((await planEtcdPki(cfg, existing, opts)).actions);
+    }
+    expect(() => reviewEtcdPki(config, { ca: { keyPem: "x" } })).toThrow(`the etcd CA is incomplete: ${state.key} exists`);
+  });
+
   test("a cluster without etcd members is refused with the config file named", async () => {
     const none = labCluster();
     for (const h of none.hosts) h.roles = h.roles.filter((r) => r !== "etcd");
@@ -174,7 +202,7 @@ describe.skipIf(!etcdAvailable)("a real etcd with the planned files", () => {
     const apiCert = ["--cert", `${kpki}/apiserver-etcd-client.crt`, "--key", `${kpki}/apiserver-etcd-client.key`];
     try {
       let health = curl(...apiCert, "https://localhost/health");
-      for (let i = 0; i < 100 && !health.out.includes('"health":"true"'); i++) {
+      for (let i = 0; i < 300 && !health.out.includes('"health":"true"'); i++) {
         await Bun.sleep(100);
         health = curl(...apiCert, "https://localhost/health");
       }
@@ -195,5 +223,5 @@ describe.skipIf(!etcdAvailable)("a real etcd with the planned files", () => {
       etcd.kill();
       await etcd.exited;
     }
-  }, 30_000);
+  });
 });

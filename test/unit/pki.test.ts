@@ -1,7 +1,10 @@
 // CA and leaf issuance, judged by the openssl CLI: chain, purposes, SANs, usages, key format.
-import { describe, expect, test, afterAll } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createCa, loadCa, issueCert, needsRenewal, type CertAndKey, type SigningCa } from "../../src/pki/index.ts";
 import { must, run, tempFiles, x509Text } from "./support/openssl.ts";
+
+// RSA key generation is CPU-bound: generous guards so a loaded CI machine does not fail the run.
+setDefaultTimeout(60_000);
 
 const files = tempFiles();
 afterAll(() => files.remove());
