@@ -185,3 +185,14 @@ export async function writeFixtureBundle(dir: string): Promise<BuiltImage[]> {
   for (const f of FIXTURE_IMAGES) built.push(...(await writeOciArchive(join(dir, "images", f.file), f.specs)));
   return built;
 }
+
+/** A Logger that keeps its lines, so tests can assert on access logs and warnings. */
+export function collectingLogger(): { info(m: string): void; warn(m: string): void; debug(m: string): void; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (m) => void lines.push(m),
+    warn: (m) => void lines.push(`WARN ${m}`),
+    debug: (m) => void lines.push(`DEBUG ${m}`),
+  };
+}
