@@ -202,6 +202,16 @@ describe("check-certs finds", () => {
     expect(row("master1", "/etc/kubernetes/controller-manager.conf -> /nowhere/cm.crt").problems).toEqual(["client-certificate /nowhere/cm.crt does not exist"]);
   });
 
+  test("a DER-encoded certificate file is read like PEM (the dump is binary-safe)", async () => {
+    const hosts = materialise(base.layout);
+    const der = Bun.spawnSync(["openssl", "x509", "-outform", "der"], { stdin: Buffer.from(base.layout.master1!["/etc/kubernetes/pki/apiserver.crt"]!) }).stdout;
+    expect(der[0]).toBe(0x30);
+    writeFileSync(hosts[0]!.local("/etc/kubernetes/pki/extra-der.crt"), der);
+    const { text } = await runCheckCerts({ hosts, config, output: "json" });
+    const extra = (JSON.parse(text) as CertReport).certificates.find((r) => r.certificate === "/etc/kubernetes/pki/extra-der.crt");
+    expect(extra).toMatchObject({ node: "master1", subject: "CN=kube-apiserver", status: "ok", ca: "/etc/kubernetes/pki/ca.crt" });
+  });
+
   test("a node that cannot be read is one broken row naming the error, exit 2", async () => {
     class Unreachable extends DirHost {
       override async exec(): Promise<never> {
