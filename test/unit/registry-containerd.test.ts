@@ -1,0 +1,80 @@
+// containerd (Debian package) pulls upstream image names through a hosts.toml mirror that points
+// at the depot — the way every node of the cluster gets its images. A private containerd runs with
+// its own root, state and socket in a temp dir, and is stopped afterwards.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
+import { collectingLogger, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
+
+const PORT = 5130;
+const MIRROR = `http://127.0.0.1:${PORT}`;
+let dir: string;
+let depot: DepotServer;
+let images: BuiltImage[];
+let containerd: Subprocess;
+const log = collectingLogger();
+const sock = () => join(dir, "containerd.sock");
+
+async function ctr(...args: string[]): Promise<{ code: number; out: string }> {
+  const p = Bun.spawn(["ctr", "-a", sock(), "-n", "k8s.io", ...args], { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, out: out + err };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "registry-containerd-"));
+  images = await writeFixtureBundle(join(dir, "bundle"));
+  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: `127.0.0.1:${PORT}`, log });
+  const hostsDir = join(dir, "certs.d");
+  for (const registry of ["registry.k8s.io", "docker.io"]) {
+    mkdirSync(join(hostsDir, registry), { recursive: true });
+    writeFileSync(
+      join(hostsDir, registry, "hosts.toml"),
+      `server = "https://${registry}"\n\n[host."${MIRROR}"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n`,
+    );
+  }
+  writeFileSync(
+    join(dir, "config.toml"),
+    [
+      "version = 2",
+      `root = "${dir}/root"`,
+      `state = "${dir}/state"`,
+      // CRI is not needed to pull with ctr and would want CNI and cgroups; its registry section shows the node's setting.
+      `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+      `[grpc]\n  address = "${sock()}"`,
+      `[ttrpc]\n  address = "${sock()}.ttrpc"`,
+      `[debug]\n  address = "${dir}/debug.sock"`,
+      `[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${hostsDir}"`,
+      "",
+    ].join("\n"),
+  );
+  containerd = Bun.spawn(["containerd", "--config", join(dir, "config.toml")], { stdout: "ignore", stderr: Bun.file(join(dir, "containerd.log")) });
+  // containerd is ready once its socket answers.
+  for (let i = 0; i < 100 && (await ctr("version")).code !== 0; i++) await Bun.sleep(100);
+});
+
+afterAll(async () => {
+  containerd?.kill("SIGTERM");
+  await containerd?.exited;
+  await depot?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("containerd through a hosts.toml mirror", () => {
+  test("pulls and unpacks upstream names from the depot", async () => {
+    expect((await ctr("version")).code).toBe(0);
+    for (const ref of ["registry.k8s.io/pause:3.5", "registry.k8s.io/kube-apiserver:v1.22.2", "docker.io/flannel/flannel:v0.22.0"]) {
+      const r = await ctr("images", "pull", "--hosts-dir", join(dir, "certs.d"), "--snapshotter", "native", ref);
+      expect({ ref, code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ ref, code: 0, out: "" });
+      const listed = await ctr("images", "ls", `name==${ref}`);
+      const built = images.find((i) => i.ref === ref)!;
+      expect(listed.out).toContain(built.digest);
+    }
+    // The mirror, not upstream, answered: the depot logged the pulls under the upstream path.
+    expect(log.lines.some((l) => / HEAD \/v2\/pause\/manifests\/3\.5\?ns=registry\.k8s\.io 200 /.test(l))).toBe(true);
+    expect(log.lines.some((l) => / GET \/v2\/flannel\/flannel\/blobs\/sha256:[a-f0-9]{64}\?ns=docker\.io 200 /.test(l))).toBe(true);
+  }, 120_000);
+});
