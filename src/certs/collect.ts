@@ -1,12 +1,12 @@
 // Everything check-certs knows about one node: every certificate file and kubeconfig client
 // certificate read over the Host (one command for the lot), paired with its key and its CA, judged.
+import { X509Certificate } from "node:crypto";
 import type { Role } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import { missingSans } from "../pki/san.ts";
 import { certStatus, describeCert, isSignedBy, keyMatches, parsePem, residualDays, type CertInfo, type CertStatus } from "./inspect.ts";
 import { kubeconfigCredentials } from "./kubeconfig.ts";
 import { certGlobs, expectedCa, KUBERNETES_CA } from "./locations.ts";
-import { X509Certificate } from "node:crypto";
 
 /** One line of the check-certs table. */
 export interface CertRow {
@@ -137,7 +137,10 @@ async function fromKubeconfig(host: Host, path: string, bytes: Buffer, files: Ma
   } catch (e) {
     return { found: { certificate: path, source: path, chain: [], error: errorText(e) } };
   }
-  const read = async (p: string) => files.get(p) ?? Buffer.from((await host.readFile(p)) ?? Buffer.alloc(0));
+  const read = async (p: string): Promise<Buffer | null> => {
+    const bytes = files.get(p) ?? (await host.readFile(p));
+    return bytes ? Buffer.from(bytes) : null;
+  };
   let trustedCa: CertInfo | undefined;
   try {
     trustedCa = creds.caPem ? readCertFile(Buffer.from(creds.caPem)).certs[0] : undefined;
@@ -145,16 +148,17 @@ async function fromKubeconfig(host: Host, path: string, bytes: Buffer, files: Ma
     // A broken CA in the kubeconfig is not what this row is about; the cluster check catches a bad CA.
   }
   const certificate = creds.clientCertPath ? `${path} -> ${creds.clientCertPath}` : path;
-  const certBytes = creds.clientCertPem ? Buffer.from(creds.clientCertPem) : creds.clientCertPath ? await read(creds.clientCertPath) : undefined;
-  if (!certBytes) return {};
-  if (certBytes.length === 0) return { found: { certificate, source: path, chain: [], error: `client-certificate ${creds.clientCertPath} does not exist` }, referenced: creds.clientCertPath };
+  // A kubeconfig without client certificates (token auth) has nothing to check.
+  if (!creds.clientCertPem && !creds.clientCertPath) return {};
+  const certBytes = creds.clientCertPem ? Buffer.from(creds.clientCertPem) : await read(creds.clientCertPath!);
+  if (!certBytes) return { found: { certificate, source: path, chain: [], error: `client-certificate ${creds.clientCertPath} does not exist` }, referenced: creds.clientCertPath };
   const found = fromCertFile(certificate, certBytes, new Map());
   found.source = path;
   found.trustedCa = trustedCa;
   if (creds.clientKeyPem) Object.assign(found, { keyPem: creds.clientKeyPem, keySource: `${path} (client-key-data)` });
   else if (creds.clientKeyPath) {
     const key = await read(creds.clientKeyPath);
-    if (key.length > 0) Object.assign(found, { keyPem: key.toString("utf8"), keySource: creds.clientKeyPath });
+    if (key) Object.assign(found, { keyPem: key.toString("utf8"), keySource: creds.clientKeyPath });
     else found.error = `client-key ${creds.clientKeyPath} does not exist`;
   }
   return { found, referenced: creds.clientCertPath };
