@@ -1,0 +1,79 @@
+// The command line as an operator meets it: help, init, dry-run, and every bad config refused with
+// exit 2, the YAML path and line named, no stack trace. Runs the sources; the e2e suite runs the binary.
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { badConfigFixtures } from "./fixtures/config/index.ts";
+import { main } from "../../src/cli/main.ts";
+
+const CLI = join(import.meta.dir, "../../src/cli.ts");
+function cli(args: string[], cwd = tmpdir()) {
+  const p = Bun.spawnSync([process.execPath, CLI, ...args], { cwd, env: { ...process.env, K8S_HA_EMBEDDED_LOCK: "" } });
+  return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+}
+const STACK = /^\s+at .+[:(]\d+/m;
+
+/** The same entry point in this process (fast enough for a hundred configs); output captured. */
+async function inProcess(args: string[]) {
+  let err = "";
+  let out = "";
+  const write = process.stderr.write.bind(process.stderr);
+  const log = console.log;
+  process.stderr.write = ((chunk: string) => ((err += chunk), true)) as typeof process.stderr.write;
+  console.log = (...a: unknown[]) => void (out += a.join(" ") + "\n");
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    process.stderr.write = write;
+    console.log = log;
+  }
+}
+
+test("--help lists the commands", () => {
+  const r = cli(["--help"]);
+  expect(r.code).toBe(0);
+  for (const c of ["install", "check-certs", "preflight", "init", "verify-bundle", "serve", "phases"]) expect(r.out).toContain(c);
+  expect(r.out).toContain("Exit codes");
+});
+
+test("every command has --help with its options", { timeout: 60_000 }, () => {
+  for (const c of ["install", "init", "preflight", "check-certs"]) {
+    const r = cli([c, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`k8s-ha-offline ${c}`);
+  }
+});
+
+test("init then install --dry-run prints the plan and changes nothing", { timeout: 60_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "cli-"));
+  expect(cli(["init"], dir).code).toBe(0);
+  expect(readFileSync(join(dir, "cluster.yaml"), "utf8")).toContain("192.168.217.100");
+  expect(cli(["init"], dir).code).toBe(2); // refuses to overwrite
+  const r = cli(["install", "--dry-run"], dir);
+  expect(r.code).toBe(0);
+  expect(r.out).toContain("nothing will be changed");
+  for (const p of ["preflight", "etcd", "lb", "kubeadm-init", "control-plane-join", "worker-join", "cni"]) expect(r.out).toContain(p);
+});
+
+test("usage mistakes exit 2 without a stack trace", { timeout: 60_000 }, () => {
+  for (const args of [["nope"], ["install", "--bogus"], ["install", "--only", "nosuchphase", "--dry-run"], ["check-certs", "--output", "xml"], ["install", "-c", "/does/not/exist.yaml"]]) {
+    const r = cli(args);
+    expect({ args, code: r.code }).toEqual({ args, code: 2 });
+    expect(r.err).not.toMatch(STACK);
+  }
+});
+
+describe("bad configs", () => {
+  const fixtures = badConfigFixtures();
+  test("there are at least 25 different mistakes", () => expect(fixtures.length).toBeGreaterThanOrEqual(25));
+  for (const f of fixtures) {
+    test(f.name, async () => {
+      const r = await inProcess(["install", "--dry-run", "-c", f.file]);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(`:${f.line}:`);
+      expect(r.err).toContain(f.path === "(document)" ? "" : f.path);
+      expect(r.err).not.toMatch(STACK);
+    });
+  }
+});
