@@ -29,6 +29,7 @@ export interface PlannedFile {
   /** Node name from the config. */
   node: string;
   path: string;
+  /** For keys (mode 0o600) a secret: write it, never log or print it. */
   content: string;
   /** 0o600 for keys, 0o644 for certificates. */
   mode: number;
