@@ -1,0 +1,307 @@
+// The depot HTTP server as curl sees it: registry endpoints, byte ranges, errors, read-only
+// enforcement, path traversal, limits, port conflicts, access log and graceful shutdown.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
+import { collectingLogger, sha256, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
+
+const PORT = 5110;
+const BASE = `http://127.0.0.1:${PORT}`;
+let dir: string;
+let bundle: string;
+let depot: DepotServer;
+let images: BuiltImage[];
+const log = collectingLogger();
+const image = (ref: string) => images.find((i) => i.ref === ref)!;
+
+interface CurlResult {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+let seq = 0;
+/** curl with --path-as-is, so traversal attempts reach the server exactly as typed. Async: the server runs in this process. */
+async function curl(path: string, ...args: string[]): Promise<CurlResult> {
+  const n = seq++;
+  const bodyFile = join(dir, `body-${n}`);
+  const headerFile = join(dir, `headers-${n}`);
+  const url = path.startsWith("http") ? path : BASE + path;
+  const p = Bun.spawn(["curl", "-s", "--path-as-is", "-o", bodyFile, "-D", headerFile, "-w", "%{http_code}", ...args, url], { stdout: "pipe", stderr: "pipe" });
+  const [out, , code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`curl ${url} exited ${code}`);
+  const headers: Record<string, string> = {};
+  for (const line of readFileSync(headerFile, "utf8").split("\r\n").slice(1)) {
+    const i = line.indexOf(":");
+    if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+  }
+  let body = Buffer.alloc(0);
+  try {
+    body = readFileSync(bodyFile);
+  } catch {
+    // HEAD and empty bodies leave no file
+  }
+  return { status: Number(out), headers, body };
+}
+
+const errorCode = (r: CurlResult) => JSON.parse(r.body.toString()).errors[0].code as string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "depot-server-"));
+  bundle = join(dir, "bundle");
+  images = await writeFixtureBundle(bundle);
+  writeFileSync(join(dir, "secret.txt"), "outside the bundle\n");
+  symlinkSync(join(dir, "secret.txt"), join(bundle, "files", "escape.tar.gz"));
+  symlinkSync("/etc", join(bundle, "repo", "debian12", "etc"));
+  depot = await startDepotServer({ bundleDir: bundle, listen: `127.0.0.1:${PORT}`, log });
+});
+
+afterAll(async () => {
+  await depot?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("registry endpoints", () => {
+  test("GET /v2/ answers {} with the API version header", async () => {
+    const r = await curl("/v2/");
+    expect(r.status).toBe(200);
+    expect(r.headers["docker-distribution-api-version"]).toBe("registry/2.0");
+    expect(JSON.parse(r.body.toString())).toEqual({});
+    expect(depot.url).toBe(BASE);
+  });
+
+  test("HEAD manifest by tag gives type, digest and length", async () => {
+    const pause = image("registry.k8s.io/pause:3.5");
+    const get = await curl("/v2/pause/manifests/3.5");
+    const head = await curl("/v2/google_containers/pause/manifests/3.5", "-I");
+    expect(head.status).toBe(200);
+    expect(head.headers["content-type"]).toBe("application/vnd.oci.image.manifest.v1+json");
+    expect(head.headers["docker-content-digest"]).toBe(pause.digest);
+    expect(Number(head.headers["content-length"])).toBe(get.body.length);
+    expect(sha256(get.body)).toBe(pause.digest);
+  });
+
+  test("a client that does not accept an index gets the host platform's manifest", async () => {
+    const api = image("registry.k8s.io/kube-apiserver:v1.22.2");
+    const asIndex = await curl("/v2/kube-apiserver/manifests/v1.22.2", "-H", "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json");
+    expect(asIndex.headers["docker-content-digest"]).toBe(api.digest);
+    const single = await curl("/v2/kube-apiserver/manifests/v1.22.2", "-H", "Accept: application/vnd.oci.image.manifest.v1+json");
+    expect(single.headers["docker-content-digest"]).toBe(api.manifests["linux/amd64"]);
+    expect(sha256(single.body)).toBe(api.manifests["linux/amd64"]!);
+    const coredns = image("registry.k8s.io/coredns/coredns:v1.8.4");
+    const docker = await curl("/v2/coredns/coredns/manifests/v1.8.4", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json");
+    expect(docker.headers["content-type"]).toBe("application/vnd.docker.distribution.manifest.v2+json");
+    expect(docker.headers["docker-content-digest"]).toBe(coredns.manifests["linux/amd64"]);
+  });
+
+  test("manifests by digest, and the arm64 child of an index", async () => {
+    const api = image("registry.k8s.io/kube-apiserver:v1.22.2");
+    const r = await curl(`/v2/google_containers/kube-apiserver/manifests/${api.manifests["linux/arm64"]}`);
+    expect(r.status).toBe(200);
+    expect(sha256(r.body)).toBe(api.manifests["linux/arm64"]!);
+  });
+
+  test("blob GET, HEAD and ranges", async () => {
+    const pause = image("registry.k8s.io/pause:3.5");
+    const layer = pause.blobs[pause.blobs.length - 1]!;
+    const full = await curl(`/v2/pause/blobs/${layer.digest}`);
+    expect(full.status).toBe(200);
+    expect(sha256(full.body)).toBe(layer.digest);
+    expect(full.headers["docker-content-digest"]).toBe(layer.digest);
+    const head = await curl(`/v2/pause/blobs/${layer.digest}`, "-I");
+    expect(head.headers["content-length"]).toBe(String(layer.size));
+    const part = await curl(`/v2/pause/blobs/${layer.digest}`, "-H", "Range: bytes=10-19");
+    expect(part.status).toBe(206);
+    expect(part.headers["content-range"]).toBe(`bytes 10-19/${layer.size}`);
+    expect(part.body.equals(full.body.subarray(10, 20))).toBe(true);
+    const tail = await curl(`/v2/pause/blobs/${layer.digest}`, "-H", "Range: bytes=-7");
+    expect(tail.status).toBe(206);
+    expect(tail.body.equals(full.body.subarray(layer.size - 7))).toBe(true);
+    const open = await curl(`/v2/pause/blobs/${layer.digest}`, "-H", "Range: bytes=100-");
+    expect(open.body.equals(full.body.subarray(100))).toBe(true);
+    const beyond = await curl(`/v2/pause/blobs/${layer.digest}`, "-H", `Range: bytes=${layer.size}-`);
+    expect(beyond.status).toBe(416);
+    expect(beyond.headers["content-range"]).toBe(`bytes */${layer.size}`);
+  });
+
+  test("a blob is only served by a repository that references it", async () => {
+    const pauseLayer = image("registry.k8s.io/pause:3.5").blobs[1]!.digest;
+    const r = await curl(`/v2/flannel/flannel/blobs/${pauseLayer}`);
+    expect(r.status).toBe(404);
+    expect(errorCode(r)).toBe("BLOB_UNKNOWN");
+    const m = await curl(`/v2/flannel/flannel/manifests/${image("registry.k8s.io/pause:3.5").digest}`);
+    expect(errorCode(m)).toBe("MANIFEST_UNKNOWN");
+  });
+
+  test("malformed digests are 400 DIGEST_INVALID", async () => {
+    for (const bad of ["sha256:abc", `sha256:${"Z".repeat(64)}`, `sha256:${"a".repeat(65)}`, "sha256:", ":abc"]) {
+      for (const kind of ["blobs", "manifests"]) {
+        const r = await curl(`/v2/pause/${kind}/${bad}`);
+        expect({ bad, kind, status: r.status, code: errorCode(r) }).toEqual({ bad, kind, status: 400, code: "DIGEST_INVALID" });
+      }
+    }
+  });
+
+  test("spec error bodies for unknown names, tags and bad names", async () => {
+    const cases: [string, number, string][] = [
+      ["/v2/nothere/manifests/latest", 404, "NAME_UNKNOWN"],
+      ["/v2/pause/manifests/latest", 404, "MANIFEST_UNKNOWN"],
+      [`/v2/pause/blobs/sha256:${"0".repeat(64)}`, 404, "BLOB_UNKNOWN"],
+      ["/v2/Pause/manifests/3.5", 400, "NAME_INVALID"],
+      ["/v2/pause/tags/list?n=x", 400, "PAGINATION_NUMBER_INVALID"],
+    ];
+    for (const [path, status, code] of cases) {
+      const r = await curl(path);
+      expect({ path, status: r.status }).toEqual({ path, status });
+      const body = JSON.parse(r.body.toString());
+      expect(body.errors[0].code).toBe(code);
+      expect(typeof body.errors[0].message).toBe("string");
+      expect(r.headers["content-type"]).toBe("application/json");
+    }
+  });
+
+  test("catalog and tags pagination with n/last and Link", async () => {
+    const all = JSON.parse((await curl("/v2/_catalog")).body.toString()).repositories as string[];
+    expect(all).toContain("google_containers/kube-apiserver");
+    expect(all).toContain("flannel/flannel");
+    expect(all).toContain("library/busybox");
+    const pages: string[] = [];
+    let next: string | undefined = "/v2/_catalog?n=3";
+    let rounds = 0;
+    while (next && rounds++ < 20) {
+      const r = await curl(next);
+      const repos = JSON.parse(r.body.toString()).repositories as string[];
+      expect(repos.length).toBeLessThanOrEqual(3);
+      pages.push(...repos);
+      next = /<([^>]+)>;\s*rel="next"/.exec(r.headers["link"] ?? "")?.[1];
+    }
+    expect(pages).toEqual(all);
+    const tags = JSON.parse((await curl("/v2/google_containers/pause/tags/list")).body.toString());
+    expect(tags).toEqual({ name: "google_containers/pause", tags: ["3.5"] });
+    const after = JSON.parse((await curl("/v2/google_containers/pause/tags/list?last=3.5")).body.toString());
+    expect(after.tags).toEqual([]);
+  });
+});
+
+describe("read-only", () => {
+  test("every write method is 405 UNSUPPORTED", async () => {
+    for (const [method, path] of [
+      ["POST", "/v2/pause/blobs/uploads/"],
+      ["PUT", "/v2/pause/manifests/3.5"],
+      ["PATCH", "/v2/pause/blobs/uploads/x"],
+      ["DELETE", `/v2/pause/manifests/${image("registry.k8s.io/pause:3.5").digest}`],
+    ]) {
+      const r = await curl(path!, "-X", method!, "--data-binary", "x");
+      expect({ method, status: r.status, code: errorCode(r) }).toEqual({ method, status: 405, code: "UNSUPPORTED" });
+    }
+    const put = await curl("/files/new.tar.gz", "-X", "PUT", "--data-binary", "x");
+    expect(put.status).toBe(405);
+    expect(put.headers["allow"]).toBe("GET, HEAD");
+  });
+});
+
+describe("package repository and files", () => {
+  test("serves repo and files with ranges", async () => {
+    const pkgs = await curl("/repo/debian12/Packages");
+    expect(pkgs.status).toBe(200);
+    expect(pkgs.body.toString()).toBe(readFileSync(join(bundle, "repo", "debian12", "Packages"), "utf8"));
+    const etcd = await curl("/files/etcd-v3.4.9-linux-amd64.tar.gz", "-H", "Range: bytes=0-1");
+    expect(etcd.status).toBe(206);
+    expect([...etcd.body]).toEqual([0x1f, 0x8b]); // gzip magic
+  });
+
+  test("no request reaches a file outside the bundle", async () => {
+    const attempts = [
+      "/repo/../../../../etc/passwd",
+      "/repo/debian12/../../../secret.txt",
+      "/repo/debian12/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+      "/repo/debian12/%2E%2E/%2E%2E/lock.json",
+      "/files/..%2f..%2fsecret.txt",
+      "/files/%2fetc%2fpasswd",
+      "/files//etc/passwd",
+      "/files/..%5c..%5csecret.txt",
+      "/files/escape.tar.gz",
+      "/repo/debian12/etc/passwd",
+      "/files/%00",
+      "/files/%zz",
+    ];
+    for (const path of attempts) {
+      const r = await curl(path);
+      expect({ path, denied: r.status === 400 || r.status === 404 }).toEqual({ path, denied: true });
+      expect(r.body.toString()).not.toContain("root:");
+      expect(r.body.toString()).not.toContain("outside the bundle");
+    }
+  });
+
+  test("directories and unknown paths are 404", async () => {
+    for (const path of ["/repo/debian12/", "/repo/debian12", "/files/", "/", "/images/pause.tar"]) {
+      expect({ path, status: (await curl(path)).status }).toEqual({ path, status: 404 });
+    }
+  });
+});
+
+describe("limits and operations", () => {
+  test("an oversized URL or header block is refused", async () => {
+    const longUrl = await curl(`/files/${"a".repeat(20_000)}`);
+    expect([400, 414, 431]).toContain(longUrl.status);
+    const bigHeader = await curl("/v2/", "-H", `X-Big: ${"b".repeat(70_000)}`);
+    expect([400, 431]).toContain(bigHeader.status);
+  });
+
+  test("access log lines carry method, path, status, bytes and duration", async () => {
+    await curl("/v2/pause/manifests/3.5");
+    const line = log.lines.find((l) => l.includes("GET /v2/pause/manifests/3.5 "));
+    expect(line).toMatch(/^depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/3\.5 200 \d+ \d+\.\dms$/);
+  });
+
+  test("a port already in use gives the operator a clear error", async () => {
+    const err = await startDepotServer({ bundleDir: bundle, listen: `127.0.0.1:${PORT}`, log: collectingLogger() }).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toBe(`depot: 127.0.0.1:${PORT} is already in use by another process — stop it or set depot.port`);
+    // Also when the holder is another process, not this one.
+    const holder = Bun.spawn(
+      [process.execPath, "-e", `Bun.serve({hostname:"127.0.0.1",port:${PORT + 1},reusePort:false,fetch:()=>new Response("x")});console.log("up");await Bun.sleep(60000)`],
+      { stdout: "pipe" },
+    );
+    try {
+      await holder.stdout.getReader().read(); // "up"
+      const err2 = await startDepotServer({ bundleDir: bundle, listen: `127.0.0.1:${PORT + 1}`, log: collectingLogger() }).catch((e) => e);
+      expect(err2.message).toContain("is already in use by another process");
+    } finally {
+      holder.kill();
+      await holder.exited;
+    }
+  });
+
+  test("bad listen addresses and bundle paths are usage errors", async () => {
+    for (const listen of ["127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "x:y"]) {
+      const err = await startDepotServer({ bundleDir: bundle, listen, log: collectingLogger() }).catch((e) => e);
+      expect(err.name).toBe("UsageError");
+      expect(err.message).toContain(listen);
+    }
+    const err = await startDepotServer({ bundleDir: join(dir, "nope"), listen: "127.0.0.1:5119", log: collectingLogger() }).catch((e) => e);
+    expect(err.message).toContain("does not exist");
+  });
+
+  test("stop() refuses new connections but finishes a download in flight", async () => {
+    const slowBundle = join(dir, "slow-bundle");
+    mkdirSync(join(slowBundle, "files"), { recursive: true });
+    const payload = randomBytes(24 * 1024 * 1024);
+    writeFileSync(join(slowBundle, "files", "big.tar.gz"), payload);
+    const slow = await startDepotServer({ bundleDir: slowBundle, listen: "127.0.0.1:5112", log: collectingLogger() });
+    // A rate-limited download is still running when stop() is called.
+    const out = join(dir, "big.out");
+    const download = Bun.spawn(["curl", "-s", "--limit-rate", "8M", "-o", out, "-w", "%{http_code}", `${slow.url}/files/big.tar.gz`], { stdout: "pipe" });
+    while (!(await Bun.file(out).exists()) || Bun.file(out).size === 0) await Bun.sleep(20);
+    const stopped = slow.stop();
+    const late = Bun.spawn(["curl", "-s", "-o", "/dev/null", `${slow.url}/files/big.tar.gz`]);
+    expect(await late.exited).toBe(7); // curl: failed to connect
+    await stopped;
+    expect(await download.exited).toBe(0);
+    expect(await new Response(download.stdout).text()).toBe("200");
+    expect(sha256(readFileSync(out))).toBe(sha256(payload));
+  }, 30_000);
+});
