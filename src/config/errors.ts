@@ -13,12 +13,16 @@ export interface ConfigIssue {
   hint: string;
 }
 
+/** Control and bidi-override characters from the file are shown escaped, never sent raw to the terminal. */
+const unprintable = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const printable = (s: string) => s.replace(unprintable, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 /** Without a position (unreadable file): `cluster.yaml: message — hint`. Otherwise
  *  `cluster.yaml:12:7 hosts[2].address: "…" is not an IPv4 address — use a dotted quad like 192.168.217.22` */
 export function formatIssue(source: string, i: ConfigIssue): string {
   const hint = i.hint ? ` — ${i.hint}` : "";
-  if (i.line <= 0) return `${source}: ${i.message}${hint}`;
-  return `${source}:${i.line}:${i.col} ${i.path}: ${i.message}${hint}`;
+  const text = i.line <= 0 ? `${source}: ${i.message}${hint}` : `${source}:${i.line}:${i.col} ${i.path}: ${i.message}${hint}`;
+  return printable(text);
 }
 
 export class ConfigError extends Error {

@@ -95,7 +95,7 @@ export class SchemaWalker {
         if (f.required && out[key] === undefined && !this.findings.isInvalid(childPath)) {
           const what = seen.has(key) ? `"${key}" has no value` : `the required key "${key}" is missing`;
           const under = path.length ? ` under ${renderPath(path)}` : " at the top level";
-          this.findings.add(childPath, what, `add ${key}:${under} — ${f.doc}`, where);
+          this.findings.add(childPath, what, `add ${key}:${under}. ${f.doc}`, where);
         }
       }
     return out;
@@ -111,8 +111,8 @@ export class SchemaWalker {
       return;
     }
     const guess = closest(key, known);
-    const shown = key.length > 60 ? `${key.slice(0, 60)}…` : key;
-    this.findings.add(path, `unknown key "${shown}"`, guess ? `did you mean "${guess}"?` : `allowed here: ${known.join(", ")}`, keyNode);
+    const shown = JSON.stringify(key.length > 60 ? `${key.slice(0, 60)}…` : key);
+    this.findings.add(path, `unknown key ${shown}`, guess ? `did you mean "${guess}"?` : `allowed here: ${known.join(", ")}`, keyNode);
   }
 
   private value(field: Field, node: unknown, path: YamlPath, keyNode: Node, isOverride: boolean): Plain | undefined {

@@ -125,6 +125,20 @@ describe("errors are collected and printed one per line", () => {
   });
 });
 
+describe("text encodings operators produce", () => {
+  test("a byte-order mark and CRLF line ends (a file saved on Windows) load", () => {
+    const c = parseConfig(`\ufeff${template.replaceAll("\n", "\r\n")}`, "cluster.yaml", "/root");
+    expect(c.hosts.map((h) => h.address)).toEqual(["192.168.217.19", "192.168.217.20", "192.168.217.21", "192.168.217.22"]);
+  });
+
+  test("control and bidi characters from the file are printed escaped", () => {
+    const err = configError(() => parseConfig(template.replace("stateDir:", '"\u001b[2J\u202estate": 1\nstateDir:')));
+    const line = err.format().split("\n").find((l) => l.includes("unknown key"))!;
+    expect(line).toContain("\\u001b[2J\\u202estate");
+    expect(line).not.toMatch(/[\u001b\u202e]/);
+  });
+});
+
 describe("files the loader refuses before parsing", () => {
   test("missing file", () => {
     const err = configError(() => loadConfig(join(tmp(), "cluster.yaml"), { sourceName: "cluster.yaml" }));
