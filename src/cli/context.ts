@@ -7,6 +7,7 @@ import { createLogger, type RunLogger } from "../util/log.ts";
 import type { PhaseContext } from "../phases/phase.ts";
 import { HostPool } from "../hosts/pool.ts";
 import { LocalHost } from "../hosts/local.ts";
+import { toLogSink } from "../hosts/log-sink.ts";
 import type { GlobalFlags } from "./main.ts";
 import { UsageError } from "./errors.ts";
 import { embeddedLock } from "../depot/lock.ts";
@@ -33,7 +34,8 @@ export function openSession(config: ClusterConfig, flags: GlobalFlags & { bundle
   const log = createLogger({ logFile, verbose: flags.verbose });
   const master = firstMaster(config);
   const pool = new HostPool({ config, log });
-  const local = new LocalHost({ name: master.name, address: master.address });
+  // The installer's state, the depot and kubectl live on master1, where this binary runs.
+  const local = new LocalHost({ name: master.name, address: master.address, log: toLogSink(log) });
   const bundleDir = resolve(flags.bundle ?? config.bundle.dir);
   const ctx: PhaseContext = {
     config,
@@ -49,6 +51,16 @@ export function openSession(config: ClusterConfig, flags: GlobalFlags & { bundle
     lock: embeddedLock(),
   };
   return { config, log, ctx, pool, close: () => pool.closeAll() };
+}
+
+/** install keeps state, the depot and kubectl on master1: refuse to run anywhere else. */
+export function requireMaster1(session: ClusterSession): void {
+  const master = firstMaster(session.config);
+  if (!session.pool.isLocal(master))
+    throw new UsageError(
+      `install runs on master1 (${master.name}, ${master.address}), and this machine has none of that address`,
+      `copy the binary and the bundle to ${master.address} and run it there, or list this machine first among the control-plane hosts`,
+    );
 }
 
 export function parseList(value: unknown, flag: string): string[] | undefined {

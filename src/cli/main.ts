@@ -78,8 +78,21 @@ export function buildCli() {
 
   cli.command("version", "Print the version and what is embedded (profile, lock)").action(lazy(() => import("./commands/version.ts")));
 
-  cli.help();
-  cli.version(VERSION);
+  cli.help((sections) => [
+    ...sections,
+    {
+      title: "Getting started",
+      body: [
+        "  k8s-ha-offline init                       # write cluster.yaml, then edit addresses, interface, VIP",
+        "  k8s-ha-offline install --dry-run          # the plan: phases x hosts, nothing changed",
+        "  k8s-ha-offline preflight                  # read-only checks on every node",
+        "  k8s-ha-offline install --yes              # the whole cluster; re-run to resume after a failure",
+        "  k8s-ha-offline check-certs                # every certificate on every node, by expiry",
+      ].join("\n"),
+    },
+    { title: "Exit codes", body: "  0 ok    1 failure on a node or in the bundle    2 bad usage or bad config (nothing changed)\n  check-certs: 0 all ok, 1 something expires within --warn-days, 2 expired or broken" },
+  ]);
+  cli.version(VERSION, "-V, --version");
   return cli;
 }
 

@@ -2,7 +2,7 @@
 import { PHASES } from "../../phases/index.ts";
 import { describePlan, selectPhases, runPhases, PhaseFailure, type PhaseOutcome } from "../../phases/runner.ts";
 import { createProgress, summaryTable } from "../progress.ts";
-import { readConfig, openSession, parseList, parsePositiveInt, confirm } from "../context.ts";
+import { readConfig, openSession, parseList, parsePositiveInt, confirm, requireMaster1 } from "../context.ts";
 import { recordPhaseDone } from "../../phases/state.ts";
 import { checkBundleBeforeInstall } from "./verify-bundle.ts";
 import type { GlobalFlags } from "../main.ts";
@@ -26,6 +26,7 @@ export default async function install(flags: InstallFlags): Promise<number> {
   }
   await confirm(`Install cluster "${config.name}" on ${config.hosts.map((h) => h.name).join(", ")}?`, flags);
   const session = openSession(config, flags, "install");
+  requireMaster1(session);
   const { ctx, log } = session;
   if (log.logFile) log.info(`log: ${log.logFile}`);
   // Nothing touches a node before the bundle is known to be whole.
