@@ -54,7 +54,10 @@ export class SchemaWalker {
     this.aliasUses++;
     if (this.aliasUses === MAX_ALIASES + 1)
       this.findings.add(path, `more than ${MAX_ALIASES} aliases (*name) are used`, "write the values out instead of repeating aliases; this limit guards against alias expansion bombs", node);
-    if (this.aliasUses > MAX_ALIASES) return undefined;
+    if (this.aliasUses > MAX_ALIASES) {
+      this.findings.markInvalid(path);
+      return undefined;
+    }
     const target = this.source.deref(node) as Node | undefined;
     if (target === undefined)
       this.findings.add(path, `the alias *${node.source} refers to no anchor`, `define &${node.source} on a value earlier in the file, or write the value out`, node);
@@ -64,7 +67,8 @@ export class SchemaWalker {
   private section(node: unknown, sectionPath: string, path: YamlPath, where: unknown, isOverride: boolean): PlainMap | undefined {
     const n = this.resolve(node, path);
     if (!isMap(n)) {
-      if (n !== undefined) this.findings.add(path, `expected a mapping (key: value lines), got ${describe(n)}`, "indent the keys of this section under it", where);
+      const hint = typeof path[path.length - 1] === "number" ? "write each item as key: value lines after the -, or as { key: value, ... }" : "write its keys on the following lines, indented under it";
+      if (n !== undefined) this.findings.add(path, `expected a mapping (key: value lines), got ${describe(n)}`, hint, where);
       return undefined;
     }
     const fields = childrenOf(sectionPath);

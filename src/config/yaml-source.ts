@@ -130,6 +130,11 @@ export class Findings {
     this.issues.push({ path: renderPath(path), line, col, message, hint });
   }
 
+  /** Remember a path as wrong without a new issue (its issue was reported elsewhere). */
+  markInvalid(path: YamlPath): void {
+    this.invalid.add(renderPath(path));
+  }
+
   isInvalid(path: YamlPath): boolean {
     return this.invalid.has(renderPath(path));
   }
