@@ -39,3 +39,11 @@ export function renderConfigReference(): string {
   const rows = SCHEMA.map((f) => `| \`${f.path}\` | ${cell(typeOf(f))} | ${cell(defaultOf(f))} | ${cell(f.doc)} |`);
   return ["| Key | Type | Default | Meaning |", "| --- | --- | --- | --- |", ...rows].join("\n") + "\n";
 }
+
+/** README text with the block between the markers replaced by the generated reference (unchanged when the markers are absent). */
+export function withConfigReference(readme: string): string {
+  const start = readme.indexOf(REFERENCE_START);
+  const end = readme.indexOf(REFERENCE_END);
+  if (start < 0 || end < start) return readme;
+  return `${readme.slice(0, start + REFERENCE_START.length)}\n${renderConfigReference()}${readme.slice(end)}`;
+}

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REFERENCE_END, REFERENCE_START, renderConfigReference } from "../../src/config/reference.ts";
+import { REFERENCE_END, REFERENCE_START, renderConfigReference, withConfigReference } from "../../src/config/reference.ts";
 import { SCHEMA } from "../../src/config/schema.ts";
 
 const readme = join(import.meta.dir, "..", "..", "README.md");
@@ -25,9 +25,16 @@ describe("config reference", () => {
   if (!hasMarkers)
     console.warn(`config-reference: README.md has no ${REFERENCE_START} … ${REFERENCE_END} block yet — skipping the sync check (the lead adds the markers)`);
 
+  test("withConfigReference replaces exactly the block between the markers", () => {
+    const doc = `# T\n\nbefore\n${REFERENCE_START}\nstale | table\n${REFERENCE_END}\nafter\n`;
+    const updated = withConfigReference(doc);
+    expect(updated).toBe(`# T\n\nbefore\n${REFERENCE_START}\n${renderConfigReference()}${REFERENCE_END}\nafter\n`);
+    expect(withConfigReference(updated)).toBe(updated);
+    expect(withConfigReference("no markers here\n")).toBe("no markers here\n");
+  });
+
   test.skipIf(!hasMarkers)("README.md carries the generated reference between its markers", () => {
-    const inReadme = text.slice(text.indexOf(REFERENCE_START) + REFERENCE_START.length, text.indexOf(REFERENCE_END)).trim();
-    if (inReadme !== renderConfigReference().trim())
-      throw new Error(`README.md's config reference is out of date; replace the block between the markers with the output of:\n  bun -e 'import { renderConfigReference } from "./src/config/reference.ts"; console.log(renderConfigReference())'`);
+    if (withConfigReference(text) !== text)
+      throw new Error(`README.md's config reference is out of date; regenerate it with:\n  node_modules/.bin/bun -e 'import { withConfigReference as w } from "./src/config/reference.ts"; await Bun.write("README.md", w(await Bun.file("README.md").text()))'`);
   });
 });
