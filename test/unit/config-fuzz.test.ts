@@ -11,9 +11,8 @@ const mutations = configMutations(seed, count);
 const tally = { loaded: 0, refused: 0 };
 
 describe(`config fuzz (seed ${seed}, ${count} mutations)`, () => {
-  test("at least 200 mutations, with distinct texts", () => {
-    expect(mutations.length).toBeGreaterThanOrEqual(200);
-    expect(new Set(mutations.map((m) => m.text)).size).toBeGreaterThan(mutations.length * 0.8);
+  test("at least 200 different mutated files", () => {
+    expect(new Set(mutations.map((m) => m.text)).size).toBeGreaterThanOrEqual(200);
   });
 
   mutations.forEach((m, i) =>
