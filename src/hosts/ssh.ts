@@ -62,7 +62,8 @@ export class SshHost extends ShellHost {
   private connecting: Promise<Client> | null = null;
   private closed = false;
   private readonly channels: Limiter;
-  private readonly asRoot: boolean;
+  /** Logged in with uid 0 (root, or another name for it): no sudo needed. */
+  private asRoot: boolean;
 
   private constructor(
     private readonly target: SshTarget,
@@ -73,13 +74,13 @@ export class SshHost extends ShellHost {
     this.asRoot = target.user === "root";
   }
 
-  /** Connects (and for a non-root user checks passwordless sudo); rejects with a HostError saying what went wrong. */
+  /** Connects (and for a user not named root checks uid 0 or passwordless sudo); rejects with a HostError saying what went wrong. */
   static async connect(target: SshTarget, opts: SshHostOptions = {}): Promise<SshHost> {
     const host = new SshHost(target, opts);
     await host.connection();
     if (!host.asRoot) {
       try {
-        await host.checkSudo();
+        await host.checkPrivileges();
       } catch (e) {
         await host.close();
         throw e;
@@ -104,10 +105,14 @@ export class SshHost extends ShellHost {
     return this.connecting;
   }
 
-  private async checkSudo(): Promise<void> {
+  private async checkPrivileges(): Promise<void> {
     const who = `${this.target.user}@${this.address}`;
-    const r = await this.runCommandLine("sudo -n true", undefined, this.target.connectTimeoutMs, "sudo -n true");
-    if (r.code === 0) return;
+    const probe = `[ "$(id -u)" = 0 ] && echo uid0 || sudo -n true`;
+    const r = await this.runCommandLine(probe, undefined, this.target.connectTimeoutMs, probe);
+    if (r.code === 0) {
+      this.asRoot = r.stdout.toString().trim() === "uid0";
+      return;
+    }
     const said = r.stderr.toString().trim();
     if (r.code === 127 || /not found/.test(said))
       throw new HostError(this.name, `${who} is not root and sudo is not installed on the node; set ssh.user: root, or install sudo and allow ${this.target.user} passwordless sudo`);

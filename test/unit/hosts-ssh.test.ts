@@ -110,6 +110,20 @@ describe("login", () => {
     }
   });
 
+  test("with a password as another name for root (uid 0): no sudo needed", async () => {
+    const alias = createThrowawayUser({ uid0: true });
+    try {
+      const h = await SshHost.connect(target({ user: alias.name, credentials: { keys: [], password: alias.password } }));
+      expect((await h.exec("id -u; id -un")).stdout).toBe("0\nroot\n");
+      const dst = join(work, "alias-upload");
+      await h.upload(otherKey, dst, { mode: 0o600 });
+      expect(readFileSync(dst)).toEqual(readFileSync(otherKey));
+      await h.close();
+    } finally {
+      alias.remove();
+    }
+  });
+
   test("a wrong password is refused with the methods tried, before the connect timeout", async () => {
     const err = await connectError(target({ user: user.name, credentials: { keys: [], password: "wrong-password" } }));
     // Not the timeout message: the refusal arrived within connectTimeoutMs.

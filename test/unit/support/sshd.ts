@@ -119,16 +119,21 @@ export interface ThrowawayUser {
   remove(): void;
 }
 
-/** A local user with a random password and no sudo rights, removed with its home by remove(). */
-export function createThrowawayUser(): ThrowawayUser {
+/**
+ * A local user with a random password, removed with its home by remove(). By default without
+ * any rights; with `uid0` another name for root (uid 0) whose shell is /bin/sh, which also spares
+ * each SSH session root's ~/.bashrc (on this test machine it runs pyenv, seconds per session).
+ */
+export function createThrowawayUser(opts: { uid0?: boolean } = {}): ThrowawayUser {
   const name = `k8sho${randomBytes(3).toString("hex")}`;
   const password = randomBytes(12).toString("base64url");
-  run(["useradd", "--create-home", "--shell", "/bin/sh", name]);
+  run(["useradd", "--create-home", "--shell", "/bin/sh", ...(opts.uid0 ? ["--non-unique", "--uid", "0", "--gid", "0"] : []), name]);
   try {
     run(["chpasswd"], `${name}:${password}\n`);
   } catch (e) {
     run(["userdel", "--remove", name]);
     throw e;
   }
-  return { name, password, remove: () => run(["userdel", "--remove", name]) };
+  // --force for uid 0: userdel otherwise refuses because "the user" runs every root process.
+  return { name, password, remove: () => run(["userdel", "--remove", ...(opts.uid0 ? ["--force"] : []), name]) };
 }
