@@ -1,0 +1,102 @@
+// Issue 5's acceptance on the lab, with the binary running on master1:
+// install --only preflight,os,packages,runtime,etcd (and what they need) leaves every node prepared
+// and a 3-member etcd cluster healthy over TLS; a second run changes nothing.
+import { beforeAll, describe, expect, test } from "bun:test";
+import { labExec } from "../lab/lab-client.ts";
+import { onMaster1, bundleLock, NODES, MASTERS } from "./support.ts";
+
+const PHASES = "preflight,binary,depot,os,packages,time,runtime,etcd-pki,etcd";
+const ETCDCTL = "ETCDCTL_API=3 /usr/local/bin/etcdctl --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key --endpoints=https://127.0.0.1:2379";
+/** Files these phases own: a re-run must not even touch them. */
+const OWNED = [
+  "/etc/hostname", "/etc/hosts", "/etc/k8s-ha-offline/cluster", "/etc/modules-load.d/k8s.conf", "/etc/sysctl.d/99-kubernetes.conf",
+  "/etc/apt/sources.list.d/k8s-ha-offline.list", "/etc/chrony/chrony.conf", "/etc/containerd/config.toml",
+  "/etc/systemd/system/containerd.service", "/usr/local/bin/containerd", "/usr/local/bin/k8s-ha-offline",
+];
+const OWNED_ETCD = ["/etc/systemd/system/etcd.service", "/usr/local/bin/etcd", "/etc/etcd/pki/ca.crt", "/etc/etcd/pki/server.crt", "/etc/etcd/pki/server.key", "/etc/etcd/pki/peer.crt"];
+const owned = (n: string) => (MASTERS.includes(n) ? [...OWNED, ...OWNED_ETCD] : OWNED);
+const mtimes = async (n: string) => (await labExec(n, `stat -c '%n %Y.%y' ${owned(n).join(" ")}`, { check: true })).stdout;
+
+let first: Awaited<ReturnType<typeof onMaster1>>;
+beforeAll(async () => {
+  first = await onMaster1(`install -c cluster.yaml --yes --only ${PHASES}`);
+});
+
+test("the install of these phases succeeds", () => {
+  expect(first.code).toBe(0);
+  process.stderr.write(`install --only ${PHASES}: ${first.seconds.toFixed(1)} s\n`);
+});
+
+describe("every node", () => {
+  for (const n of NODES) {
+    test(`${n}: hostname, /etc/hosts block, swap off`, async () => {
+      expect((await labExec(n, "hostname")).stdout.trim()).toBe(n);
+      const hosts = (await labExec(n, "cat /etc/hosts")).stdout;
+      for (const [name, addr] of [["master1", "192.168.217.19"], ["master2", "192.168.217.20"], ["master3", "192.168.217.21"], ["node1", "192.168.217.22"]])
+        expect(hosts).toMatch(new RegExp(`^${addr.replace(/\./g, "\\.")} ${name}\\b`, "m"));
+      expect((await labExec(n, "awk 'NR>1' /proc/swaps | wc -l")).stdout.trim()).toBe("0");
+    });
+
+    test(`${n}: packages at the locked versions, from the depot only`, async () => {
+      const lock = await bundleLock();
+      const wanted = ["chrony", "conntrack", "socat", ...(MASTERS.includes(n) ? ["haproxy", "keepalived"] : [])];
+      for (const name of wanted) {
+        const file = lock.files.find((f) => f.kind === "deb" && f.path.split("/").pop()!.startsWith(`${name}_`))!;
+        const version = decodeURIComponent(file.path.split("/").pop()!.split("_")[1]!);
+        expect((await labExec(n, `dpkg-query -W -f='\${Version}' ${name}`)).stdout).toBe(version);
+      }
+      expect((await labExec(n, "cat /etc/apt/sources.list.d/k8s-ha-offline.list")).stdout).toContain("http://192.168.217.19:5000/repo/debian12/");
+    });
+
+    if (n !== "master1")
+      test(`${n}: chrony synchronised to master1`, async () => {
+        const r = await labExec(n, "chronyc -n sources");
+        expect(r.stdout).toMatch(/^\^\*\s+192\.168\.217\.19\b/m);
+      });
+  }
+});
+
+test("containerd runs with the depot mirror: the worker pulls the pause image through it", async () => {
+  const r = await labExec("node1", "ctr -n k8s.io images pull --hosts-dir /etc/containerd/certs.d registry.k8s.io/pause:3.5 && ctr -n k8s.io images ls -q", { timeoutMs: 120_000 });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("registry.k8s.io/pause:3.5");
+  const depot = await labExec("master1", "grep -c 'GET /v2/pause/manifests/3.5' /var/log/k8s-ha-offline/depot.log");
+  expect(Number(depot.stdout.trim())).toBeGreaterThan(0);
+});
+
+describe("etcd", () => {
+  test("three members, healthy over TLS", async () => {
+    const list = await labExec("master1", `${ETCDCTL} member list -w simple`, { check: true });
+    expect(list.stdout.trim().split("\n").length).toBe(3);
+    for (const m of MASTERS) expect(list.stdout).toContain(`https://${m === "master1" ? "192.168.217.19" : m === "master2" ? "192.168.217.20" : "192.168.217.21"}:2379`);
+    const health = await labExec("master1", `${ETCDCTL} endpoint health --cluster`);
+    expect(health.code).toBe(0);
+    expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(3);
+  });
+
+  test("a client without a certificate is refused", async () => {
+    const r = await labExec("node1", "curl -sk --max-time 5 https://192.168.217.20:2379/health; echo \"exit=$?\"");
+    expect(r.stdout).not.toContain('"health":"true"');
+    expect(r.stdout).toMatch(/exit=(35|56|52|16)/);
+  });
+
+  test("the CA key never leaves master1", async () => {
+    const key = "/var/lib/k8s-ha-offline/pki/etcd-ca.key";
+    expect((await labExec("master1", `stat -c %a ${key}`)).stdout.trim()).toBe("600");
+    const sum = (await labExec("master1", `sha256sum ${key}`, { check: true })).stdout.split(" ")[0]!;
+    for (const n of ["master2", "master3", "node1"]) {
+      const r = await labExec(n, "find /etc /var/lib /root /tmp -xdev -type f -size -20k -exec sha256sum {} + 2>/dev/null", { timeoutMs: 60_000 });
+      expect({ node: n, copies: r.stdout.split("\n").filter((l) => l.startsWith(sum)) }).toEqual({ node: n, copies: [] });
+    }
+  });
+});
+
+test("a second run reports nothing to do and touches no file", async () => {
+  const before = await Promise.all(NODES.map(mtimes));
+  const again = await onMaster1(`install -c cluster.yaml --yes --only ${PHASES}`);
+  expect(again.code).toBe(0);
+  const summary = again.stderr.slice(again.stderr.lastIndexOf("PHASE"));
+  for (const p of PHASES.split(",").filter((p) => p !== "preflight")) expect(summary).toMatch(new RegExp(`^${p}\\s+[\\d.]+s\\s+\\d+ nothing to do$`, "m"));
+  expect(await Promise.all(NODES.map(mtimes))).toEqual(before);
+  process.stderr.write(`re-run with nothing to do: ${again.seconds.toFixed(1)} s\n`);
+});

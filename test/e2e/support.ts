@@ -1,0 +1,47 @@
+// What every end-to-end suite does: put the compiled binary, the lab bundle and the lab's
+// cluster.yaml on master1 (as an operator would), and run the binary there.
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { readLab, labExec, run, LAB_SCRIPT, type ExecResult } from "../lab/lab-client.ts";
+
+export const ROOT = join(import.meta.dir, "..", "..");
+export const BINARY = join(ROOT, "dist", "k8s-ha-offline");
+export const BUNDLE = join(ROOT, "dist", "bundle-debian12");
+
+let deployedFor = "";
+
+/** Copy binary, bundle and config to /root on master1 once per build (compared by size + mtime). */
+export async function deploy(): Promise<void> {
+  const lab = readLab();
+  for (const p of [BINARY, BUNDLE]) if (!existsSync(p)) throw new Error(`${p} is missing: run \`bun run build.ts bundle --profile debian12\` first`);
+  const stamp = `${statSync(BINARY).mtimeMs}:${statSync(BINARY).size}`;
+  if (deployedFor === stamp) return;
+  const have = await labExec("master1", "cat /root/.k8s-ha-offline-deployed 2>/dev/null");
+  if (have.stdout.trim() !== stamp) {
+    await labExec("master1", "rm -rf /root/bundle-debian12 /root/k8s-ha-offline", { check: true });
+    for (const [src, dst] of [[BINARY, "/root/k8s-ha-offline"], [BUNDLE, "/root/"], [lab.cluster_yaml, "/root/cluster.yaml"]] as const) {
+      const r = await run([LAB_SCRIPT, "cp-to", "master1", src, dst], 300_000);
+      if (r.code !== 0) throw new Error(`copying ${src} to master1 failed: ${r.stderr}`);
+    }
+    await labExec("master1", `chmod 755 /root/k8s-ha-offline && echo '${stamp}' > /root/.k8s-ha-offline-deployed`, { check: true });
+  }
+  deployedFor = stamp;
+}
+
+/** Run the binary on master1 from /root, as the README tells the operator to. */
+export async function onMaster1(args: string, timeoutMs = 1_200_000): Promise<ExecResult & { seconds: number }> {
+  await deploy();
+  const started = performance.now();
+  const r = await labExec("master1", `cd /root && ./k8s-ha-offline ${args}`, { timeoutMs });
+  const seconds = (performance.now() - started) / 1000;
+  if (process.env.E2E_VERBOSE || r.code !== 0) process.stderr.write(`--- k8s-ha-offline ${args} (exit ${r.code}, ${seconds.toFixed(1)} s)\n${r.stdout}${r.stderr}\n`);
+  return { ...r, seconds };
+}
+
+export const NODES = ["master1", "master2", "master3", "node1"];
+export const MASTERS = ["master1", "master2", "master3"];
+
+/** sha256 of the embedded lock as the bundle on the host has it: what the nodes must end up with. */
+export async function bundleLock(): Promise<{ files: { path: string; kind: string; sha256: string }[]; images: { ref: string; digest: string }[] }> {
+  return JSON.parse(await Bun.file(join(BUNDLE, "lock.json")).text());
+}
