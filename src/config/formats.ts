@@ -134,9 +134,12 @@ const ifName: Format = {
       : { message: `${q(v)} is not a network interface name`, hint: "give the interface that carries the node addresses as `ip -br addr` shows it, e.g. ens33 (at most 15 characters)" },
 };
 
+/** Control, zero-width and bidi-override characters: never meant in a path, and able to disguise one. */
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
+
 function pathProblem(v: string): Problem | undefined {
   if (v.length === 0) return { message: "the path is empty", hint: "give a file or directory path" };
-  if (/[\u0000-\u001f]/.test(v)) return { message: `${q(v)} contains a control character`, hint: "remove it; paths must be plain text" };
+  if (INVISIBLE.test(v)) return { message: `${q(v)} contains an invisible or control character`, hint: "retype the path; copy-paste can carry zero-width and direction-override characters" };
   return undefined;
 }
 
