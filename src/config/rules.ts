@@ -37,7 +37,9 @@ function everyHostHasARole(d: Draft, report: Report) {
 }
 
 function controlPlaneAndEtcdCounts(d: Draft, report: Report) {
-  if (!rolesKnown(d) || d.hosts!.length === 0) return;
+  if (Array.isArray(d.hosts) && d.hosts.length === 0)
+    return report(["hosts"], "the hosts list is empty", "list every node with its name, address and roles; the first control-plane node is master1");
+  if (!rolesKnown(d)) return;
   const hosts = hostList(d);
   if (!hosts.some(({ h }) => h.roles!.includes("control-plane"))) {
     report(["hosts"], "no host has the control-plane role", "give roles: [control-plane] to three hosts (the first one is master1, where the installer runs)");
