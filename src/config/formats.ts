@@ -70,6 +70,7 @@ const dnsName: Format = {
   what: "DNS name",
   check(v) {
     if (v.length > 253) return { message: `the name is ${v.length} characters long`, hint: "DNS names have at most 253 characters" };
+    if (/^[\d.]+$/.test(v)) return { message: `${q(v)} is a number or address, not a name`, hint: "give a host name here (a name cannot be all digits)" };
     for (const label of v.split(".")) {
       const p = dnsLabelProblem(label, "each dot-separated part must");
       if (p) return { message: `${q(v)}: ${p.message}`, hint: p.hint };
