@@ -65,6 +65,7 @@ export async function kubeletMain(argv: string[]) {
     if (api && !apiserver) {
       const [cmd, ...args] = selfCommand();
       const child = spawn(cmd!, [...args, "apiserver", ...api.command.slice(1)], {
+        argv0: "kube-standin",
         stdio: ["ignore", "inherit", "inherit"],
         env: { ...process.env, KUBE_STANDIN_MANIFESTS: manifests },
       });

@@ -59,6 +59,9 @@ export interface JoinModel {
 
 const OLD_APIS: Record<string, number> = { v1beta1: 22, v1beta2: 26 }; // version string -> first minor without it
 
+const noKind = (where: string, kind: string, apiVersion: string) =>
+  fail(`${where}: no kind "${kind}" is registered for version "${apiVersion}" in scheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31"`);
+
 /** Check a document's apiVersion/kind against what this version of kubeadm reads. */
 function checkGvk(doc: Doc, version: Semver, where: string): { group: string; version: string; kind: string } {
   const apiVersion = doc.apiVersion, kind = doc.kind;
@@ -72,9 +75,9 @@ function checkGvk(doc: Doc, version: Semver, where: string): { group: string; ve
       fail(`${where}: your configuration file uses an old API spec: "${apiVersion}". Please use kubeadm v1.${removedIn - 1} instead and run 'kubeadm config migrate --old-config old.yaml --new-config new.yaml', which will write the new, similar spec using a newer API version.`);
     if (apiVersion !== wanted && (removedIn !== undefined || (ver === "v1beta3" && wanted.endsWith("v1beta4"))))
       fail(`${where}: your configuration file uses a deprecated API spec: "${apiVersion}". Please use 'kubeadm config migrate --old-config old.yaml --new-config new.yaml', which will write the new, similar spec using a newer API version. (The stand-in for Kubernetes ${version.text} accepts only ${wanted}; real kubeadm would warn and go on.)`);
+    if (apiVersion !== wanted) noKind(where, kind, apiVersion);
   }
-  if (!SCHEMAS[`${apiVersion}/${kind}`])
-    fail(`${where}: no kind "${kind}" is registered for version "${apiVersion}" in scheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31"`);
+  if (!SCHEMAS[`${apiVersion}/${kind}`]) noKind(where, kind, apiVersion);
   return { group, version: ver, kind };
 }
 

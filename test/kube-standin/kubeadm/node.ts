@@ -204,7 +204,8 @@ export async function restartKubelet() {
   fs.mkdirSync(path.dirname(log), { recursive: true });
   const out = fs.openSync(log, "a");
   const [cmd, ...pre] = selfCommand();
-  spawn(cmd!, [...pre, "kubelet", `--config=${KUBELET_CONFIG}`, `--kubeconfig=${KUBE_DIR}/kubelet.conf`], { detached: true, stdio: ["ignore", out, out] }).unref();
+  // argv0 "kube-standin" so the child picks its tool from the first argument, not from our name.
+  spawn(cmd!, [...pre, "kubelet", `--config=${KUBELET_CONFIG}`, `--kubeconfig=${KUBE_DIR}/kubelet.conf`], { argv0: "kube-standin", detached: true, stdio: ["ignore", out, out] }).unref();
 }
 
 export async function stopKubelet() {

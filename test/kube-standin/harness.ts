@@ -1,0 +1,147 @@
+// Test harness: a real etcd (TLS, client-cert auth) and a real registry (Debian's docker-registry)
+// on loopback, the stand-in built as kubeadm/kubectl, and "nodes" that are separate roots on one machine.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createHash } from "node:crypto";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+
+const HERE = import.meta.dir;
+
+export function sh(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", cwd: opts.cwd, env: { ...process.env, ...opts.env } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+/** An etcd PKI made with openssl (independent of the code under test): CA, server cert for 127.0.0.1, client cert. */
+export function etcdPki(dir: string) {
+  fs.mkdirSync(dir, { recursive: true });
+  const o = (...a: string[]) => sh("openssl", a, { cwd: dir });
+  o("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-subj", "/CN=etcd-ca", "-days", "2");
+  fs.writeFileSync(path.join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
+  fs.writeFileSync(path.join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+  for (const [name, ext] of [["server", "server.ext"], ["client", "client.ext"]]) {
+    o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}-key.pem`, "-out", `${name}.csr`, "-subj", `/CN=etcd-${name}`);
+    o("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", ext!);
+  }
+  return { ca: path.join(dir, "ca.pem"), cert: path.join(dir, "client.pem"), key: path.join(dir, "client-key.pem"), serverCert: path.join(dir, "server.pem"), serverKey: path.join(dir, "server-key.pem") };
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, tries = 100) {
+  for (let i = 0; i < tries; i++) {
+    if (await probe().catch(() => false)) return;
+    await Bun.sleep(200);
+  }
+  throw new Error(`${what} did not come up`);
+}
+
+export async function startEtcd(dir: string, clientPort: number, peerPort: number) {
+  const pki = etcdPki(path.join(dir, "pki"));
+  const url = `https://127.0.0.1:${clientPort}`;
+  const proc = spawn("etcd", [
+    "--name", "s1", "--data-dir", path.join(dir, "data"),
+    "--listen-client-urls", url, "--advertise-client-urls", url,
+    "--listen-peer-urls", `http://127.0.0.1:${peerPort}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peerPort}`,
+    "--initial-cluster", `s1=http://127.0.0.1:${peerPort}`,
+    "--cert-file", pki.serverCert, "--key-file", pki.serverKey, "--client-cert-auth", "--trusted-ca-file", pki.ca,
+  ], { stdio: ["ignore", fs.openSync(path.join(dir, "etcd.log"), "a"), fs.openSync(path.join(dir, "etcd.log"), "a")] });
+  const tls = { ca: fs.readFileSync(pki.ca, "utf8"), cert: fs.readFileSync(pki.cert, "utf8"), key: fs.readFileSync(pki.key, "utf8") };
+  await waitFor("etcd", async () => (await fetch(`${url}/health`, { tls } as RequestInit)).ok);
+  return { proc, url, pki, tls };
+}
+
+export async function startRegistry(dir: string, port: number) {
+  fs.mkdirSync(dir, { recursive: true });
+  const cfg = path.join(dir, "config.yml");
+  fs.writeFileSync(cfg, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  const log = fs.openSync(path.join(dir, "registry.log"), "a");
+  const proc = spawn("docker-registry", ["serve", cfg], { stdio: ["ignore", log, log] });
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor("registry", async () => (await fetch(`${base}/v2/`)).ok);
+  return { proc, host: `127.0.0.1:${port}`, base };
+}
+
+const digest = (b: string) => "sha256:" + createHash("sha256").update(b).digest("hex");
+
+async function pushBlob(base: string, name: string, data: string) {
+  const d = digest(data);
+  const start = await fetch(`${base}/v2/${name}/blobs/uploads/`, { method: "POST" });
+  if (start.status !== 202) throw new Error(`blob upload start ${name}: ${start.status}`);
+  const loc = new URL(start.headers.get("location")!, base);
+  loc.searchParams.set("digest", d);
+  const put = await fetch(loc, { method: "PUT", body: data, headers: { "content-type": "application/octet-stream" } });
+  if (put.status !== 201) throw new Error(`blob upload ${name}: ${put.status} ${await put.text()}`);
+  return { digest: d, size: Buffer.byteLength(data) };
+}
+
+/** Push a minimal OCI image (one config, one layer) as registry/<path>:<tag>. */
+export async function pushImage(base: string, image: string) {
+  const [, rest] = image.split(/\/(.*)/s);
+  const at = rest!.lastIndexOf(":");
+  const name = rest!.slice(0, at), tag = rest!.slice(at + 1);
+  const config = await pushBlob(base, name, JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
+  const layer = await pushBlob(base, name, `layer of ${image}`);
+  const manifest = JSON.stringify({
+    schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+    config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+    layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
+  });
+  const r = await fetch(`${base}/v2/${name}/manifests/${tag}`, { method: "PUT", body: manifest, headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } });
+  if (r.status !== 201) throw new Error(`manifest ${image}: ${r.status} ${await r.text()}`);
+}
+
+/** Build the stand-in once and lay it out as kubeadm/kubectl/kubelet copies (dispatch by argv[0]). */
+export function buildStandin(dir: string, version = "v1.22.2") {
+  const bin = path.join(dir, "kube-standin");
+  sh(path.join(HERE, "build.sh"), [bin], { env: { KUBE_STANDIN_VERSION: version } });
+  for (const t of ["kubeadm", "kubectl", "kubelet"]) fs.copyFileSync(bin, path.join(dir, t)), fs.chmodSync(path.join(dir, t), 0o755);
+  return dir;
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string; out: string }
+
+export class TestNode {
+  constructor(readonly name: string, readonly root: string, readonly bin: string) {
+    fs.mkdirSync(root, { recursive: true });
+  }
+  env() {
+    return { KUBE_STANDIN_ROOT: this.root, KUBE_STANDIN_HOSTNAME: this.name, KUBE_STANDIN_SUPERVISOR: "self" };
+  }
+  async run(tool: "kubeadm" | "kubectl", args: string[]): Promise<RunResult> {
+    const p = Bun.spawn([path.join(this.bin, tool), ...args], { env: { ...process.env, ...this.env() }, stdout: "pipe", stderr: "pipe" });
+    const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+    const code = await p.exited;
+    return { code, stdout, stderr, out: stdout + stderr };
+  }
+  path(p: string) {
+    return path.join(this.root, p);
+  }
+  write(p: string, text: string) {
+    fs.mkdirSync(path.dirname(this.path(p)), { recursive: true });
+    fs.writeFileSync(this.path(p), text);
+  }
+  read(p: string) {
+    return fs.readFileSync(this.path(p), "utf8");
+  }
+  records(): any[] {
+    const f = this.path("/var/log/kube-standin/records.jsonl");
+    return fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
+  }
+  /** Stop what the stand-in started on this node (kubelet, apiserver) by their pid files. */
+  stop() {
+    for (const n of ["kubelet", "kube-apiserver"]) {
+      const f = this.path(`/var/run/kube-standin/${n}.pid`);
+      if (!fs.existsSync(f)) continue;
+      try {
+        process.kill(Number(fs.readFileSync(f, "utf8")), "SIGTERM");
+      } catch {}
+    }
+  }
+}
+
+export function stopProc(p: ChildProcess | undefined) {
+  if (p && p.exitCode === null) p.kill("SIGTERM");
+}
+
+export const tmpdir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
