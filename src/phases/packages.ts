@@ -2,53 +2,37 @@
 // nowhere else (the air-gapped site has no other repository that answers), at the locked versions.
 import type { PhaseContext } from "./phase.ts";
 import type { Host } from "../hosts/host.ts";
-import type { LockFile } from "../depot/lock.ts";
+import { embeddedPackageManifest } from "../depot/embedded-manifests.ts";
 import { hasRole, type HostSpec } from "../config/types.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { requireLock } from "./util/depot-files.ts";
 import { shq } from "../hosts/shell-quote.ts";
 import { InstallError } from "../cli/errors.ts";
 
-/** What the nodes need from the OS vendor, per profile; dependencies come along from the same depot repo. */
-const WANTED: Record<string, string[]> = {
-  "el7-k8s1.22": ["haproxy", "keepalived", "chrony", "conntrack-tools", "socat", "ebtables", "ipset", "kubelet", "kubeadm", "kubectl", "kubernetes-cni", "cri-tools"],
-  el9: ["haproxy", "keepalived", "chrony", "conntrack-tools", "socat", "ebtables-legacy", "ipset", "kubelet", "kubeadm", "kubectl", "kubernetes-cni", "cri-tools"],
-  debian12: ["haproxy", "keepalived", "chrony", "conntrack", "socat", "ebtables", "ipset"],
-};
+/** Only the control-plane nodes run the load balancer. */
+const LB_ONLY = ["haproxy", "keepalived"];
 
 export interface LockedPackage {
   name: string;
   version: string;
-  file: string;
 }
 
-/** name/version out of a package file name: name_version_arch.deb or name-version-release.arch.rpm. */
-export function lockedPackage(f: LockFile, wanted: readonly string[]): LockedPackage | undefined {
-  const base = f.path.split("/").pop()!;
-  if (f.kind === "deb") {
-    const m = /^([^_]+)_([^_]+)_[^_]+\.deb$/.exec(base);
-    return m && wanted.includes(m[1]!) ? { name: m[1]!, version: decodeURIComponent(m[2]!), file: f.path } : undefined;
-  }
-  if (f.kind === "rpm") {
-    const name = wanted.find((w) => base.startsWith(`${w}-`) && /^\d/.test(base.slice(w.length + 1)));
-    if (!name) return undefined;
-    const m = /^(.+)\.[^.]+\.rpm$/.exec(base.slice(name.length + 1));
-    return m ? { name, version: m[1]!, file: f.path } : undefined;
-  }
-  return undefined;
-}
-
-/** Only the control-plane nodes run the load balancer. */
-const LB_ONLY = ["haproxy", "keepalived"];
-
+/**
+ * The manifest's wanted packages at their pinned versions (dependencies come along from the same
+ * depot repository); every one must also be a file of the lock, i.e. really in the bundle.
+ */
 export function lockedPackages(ctx: Pick<PhaseContext, "lock">, node: HostSpec): LockedPackage[] {
   const lock = requireLock(ctx);
-  const wanted = (WANTED[lock.profile] ?? []).filter((p) => hasRole(node, "control-plane") || !LB_ONLY.includes(p));
-  const found = lock.files.map((f) => lockedPackage(f, wanted)).filter((p): p is LockedPackage => Boolean(p));
-  const missing = wanted.filter((w) => !found.some((p) => p.name === w));
-  // The debian12 lab profile takes Kubernetes from the stand-in tarball, not from packages.
-  if (missing.length) throw new InstallError(`the ${lock.profile} bundle lacks package(s) ${missing.join(", ")}; re-assemble the bundle`);
-  return found;
+  const manifest = embeddedPackageManifest(lock.profile);
+  if (!manifest) throw new InstallError(`this build carries no package manifest for profile ${lock.profile}`);
+  const inBundle = new Set(lock.files.filter((f) => f.kind === "deb" || f.kind === "rpm").map((f) => f.path.split("/").pop()));
+  const out: LockedPackage[] = [];
+  for (const name of manifest.wanted.filter((p) => hasRole(node, "control-plane") || !LB_ONLY.includes(p))) {
+    const entry = manifest.packages.find((p) => p.name === name);
+    if (!entry || !inBundle.has(entry.file)) throw new InstallError(`the ${lock.profile} bundle lacks package ${name}; re-assemble the bundle`);
+    out.push({ name, version: entry.version });
+  }
+  return out;
 }
 
 const isDeb = (ctx: PhaseContext) => requireLock(ctx).files.some((f) => f.kind === "deb");
@@ -73,7 +57,7 @@ export function repoFile(ctx: PhaseContext): { path: string; content: string } {
 async function installedVersions(host: Host, names: string[], deb: boolean): Promise<Map<string, string>> {
   const cmd = deb
     ? `dpkg-query -W -f='\${Package} \${Version} \${db:Status-Abbrev}\\n' ${names.map(shq).join(" ")} 2>/dev/null | awk '$3 ~ /^ii/ {print $1, $2}'`
-    : `rpm -q --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' ${names.map(shq).join(" ")} 2>/dev/null | grep -v 'not installed'`;
+    : `rpm -q --qf '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n' ${names.map(shq).join(" ")} 2>/dev/null | grep -v 'not installed'`;
   const r = await host.exec(cmd, { check: false });
   return new Map(r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(" ") as [string, string]));
 }
