@@ -2,13 +2,13 @@
 // install needs from the bundle — an OCI registry (/v2/), the package repository (/repo/<profile>/)
 // and plain files (/files/<name>). Started by `serve` and by `install`.
 import { realpathSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { InstallError, UsageError } from "../cli/errors.ts";
 import type { Logger } from "../phases/phase.ts";
-import { isBundleFilePath, plain, serveBundleFile } from "./http/bundle-files.ts";
-import { registryError } from "./registry/errors.ts";
-import { handleRegistry } from "./registry/routes.ts";
-import { loadImageStore, type ImageStore } from "./registry/store.ts";
+import { createHandler, internalError } from "./http/handler.ts";
+import type { FromWorker, ToWorker } from "./http/serve-worker.ts";
+import { loadImageStore } from "./registry/store.ts";
 
 export interface DepotServerOptions {
   /** The bundle directory (lock.json, repo/, files/, images/). */
@@ -18,6 +18,8 @@ export interface DepotServerOptions {
   log: Logger;
   /** Where access log lines go; "info" (default) shows them on the terminal. */
   accessLog?: "info" | "debug" | "off";
+  /** Serving threads sharing the port; default one per core, at most 4. */
+  threads?: number;
 }
 
 export interface DepotServer {
@@ -29,73 +31,103 @@ export interface DepotServer {
   readonly repositories: string[];
 }
 
-/** Longest request URL accepted; real clients stay far below (the longest is a catalog page link). */
-const MAX_URL_LENGTH = 4096;
-
 export async function startDepotServer(opts: DepotServerOptions): Promise<DepotServer> {
   const { hostname, port } = parseListen(opts.listen);
   const bundleRoot = realBundleDir(opts.bundleDir);
   const store = await loadImageStore(join(bundleRoot, "images"), opts.log);
-  const logAccess = accessLogger(opts);
+  const access = accessSink(opts);
+  const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
 
-  let server: ReturnType<typeof Bun.serve>;
+  // Serving threads share the port with SO_REUSEPORT, which would also let a second depot join
+  // silently; a plain bind first proves nobody (not even another depot) holds the port.
+  if (threads > 1) {
+    try {
+      Bun.serve({ hostname, port, reusePort: false, fetch: () => new Response(null) }).stop(true);
+    } catch (e) {
+      throw listenError(e, opts.listen);
+    }
+  }
+  let main: ReturnType<typeof Bun.serve>;
   try {
-    server = Bun.serve({
+    main = Bun.serve({
       hostname,
       port,
-      reusePort: false, // a second depot on the same port must fail, not share it
+      reusePort: threads > 1,
       development: false,
-      async fetch(req, srv) {
-        const started = performance.now();
-        const res = await route(req, store, bundleRoot);
-        logAccess(req, res, started, srv.requestIP(req)?.address);
-        return res;
-      },
-      error(err) {
-        opts.log.warn(`depot: internal error: ${err.message}`);
-        return plain(500, "internal error\n");
-      },
+      fetch: createHandler({ store, bundleRoot, access }),
+      error: (err) => internalError(err, (m) => opts.log.warn(m)),
     });
   } catch (e) {
     throw listenError(e, opts.listen);
   }
+  const workers = await startWorkers(threads - 1, { type: "start", store, bundleRoot, hostname, port, accessLog: !!access }, opts.log, access);
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  const url = `http://${host}:${server.port}`;
-  opts.log.info(`depot: serving ${bundleRoot} on ${url} (${store.repositories.size} image repositories)`);
+  const url = `http://${host}:${main.port}`;
+  opts.log.info(`depot: serving ${bundleRoot} on ${url} (${store.repositories.size} image repositories, ${1 + workers.length} threads)`);
   return {
     url,
     repositories: [...store.repositories.keys()].sort(),
     async stop() {
-      await server.stop(false);
+      await Promise.all([main.stop(false), ...workers.map(stopWorker)]);
     },
   };
 }
 
-async function route(req: Request, store: ImageStore, bundleRoot: string): Promise<Response> {
-  if (req.url.length > MAX_URL_LENGTH) return plain(414, "request URL too long\n");
-  const url = new URL(req.url);
-  const path = url.pathname;
-  const isRegistry = path === "/v2" || path.startsWith("/v2/");
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    return isRegistry
-      ? registryError("UNSUPPORTED", "the depot is read-only: only GET and HEAD are served", { method: req.method })
-      : plain(405, "the depot is read-only: only GET and HEAD are served\n", { Allow: "GET, HEAD" });
-  }
-  if (isRegistry) return handleRegistry(req, url, store);
-  if (isBundleFilePath(path)) return serveBundleFile(req, path, bundleRoot);
-  return plain(404, "not found (the depot serves /v2/, /repo/<profile>/ and /files/)\n");
+/** One serving thread per core, up to 4: the depot shares master1 with the installer and etcd. */
+function defaultThreads(): number {
+  return Math.min(availableParallelism(), 4);
 }
 
-function accessLogger(opts: DepotServerOptions): (req: Request, res: Response, started: number, ip?: string) => void {
+function accessSink(opts: DepotServerOptions): ((line: string) => void) | undefined {
   const level = opts.accessLog ?? "info";
-  if (level === "off") return () => {};
-  const write = level === "info" ? opts.log.info.bind(opts.log) : opts.log.debug.bind(opts.log);
-  return (req, res, started, ip) => {
-    const bytes = req.method === "HEAD" ? 0 : Number(res.headers.get("content-length") ?? 0);
-    const ms = (performance.now() - started).toFixed(1);
-    const path = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2));
-    write(`depot: ${ip ?? "-"} ${req.method} ${path} ${res.status} ${bytes} ${ms}ms`);
-  };
+  if (level === "off") return undefined;
+  return level === "info" ? (line) => opts.log.info(line) : (line) => opts.log.debug(line);
+}
+
+/** Start `count` serving threads. A thread that cannot start (e.g. a binary built without the worker entrypoint) is skipped: fewer threads still serve everything. */
+async function startWorkers(count: number, start: ToWorker, log: Logger, access?: (line: string) => void): Promise<Worker[]> {
+  const started = await Promise.all(
+    Array.from({ length: count }, async () => {
+      let worker: Worker;
+      try {
+        worker = new Worker(new URL("./http/serve-worker.ts", import.meta.url).href);
+      } catch (e) {
+        log.debug(`depot: serving thread unavailable (${(e as Error).message}); serving on fewer threads`);
+        return undefined;
+      }
+      const ready = new Promise<string | undefined>((resolve) => {
+        worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+          const m = ev.data;
+          if (m.type === "ready") resolve(undefined);
+          else if (m.type === "failed") resolve(m.message);
+          else if (m.type === "log") access?.(m.line);
+          else if (m.type === "warn") log.warn(m.line);
+        };
+        worker.onerror = (ev) => resolve(ev.message || "worker error");
+      });
+      worker.postMessage(start);
+      const failure = await ready;
+      if (failure === undefined) return worker;
+      log.debug(`depot: serving thread did not start (${failure}); serving on fewer threads`);
+      worker.terminate();
+      return undefined;
+    }),
+  );
+  return started.filter((w): w is Worker => w !== undefined);
+}
+
+/** Ask a thread to stop (finishing its requests in flight), then end it. */
+function stopWorker(worker: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    const previous = worker.onmessage;
+    worker.onmessage = (ev: MessageEvent<FromWorker>) => {
+      if (ev.data.type === "stopped") {
+        worker.terminate();
+        resolve();
+      } else previous?.call(worker, ev);
+    };
+    worker.postMessage({ type: "stop" } satisfies ToWorker);
+  });
 }
 
 export function parseListen(listen: string): { hostname: string; port: number } {

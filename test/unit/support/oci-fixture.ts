@@ -16,7 +16,7 @@ export interface ImageSpec {
   platforms: string[];
   /** OCI media types (default) or Docker schema2 / manifest list. */
   flavour?: Flavour;
-  /** Size of an extra layer of random bytes (stored uncompressed), for benchmarks. */
+  /** Adds a layer with a file of this many random bytes (gzip'd, so about that big), for benchmarks. */
   bigLayerBytes?: number;
 }
 
@@ -37,14 +37,12 @@ const MT = {
     manifest: "application/vnd.oci.image.manifest.v1+json",
     config: "application/vnd.oci.image.config.v1+json",
     layerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
-    layerTar: "application/vnd.oci.image.layer.v1.tar",
   },
   docker: {
     index: "application/vnd.docker.distribution.manifest.list.v2+json",
     manifest: "application/vnd.docker.distribution.manifest.v2+json",
     config: "application/vnd.docker.container.image.v1+json",
     layerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-    layerTar: "application/vnd.docker.image.rootfs.diff.tar",
   },
 } as const;
 
@@ -85,13 +83,13 @@ class LayoutWriter {
   }
 }
 
-function buildManifest(w: LayoutWriter, spec: ImageSpec, platform: string, layerFile: Uint8Array, bigLayer?: Uint8Array) {
+function buildManifest(w: LayoutWriter, spec: ImageSpec, platform: string, layerFile: Uint8Array, bigLayer?: { tar: Uint8Array; gz: Uint8Array }) {
   const mt = MT[spec.flavour ?? "oci"];
   const [os, architecture] = platform.split("/") as [string, string];
   const layerTar = layerFile;
   const layerGz = gzipSync(layerTar);
   const layers: { mediaType: string; blob: Blob; diffId: string }[] = [{ mediaType: mt.layerGzip, blob: w.add(layerGz), diffId: sha256(layerTar) }];
-  if (bigLayer) layers.push({ mediaType: mt.layerTar, blob: w.add(bigLayer), diffId: sha256(bigLayer) });
+  if (bigLayer) layers.push({ mediaType: mt.layerGzip, blob: w.add(bigLayer.gz), diffId: sha256(bigLayer.tar) });
   const config = w.add(
     JSON.stringify({
       architecture,
@@ -113,6 +111,12 @@ function buildManifest(w: LayoutWriter, spec: ImageSpec, platform: string, layer
   return { manifest, blobs, platform: { os, architecture } };
 }
 
+// A real gzip'd tar layer: registries and skopeo sniff layers and would recompress anything else.
+async function randomLayer(bytes: number): Promise<{ tar: Uint8Array; gz: Uint8Array }> {
+  const tar = await tarBytes([{ name: "random.bin", data: new Uint8Array(randomBytes(bytes)) }]);
+  return { tar, gz: gzipSync(tar, { level: 1 }) };
+}
+
 /** Write one OCI image layout tar holding all `specs` (each annotated with its ref). */
 export async function writeOciArchive(file: string, specs: ImageSpec[]): Promise<BuiltImage[]> {
   const w = new LayoutWriter();
@@ -121,7 +125,7 @@ export async function writeOciArchive(file: string, specs: ImageSpec[]): Promise
   for (const spec of specs) {
     const mt = MT[spec.flavour ?? "oci"];
     const annotations = { "org.opencontainers.image.ref.name": spec.ref };
-    const bigLayer = spec.bigLayerBytes ? new Uint8Array(randomBytes(spec.bigLayerBytes)) : undefined;
+    const bigLayer = spec.bigLayerBytes ? await randomLayer(spec.bigLayerBytes) : undefined;
     const perPlatform = await Promise.all(
       spec.platforms.map(async (p) =>
         buildManifest(w, spec, p, await tarBytes([{ name: "hello", data: `hello from ${spec.ref} on ${p}\n`, mode: 0o755 }]), bigLayer),

@@ -1,0 +1,55 @@
+// The depot's request handler, shared by the main thread and the serving worker threads:
+// routing, read-only enforcement, and the access log line of every request.
+import type { Server } from "bun";
+import { registryError } from "../registry/errors.ts";
+import { handleRegistry } from "../registry/routes.ts";
+import type { ImageStore } from "../registry/store.ts";
+import { isBundleFilePath, plain, serveBundleFile } from "./bundle-files.ts";
+
+/** Longest request URL accepted; real clients stay far below (the longest is a catalog page link). */
+const MAX_URL_LENGTH = 4096;
+
+export interface HandlerContext {
+  store: ImageStore;
+  /** Real path of the bundle directory. */
+  bundleRoot: string;
+  /** Receives one access log line per request, or nothing when access logging is off. */
+  access?: (line: string) => void;
+}
+
+export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<undefined>) => Promise<Response> {
+  return async (req, srv) => {
+    const started = performance.now();
+    const res = await route(req, ctx);
+    ctx.access?.(accessLine(req, res, started, srv.requestIP(req)?.address));
+    return res;
+  };
+}
+
+async function route(req: Request, ctx: HandlerContext): Promise<Response> {
+  if (req.url.length > MAX_URL_LENGTH) return plain(414, "request URL too long\n");
+  const url = new URL(req.url);
+  const path = url.pathname;
+  const isRegistry = path === "/v2" || path.startsWith("/v2/");
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    return isRegistry
+      ? registryError("UNSUPPORTED", "the depot is read-only: only GET and HEAD are served", { method: req.method })
+      : plain(405, "the depot is read-only: only GET and HEAD are served\n", { Allow: "GET, HEAD" });
+  }
+  if (isRegistry) return handleRegistry(req, url, ctx.store);
+  if (isBundleFilePath(path)) return serveBundleFile(req, path, ctx.bundleRoot);
+  return plain(404, "not found (the depot serves /v2/, /repo/<profile>/ and /files/)\n");
+}
+
+/** "depot: <client> <METHOD> <path> <status> <body bytes> <ms>ms" */
+function accessLine(req: Request, res: Response, started: number, ip?: string): string {
+  const bytes = req.method === "HEAD" ? 0 : Number(res.headers.get("content-length") ?? 0);
+  const ms = (performance.now() - started).toFixed(1);
+  const path = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2));
+  return `depot: ${ip ?? "-"} ${req.method} ${path} ${res.status} ${bytes} ${ms}ms`;
+}
+
+export function internalError(err: Error, warn: (m: string) => void): Response {
+  warn(`depot: internal error: ${err.message}`);
+  return plain(500, "internal error\n");
+}
