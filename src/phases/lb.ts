@@ -39,6 +39,7 @@ export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass
   return render(template, {
     cluster: config.name,
     vip: lb.vip,
+    vipCidr: `${lb.vip}/${lb.vipPrefix ?? 32}`,
     checkScript,
     routerId: node.name,
     routerIdNum: lb.virtualRouterId,
