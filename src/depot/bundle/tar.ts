@@ -38,7 +38,7 @@ function addMember(pack: tar.Pack, m: TarMember): Promise<void> {
 /** Write members in order to `out` (gzip level 9 when asked). */
 export async function writeTar(out: string, members: TarMember[], opts: { gzip?: boolean } = {}): Promise<void> {
   const pack = tar.pack();
-  const done = pipeline(pack, ...(opts.gzip ? [createGzip({ level: 9 })] : []), createWriteStream(out));
+  const done = opts.gzip ? pipeline(pack, createGzip({ level: 9 }), createWriteStream(out)) : pipeline(pack, createWriteStream(out));
   try {
     for (const m of members) await addMember(pack, m);
     pack.finalize();
@@ -52,7 +52,7 @@ export async function writeTar(out: string, members: TarMember[], opts: { gzip?:
 export async function tarBytes(members: TarMember[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on("data", (c: Buffer) => chunks.push(c));
+  pack.on("data", (c: unknown) => void chunks.push(c as Buffer));
   const ended = new Promise<void>((res, rej) => {
     pack.on("end", res);
     pack.on("error", rej);
@@ -61,4 +61,22 @@ export async function tarBytes(members: TarMember[]): Promise<Buffer> {
   pack.finalize();
   await ended;
   return Buffer.concat(chunks);
+}
+
+/** Insert each file's parent directories before it, once, as upstream release tarballs list them. */
+export function withParentDirs(files: TarMember[]): TarMember[] {
+  const out: TarMember[] = [];
+  const dirs = new Set<string>(["./"]);
+  for (const f of files) {
+    const parts = f.name.split("/").slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const d = `${parts.slice(0, i).join("/")}/`;
+      if (!dirs.has(d)) {
+        dirs.add(d);
+        out.push({ name: d });
+      }
+    }
+    out.push(f);
+  }
+  return out;
 }

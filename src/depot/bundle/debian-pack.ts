@@ -1,0 +1,51 @@
+// Lab payloads packed from Debian's own binaries, laid out like the upstream release files the el*
+// profiles download (containerd-<v>-linux-amd64.tar.gz, runc.amd64, etcd-v<v>-linux-amd64.tar.gz,
+// cni-plugins-linux-amd64-v<v>.tgz), so the node-side install steps do not care where they came from.
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { FileEntry } from "../profiles.ts";
+import { run } from "./run.ts";
+import { withParentDirs, writeTar, type TarMember } from "./tar.ts";
+
+/** Download the pinned debs (name=version) into work/ and unpack them all into one tree; returns its root. */
+async function unpackDebs(debs: string[], work: string): Promise<string> {
+  const dl = join(work, "debs");
+  const tree = join(work, "tree");
+  mkdirSync(dl, { recursive: true });
+  mkdirSync(tree, { recursive: true });
+  await run(["apt-get", "download", "-q", ...debs], { cwd: dl }).catch((e: Error) => {
+    throw new Error(`cannot download ${debs.join(" ")}: ${e.message}\n(update the pinned versions in rpms/debian12.files.yaml to what apt-cache policy shows)`);
+  });
+  for (const f of readdirSync(dl)) await run(["dpkg-deb", "-x", join(dl, f), tree]);
+  return tree;
+}
+
+/** Pack one `pack:` entry of a files manifest into outDir/<name>. */
+export async function packFromDebs(entry: FileEntry, outDir: string): Promise<void> {
+  const recipe = entry.pack!;
+  const work = mkdtempSync(join(outDir, ".pack-"));
+  try {
+    const tree = await unpackDebs(recipe.debs, work);
+    const inTree = (p: string) => {
+      const abs = join(tree, p);
+      if (!existsSync(abs)) throw new Error(`${entry.name}: ${p} is not in ${recipe.debs.join(", ")}`);
+      return abs;
+    };
+    const out = join(outDir, entry.name);
+    if (recipe.file) {
+      copyFileSync(inTree(recipe.file), out);
+      chmodSync(out, 0o755);
+      return;
+    }
+    const members = Object.entries(recipe.members!).map(([name, src]): TarMember => ({ name, path: inTree(src), mode: 0o755 }));
+    await writeTar(out, withParentDirs(members), { gzip: true });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Pack the Kubernetes stand-in binary under each member name of a `standin:` entry. */
+export async function packStandin(entry: FileEntry, outDir: string, standinBinary: string): Promise<void> {
+  const members = entry.standin!.map((name): TarMember => ({ name, path: standinBinary, mode: 0o755 }));
+  await writeTar(join(outDir, entry.name), withParentDirs(members), { gzip: true });
+}

@@ -1,0 +1,160 @@
+// Pulling images from upstream registries for the el* bundles (OCI distribution API, pull side):
+// anonymous bearer tokens (401 + WWW-Authenticate: Bearer realm=...,service=...,scope=...), multi-arch
+// index / manifest list → the manifest of one platform, blobs checked against their digests (following
+// redirects to blob storage without the token), written as an OCI layout archive.
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { sha256Hex } from "./hash.ts";
+import { DownloadError, fetchRetry, saveBody } from "./http.ts";
+import { MT, writeOciArchive, type Blob, type Descriptor } from "./oci-layout.ts";
+
+export interface ImageRef {
+  registry: string;
+  repository: string;
+  tag: string;
+}
+
+/** registry.k8s.io/coredns/coredns:v1.8.4 → {registry.k8s.io, coredns/coredns, v1.8.4}; docker.io names get library/. */
+export function parseImageRef(ref: string): ImageRef {
+  const m = ref.match(/^([^/]+)\/(.+):([\w][\w.-]{0,127})$/);
+  if (!m || !/[.:]|^localhost$/.test(m[1]!)) throw new DownloadError(`"${ref}" is not a full image reference (registry/repository:tag)`);
+  const [, registry, repository, tag] = m as unknown as [string, string, string, string];
+  return { registry, repository: registry === "docker.io" && !repository.includes("/") ? `library/${repository}` : repository, tag };
+}
+
+/** Base URL of a registry's API: Docker Hub's API host, plain HTTP only for loopback registries (tests). */
+export function registryBaseUrl(registry: string): string {
+  if (registry === "docker.io") return "https://registry-1.docker.io";
+  const host = registry.replace(/:\d+$/, "");
+  return host === "localhost" || host.startsWith("127.") || host === "[::1]" ? `http://${registry}` : `https://${registry}`;
+}
+
+const MANIFEST_ACCEPT = [MT.ociIndex, MT.dockerList, MT.ociManifest, MT.dockerManifest].join(", ");
+
+/** Parse `Bearer realm="...",service="...",scope="..."`. */
+export function parseBearerChallenge(header: string): Record<string, string> | null {
+  const m = header.match(/^\s*Bearer\s+(.*)$/i);
+  if (!m) return null;
+  const params: Record<string, string> = {};
+  for (const p of m[1]!.matchAll(/(\w+)="([^"]*)"/g)) params[p[1]!.toLowerCase()] = p[2]!;
+  return params.realm ? params : null;
+}
+
+/** One repository on one registry, with its anonymous pull token once it has been asked for. */
+class RegistryRepo {
+  private token?: string;
+  constructor(private readonly ref: ImageRef, private readonly base = registryBaseUrl(ref.registry)) {}
+
+  private url(kind: "manifests" | "blobs", reference: string) {
+    return `${this.base}/v2/${this.ref.repository}/${kind}/${reference}`;
+  }
+
+  private async authorize(res: Response): Promise<void> {
+    const challenge = parseBearerChallenge(res.headers.get("www-authenticate") ?? "");
+    if (!challenge) throw new DownloadError(`${this.ref.registry} asks for credentials this tool does not have (only anonymous bearer tokens are supported)`);
+    const u = new URL(challenge.realm!);
+    if (challenge.service) u.searchParams.set("service", challenge.service);
+    u.searchParams.set("scope", challenge.scope ?? `repository:${this.ref.repository}:pull`);
+    const tr = await fetchRetry(u.href);
+    if (!tr.ok) throw new DownloadError(`token request to ${u.origin}${u.pathname} failed: HTTP ${tr.status}`);
+    const body = (await tr.json()) as { token?: string; access_token?: string };
+    this.token = body.token ?? body.access_token;
+    if (!this.token) throw new DownloadError(`token service ${u.origin}${u.pathname} answered without a token`);
+  }
+
+  /** GET with the token; on 401 fetch a token once and retry. Redirects are followed without the token. */
+  async get(kind: "manifests" | "blobs", reference: string, accept?: string): Promise<Response> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const headers: Record<string, string> = {};
+      if (accept) headers.accept = accept;
+      if (this.token) headers.authorization = `Bearer ${this.token}`;
+      let res = await fetchRetry(this.url(kind, reference), { headers, redirect: "manual" });
+      if (res.status === 401 && attempt === 0) {
+        await res.body?.cancel();
+        await this.authorize(res);
+        continue;
+      }
+      for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 5; hops++) {
+        const location = res.headers.get("location");
+        await res.body?.cancel();
+        if (!location) break;
+        res = await fetchRetry(new URL(location, res.url || this.url(kind, reference)).href, { redirect: "manual" });
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new DownloadError(`${this.ref.registry}/${this.ref.repository} ${kind} ${reference}: HTTP ${res.status}`);
+      }
+      return res;
+    }
+    throw new DownloadError(`${this.ref.registry}: still unauthorized after fetching a token`);
+  }
+
+  /** A manifest (or index) by tag or digest, with its own digest checked. */
+  async manifest(reference: string): Promise<{ bytes: Uint8Array; mediaType: string; digest: string }> {
+    const res = await this.get("manifests", reference, MANIFEST_ACCEPT);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const digest = `sha256:${sha256Hex(bytes)}`;
+    const claimed = res.headers.get("docker-content-digest");
+    if (reference.startsWith("sha256:") && digest !== reference) throw new DownloadError(`manifest ${reference} arrived with digest ${digest}`);
+    if (claimed && claimed !== digest) throw new DownloadError(`manifest ${reference}: registry says ${claimed}, content is ${digest}`);
+    const mediaType = (JSON.parse(Buffer.from(bytes).toString("utf8")) as { mediaType?: string }).mediaType ?? res.headers.get("content-type") ?? MT.ociManifest;
+    return { bytes, mediaType, digest };
+  }
+}
+
+export interface PulledImage {
+  ref: string;
+  /** Digest of the platform's image manifest (what the archive's index.json points at). */
+  digest: string;
+  /** Digest of what the tag points at upstream (the multi-arch index, or the manifest itself). */
+  tagDigest: string;
+}
+
+interface ManifestJson {
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  manifests?: Descriptor[];
+}
+
+/** Pull `ref` for `platform` (os/arch) into an OCI layout archive at `out`. */
+export async function pullImage(ref: string, out: string, opts: { platform: string; expectDigest?: string; workDir: string }): Promise<PulledImage> {
+  const parsed = parseImageRef(ref);
+  const repo = new RegistryRepo(parsed);
+  const [os, architecture] = opts.platform.split("/") as [string, string];
+  const top = await repo.manifest(parsed.tag);
+  if (opts.expectDigest && top.digest !== opts.expectDigest) {
+    throw new DownloadError(`${ref} now points at ${top.digest}, the manifest pins ${opts.expectDigest}: the tag was moved upstream`);
+  }
+  let chosen = top;
+  if (top.mediaType === MT.ociIndex || top.mediaType === MT.dockerList) {
+    const index = JSON.parse(Buffer.from(top.bytes).toString("utf8")) as ManifestJson;
+    const entry = index.manifests?.find((d) => d.platform?.os === os && d.platform?.architecture === architecture);
+    if (!entry) {
+      const offered = (index.manifests ?? []).map((d) => `${d.platform?.os}/${d.platform?.architecture}`).join(", ");
+      throw new DownloadError(`${ref} has no ${opts.platform} image (offers ${offered || "none"})`);
+    }
+    chosen = await repo.manifest(entry.digest);
+  }
+  const manifest = JSON.parse(Buffer.from(chosen.bytes).toString("utf8")) as ManifestJson;
+  if (!manifest.config || !Array.isArray(manifest.layers)) throw new DownloadError(`${ref}: ${chosen.mediaType} is not an image manifest`);
+  const work = mkdtempSync(join(opts.workDir, ".pull-"));
+  try {
+    const blobs: Blob[] = [{ digest: chosen.digest, data: chosen.bytes }];
+    for (const d of [manifest.config, ...manifest.layers]) {
+      if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw new DownloadError(`${ref}: unsupported blob digest ${d.digest}`);
+      const path = join(work, d.digest.slice(7));
+      const res = await repo.get("blobs", d.digest);
+      await saveBody(res, `${ref} blob ${d.digest}`, path, { sha256: d.digest.slice(7), size: d.size });
+      blobs.push({ digest: d.digest, path });
+    }
+    await writeOciArchive(out, {
+      ref,
+      manifest: { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.bytes.length, platform: { architecture, os } },
+      blobs,
+    });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return { ref, digest: chosen.digest, tagDigest: top.digest };
+}
