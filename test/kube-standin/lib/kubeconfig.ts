@@ -36,7 +36,8 @@ export function clientFromKubeconfig(text: string, source: string): Client {
     return fail(`error loading config file "${source}": ${(e as Error).message}`);
   }
   const ctx = cfg?.contexts?.find((c: any) => c.name === cfg["current-context"])?.context;
-  const cluster = cfg?.clusters?.find((c: any) => c.name === ctx?.cluster)?.cluster;
+  // cluster-info carries a cluster and no context: then the first cluster is the one.
+  const cluster = (ctx ? cfg?.clusters?.find((c: any) => c.name === ctx.cluster) : cfg?.clusters?.[0])?.cluster;
   const user = cfg?.users?.find((u: any) => u.name === ctx?.user)?.user ?? {};
   if (!cluster?.server) return fail(`invalid configuration: no server found for cluster of context "${cfg?.["current-context"]}" in ${source}`);
   const unb64 = (s?: string) => (s ? Buffer.from(s, "base64").toString() : undefined);
