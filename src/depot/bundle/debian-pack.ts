@@ -44,8 +44,12 @@ export async function packFromDebs(entry: FileEntry, outDir: string): Promise<vo
   }
 }
 
-/** Pack the Kubernetes stand-in binary under each member name of a `standin:` entry. */
+/**
+ * Pack the Kubernetes stand-in binary under each member name of a `standin:` entry: stored once,
+ * the other names are hard links to it (a full extraction gives three ordinary files).
+ */
 export async function packStandin(entry: FileEntry, outDir: string, standinBinary: string): Promise<void> {
-  const members = entry.standin!.map((name): TarMember => ({ name, path: standinBinary, mode: 0o755 }));
+  const [first, ...rest] = entry.standin!;
+  const members: TarMember[] = [{ name: first!, path: standinBinary, mode: 0o755 }, ...rest.map((name) => ({ name, link: first!, mode: 0o755 }))];
   await writeTar(join(outDir, entry.name), withParentDirs(members), { gzip: true });
 }

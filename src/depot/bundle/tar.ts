@@ -14,6 +14,8 @@ export interface TarMember {
   path?: string;
   /** Default 0o644 (0o755 for directories). */
   mode?: number;
+  /** A hard link to this earlier member (same content stored once). */
+  link?: string;
 }
 
 /** 2021-09-15, when Kubernetes 1.22.2 was released: a fixed, plausible mtime for every member. */
@@ -23,6 +25,9 @@ function addMember(pack: tar.Pack, m: TarMember): Promise<void> {
   const common = { name: m.name, mtime: FIXED_MTIME, uid: 0, gid: 0, uname: "root", gname: "root" };
   if (m.name.endsWith("/")) {
     return new Promise((res, rej) => pack.entry({ ...common, type: "directory", mode: m.mode ?? 0o755 }, (e) => (e ? rej(e) : res())));
+  }
+  if (m.link !== undefined) {
+    return new Promise((res, rej) => pack.entry({ ...common, type: "link", linkname: m.link, mode: m.mode ?? 0o644 }, (e) => (e ? rej(e) : res())));
   }
   if (m.path !== undefined) {
     const size = statSync(m.path).size;

@@ -1,0 +1,116 @@
+// The apt flat repository writer against the real apt-get: index, Release hashes, dependency resolution.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeFlatRepo } from "../../src/depot/bundle/apt.ts";
+import { renderAptSource } from "../../src/depot/node-config.ts";
+
+const PORT = 5210;
+const work = mkdtempSync(join(tmpdir(), "repo-apt-"));
+const repo = join(work, "bundle/repo/debian12");
+let server: ReturnType<typeof Bun.serve>;
+
+async function sh(cmd: string[], cwd?: string): Promise<{ code: number; out: string }> {
+  const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" } });
+  const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, out: o + e };
+}
+
+/** A real .deb built with dpkg-deb. */
+async function buildDeb(name: string, version: string, depends?: string): Promise<void> {
+  const root = join(work, `src-${name}`);
+  mkdirSync(join(root, "DEBIAN"), { recursive: true });
+  mkdirSync(join(root, "usr/share", name), { recursive: true });
+  writeFileSync(join(root, "usr/share", name, "hello"), `${name} ${version}\n`);
+  writeFileSync(
+    join(root, "DEBIAN/control"),
+    [`Package: ${name}`, `Version: ${version}`, "Architecture: all", "Maintainer: lab <lab@example.invalid>", ...(depends ? [`Depends: ${depends}`] : []), "Description: test package", " for the depot's apt repository", ""].join("\n"),
+  );
+  const r = await sh(["dpkg-deb", "--root-owner-group", "--build", root, join(repo, `${name}_${version}_all.deb`)]);
+  if (r.code !== 0) throw new Error(r.out);
+}
+
+/** apt-get isolated from the system: its own sources, lists, cache and an empty dpkg status. */
+function aptArgs(state: string): string[] {
+  for (const d of ["lists/partial", "archives/partial", "cache"]) mkdirSync(join(state, d), { recursive: true });
+  writeFileSync(join(state, "status"), "");
+  writeFileSync(join(state, "sources.list"), renderAptSource(`http://127.0.0.1:${PORT}`, "debian12"));
+  return [
+    "-o", `Dir::Etc::sourcelist=${join(state, "sources.list")}`,
+    "-o", "Dir::Etc::sourceparts=-",
+    "-o", `Dir::State::lists=${join(state, "lists")}`,
+    "-o", `Dir::State::status=${join(state, "status")}`,
+    "-o", `Dir::Cache=${join(state, "cache")}`,
+    "-o", `Dir::Cache::archives=${join(state, "archives")}`,
+    "-o", "Debug::NoLocking=1",
+    "-o", "APT::Architecture=amd64",
+    "-o", "Acquire::Languages=none",
+    // The test's temp dirs are not readable by apt's _apt sandbox user.
+    "-o", "APT::Sandbox::User=root",
+  ];
+}
+
+beforeAll(async () => {
+  mkdirSync(repo, { recursive: true });
+  await buildDeb("depot-lib", "1.0-1");
+  await buildDeb("depot-app", "2:2.5-3", "depot-lib (>= 1.0)");
+  await writeFlatRepo(repo, { label: "test", date: new Date("2021-09-15T00:00:00Z") });
+  const bundle = join(work, "bundle");
+  server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: PORT,
+    fetch(req) {
+      const path = decodeURIComponent(new URL(req.url).pathname);
+      if (path.includes("..")) return new Response("no", { status: 400 });
+      const f = Bun.file(join(bundle, path));
+      return f.size > 0 ? new Response(f) : new Response("not found", { status: 404 });
+    },
+  });
+});
+afterAll(() => {
+  server?.stop(true);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("apt flat repository", () => {
+  test("Packages carries each deb's control fields, epoch included, with Filename, Size and SHA256", () => {
+    const packages = readFileSync(join(repo, "Packages"), "utf8");
+    const stanzas = packages.trim().split("\n\n");
+    expect(stanzas).toHaveLength(2);
+    const app = stanzas.find((s) => s.startsWith("Package: depot-app"))!;
+    expect(app).toContain("Version: 2:2.5-3");
+    expect(app).toContain("Depends: depot-lib (>= 1.0)");
+    expect(app).toContain("Filename: ./depot-app_2:2.5-3_all.deb");
+    expect(app).toMatch(/\nSHA256: [0-9a-f]{64}\n/);
+    expect(app).toMatch(/Description: test package\n for the depot's apt repository$/);
+  });
+
+  test("apt-get update accepts it and install resolves the dependency from the depot", async () => {
+    const args = aptArgs(join(work, "state1"));
+    const upd = await sh(["apt-get", ...args, "update"]);
+    expect(upd.out).not.toContain("W:");
+    expect(upd.code).toBe(0);
+    const inst = await sh(["apt-get", ...args, "-y", "--download-only", "install", "depot-app"]);
+    expect(inst.code).toBe(0);
+    expect(readdirSync(join(work, "state1/archives")).filter((f) => f.endsWith(".deb")).sort()).toEqual([
+      "depot-app_2%3a2.5-3_all.deb",
+      "depot-lib_1.0-1_all.deb",
+    ]);
+  });
+
+  test("a Packages.gz that does not match Release is refused by apt", async () => {
+    const gz = join(repo, "Packages.gz");
+    const good = readFileSync(gz);
+    const bad = Buffer.from(good);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
+    writeFileSync(gz, bad);
+    try {
+      const upd = await sh(["apt-get", ...aptArgs(join(work, "state2")), "update"]);
+      expect(upd.out).toContain("Hash Sum mismatch");
+      expect(upd.code).not.toBe(0);
+    } finally {
+      writeFileSync(gz, good);
+    }
+  });
+});
