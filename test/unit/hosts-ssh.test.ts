@@ -12,6 +12,7 @@ import { startSshd, sshdAvailable, createThrowawayUser, type Sshd, type Throwawa
 const PORT = 2202;
 const SILENT_PORT = 2203; // accepts TCP, never speaks SSH
 const CLOSED_PORT = 2204; // nothing listens
+const PAM_PORT = 2207; // passwords only through PAM's keyboard-interactive conversation
 setDefaultTimeout(120_000);
 
 let sshd: Sshd;
@@ -121,6 +122,22 @@ describe("login", () => {
       await h.close();
     } finally {
       alias.remove();
+    }
+  });
+
+  test("with a password on a server that asks for it only by keyboard-interactive (PAM)", async () => {
+    const pamSshd = await startSshd({ port: PAM_PORT, extraConfig: ["UsePAM yes", "KbdInteractiveAuthentication yes", "PasswordAuthentication no"] });
+    const alias = createThrowawayUser({ uid0: true });
+    try {
+      const t = target({ port: PAM_PORT, user: alias.name, credentials: { keys: [], password: alias.password } });
+      const h = await SshHost.connect(t);
+      expect((await h.exec("id -u")).stdout).toBe("0\n");
+      await h.close();
+      const err = await connectError({ ...t, credentials: { keys: [], password: "wrong" } });
+      expect(err.message).toStartWith(`node1: authentication failed for ${alias.name}@127.0.0.1 (tried: password, keyboard-interactive; server accepts: publickey, keyboard-interactive)`);
+    } finally {
+      alias.remove();
+      await pamSshd.stop();
     }
   });
 

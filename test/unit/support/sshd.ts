@@ -62,6 +62,8 @@ export async function startSshd(opts: { port: number; addresses?: string[]; extr
   writeFileSync(join(dir, "authorized_keys"), readFileSync(`${clientKey}.pub`));
   mkdirSync("/run/sshd", { recursive: true }); // privilege-separation dir sshd insists on
   const config = [
+    // sshd keeps the first value of a keyword, so the caller's lines go first and win.
+    ...(opts.extraConfig ?? []),
     `Port ${opts.port}`,
     ...addresses.map((a) => `ListenAddress ${a}`),
     ...keyTypes.map(([t]) => `HostKey ${join(dir, `host_${t}`)}`),
@@ -78,7 +80,6 @@ export async function startSshd(opts: { port: number; addresses?: string[]; extr
     "MaxSessions 100",
     "Subsystem sftp internal-sftp",
     "LogLevel ERROR",
-    ...(opts.extraConfig ?? []),
   ];
   const configFile = join(dir, "sshd_config");
   writeFileSync(configFile, config.join("\n") + "\n");
