@@ -241,7 +241,7 @@ describe("init, joins and the cluster view", () => {
   test("the cluster state is in etcd under /registry/standin/", async () => {
     const key = Buffer.from("/registry/standin/objects/v1/secrets/kube-system/bootstrap-token-abcdef").toString("base64");
     const res = await fetch(`${etcd.url}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key }), tls: etcd.tls } as RequestInit);
-    const kv = (await res.json()).kvs?.[0];
+    const kv = ((await res.json()) as any).kvs?.[0];
     expect(JSON.parse(Buffer.from(kv.value, "base64").toString()).stringData["token-id"]).toBe("abcdef");
   });
 
@@ -338,18 +338,16 @@ spec:
     expect(table.stdout).toMatch(/master1\s+Ready\s+control-plane,master/);
   }, 60_000);
 
-  test("kubectl refuses a client certificate from another CA", async () => {
-    const admin = m1.read("/etc/kubernetes/admin.conf");
-    const foreign = m2.read("/etc/kubernetes/admin.conf"); // same CA: accepted
-    expect((await m2.run("kubectl", ["get", "nodes", "-o", "json"])).code).toBe(0);
+  test("the apiserver accepts client certificates of the cluster CA only", async () => {
+    expect((await m2.run("kubectl", ["get", "nodes", "-o", "json"])).code).toBe(0); // master2's own admin.conf
     const { newCA, newLeaf } = await import("./lib/pki.ts");
     const evil = await newLeaf(await newCA("evil"), { cn: "kubernetes-admin", orgs: ["system:masters"], usage: "client" });
     const b64 = (s: string) => Buffer.from(s).toString("base64");
+    const admin = m1.read("/etc/kubernetes/admin.conf");
     w1.write("/root/evil.conf", admin.replace(/client-certificate-data: \S+/, `client-certificate-data: ${b64(evil.cert)}`).replace(/client-key-data: \S+/, `client-key-data: ${b64(evil.key)}`));
     const r = await w1.run("kubectl", ["--kubeconfig", "/root/evil.conf", "get", "nodes", "-o", "json"]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("forbidden");
-    expect(foreign).not.toBe(admin);
+    expect(r.stderr).toContain('User "system:anonymous" cannot list resource "nodes"');
   });
 
   test("kubectl get cs shows the 1.22 --port=0 symptom until the manifests are fixed", async () => {
@@ -369,7 +367,7 @@ spec:
     // Age the Secret in etcd as two hours passing would.
     const key = "/registry/standin/objects/v1/secrets/kube-system/kubeadm-certs";
     const b64 = (s: string) => Buffer.from(s).toString("base64");
-    const get = await (await fetch(`${etcd.url}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: b64(key) }), tls: etcd.tls } as RequestInit)).json();
+    const get: any = await (await fetch(`${etcd.url}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: b64(key) }), tls: etcd.tls } as RequestInit)).json();
     const secret = JSON.parse(Buffer.from(get.kvs[0].value, "base64").toString());
     secret.metadata.annotations["standin.kubeadm/expires"] = new Date(Date.now() - 1000).toISOString();
     await fetch(`${etcd.url}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: b64(key), value: b64(JSON.stringify(secret)) }), tls: etcd.tls } as RequestInit);
