@@ -97,10 +97,12 @@ beforeAll(async () => {
   w1 = node("node1");
 }, 60_000);
 
-afterAll(() => {
+afterAll(async () => {
   for (const n of nodes) n.stop();
   stopProc(etcd?.proc);
   stopProc(registry?.proc);
+  await Bun.sleep(500);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 describe("kubeadm basics", () => {
@@ -399,6 +401,29 @@ spec:
     const names = JSON.parse((await m1.run("kubectl", ["get", "nodes", "-o", "json"])).stdout).items.map((n: any) => n.metadata.name);
     expect(names).not.toContain("node1");
     expect(w1.records().map((x) => x.command ?? x.tool)).toContain("reset");
+  }, 60_000);
+
+  test("the reset worker joins again through a JoinConfiguration file", async () => {
+    w1.write("/root/join.yaml", `apiVersion: kubeadm.k8s.io/v1beta3
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: ${CPE}
+    token: ${TOKEN}
+    caCertHashes: [${hash}]
+nodeRegistration:
+  name: node1
+  criSocket: unix:///run/containerd/containerd.sock
+`);
+    const mixed = await w1.run("kubeadm", ["join", "--config", "/root/join.yaml", "--token", TOKEN]);
+    expect(mixed.stderr).toContain("can not mix '--config' with arguments [token]");
+    const r = await w1.run("kubeadm", ["join", "--config", "/root/join.yaml"]);
+    if (r.code !== 0) console.error(r.out);
+    expect(r.code).toBe(0);
+    expect(w1.read("/etc/kubernetes/pki/ca.crt")).toBe(m1.read("/etc/kubernetes/pki/ca.crt"));
+    const curl = spawnSync("curl", ["-sS", "--cacert", w1.path("/etc/kubernetes/pki/ca.crt"), `https://${CPE}/readyz`], { encoding: "utf8" });
+    expect(curl.stdout).toBe("ok");
+    expect((await m1.run("kubectl", ["wait", "--for=condition=Ready", "node/node1", "--timeout=30s"])).code).toBe(0);
   }, 60_000);
 
   test("certs check-expiration and renew all keep the SANs", async () => {

@@ -67,6 +67,8 @@ async function get(api: Client, p: ReturnType<typeof parseFlags>, what: string[]
   const out = await call(api, "GET", path);
   const items: any[] = name ? [out] : out.items;
   const fmt = str(p, "output");
+  if (fmt !== undefined && !["json", "yaml", "name", "wide"].includes(fmt))
+    fail(`error: unable to match a printer suitable for the output format "${fmt}", allowed formats are: json,name,wide,yaml (the stand-in has no jsonpath or go-template)`);
   if (fmt === "json") return console.log(JSON.stringify(name ? out : { apiVersion: "v1", kind: "List", items }, null, 2));
   if (fmt === "yaml") return console.log(YAML.stringify(name ? out : { apiVersion: "v1", kind: "List", items }));
   if (fmt === "name") return items.forEach((i) => console.log(`${resource!.replace(/s$/, "")}/${i.metadata.name}`));

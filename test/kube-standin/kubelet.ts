@@ -48,6 +48,7 @@ export async function kubeletMain(argv: string[]) {
   console.log(`kubelet (stand-in ${standinVersion()}) for node ${nodeName}: static pods from ${manifests}`);
 
   let apiserver: { child: ChildProcess; text: string } | null = null;
+  let lastStart = 0;
   let registered = false;
   let nodeIp = str(p, "node-ip");
 
@@ -62,7 +63,9 @@ export async function kubeletMain(argv: string[]) {
     const api = pods.find((x) => x.name === "kube-apiserver");
     if (api && !nodeIp) nodeIp = api.command.find((a) => a.startsWith("--advertise-address="))?.split("=")[1];
     if (apiserver && (!api || api.text !== apiserver.text || apiserver.child.exitCode !== null)) stopApiserver();
-    if (api && !apiserver) {
+    // A crashing apiserver is restarted, but not more than every 5 s (kubelet's back-off, simplified).
+    if (api && !apiserver && Date.now() - lastStart > 5000) {
+      lastStart = Date.now();
       const [cmd, ...args] = selfCommand();
       const child = spawn(cmd!, [...args, "apiserver", ...api.command.slice(1)], {
         argv0: "kube-standin",

@@ -55,6 +55,7 @@ export interface JoinModel {
   unsafeSkipCAVerification: boolean;
   controlPlane?: { advertiseAddress?: string; bindPort: number; certificateKey?: string };
   skipPhases: string[];
+  caCertPath: string;
 }
 
 const OLD_APIS: Record<string, number> = { v1beta1: 22, v1beta2: 26 }; // version string -> first minor without it
@@ -241,6 +242,7 @@ export function joinModel(docs: Map<string, Doc>): JoinModel {
   return {
     node, endpoint: bt?.apiServerEndpoint, token: bt?.token, caCertHashes: bt?.caCertHashes ?? [],
     unsafeSkipCAVerification: bt?.unsafeSkipCAVerification ?? false, controlPlane, skipPhases: j!.skipPhases ?? [],
+    caCertPath: j!.caCertPath ?? "/etc/kubernetes/pki/ca.crt",
   };
 }
 

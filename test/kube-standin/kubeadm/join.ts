@@ -32,7 +32,7 @@ function modelFromFlags(p: ReturnType<typeof parseFlags>): JoinModel {
     node: { name, criSocket: str(p, "cri-socket"), taints: [], ignorePreflightErrors: [] },
     endpoint, token, caCertHashes: list(p, "discovery-token-ca-cert-hash"), unsafeSkipCAVerification: bool(p, "discovery-token-unsafe-skip-ca-verification"),
     controlPlane: cp ? { advertiseAddress: str(p, "apiserver-advertise-address"), bindPort: Number(str(p, "apiserver-bind-port") ?? 6443), certificateKey: str(p, "certificate-key") } : undefined,
-    skipPhases: [],
+    skipPhases: [], caCertPath: "/etc/kubernetes/pki/ca.crt",
   };
 }
 
@@ -145,6 +145,8 @@ export async function join(argv: string[]): Promise<object> {
     });
   }
   await phase("kubelet-start", async () => {
+    // Every joined node keeps the cluster CA where kubelet and operators expect it (caCertPath).
+    if (!cp) writeFile(m.caCertPath, ca, 0o644);
     const cm = await call(bootstrap, "GET", `/api/v1/namespaces/kube-system/configmaps/${kubeletConfigMapName(c)}`);
     await kubeletCredentials(bootstrap, c, nodeName, ca);
     await startKubelet(c, YAML.parse(cm.data.kubelet), m.node.criSocket);
