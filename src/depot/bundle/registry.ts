@@ -1,7 +1,10 @@
 // Pulling images from upstream registries for the el* bundles (OCI distribution API, pull side):
 // anonymous bearer tokens (401 + WWW-Authenticate: Bearer realm=...,service=...,scope=...), multi-arch
 // index / manifest list → the manifest of one platform, blobs checked against their digests (following
-// redirects to blob storage without the token), written as an OCI layout archive.
+// redirects to blob storage without the token), written as an OCI layout archive. Docker schema2
+// manifests are rewritten as OCI manifests (same blobs, OCI media types), as `skopeo copy ... oci:` does:
+// an OCI layout's index only names OCI manifests, so the archive's digest differs from the upstream one
+// for those images; the lock records the archive's.
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "./hash.ts";
@@ -104,10 +107,32 @@ class RegistryRepo {
 
 export interface PulledImage {
   ref: string;
-  /** Digest of the platform's image manifest (what the archive's index.json points at). */
+  /** Digest of the image manifest the archive's index.json points at (OCI; see toOciManifest). */
   digest: string;
+  /** Digest of the platform's manifest as upstream serves it. */
+  upstreamDigest: string;
   /** Digest of what the tag points at upstream (the multi-arch index, or the manifest itself). */
   tagDigest: string;
+}
+
+const DOCKER_TO_OCI: Record<string, string> = {
+  [MT.dockerManifest]: MT.ociManifest,
+  "application/vnd.docker.container.image.v1+json": MT.ociConfig,
+  "application/vnd.docker.image.rootfs.diff.tar.gzip": MT.ociLayerGzip,
+  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+};
+
+/** A docker schema2 manifest as the equivalent OCI image manifest (blobs untouched); OCI ones as they are. */
+export function toOciManifest(bytes: Uint8Array, mediaType: string): { bytes: Uint8Array; digest: string } {
+  if (mediaType !== MT.dockerManifest) return { bytes, digest: `sha256:${sha256Hex(bytes)}` };
+  const m = JSON.parse(Buffer.from(bytes).toString("utf8")) as ManifestJson;
+  const convert = (d: Descriptor): Descriptor => {
+    const mt = DOCKER_TO_OCI[d.mediaType];
+    if (!mt) throw new DownloadError(`cannot store a blob of type ${d.mediaType} in an OCI layout`);
+    return { ...d, mediaType: mt };
+  };
+  const oci = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, config: convert(m.config), layers: m.layers.map(convert) }));
+  return { bytes: oci, digest: `sha256:${sha256Hex(oci)}` };
 }
 
 interface ManifestJson {
@@ -140,7 +165,8 @@ export async function pullImage(ref: string, out: string, opts: { platform: stri
   if (!manifest.config || !Array.isArray(manifest.layers)) throw new DownloadError(`${ref}: ${chosen.mediaType} is not an image manifest`);
   const work = mkdtempSync(join(opts.workDir, ".pull-"));
   try {
-    const blobs: Blob[] = [{ digest: chosen.digest, data: chosen.bytes }];
+    const stored = toOciManifest(chosen.bytes, chosen.mediaType);
+    const blobs: Blob[] = [{ digest: stored.digest, data: stored.bytes }];
     for (const d of [manifest.config, ...manifest.layers]) {
       if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw new DownloadError(`${ref}: unsupported blob digest ${d.digest}`);
       const path = join(work, d.digest.slice(7));
@@ -150,11 +176,11 @@ export async function pullImage(ref: string, out: string, opts: { platform: stri
     }
     await writeOciArchive(out, {
       ref,
-      manifest: { mediaType: chosen.mediaType, digest: chosen.digest, size: chosen.bytes.length, platform: { architecture, os } },
+      manifest: { mediaType: MT.ociManifest, digest: stored.digest, size: stored.bytes.length, platform: { architecture, os } },
       blobs,
     });
+    return { ref, digest: stored.digest, upstreamDigest: chosen.digest, tagDigest: top.digest };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  return { ref, digest: chosen.digest, tagDigest: top.digest };
 }
