@@ -19,7 +19,7 @@ const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : unde
 const union = (c: ClusterConfig): HostSpec[] => [...new Map([...etcdMembers(c), ...controlPlanes(c)].map((h) => [h.name, h])).values()];
 
 /** What exists now: the CA from master1's state dir (or its backup), every leaf from the node it lives on. */
-async function readExisting(ctx: PhaseContext): Promise<ExistingEtcdPki> {
+export async function readExisting(ctx: PhaseContext): Promise<ExistingEtcdPki> {
   const p = etcdCaStatePaths(ctx.stateDir);
   const read = async (a: string, b: string) => decode(await ctx.local.readFile(a)) ?? decode(await ctx.local.readFile(b));
   const ca = { certPem: await read(p.cert, p.backupCert), keyPem: await read(p.key, p.backupKey) };
@@ -102,7 +102,7 @@ async function unitFor(ctx: PhaseContext, host: Host, node: HostSpec): Promise<s
 
 const etcdTarball = (ctx: PhaseContext) => lockedFile(ctx, /^files\/etcd-v[\d.]+-linux-(amd64|arm64)\.tar\.gz$/, "etcd tarball");
 
-const healthy = async (host: Host, node: HostSpec, cluster = false) =>
+export const healthy = async (host: Host, node: HostSpec, cluster = false) =>
   (await host.exec(etcdctl(node, `endpoint health${cluster ? " --cluster" : ""}`), { check: false, timeoutMs: 20_000 })).code === 0;
 
 // Restarts of members that already run are made one at a time, each waiting for the whole cluster
@@ -128,20 +128,28 @@ export const etcd: Phase = {
     if (!(await tarballInstalled(host, "etcd", etcdTarball(ctx))))
       await installTarball(host, ctx, "etcd", etcdTarball(ctx),
         `d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d" --strip-components=1; install -m 0755 "$d/etcd" "$d/etcdctl" /usr/local/bin/; rm -rf "$d"`);
-    await host.exec("mkdir -p /var/lib/etcd && chmod 700 /var/lib/etcd");
-    const wasActive = (await unitState(host, "etcd.service")).active;
-    const changed = await installUnitFile(host, "/etc/systemd/system/etcd.service", await unitFor(ctx, host, node));
-    if (wasActive && changed) {
-      const turn = restartChain.then(async () => {
-        await ensureService(host, "etcd.service", "restart");
-        await waitFor(`etcd cluster health after restarting ${node.name}`, () => healthy(host, node, true), 90_000, 1000);
-      });
-      restartChain = turn.catch(() => undefined);
-      await turn;
-    } else {
-      // First start: members wait for each other, so all of them start at once.
-      await host.exec("systemctl enable etcd.service && systemctl start --no-block etcd.service");
-    }
-    await waitFor(`etcd on ${node.name} to be healthy with the whole cluster`, () => healthy(host, node, true), 120_000, 1000);
+    await applyEtcdService(ctx, host, node);
   },
 };
+
+/**
+ * etcd.service as the config and the member's certificates want it: a running member whose unit
+ * changed is restarted in turn with the others (renew-certs relies on this), a stopped one started.
+ */
+export async function applyEtcdService(ctx: PhaseContext, host: Host, node: HostSpec): Promise<void> {
+  await host.exec("mkdir -p /var/lib/etcd && chmod 700 /var/lib/etcd");
+  const wasActive = (await unitState(host, "etcd.service")).active;
+  const changed = await installUnitFile(host, "/etc/systemd/system/etcd.service", await unitFor(ctx, host, node));
+  if (wasActive && changed) {
+    const turn = restartChain.then(async () => {
+      await ensureService(host, "etcd.service", "restart");
+      await waitFor(`etcd cluster health after restarting ${node.name}`, () => healthy(host, node, true), 90_000, 1000);
+    });
+    restartChain = turn.catch(() => undefined);
+    await turn;
+  } else {
+    // First start: members wait for each other, so all of them start at once.
+    await host.exec("systemctl enable etcd.service && systemctl start --no-block etcd.service");
+  }
+  await waitFor(`etcd on ${node.name} to be healthy with the whole cluster`, () => healthy(host, node, true), 120_000, 1000);
+}
