@@ -1,0 +1,21 @@
+// `status`: nodes, services, etcd health, VIP holder, depot and Kubernetes nodes in one table.
+// Exit 0 healthy, 1 degraded (the table says what), 2 bad usage.
+import { readConfig, openSession } from "../context.ts";
+import { UsageError, EXIT_OK, EXIT_FAILURE } from "../errors.ts";
+import type { GlobalFlags } from "../main.ts";
+import { collectStatus } from "../../ops/status.ts";
+import { renderStatusTable } from "../../ops/status-render.ts";
+
+export default async function status(flags: GlobalFlags & { output?: string }): Promise<number> {
+  const output = flags.output ?? "table";
+  if (output !== "table" && output !== "json") throw new UsageError(`--output must be table or json, got "${output}"`);
+  const config = readConfig(flags);
+  const session = openSession(config, flags, "status");
+  try {
+    const report = await collectStatus({ config, host: session.ctx.host, depotUrl: session.ctx.depotUrl });
+    process.stdout.write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : renderStatusTable(report));
+    return report.healthy ? EXIT_OK : EXIT_FAILURE;
+  } finally {
+    await session.close();
+  }
+}

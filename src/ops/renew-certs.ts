@@ -1,0 +1,196 @@
+// renew-certs: back up every certificate, then renew the etcd certificates member by member and the
+// Kubernetes ones master by master. A member is restarted only while the whole etcd cluster is
+// healthy, and a control plane only while another master serves, so one restart never costs quorum
+// or the API. The first failure stops everything and names the backup.
+import type { ClusterConfig, HostSpec } from "../config/types.ts";
+import { controlPlanes, etcdMembers } from "../config/types.ts";
+import type { Host } from "../hosts/host.ts";
+import type { PhaseContext } from "../phases/phase.ts";
+import { shq } from "../hosts/shell-quote.ts";
+import { planEtcdPki, ETCD_PKI_DIR, type PlannedFile } from "../pki/etcd-pki.ts";
+import { readExisting as readEtcdPki, healthy as etcdHealthy, applyEtcdService } from "../phases/etcd.ts";
+import { readyAt, vipUrl } from "../phases/kube/cluster-api.ts";
+import { waitFor } from "../phases/util/systemd.ts";
+import { errorText } from "../phases/runner.ts";
+import { InstallError } from "../cli/errors.ts";
+
+export interface RenewScope {
+  etcd: boolean;
+  kubernetes: boolean;
+}
+
+/** What is copied from each node before anything changes (relative to /, shell globs allowed). */
+export const BACKED_UP = ["etc/kubernetes/pki", "etc/kubernetes/*.conf", "etc/etcd/pki"];
+
+const MANIFESTS = "/etc/kubernetes/manifests";
+/** Outside the manifests directory, so the kubelet stops the pods while their manifests sit here. */
+export const PARKED_MANIFESTS = "/etc/kubernetes/manifests-parked-by-k8s-ha-offline";
+const CONTROL_PLANE_PODS = ["kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"];
+
+/** Nodes that hold certificates: control-plane and etcd nodes, in config order, each once. */
+export const certNodes = (config: ClusterConfig): HostSpec[] => config.hosts.filter((h) => h.roles.includes("control-plane") || h.roles.includes("etcd"));
+
+export const backupDirFor = (stateDir: string, now: Date) => `${stateDir}/backup/certs-${now.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-")}`;
+
+/** Stopped part-way: says at which step, why, and where the certificates from before are. */
+export class RenewStopped extends InstallError {
+  constructor(readonly step: string, cause: unknown, readonly backupDir: string, done: readonly string[]) {
+    super(
+      `renew-certs stopped at "${step}": ${errorText(cause)}\n` +
+        (done.length ? `Done before that: ${done.join("; ")}.\n` : "Nothing was changed on the nodes.\n") +
+        `The certificates from before are in ${backupDir}/<node>/ on this machine (same paths as on the node). ` +
+        `Fix the cause and run renew-certs again, or copy them back and restart the control plane and etcd.`,
+    );
+    this.name = "RenewStopped";
+  }
+}
+
+/**
+ * Copies each node's certificates, kubeconfigs and etcd PKI to `<dir>/<node>/...` on this machine
+ * (one tar per node, modes kept, directory 0700). Returns the number of files per node.
+ */
+export async function backupCerts(ctx: Pick<PhaseContext, "host" | "local">, nodes: readonly HostSpec[], dir: string): Promise<Record<string, number>> {
+  await ctx.local.exec(`umask 077 && mkdir -p ${shq(dir)} && chmod 700 ${shq(dir)} ${shq(dir.replace(/\/[^/]+$/, ""))}`);
+  const pack =
+    `cd / && set -- && for p in ${BACKED_UP.join(" ")}; do [ -e "$p" ] && set -- "$@" "$p"; done; ` +
+    `[ $# -eq 0 ] || tar -czf - "$@" | base64 -w0`;
+  const counts: Record<string, number> = {};
+  await Promise.all(
+    nodes.map(async (node) => {
+      const host = await ctx.host(node);
+      const packed = (await host.exec(pack, { secret: true, timeoutMs: 120_000 })).stdout.trim();
+      const into = `${dir}/${node.name}`;
+      await ctx.local.exec(`umask 077 && mkdir -p ${shq(into)}`);
+      if (packed) await ctx.local.exec(`tar -xzf - -C ${shq(into)}`, { stdin: Buffer.from(packed, "base64") });
+      counts[node.name] = Number((await ctx.local.exec(`find ${shq(into)} -type f | wc -l`)).stdout.trim());
+    }),
+  );
+  return counts;
+}
+
+/** What renew-certs will do, in order (for --dry-run and the confirmation question). */
+export function describeRenewal(config: ClusterConfig, scope: RenewScope, backupDir: string): string[] {
+  const lines = [`back up the certificates of ${certNodes(config).map((h) => h.name).join(", ")} to ${backupDir}`];
+  if (scope.etcd)
+    for (const m of etcdMembers(config))
+      lines.push(`etcd ${m.name}: check that every member is healthy, write its new server, peer and healthcheck certificates, restart it, wait for the whole cluster`);
+  for (const m of controlPlanes(config)) {
+    const what = [scope.etcd && "write the new apiserver-etcd-client certificate", scope.kubernetes && "kubeadm certs renew all"].filter(Boolean).join(", ");
+    lines.push(`control plane ${m.name}: check another master serves, ${what}, restart its static pods, wait for its /readyz and the VIP's`);
+  }
+  return lines;
+}
+
+async function writeFiles(host: Host, files: readonly PlannedFile[]): Promise<void> {
+  const dirs = [...new Set(files.map((f) => f.path.replace(/\/[^/]+$/, "")))];
+  if (dirs.length) await host.exec(`mkdir -p ${dirs.map(shq).join(" ")}`);
+  for (const f of files) await host.writeFile(f.path, f.content, { mode: f.mode });
+}
+
+/** The plan's files for one node: those etcd reads (written when the member restarts) and the rest (when its control plane does). */
+export function splitEtcdFiles(files: readonly PlannedFile[], node: string): { member: PlannedFile[]; controlPlane: PlannedFile[] } {
+  const mine = files.filter((f) => !f.state && f.node === node);
+  return { member: mine.filter((f) => f.path.startsWith(`${ETCD_PKI_DIR}/`)), controlPlane: mine.filter((f) => !f.path.startsWith(`${ETCD_PKI_DIR}/`)) };
+}
+
+const apiserverUrl = (node: HostSpec) => `https://${node.address}:6443`;
+
+/** Whether anything still answers HTTP on the node's apiserver port (any status counts as up). */
+async function apiserverAnswers(host: Host, node: HostSpec): Promise<boolean> {
+  return (await host.exec(`curl -sk --max-time 2 -o /dev/null ${apiserverUrl(node)}/healthz`, { check: false, timeoutMs: 10_000 })).code === 0;
+}
+
+/**
+ * Restarts the static pods of one master: their manifests are moved out of the kubelet's sight until
+ * the apiserver is gone, then back (kubeadm's documented way; a kubelet restart alone keeps the pods).
+ */
+export async function restartControlPlane(host: Host, node: HostSpec): Promise<void> {
+  await host.exec(`mkdir -p ${PARKED_MANIFESTS} && for f in ${CONTROL_PLANE_PODS.join(" ")}; do [ ! -f ${MANIFESTS}/$f ] || mv ${MANIFESTS}/$f ${PARKED_MANIFESTS}/; done`);
+  try {
+    await waitFor(`the kubelet on ${node.name} to stop its control-plane pods`, async () => !(await apiserverAnswers(host, node)), 90_000, 1000);
+  } finally {
+    await unparkManifests(host);
+  }
+}
+
+/** Puts parked manifests back (also after an interrupted earlier run); never overwrites a manifest in place. */
+export async function unparkManifests(host: Host): Promise<void> {
+  await host.exec(
+    `[ ! -d ${PARKED_MANIFESTS} ] || { for f in ${PARKED_MANIFESTS}/*.yaml; do [ ! -f "$f" ] || [ -e ${MANIFESTS}/"$(basename "$f")" ] || mv "$f" ${MANIFESTS}/; done; rmdir ${PARKED_MANIFESTS}; }`,
+  );
+}
+
+async function kubeadmRenewAll(host: Host): Promise<void> {
+  const r = await host.exec("kubeadm certs renew all", { check: false, secret: true, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`kubeadm certs renew all failed on ${host.name}: ${(r.stderr || r.stdout).trim().split("\n").slice(-10).join("\n")}`);
+}
+
+/** Refuses to take a master's apiserver away when no other master serves (a single-master cluster has no choice). */
+async function requireAnotherApiserver(ctx: PhaseContext, node: HostSpec): Promise<void> {
+  const others = controlPlanes(ctx.config).filter((m) => m.name !== node.name);
+  if (others.length === 0) return ctx.log.warn(`    ${node.name} is the only master: the API is unavailable while it restarts`);
+  const ready = await Promise.all(others.map(async (m) => readyAt(await ctx.host(m), apiserverUrl(m))));
+  if (!ready.some(Boolean))
+    throw new Error(`no other master's apiserver is ready (${others.map((m) => m.name).join(", ")}): restarting ${node.name} now would leave the VIP with no backend`);
+}
+
+export interface RenewResult {
+  backupDir: string;
+  /** Files per node in the backup. */
+  backedUp: Record<string, number>;
+  /** What was done, in order. */
+  done: string[];
+}
+
+/** The whole renewal; throws RenewStopped (with the backup path) at the first failure. */
+export async function renewCerts(ctx: PhaseContext, scope: RenewScope, now = new Date()): Promise<RenewResult> {
+  const backupDir = backupDirFor(ctx.stateDir, now);
+  const done: string[] = [];
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    ctx.log.info(`  ${name}`);
+    try {
+      const out = await fn();
+      done.push(name);
+      return out;
+    } catch (e) {
+      throw new RenewStopped(name, e, backupDir, done);
+    }
+  };
+
+  const backedUp = await step("back up the certificates", () => backupCerts(ctx, certNodes(ctx.config), backupDir));
+  ctx.log.info(`    ${backupDir}: ${Object.entries(backedUp).map(([n, c]) => `${n} ${c} files`).join(", ")}`);
+  for (const m of controlPlanes(ctx.config)) await step(`put back control-plane manifests parked on ${m.name} by an earlier run`, async () => unparkManifests(await ctx.host(m)));
+
+  let etcdFiles: PlannedFile[] = [];
+  if (scope.etcd) {
+    const plan = await step("issue new etcd certificates from the installer's etcd CA", async () => {
+      const existing = await readEtcdPki(ctx);
+      if (!existing.ca?.certPem || !existing.ca.keyPem)
+        throw new Error(`the etcd CA is not in ${ctx.stateDir}/pki (nor its backup): renew-certs only reissues from the existing CA, a new one would need every member restarted at once`);
+      return planEtcdPki(ctx.config, existing, { renew: "all", now });
+    });
+    etcdFiles = plan.files;
+    await step("keep the etcd CA in the state directory", () => writeFiles(ctx.local, plan.files.filter((f) => f.state)));
+    for (const m of etcdMembers(ctx.config))
+      await step(`etcd ${m.name}: new certificates, rolling restart`, async () => {
+        const host = await ctx.host(m);
+        if (!(await etcdHealthy(host, m, true)))
+          throw new Error(`the etcd cluster is not fully healthy before restarting ${m.name}; restarting a member now could cost quorum. Bring every member back, then run renew-certs again`);
+        await writeFiles(host, splitEtcdFiles(etcdFiles, m.name).member);
+        await applyEtcdService(ctx, host, m);
+      });
+  }
+
+  for (const m of controlPlanes(ctx.config))
+    await step(`control plane ${m.name}: ${[scope.kubernetes && "kubeadm certs renew all", scope.etcd && "etcd client certificate"].filter(Boolean).join(" + ")}, restart`, async () => {
+      const host = await ctx.host(m);
+      await requireAnotherApiserver(ctx, m);
+      await writeFiles(host, splitEtcdFiles(etcdFiles, m.name).controlPlane);
+      if (scope.kubernetes) await kubeadmRenewAll(host);
+      await restartControlPlane(host, m);
+      await waitFor(`the apiserver of ${m.name} at ${apiserverUrl(m)}/readyz`, () => readyAt(host, apiserverUrl(m)), 240_000, 2000);
+      await waitFor(`the VIP at ${vipUrl(ctx)}/readyz`, () => readyAt(host, vipUrl(ctx)), 60_000, 1000);
+    });
+
+  return { backupDir, backedUp, done };
+}

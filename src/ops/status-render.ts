@@ -1,0 +1,35 @@
+// How `status` prints its report: one table per concern, then the problems, then one verdict line.
+import type { StatusReport } from "./status.ts";
+import { textTable } from "./table.ts";
+
+export function renderStatusTable(r: StatusReport): string {
+  const units = [...new Set(r.nodes.flatMap((n) => Object.keys(n.services)))];
+  const nodeRows = r.nodes.map((n) => [
+    n.name,
+    n.address,
+    n.roles.join(","),
+    n.reachable ? "yes" : "NO",
+    n.hostname ?? "-",
+    ...units.map((u) => (n.reachable ? (n.services[u] === undefined ? "-" : n.services[u] === "active" ? "active" : n.services[u]!.toUpperCase()) : "?")),
+  ]);
+  const etcdRows = r.etcd.map((m) => [m.name, m.endpoint, m.healthy ? "healthy" : "UNHEALTHY", m.leader ? "yes" : m.leader === false ? "no" : "-", m.version ?? "-", m.healthy ? "" : (m.error ?? "")]);
+  const vip =
+    r.vip.holders.length === 1 ? `held by ${r.vip.holders[0]}` : r.vip.holders.length === 0 ? "HELD BY NO NODE" : `HELD BY ${r.vip.holders.join(" AND ")} (split brain)`;
+  const kube = r.kubernetes.checked
+    ? `${r.kubernetes.detail} (${r.kubernetes.nodes.map((n) => `${n.name} ${n.ready ? "Ready" : "NotReady"}`).join(", ")})`
+    : r.kubernetes.detail;
+  const out = [
+    `Cluster ${r.cluster}`,
+    "",
+    textTable(["NODE", "ADDRESS", "ROLES", "REACHABLE", "HOSTNAME", ...units], nodeRows),
+    "",
+    textTable(["ETCD MEMBER", "ENDPOINT", "HEALTH", "LEADER", "VERSION", "ERROR"], etcdRows),
+    "",
+    `VIP ${r.vip.address}: ${vip}`,
+    `Depot ${r.depot.url}: ${r.depot.ok ? "ok" : "FAILING"} (${r.depot.detail})`,
+    `Kubernetes: ${kube}`,
+  ];
+  if (r.problems.length) out.push("", "Problems:", ...r.problems.map((p) => `  - ${p}`));
+  out.push("", r.healthy ? "status: healthy" : `status: DEGRADED (${r.problems.length} problem${r.problems.length === 1 ? "" : "s"})`);
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,185 @@
+// `status`: one look at the whole installed cluster — nodes, their services, etcd health per member,
+// the VIP holder, the depot and Kubernetes' own view of its nodes. Read-only; every problem found
+// is named, and any problem makes the cluster "degraded".
+import type { ClusterConfig, HostSpec } from "../config/types.ts";
+import { controlPlanes, etcdMembers, firstMaster, hasRole } from "../config/types.ts";
+import type { Host } from "../hosts/host.ts";
+import { shq } from "../hosts/shell-quote.ts";
+import { etcdctl } from "../phases/etcd.ts";
+import { ADMIN_CONF } from "../phases/kube/cluster-api.ts";
+import { vipHolders } from "./vip.ts";
+
+export interface NodeStatus {
+  name: string;
+  address: string;
+  roles: string[];
+  reachable: boolean;
+  error?: string;
+  hostname?: string;
+  /** unit name (without .service) → systemctl is-active's word: active, inactive, failed, ... */
+  services: Record<string, string>;
+}
+
+export interface EtcdMemberStatus {
+  name: string;
+  endpoint: string;
+  healthy: boolean;
+  leader?: boolean;
+  version?: string;
+  error?: string;
+}
+
+export interface StatusReport {
+  cluster: string;
+  healthy: boolean;
+  nodes: NodeStatus[];
+  etcd: EtcdMemberStatus[];
+  vip: { address: string; holders: string[]; unknown: string[] };
+  depot: { url: string; ok: boolean; detail: string };
+  kubernetes: { checked: boolean; detail: string; nodes: { name: string; ready: boolean }[] };
+  problems: string[];
+}
+
+export interface StatusSources {
+  config: ClusterConfig;
+  /** Connected Host for a node; rejects when the node cannot be reached. */
+  host(spec: HostSpec): Promise<Host>;
+  /** Base URL of the depot, e.g. http://192.168.217.19:5000 */
+  depotUrl: string;
+}
+
+/** The services a node of these roles runs once the cluster is installed. */
+export function expectedServices(config: ClusterConfig, node: HostSpec): string[] {
+  const units = ["containerd", ...(config.kubernetes.runtime === "docker" ? ["docker"] : []), "kubelet"];
+  if (hasRole(node, "etcd")) units.push("etcd");
+  if (hasRole(node, "control-plane")) units.push("haproxy", "keepalived");
+  return units;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
+
+async function connect(sources: StatusSources, spec: HostSpec): Promise<Host | Error> {
+  try {
+    return await sources.host(spec);
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+async function nodeStatus(config: ClusterConfig, spec: HostSpec, host: Host | Error): Promise<NodeStatus> {
+  const base = { name: spec.name, address: spec.address, roles: spec.roles, services: {} as Record<string, string> };
+  if (host instanceof Error) return { ...base, reachable: false, error: message(host) };
+  const units = expectedServices(config, spec);
+  // One round trip: hostname, then one is-active word per unit (is-active prints one even for unknown units).
+  const cmd = `hostname; ${units.map((u) => `systemctl is-active ${shq(`${u}.service`)}`).join("; ")}; true`;
+  try {
+    const lines = (await host.exec(cmd, { timeoutMs: 15_000 })).stdout.trim().split("\n");
+    const services = Object.fromEntries(units.map((u, i) => [u, lines[i + 1]?.trim() || "unknown"]));
+    return { ...base, reachable: true, hostname: lines[0]?.trim(), services };
+  } catch (err) {
+    return { ...base, reachable: false, error: message(err) };
+  }
+}
+
+async function etcdStatus(runner: Host, member: HostSpec): Promise<EtcdMemberStatus> {
+  const endpoint = `https://${member.address}:2379`;
+  const [health, status] = await Promise.all([
+    runner.exec(etcdctl(member, "endpoint health -w json"), { check: false, timeoutMs: 20_000 }),
+    runner.exec(etcdctl(member, "endpoint status -w json"), { check: false, timeoutMs: 20_000 }),
+  ]);
+  const out: EtcdMemberStatus = { name: member.name, endpoint, healthy: health.code === 0 };
+  if (!out.healthy) out.error = (health.stderr || health.stdout).trim().split("\n").find((l) => l.trim()) ?? `etcdctl exited ${health.code}`;
+  if (status.code === 0) {
+    try {
+      const s = (JSON.parse(status.stdout) as any[])[0]?.Status;
+      out.version = s?.version;
+      if (s?.header?.member_id !== undefined) out.leader = String(s.leader) === String(s.header.member_id);
+    } catch {
+      // status is extra detail; health decides
+    }
+  }
+  return out;
+}
+
+async function depotStatus(url: string): Promise<StatusReport["depot"]> {
+  try {
+    const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5_000) });
+    await res.arrayBuffer();
+    return { url: `${url}/v2/`, ok: res.status === 200, detail: `HTTP ${res.status}` };
+  } catch (err) {
+    return { url: `${url}/v2/`, ok: false, detail: message(err) };
+  }
+}
+
+async function kubernetesStatus(master1: Host | Error): Promise<StatusReport["kubernetes"]> {
+  if (master1 instanceof Error) return { checked: false, detail: "master1 unreachable", nodes: [] };
+  const has = await master1.exec(`test -f ${ADMIN_CONF}`, { check: false, timeoutMs: 10_000 }).catch(() => ({ code: 1 }));
+  if (has.code !== 0) return { checked: false, detail: `not installed (no ${ADMIN_CONF} on master1)`, nodes: [] };
+  const r = await master1
+    .exec(`kubectl --kubeconfig ${ADMIN_CONF} get nodes -o json --request-timeout=10s`, { check: false, timeoutMs: 20_000 })
+    .catch((err) => ({ code: -1, stdout: "", stderr: message(err) }));
+  if (r.code !== 0) return { checked: false, detail: `kubectl get nodes failed: ${(r.stderr || r.stdout).trim().split("\n")[0]}`, nodes: [] };
+  try {
+    const items = (JSON.parse(r.stdout) as { items: any[] }).items;
+    const nodes = items.map((n) => ({
+      name: String(n.metadata?.name),
+      ready: (n.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"),
+    }));
+    return { checked: true, detail: `${nodes.filter((n) => n.ready).length}/${nodes.length} Ready`, nodes };
+  } catch {
+    return { checked: false, detail: "kubectl get nodes printed no JSON", nodes: [] };
+  }
+}
+
+/** Everything that is not as an installed cluster should be, one line each. */
+export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "problems" | "healthy">): string[] {
+  const problems: string[] = [];
+  for (const n of r.nodes) {
+    if (!n.reachable) {
+      problems.push(`${n.name}: unreachable (${n.error})`);
+      continue;
+    }
+    if (n.hostname !== n.name) problems.push(`${n.name}: hostname is "${n.hostname}", expected "${n.name}"`);
+    for (const [unit, state] of Object.entries(n.services)) if (state !== "active") problems.push(`${n.name}: ${unit} is ${state}`);
+  }
+  for (const m of r.etcd) if (!m.healthy) problems.push(`etcd member ${m.name} (${m.endpoint}) is unhealthy: ${m.error}`);
+  if (r.etcd.length > 0 && !r.etcd.some((m) => m.leader)) problems.push("etcd: no member reports being the leader");
+  if (r.vip.holders.length === 0) problems.push(`VIP ${r.vip.address} is held by no control-plane node${r.vip.unknown.length ? ` (could not ask ${r.vip.unknown.join(", ")})` : ""}`);
+  if (r.vip.holders.length > 1) problems.push(`VIP ${r.vip.address} is held by ${r.vip.holders.join(" and ")} at once (split brain: VRRP adverts do not reach each other)`);
+  if (!r.depot.ok) problems.push(`depot ${r.depot.url}: ${r.depot.detail}`);
+  if (!r.kubernetes.checked) problems.push(`kubernetes: ${r.kubernetes.detail}`);
+  else
+    for (const h of config.hosts) {
+      const k = r.kubernetes.nodes.find((n) => n.name === h.name);
+      if (!k) problems.push(`kubernetes: node ${h.name} is not registered`);
+      else if (!k.ready) problems.push(`kubernetes: node ${h.name} is NotReady`);
+    }
+  return problems;
+}
+
+export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
+  const { config } = sources;
+  const hosts = await Promise.all(config.hosts.map((spec) => connect(sources, spec)));
+  const hostOf = (spec: HostSpec) => hosts[config.hosts.indexOf(spec)]!;
+  const master1 = hostOf(firstMaster(config));
+  const members = etcdMembers(config);
+  // etcdctl runs where the healthcheck client certificate is: master1 when it is a member, else the first reachable member.
+  const runner = [firstMaster(config), ...members].map((s) => (hasRole(s, "etcd") ? hostOf(s) : undefined)).find((h): h is Host => h !== undefined && !(h instanceof Error));
+  const cps = controlPlanes(config).flatMap((s) => {
+    const h = hostOf(s);
+    return h instanceof Error ? [] : [{ name: s.name, host: h }];
+  });
+  const [nodes, etcd, vip, depot, kubernetes] = await Promise.all([
+    Promise.all(config.hosts.map((spec) => nodeStatus(config, spec, hostOf(spec)))),
+    runner
+      ? Promise.all(members.map((m) => etcdStatus(runner, m)))
+      : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: `https://${m.address}:2379`, healthy: false, error: "no etcd member reachable to ask from" }))),
+    vipHolders(cps, config.loadBalancer.vip),
+    depotStatus(sources.depotUrl),
+    kubernetesStatus(master1),
+  ]);
+  const unreachableCps = controlPlanes(config).filter((s) => hostOf(s) instanceof Error).map((s) => s.name);
+  const partial = { cluster: config.name, nodes, etcd, vip: { address: config.loadBalancer.vip, holders: vip.holders, unknown: [...unreachableCps, ...vip.unknown] }, depot, kubernetes };
+  const problems = findProblems(config, partial);
+  return { ...partial, healthy: problems.length === 0, problems };
+}
