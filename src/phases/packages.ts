@@ -3,6 +3,7 @@
 import type { PhaseContext } from "./phase.ts";
 import type { Host } from "../hosts/host.ts";
 import { embeddedPackageManifest } from "../depot/embedded-manifests.ts";
+import { renderAptSource, renderYumRepo } from "../depot/node-config.ts";
 import { hasRole, type HostSpec } from "../config/types.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { requireLock } from "./util/depot-files.ts";
@@ -43,15 +44,7 @@ const APT_ONLY_DEPOT = `-o Dir::Etc::sourcelist=${APT_LIST} -o Dir::Etc::sourcep
 
 export function repoFile(ctx: PhaseContext): { path: string; content: string } {
   const profile = requireLock(ctx).profile;
-  const url = `${ctx.depotUrl}/repo/${profile}/`;
-  if (isDeb(ctx))
-    return { path: APT_LIST, content: `# Written by k8s-ha-offline: packages from the depot on master1 (trusted: the bundle is checked against the lock embedded in the binary)\ndeb [trusted=yes] ${url} ./\n` };
-  return {
-    path: YUM_REPO,
-    content:
-      `# Written by k8s-ha-offline: packages from the depot on master1.\n# gpgcheck is off because the bundle was verified against the binary's lock before it was served.\n` +
-      `[k8s-ha-offline]\nname=k8s-ha-offline depot (${profile})\nbaseurl=${url}\nenabled=1\ngpgcheck=0\nmodule_hotfixes=1\n`,
-  };
+  return isDeb(ctx) ? { path: APT_LIST, content: renderAptSource(ctx.depotUrl, profile) } : { path: YUM_REPO, content: renderYumRepo(ctx.depotUrl, profile) };
 }
 
 async function installedVersions(host: Host, names: string[], deb: boolean): Promise<Map<string, string>> {

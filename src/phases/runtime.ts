@@ -6,7 +6,7 @@ import type { PhaseContext } from "./phase.ts";
 import { render } from "../templates/render.ts";
 import configTemplate from "../../assets/containerd/config.toml" with { type: "text" };
 import unitTemplate from "../../assets/containerd/containerd.service" with { type: "text" };
-import hostsTemplate from "../../assets/containerd/hosts.toml" with { type: "text" };
+import { renderContainerdHostsToml, containerdHostsDir } from "../depot/node-config.ts";
 import { installUnitFile, ensureService, unitState } from "./util/systemd.ts";
 import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
@@ -46,7 +46,7 @@ async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, stri
     ["/etc/containerd/config.toml", render(configTemplate, { cluster: ctx.config.name, sandboxImage: sandboxImage(ctx), snapshotter }, "config.toml")],
   ];
   for (const reg of mirroredRegistries(ctx))
-    files.push([`/etc/containerd/certs.d/${reg}/hosts.toml`, render(hostsTemplate, { upstream: reg, depotUrl: ctx.depotUrl }, "hosts.toml")]);
+    files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, ctx.depotUrl)]);
   return files;
 }
 
