@@ -60,6 +60,15 @@ export function buildCli() {
     .action(lazy(() => import("./commands/check-certs.ts")));
 
   cli
+    .command("renew-certs", "Back up, then renew the etcd and Kubernetes certificates node by node (never without quorum)")
+    .option("--etcd", "Renew the etcd member and client certificates from the installer's etcd CA")
+    .option("--kubernetes", "Renew the Kubernetes certificates (kubeadm certs renew all) on every master")
+    .example("  k8s-ha-offline renew-certs --dry-run        # the steps, in order; nothing changed")
+    .example("  k8s-ha-offline renew-certs --yes           # both; neither flag means both")
+    .example("  k8s-ha-offline renew-certs --etcd --yes")
+    .action(lazy(() => import("./commands/renew-certs.ts")));
+
+  cli
     .command("verify-bundle", "Check every payload file of the bundle against the lock embedded in this binary")
     .option("--bundle <dir>", "Bundle directory (default: bundle.dir from the config, else ./bundle-<profile>)")
     .example("  k8s-ha-offline verify-bundle --bundle ./bundle-el7-k8s1.22")
