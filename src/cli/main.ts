@@ -69,6 +69,23 @@ export function buildCli() {
     .action(lazy(() => import("./commands/renew-certs.ts")));
 
   cli
+    .command("status", "One table of the installed cluster: nodes, services, etcd health, VIP holder, depot, Kubernetes nodes")
+    .option("--output <format>", "table | json", { default: "table" })
+    .example("  k8s-ha-offline status                 # exit 0 healthy, 1 degraded (the table says what)")
+    .example("  k8s-ha-offline status --output json")
+    .action(lazy(() => import("./commands/status.ts")));
+
+  cli
+    .command("verify", "Drills against the installed cluster: --failover stops haproxy, then keepalived, on the VIP holder and measures the VIP move")
+    .option("--failover", "Run the failover drill (stops and restarts services on the VIP holder; everything is started again at the end)")
+    .option("--budget-haproxy <s>", "Seconds the VIP may take to move after haproxy stops (and to return)", { default: 10 })
+    .option("--budget-keepalived <s>", "Seconds the VIP may take to move after keepalived stops (and to return)", { default: 4 })
+    .option("--requests-per-second <n>", "Rate of TLS requests to https://VIP:port/readyz during the drill", { default: 20 })
+    .example("  k8s-ha-offline verify --failover --yes     # table: event, VIP holder before → after, seconds, failed requests")
+    .example("  k8s-ha-offline verify --failover --budget-haproxy 6 --budget-keepalived 3")
+    .action(lazy(() => import("./commands/verify.ts")));
+
+  cli
     .command("verify-bundle", "Check every payload file of the bundle against the lock embedded in this binary")
     .option("--bundle <dir>", "Bundle directory (default: bundle.dir from the config, else ./bundle-<profile>)")
     .example("  k8s-ha-offline verify-bundle --bundle ./bundle-el7-k8s1.22")

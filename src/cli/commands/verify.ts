@@ -34,6 +34,13 @@ export default async function verify(flags: VerifyFlags): Promise<number> {
   const rps = parsePositiveInt(flags.requestsPerSecond ?? 20, "--requests-per-second");
   if (rps > 200) throw new UsageError(`--requests-per-second must be at most 200, got ${rps}`);
   const config = readConfig(flags);
+  if (flags.dryRun) {
+    process.stdout.write(
+      `would stop and start again, on the VIP holder among ${controlPlanes(config).map((h) => h.name).join(", ")}: haproxy (budget ${budgets.haproxy} s), ` +
+        `then keepalived (budget ${budgets.keepalived} s), with ${rps} requests/s to https://${config.loadBalancer.vip}:${config.loadBalancer.port}/readyz\n`,
+    );
+    return EXIT_OK;
+  }
   await confirm("The drill stops haproxy, then keepalived, on the VIP holder for a few seconds each (and starts them again). Go on?", flags);
   const session = openSession(config, flags, "verify-failover");
   const guard = new ServiceGuard();
