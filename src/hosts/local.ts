@@ -16,7 +16,7 @@ export class LocalHost extends ShellHost {
     super(opts.name ?? hostname(), opts.address ?? "127.0.0.1", opts.log ?? noLogSink);
   }
 
-  protected async runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number): Promise<RawResult> {
+  protected async runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
     // detached: own process group, so a timeout kills the script and everything it started.
     const proc = Bun.spawn(["sh", "-c", script], { stdin: spawnStdin(stdin), stdout: "pipe", stderr: "pipe", detached: true });
     let timer: Timer | undefined;
@@ -27,7 +27,7 @@ export class LocalHost extends ShellHost {
         } catch {
           // already gone
         }
-        reject(timeoutError(this.name, timeoutMs, script));
+        reject(timeoutError(this.name, timeoutMs, shown));
       }, timeoutMs);
     });
     try {

@@ -19,8 +19,8 @@ export interface RawResult {
 }
 
 export const DEFAULT_TIMEOUT_MS = 300_000;
-export const DEFAULT_MODE = 0o644;
-export const DEFAULT_OWNER = "root:root";
+const DEFAULT_MODE = 0o644;
+const DEFAULT_OWNER = "root:root";
 // readFile's script exits with this when the file is absent (cat itself only exits 0 or 1).
 const ABSENT_EXIT = 200;
 
@@ -33,7 +33,7 @@ export function timeoutError(host: string, ms: number, cmd: string): HostError {
 }
 
 /** The message for a command that exited non-zero: what ran, the code, the last lines it printed. */
-export function commandFailed(host: string, cmd: string, r: ExecResult, what = "command failed"): HostError {
+function commandFailed(host: string, cmd: string, r: ExecResult, what = "command failed"): HostError {
   const said = tail(r.stderr || r.stdout, 15);
   return new HostError(host, `${what} (exit ${r.code}): ${shorten(cmd, 300)}${said ? `\n${said}` : ""}`, r);
 }
@@ -42,15 +42,15 @@ const randomSuffix = () => randomBytes(6).toString("hex");
 const modeText = (mode: number) => (mode & 0o7777).toString(8);
 
 /** Temp file next to the destination, so the final rename stays on one filesystem (atomic). */
-export const tempPathFor = (path: string) => `${path}.tmp-${randomSuffix()}`;
+const tempPathFor = (path: string) => `${path}.tmp-${randomSuffix()}`;
 
 /**
- * Script that turns a temp file into `path`: (optionally fill it from stdin,) check its sha256,
+ * Script that fills a temp file from stdin and turns it into `path`: check its sha256,
  * set owner and mode, fsync, rename over the destination, fsync the directory. The temp file
  * is created under umask 077 so secrets are never readable by others, and removed on failure;
  * missing parent directories are created with the default umask.
  */
-export function placeFileScript(o: { path: string; tmp: string; sha256: string; mode: number; owner: string; fromStdin: boolean }): string {
+function placeFileScript(o: { path: string; tmp: string; sha256: string; mode: number; owner: string }): string {
   const dir = shq(dirname(o.path));
   const t = shq(o.tmp);
   return [
@@ -58,7 +58,7 @@ export function placeFileScript(o: { path: string; tmp: string; sha256: string; 
     `trap 'rm -f -- ${t}' EXIT`,
     `mkdir -p -- ${dir}`,
     "umask 077",
-    ...(o.fromStdin ? [`cat > ${t}`] : []),
+    `cat > ${t}`,
     `sum=$(sha256sum < ${t}); sum=\${sum%% *}`,
     `if [ "$sum" != ${o.sha256} ]; then echo "sha256 mismatch after transfer: expected ${o.sha256}, got $sum" >&2; exit 1; fi`,
     `chown ${shq(o.owner)} ${t}`,
@@ -81,17 +81,20 @@ export abstract class ShellHost implements Host {
     protected readonly log: LogSink,
   ) {}
 
-  /** Run `sh -c script` as root. Rejects with HostError on timeout or lost connection, never on a non-zero exit. */
-  protected abstract runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number): Promise<RawResult>;
+  /**
+   * Run `sh -c script` as root. Rejects with HostError on timeout or lost connection (calling the
+   * command `shown` in the message), never on a non-zero exit.
+   */
+  protected abstract runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult>;
 
   abstract close(): Promise<void>;
 
   /** runRaw plus a log record of what ran, how long it took and what it printed. */
-  protected async run(script: string, o: { stdin?: StdinSource; timeoutMs?: number; secret?: boolean } = {}): Promise<RawResult> {
+  protected async run(script: string, o: { stdin?: StdinSource; timeoutMs?: number; secret?: boolean; shown?: string } = {}): Promise<RawResult> {
     const started = performance.now();
     const record = { host: this.name, cmd: script, secret: o.secret ?? false };
     try {
-      const raw = await this.runRaw(script, o.stdin, o.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      const raw = await this.runRaw(script, o.stdin, o.timeoutMs ?? DEFAULT_TIMEOUT_MS, o.shown ?? script);
       // Secret output never reaches a sink, whatever the sink does with it.
       const output = record.secret ? { stdout: "", stderr: "" } : { stdout: raw.stdout.toString(), stderr: raw.stderr.toString() };
       this.log.exec({ ...record, ...output, code: raw.code, durationMs: performance.now() - started });
@@ -129,9 +132,9 @@ export abstract class ShellHost implements Host {
   }
 
   /** Fill a temp file from `content`, verify, and rename it over `path` (see placeFileScript). */
-  protected async place(path: string, content: StdinSource, sha256: string, opts: WriteOptions): Promise<void> {
-    const script = placeFileScript({ path, tmp: tempPathFor(path), sha256, mode: opts.mode ?? DEFAULT_MODE, owner: opts.owner ?? DEFAULT_OWNER, fromStdin: true });
-    const raw = await this.run(script, { stdin: content });
+  private async place(path: string, content: StdinSource, sha256: string, opts: WriteOptions, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    const script = placeFileScript({ path, tmp: tempPathFor(path), sha256, mode: opts.mode ?? DEFAULT_MODE, owner: opts.owner ?? DEFAULT_OWNER });
+    const raw = await this.run(script, { stdin: content, timeoutMs, shown: `write ${path}` });
     if (raw.code !== 0) throw commandFailed(this.name, `write ${path}`, { code: raw.code, stdout: "", stderr: raw.stderr.toString() }, "cannot write file");
   }
 
@@ -144,7 +147,9 @@ export abstract class ShellHost implements Host {
 
   async upload(localPath: string, remotePath: string, opts: WriteOptions = {}): Promise<void> {
     const sha256 = await localFileSha256(this.name, localPath);
-    await this.place(remotePath, { file: localPath }, sha256, opts);
+    // Big files on slow links: allow a floor of 1 MB/s on top of the usual timeout.
+    const timeoutMs = DEFAULT_TIMEOUT_MS + (await stat(localPath)).size / 1000;
+    await this.place(remotePath, { file: localPath }, sha256, opts, timeoutMs);
   }
 }
 

@@ -1,31 +1,19 @@
 // A node reached over SSH (ssh2). Commands run as `sh -c` under root (through `sudo -n` when
 // logged in as another user), wrapped in the node's `timeout` so a command we gave up on does
-// not keep running there. Large uploads go over SFTP with many requests in flight.
+// not keep running there. Uploads stream into the command's stdin: on loopback that was as fast
+// as SFTP with 64 requests in flight and faster than OpenSSH's scp (test/bench/results/upload.md),
+// and unlike SFTP it also works through sudo.
 import { createReadStream } from "node:fs";
-import { dirname } from "node:path";
 import { constants as osConstants } from "node:os";
-import type { Client, ClientChannel, SFTPWrapper } from "ssh2";
+import type { Client, ClientChannel } from "ssh2";
 import type { HostSpec } from "../config/types.ts";
-import { HostError, type WriteOptions } from "./host.ts";
-import type { SshCredentials } from "./credentials.ts";
-import { expandHome } from "./credentials.ts";
+import { HostError } from "./host.ts";
+import { expandHome, type SshCredentials } from "./credentials.ts";
 import { createLimiter, type Limiter } from "./limit.ts";
 import { noLogSink, type LogSink } from "./log-sink.ts";
 import { openConnection, type SshTarget } from "./ssh-connect.ts";
 import { shq } from "./shell-quote.ts";
-import { fileSha256 } from "./sha256.ts";
-import {
-  commandFailed,
-  DEFAULT_MODE,
-  DEFAULT_OWNER,
-  localFileSha256,
-  placeFileScript,
-  ShellHost,
-  tempPathFor,
-  timeoutError,
-  type RawResult,
-  type StdinSource,
-} from "./shell-host.ts";
+import { ShellHost, timeoutError, type RawResult, type StdinSource } from "./shell-host.ts";
 
 export type { SshTarget } from "./ssh-connect.ts";
 
@@ -35,9 +23,6 @@ export interface SshHostOptions {
   maxChannels?: number;
 }
 
-// SFTP tuning measured with a 100 MB file on loopback (test/bench/results/upload.md).
-const SFTP_CONCURRENCY = 64;
-const SFTP_CHUNK = 32 * 1024;
 // Grace the node-side `timeout` gives beyond ours, so our clearer error always comes first.
 const REMOTE_TIMEOUT_GRACE_S = 2;
 
@@ -122,10 +107,10 @@ export class SshHost extends ShellHost {
     );
   }
 
-  protected runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number): Promise<RawResult> {
+  protected runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
     const remoteSeconds = Math.ceil(timeoutMs / 1000) + REMOTE_TIMEOUT_GRACE_S;
     const line = `${this.asRoot ? "" : "sudo -n "}timeout -k 5 ${remoteSeconds} sh -c ${shq(script)}`;
-    return this.runCommandLine(line, stdin, timeoutMs, script);
+    return this.runCommandLine(line, stdin, timeoutMs, shown);
   }
 
   /** Runs one command line in its own channel; `shown` is what error messages call it. */
@@ -174,42 +159,6 @@ export class SshHost extends ShellHost {
         });
       });
     });
-  }
-
-  private sftpPut(localPath: string, remotePath: string): Promise<void> {
-    return this.channels(async () => {
-      const client = await this.connection();
-      const sftp = await new Promise<SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
-      try {
-        await new Promise<void>((resolve, reject) =>
-          sftp.fastPut(localPath, remotePath, { concurrency: SFTP_CONCURRENCY, chunkSize: SFTP_CHUNK, mode: 0o600 }, (err) => (err ? reject(err) : resolve())),
-        );
-      } finally {
-        sftp.end();
-      }
-    });
-  }
-
-  override async upload(localPath: string, remotePath: string, opts: WriteOptions = {}): Promise<void> {
-    // SFTP runs as the login user, so it can only write where root can: other users stream through sudo.
-    if (!this.asRoot) return super.upload(localPath, remotePath, opts);
-    await localFileSha256(this.name, localPath); // clear error for a missing local file, before any transfer
-    const tmp = tempPathFor(remotePath);
-    const mkdir = `mkdir -p -- ${shq(dirname(remotePath))}`;
-    const made = await this.run(mkdir);
-    if (made.code !== 0) throw commandFailed(this.name, mkdir, { code: made.code, stdout: "", stderr: made.stderr.toString() }, "cannot create directory");
-    const started = performance.now();
-    const [sha256] = await Promise.all([
-      fileSha256(localPath),
-      this.sftpPut(localPath, tmp).catch(async (e: Error) => {
-        await this.run(`rm -f -- ${shq(tmp)}`).catch(() => {});
-        throw new HostError(this.name, `upload of ${localPath} to ${remotePath} failed: ${e.message}`);
-      }),
-    ]);
-    this.log.exec({ host: this.name, cmd: `(sftp) put ${localPath} -> ${tmp}`, code: 0, durationMs: performance.now() - started, stdout: "", stderr: "", secret: false });
-    const script = placeFileScript({ path: remotePath, tmp, sha256, mode: opts.mode ?? DEFAULT_MODE, owner: opts.owner ?? DEFAULT_OWNER, fromStdin: false });
-    const placed = await this.run(script);
-    if (placed.code !== 0) throw commandFailed(this.name, `place ${remotePath}`, { code: placed.code, stdout: "", stderr: placed.stderr.toString() }, "cannot write file");
   }
 
   async close(): Promise<void> {
