@@ -1,7 +1,7 @@
 // The machine the binary runs on (master1): same Host semantics as over SSH, without SSH.
 // Runs as the current user, which the installer requires to be root.
 import { hostname } from "node:os";
-import { noLogSink, type LogSink } from "./log-sink.ts";
+import { toLogSink, type LogTarget } from "./log-sink.ts";
 import { ShellHost, timeoutError, type RawResult, type StdinSource } from "./shell-host.ts";
 
 function spawnStdin(stdin: StdinSource | undefined) {
@@ -12,8 +12,8 @@ function spawnStdin(stdin: StdinSource | undefined) {
 }
 
 export class LocalHost extends ShellHost {
-  constructor(opts: { name?: string; address?: string; log?: LogSink } = {}) {
-    super(opts.name ?? hostname(), opts.address ?? "127.0.0.1", opts.log ?? noLogSink);
+  constructor(opts: { name?: string; address?: string; log?: LogTarget } = {}) {
+    super(opts.name ?? hostname(), opts.address ?? "127.0.0.1", toLogSink(opts.log));
   }
 
   protected async runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {

@@ -10,7 +10,7 @@ import type { HostSpec } from "../config/types.ts";
 import { HostError } from "./host.ts";
 import { expandHome, type SshCredentials } from "./credentials.ts";
 import { createLimiter, type Limiter } from "./limit.ts";
-import { noLogSink, type LogSink } from "./log-sink.ts";
+import { toLogSink, type LogTarget } from "./log-sink.ts";
 import { openConnection, type SshTarget } from "./ssh-connect.ts";
 import { shq } from "./shell-quote.ts";
 import { ShellHost, timeoutError, type RawResult, type StdinSource } from "./shell-host.ts";
@@ -18,7 +18,8 @@ import { ShellHost, timeoutError, type RawResult, type StdinSource } from "./she
 export type { SshTarget } from "./ssh-connect.ts";
 
 export interface SshHostOptions {
-  log?: LogSink;
+  /** Where command transcripts go: a LogSink or the CLI's run logger. */
+  log?: LogTarget;
   /** Commands in flight on one connection; sshd's MaxSessions defaults to 10. */
   maxChannels?: number;
 }
@@ -54,7 +55,7 @@ export class SshHost extends ShellHost {
     private readonly target: SshTarget,
     opts: SshHostOptions,
   ) {
-    super(target.name, target.address, opts.log ?? noLogSink);
+    super(target.name, target.address, toLogSink(opts.log));
     this.channels = createLimiter(opts.maxChannels ?? 8);
     this.asRoot = target.user === "root";
   }
