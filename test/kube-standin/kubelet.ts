@@ -36,7 +36,8 @@ function readStaticPods(dir: string): StaticPod[] {
 }
 
 export async function kubeletMain(argv: string[]) {
-  const p = parseFlags(argv, FLAGS);
+  // The real kubelet has far more flags than the stand-in uses; kubeletExtraArgs may carry any of them.
+  const p = parseFlags(argv, { ...FLAGS, ...Object.fromEntries(argv.filter((a) => a.startsWith("--")).map((a) => [a.slice(2).split("=")[0]!, "string" as const])) });
   const configPath = str(p, "config") ?? "/var/lib/kubelet/config.yaml";
   if (!fs.existsSync(rooted(configPath)))
     fail(`failed to load kubelet config file, path: ${configPath}, error: open ${configPath}: no such file or directory`);

@@ -14,7 +14,7 @@ import { imageList } from "../lib/versions.ts";
 import { pullProblems } from "../lib/registry.ts";
 import { checkCertificateKey, clusterModel, readConfigFile, readDocs, standin } from "../config/load.ts";
 import { TOKEN_RE } from "../config/values.ts";
-import { KUBE_DIR, KUBECONFIG_USERS, exists, readFile, readPair, stopKubelet, writeFile } from "./node.ts";
+import { KUBE_DIR, exists, readFile, readPair, stopKubelet, writeFile } from "./node.ts";
 import { joinCommand, listTokens, putToken, randomToken, ttlText, uploadCerts } from "./cluster.ts";
 
 const adminClient = (p: ReturnType<typeof parseFlags>) => loadKubeconfig(str(p, "kubeconfig") ?? `${KUBE_DIR}/admin.conf`);
@@ -88,7 +88,7 @@ export async function reset(argv: string[]): Promise<object> {
   const dirs = ["/etc/kubernetes/manifests", "/var/lib/kubelet", str(p, "cert-dir") ?? "/etc/kubernetes/pki"];
   console.log(`[reset] Deleting contents of directories: [${dirs.join(" ")}]`);
   for (const d of dirs) if (fs.existsSync(rooted(d))) for (const e of fs.readdirSync(rooted(d))) fs.rmSync(path.join(rooted(d), e), { recursive: true, force: true });
-  const files = ["admin.conf", "kubelet.conf", "bootstrap-kubelet.conf", "controller-manager.conf", "scheduler.conf"].map((f) => `${KUBE_DIR}/${f}`);
+  const files = ["admin.conf", "super-admin.conf", "kubelet.conf", "bootstrap-kubelet.conf", "controller-manager.conf", "scheduler.conf"].map((f) => `${KUBE_DIR}/${f}`);
   console.log(`[reset] Deleting files: [${files.join(" ")}]`);
   for (const f of files) fs.rmSync(rooted(f), { force: true });
   console.log("\nThe reset process does not clean CNI configuration, iptables/IPVS tables or your kubeconfig files ($HOME/.kube/config).");
@@ -100,7 +100,7 @@ const LEAVES: { name: string; file: string; ca: string }[] = [
   { name: "apiserver-kubelet-client", file: "apiserver-kubelet-client", ca: "ca" },
   { name: "front-proxy-client", file: "front-proxy-client", ca: "front-proxy-ca" },
 ];
-const KUBECONFIGS = ["admin.conf", "controller-manager.conf", "scheduler.conf"];
+const KUBECONFIGS = ["admin.conf", "super-admin.conf", "controller-manager.conf", "scheduler.conf"];
 const fmtDate = (d: Date) => d.toUTCString().replace(/^\w+, (\d+) (\w+) (\d+) (\d+:\d+):\d+ GMT$/, "$2 $1, $3 $4 UTC");
 const residual = (d: Date) => {
   const days = Math.floor((d.getTime() - Date.now()) / 86_400_000);
@@ -150,7 +150,7 @@ export async function certs(argv: string[]): Promise<object> {
       const cfg = YAML.parse(readFile(`${KUBE_DIR}/${k}`));
       const c = clientFromKubeconfig(readFile(`${KUBE_DIR}/${k}`), k);
       const old = certFacts(c.cert!);
-      const fresh = await newLeaf(readPair(dir, "ca"), { cn: old.cn, orgs: old.orgs ?? KUBECONFIG_USERS[k]!.orgs, usage: "client" });
+      const fresh = await newLeaf(readPair(dir, "ca"), { cn: old.cn, orgs: old.orgs, usage: "client" });
       writeFile(`${KUBE_DIR}/${k}`, renderKubeconfig({ clusterName: cfg.clusters[0].name, server: c.server, caCert: c.ca!, user: cfg.users[0].name, clientCert: fresh.cert, clientKey: fresh.key }));
       console.log(`certificate embedded in the kubeconfig file ${k} renewed`);
     }

@@ -50,9 +50,9 @@ export async function init(argv: string[]): Promise<object> {
       pf.finish();
     });
   if (runs("certs")) await phase("certs", () => writeCerts(f, true));
-  if (runs("kubeconfig")) await phase("kubeconfig", () => writeKubeconfigs(f, ["admin.conf", "kubelet.conf", "controller-manager.conf", "scheduler.conf"], server));
+  if (runs("kubeconfig")) await phase("kubeconfig", () => writeKubeconfigs(f, ["admin.conf", ...(c.kubernetesVersion.minor >= 29 ? ["super-admin.conf"] : []), "kubelet.conf", "controller-manager.conf", "scheduler.conf"], server));
   const kubelet = kubeletConfig(c, m.kubelet);
-  if (runs("kubelet-start")) await phase("kubelet-start", () => startKubelet(c, kubelet, m.node.criSocket));
+  if (runs("kubelet-start")) await phase("kubelet-start", () => startKubelet(c, kubelet, m.node));
   if (runs("control-plane")) await phase("control-plane", async () => writeManifests(f));
   await phase("wait-control-plane", async () => {
     console.log(`[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory "${MANIFESTS}". This can take up to ${Math.round(m.controlPlaneTimeoutMs / 60000)}m0s`);

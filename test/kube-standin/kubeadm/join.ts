@@ -29,7 +29,7 @@ function modelFromFlags(p: ReturnType<typeof parseFlags>): JoinModel {
   const cp = bool(p, "control-plane");
   const name = str(p, "node-name") ?? hostName();
   return {
-    node: { name, criSocket: str(p, "cri-socket"), taints: [], ignorePreflightErrors: [] },
+    node: { name, criSocket: str(p, "cri-socket"), taints: [], ignorePreflightErrors: [], kubeletExtraArgs: {} },
     endpoint, token, caCertHashes: list(p, "discovery-token-ca-cert-hash"), unsafeSkipCAVerification: bool(p, "discovery-token-unsafe-skip-ca-verification"),
     controlPlane: cp ? { advertiseAddress: str(p, "apiserver-advertise-address"), bindPort: Number(str(p, "apiserver-bind-port") ?? 6443), certificateKey: str(p, "certificate-key") } : undefined,
     skipPhases: [], caCertPath: "/etc/kubernetes/pki/ca.crt",
@@ -149,7 +149,7 @@ export async function join(argv: string[]): Promise<object> {
     if (!cp) writeFile(m.caCertPath, ca, 0o644);
     const cm = await call(bootstrap, "GET", `/api/v1/namespaces/kube-system/configmaps/${kubeletConfigMapName(c)}`);
     await kubeletCredentials(bootstrap, c, nodeName, ca);
-    await startKubelet(c, YAML.parse(cm.data.kubelet), m.node.criSocket);
+    await startKubelet(c, YAML.parse(cm.data.kubelet), m.node);
     console.log("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap...");
     await retry(() => call(bootstrap, "GET", `/api/v1/nodes/${nodeName}`), TIMEOUT_MS).catch((e) => {
       throw new Error(`timed out waiting for node ${nodeName} to register: ${(e as Error).message}`);

@@ -11,11 +11,12 @@ import { retry } from "../lib/api.ts";
 import { stopPid } from "../lib/proc.ts";
 import { componentTags } from "../lib/versions.ts";
 import { splitHostPort } from "../config/values.ts";
-import type { ClusterModel, Doc } from "../config/load.ts";
+import type { ClusterModel, Doc, NodeRegistrationModel } from "../config/load.ts";
 
 export const KUBE_DIR = "/etc/kubernetes";
 export const MANIFESTS = "/etc/kubernetes/manifests";
 export const KUBELET_CONFIG = "/var/lib/kubelet/config.yaml";
+const KUBEADM_FLAGS = "/var/lib/kubelet/kubeadm-flags.env";
 
 export function writeFile(p: string, data: string, mode = 0o600) {
   const full = rooted(p);
@@ -95,8 +96,11 @@ export async function writeCerts(f: NodeFacts, withCAs: boolean) {
   }
 }
 
+// From 1.29 admin.conf is bound to the kubeadm:cluster-admins group and super-admin.conf holds system:masters.
 export const KUBECONFIG_USERS: Record<string, { cn: (node: string) => string; orgs: string[] }> = {
   "admin.conf": { cn: () => "kubernetes-admin", orgs: ["system:masters"] },
+  "admin.conf@1.29": { cn: () => "kubernetes-admin", orgs: ["kubeadm:cluster-admins"] },
+  "super-admin.conf": { cn: () => "kubernetes-super-admin", orgs: ["system:masters"] },
   "kubelet.conf": { cn: (n) => `system:node:${n}`, orgs: ["system:nodes"] },
   "controller-manager.conf": { cn: () => "system:kube-controller-manager", orgs: [] },
   "scheduler.conf": { cn: () => "system:kube-scheduler", orgs: [] },
@@ -106,7 +110,7 @@ export async function writeKubeconfigs(f: NodeFacts, files: string[], server: st
   const ca = readPair(f.cluster.certificatesDir, "ca");
   console.log(`[kubeconfig] Using kubeconfig folder "${KUBE_DIR}"`);
   for (const file of files) {
-    const u = KUBECONFIG_USERS[file]!;
+    const u = (f.cluster.kubernetesVersion.minor >= 29 && KUBECONFIG_USERS[`${file}@1.29`]) || KUBECONFIG_USERS[file]!;
     const leaf = await newLeaf(ca, { cn: u.cn(f.nodeName), orgs: u.orgs, usage: "client" });
     console.log(`[kubeconfig] Writing "${file}" kubeconfig file`);
     writeFile(`${KUBE_DIR}/${file}`, renderKubeconfig({ clusterName: f.cluster.clusterName, server: `https://${server}`, caCert: ca.cert, user: u.cn(f.nodeName), clientCert: leaf.cert, clientKey: leaf.key }));
@@ -182,11 +186,16 @@ export function kubeletConfig(c: ClusterModel, user: Doc): Doc {
   };
 }
 
-export async function startKubelet(c: ClusterModel, kubelet: Doc, criSocket: string | undefined) {
+export async function startKubelet(c: ClusterModel, kubelet: Doc, node: NodeRegistrationModel) {
   const pause = `${c.imageRepository}/pause:${componentTags(c.kubernetesVersion).pause}`;
-  const args = [...(criSocket ? [`--container-runtime-endpoint=${criSocket.startsWith("unix://") ? criSocket : `unix://${criSocket}`}`] : []), `--pod-infra-container-image=${pause}`];
-  console.log(`[kubelet-start] Writing kubelet environment file with flags to file "/var/lib/kubelet/kubeadm-flags.env"`);
-  writeFile("/var/lib/kubelet/kubeadm-flags.env", `KUBELET_KUBEADM_ARGS="${args.join(" ")}"\n`, 0o644);
+  const cri = node.criSocket;
+  const args = [
+    ...(cri ? [`--container-runtime-endpoint=${cri.startsWith("unix://") ? cri : `unix://${cri}`}`] : []),
+    `--pod-infra-container-image=${pause}`,
+    ...Object.entries(node.kubeletExtraArgs).map(([k, v]) => `--${k}=${v}`),
+  ];
+  console.log(`[kubelet-start] Writing kubelet environment file with flags to file "${KUBEADM_FLAGS}"`);
+  writeFile(KUBEADM_FLAGS, `KUBELET_KUBEADM_ARGS="${args.join(" ")}"\n`, 0o644);
   console.log(`[kubelet-start] Writing kubelet configuration to file "${KUBELET_CONFIG}"`);
   writeFile(KUBELET_CONFIG, YAML.stringify(kubelet), 0o644);
   console.log("[kubelet-start] Starting the kubelet");
@@ -205,7 +214,10 @@ export async function restartKubelet() {
   const out = fs.openSync(log, "a");
   const [cmd, ...pre] = selfCommand();
   // argv0 "kube-standin" so the child picks its tool from the first argument, not from our name.
-  spawn(cmd!, [...pre, "kubelet", `--config=${KUBELET_CONFIG}`, `--kubeconfig=${KUBE_DIR}/kubelet.conf`], { argv0: "kube-standin", detached: true, stdio: ["ignore", out, out] }).unref();
+  // Same command line as kubelet.service: the fixed flags plus $KUBELET_KUBEADM_ARGS from kubeadm-flags.env.
+  const env = exists(KUBEADM_FLAGS) ? /KUBELET_KUBEADM_ARGS="([^"]*)"/.exec(readFile(KUBEADM_FLAGS))?.[1] ?? "" : "";
+  const args = ["kubelet", `--config=${KUBELET_CONFIG}`, `--kubeconfig=${KUBE_DIR}/kubelet.conf`, ...env.split(" ").filter(Boolean)];
+  spawn(cmd!, [...pre, ...args], { argv0: "kube-standin", detached: true, stdio: ["ignore", out, out] }).unref();
 }
 
 export async function stopKubelet() {
