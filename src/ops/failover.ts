@@ -32,6 +32,8 @@ export interface FailoverOptions {
   pollMs?: number;
   /** Failures are still counted to an event this long after it recovered. Default 2 s. */
   settleSeconds?: number;
+  /** Longest wait for one event to recover. Default eventWaitSeconds(budget). */
+  maxEventSeconds?: number;
   /** How long to wait for one VIP holder and a good request before starting. Default 60 s. */
   steadySeconds?: number;
   signal?: AbortSignal;
@@ -100,7 +102,8 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
   const byName = new Map(opts.nodes.map((n) => [n.name, n]));
   const units: DrillUnit[] = ["haproxy", "keepalived"];
   const steadySeconds = opts.steadySeconds ?? 60;
-  const maxSeconds = steadySeconds * units.length + units.reduce((a, u) => a + 2 * (eventWaitSeconds(opts.budgets[u]) + settleMs / 1000 + 5), 0) + 30;
+  const waitFor = (unit: DrillUnit) => opts.maxEventSeconds ?? eventWaitSeconds(opts.budgets[unit]);
+  const maxSeconds = steadySeconds * units.length + units.reduce((a, u) => a + 2 * (waitFor(u) + settleMs / 1000 + 5), 0) + 30;
   const stream = new RequestStream(opts.send, {
     requestsPerSecond: opts.requestsPerSecond,
     maxSeconds,
@@ -143,7 +146,7 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
     const t0 = performance.now();
     if (action === "stop") await guard.stop(node, byName.get(node)!.host, `${unit}.service`);
     else await guard.start(node, `${unit}.service`);
-    const deadline = t0 + eventWaitSeconds(budget) * 1000;
+    const deadline = t0 + waitFor(unit) * 1000;
     let movedAt: number | undefined;
     let after: string | null = null;
     let recovered: number | undefined;
@@ -177,7 +180,7 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
       budget,
       withinBudget: seconds !== null && seconds <= budget,
     };
-    if (seconds === null) row.note = `not recovered within ${eventWaitSeconds(budget)} s (VIP on ${after ?? "no node"})`;
+    if (seconds === null) row.note = `not recovered within ${waitFor(unit)} s (VIP on ${after ?? "no node"})`;
     log(`${event}: ${seconds === null ? "not recovered" : `${seconds.toFixed(2)} s`}, ${row.failed}/${row.sent} requests failed`);
     return row;
   }
