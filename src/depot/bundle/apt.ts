@@ -23,6 +23,9 @@ function emptySystemOptions(scratch: string): string[] {
   return [
     "-o", `Dir::State::status=${join(scratch, "status")}`,
     "-o", `Dir::Cache::archives=${join(scratch, "archives")}`,
+    // Its binary caches too: built for the empty status, they must not replace the system's.
+    "-o", `Dir::Cache::pkgcache=${join(scratch, "pkgcache.bin")}`,
+    "-o", `Dir::Cache::srcpkgcache=${join(scratch, "srcpkgcache.bin")}`,
     "-o", "Debug::NoLocking=1",
     "-o", "APT::Install-Recommends=false",
     "-o", "APT::Install-Suggests=false",

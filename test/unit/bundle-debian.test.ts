@@ -1,0 +1,82 @@
+// The lab profile's Debian side against Debian's real mirror and tools: closure resolution, pinned
+// downloads checked by sha256, and tarballs packed from Debian binaries in the upstream layout.
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { downloadDebs, resolveDebClosure } from "../../src/depot/bundle/apt.ts";
+import { packFromDebs, packStandin } from "../../src/depot/bundle/debian-pack.ts";
+import { sha256File } from "../../src/depot/bundle/hash.ts";
+import { loadProfile } from "../../src/depot/profiles.ts";
+
+const work = mkdtempSync(join(tmpdir(), "bundle-debian-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const debian12 = loadProfile("debian12");
+
+async function sh(cmd: string[], cwd?: string): Promise<string> {
+  const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
+  const [o, e, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${e}`);
+  return o;
+}
+
+describe("debian12 packages", () => {
+  test("the closure of socat on an empty system holds socat and libc6, pinned with Debian's sums", async () => {
+    const closure = await resolveDebClosure(["socat"]);
+    const socat = closure.find((e) => e.name === "socat")!;
+    expect(socat.file).toMatch(/^socat_.*_amd64\.deb$/);
+    expect(closure.map((e) => e.name)).toContain("libc6");
+    const policy = await sh(["apt-cache", "show", "--no-all-versions", `socat=${socat.version}`]);
+    expect(policy).toContain(`SHA256: ${socat.sha256}`);
+  }, 180_000);
+
+  test("pinned debs are downloaded under their pool names and a wrong pin is refused by name", async () => {
+    const pinned = debian12.packages.packages.filter((e) => e.name === "socat" || e.name === "conntrack");
+    const dir = join(work, "repo");
+    await downloadDebs(pinned, dir);
+    expect(readdirSync(dir).sort()).toEqual(pinned.map((e) => e.file).sort());
+    for (const e of pinned) expect((await sha256File(join(dir, e.file))).sha256).toBe(e.sha256);
+    const tampered = [{ ...pinned[0]!, sha256: "f".repeat(64) }];
+    await expect(downloadDebs(tampered, join(work, "repo2"))).rejects.toThrow(new RegExp(`${pinned[0]!.file.replace(/[.+]/g, "\\$&")}: sha256 [0-9a-f]{64} .*does not match the manifest's f{64}`));
+  }, 180_000);
+});
+
+describe("debian12 tarballs", () => {
+  const files = join(work, "files");
+  mkdirSync(files, { recursive: true });
+
+  test("etcd is packed like the upstream release tarball, and the packed etcdctl runs", async () => {
+    const entry = debian12.files.files.find((f) => f.role === "etcd")!;
+    await packFromDebs(entry, files);
+    const listing = (await sh(["tar", "-tzvf", join(files, entry.name)])).trim().split("\n");
+    expect(listing.map((l) => l.split(/\s+/).pop())).toEqual(["etcd-v3.4.23-linux-amd64/", "etcd-v3.4.23-linux-amd64/etcd", "etcd-v3.4.23-linux-amd64/etcdctl"]);
+    expect(listing[1]).toStartWith("-rwxr-xr-x root/root");
+    const out = join(work, "x");
+    mkdirSync(out);
+    await sh(["tar", "-xzf", join(files, entry.name), "-C", out]);
+    expect(await sh([join(out, "etcd-v3.4.23-linux-amd64/etcdctl"), "version"])).toContain("etcdctl version: 3.4.23");
+    expect(readdirSync(files).filter((f) => f.startsWith("."))).toEqual([]); // no work dirs left behind
+  }, 180_000);
+
+  test("runc is a bare executable like upstream's runc.amd64", async () => {
+    const entry = debian12.files.files.find((f) => f.name === "runc.amd64")!;
+    await packFromDebs(entry, files);
+    expect(statSync(join(files, "runc.amd64")).mode & 0o777).toBe(0o755);
+    expect(await sh([join(files, "runc.amd64"), "--version"])).toContain("runc version 1.1.5");
+  }, 180_000);
+
+  test("the Kubernetes stand-in is stored once and extracts as kubeadm, kubelet and kubectl", async () => {
+    const bin = join(work, "standin");
+    writeFileSync(bin, `#!/bin/sh\necho "stand-in as $(basename "$0")"\n${"#".repeat(100_000)}\n`, { mode: 0o755 });
+    const entry = debian12.files.files.find((f) => f.standin)!;
+    await packStandin(entry, files, bin);
+    const tarSize = (await sh(["sh", "-c", `gzip -dc ${join(files, entry.name)} | wc -c`])).trim();
+    expect(Number(tarSize)).toBeLessThan(2 * 100_000); // one copy, not three
+    const out = join(work, "k");
+    mkdirSync(out);
+    await sh(["tar", "-xzf", join(files, entry.name), "-C", out]);
+    for (const name of ["kubeadm", "kubelet", "kubectl"]) {
+      expect((await sh([join(out, "kubernetes/node/bin", name)])).trim()).toBe(`stand-in as ${name}`);
+    }
+  });
+});
