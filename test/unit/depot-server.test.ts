@@ -111,6 +111,7 @@ describe("registry endpoints", () => {
     expect(full.status).toBe(200);
     expect(sha256(full.body)).toBe(layer.digest);
     expect(full.headers["docker-content-digest"]).toBe(layer.digest);
+    expect(full.headers["content-disposition"]).toBe("inline");
     const head = await curl(`/v2/pause/blobs/${layer.digest}`, "-I");
     expect(head.headers["content-length"]).toBe(String(layer.size));
     const part = await curl(`/v2/pause/blobs/${layer.digest}`, "-H", "Range: bytes=10-19");

@@ -16,6 +16,9 @@ let images: BuiltImage[];
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "registry-skopeo-"));
   images = await writeFixtureBundle(join(dir, "bundle"));
+  // A `docker save`-style archive too, written by skopeo from the pause image.
+  const saved = await run(["copy", `oci-archive:${join(dir, "bundle", "images", "pause.tar")}`, `docker-archive:${join(dir, "bundle", "images", "saved.tar")}:registry.k8s.io/pause-saved:3.5`]);
+  if (saved.code !== 0) throw new Error(`could not write the docker-archive fixture: ${saved.stderr}`);
   depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: HOST, log: collectingLogger() });
 });
 
@@ -112,4 +115,17 @@ describe("skopeo against the depot", async () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/name unknown/i);
   });
+
+  test("a docker save archive is served too, with its config and layers intact", async () => {
+    const pause = images.find((i) => i.ref === "registry.k8s.io/pause:3.5")!;
+    const info = JSON.parse(await skopeo("inspect", "--tls-verify=false", `docker://${HOST}/google_containers/pause-saved:3.5`));
+    expect(info.RepoTags).toEqual(["3.5"]);
+    const out = join(dir, "dir-saved");
+    await skopeo("copy", "--src-tls-verify=false", `docker://${HOST}/pause-saved:3.5`, `dir:${out}`);
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    // The config is the very same blob as in the OCI original; layers are stored uncompressed by docker-archive.
+    expect(manifest.config.digest).toBe(pause.blobs[0]!.digest);
+    expect(manifest.layers[0].mediaType).toBe("application/vnd.docker.image.rootfs.diff.tar");
+    for (const b of [manifest.config, ...manifest.layers]) expect(sha256(readFileSync(join(out, b.digest.slice(7))))).toBe(b.digest);
+  }, 60_000);
 });

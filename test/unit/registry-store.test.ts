@@ -116,6 +116,23 @@ describe("image store", () => {
     expect(err.message).toContain(`references blob sha256:${layer} which is not in the archive`);
   });
 
+  test("docker save 25+ style: full name in io.containerd.image.name, only the tag in ref.name", async () => {
+    const images = join(dir, "containerd-name", "images");
+    const src = join(dir, "containerd-name", "src");
+    mkdirSync(images, { recursive: true });
+    mkdirSync(src, { recursive: true });
+    const file = join(images, "saved.tar");
+    await writeOciArchive(file, [{ ref: "docker.io/library/busybox:1.36", platforms: ["linux/amd64"] }]);
+    expect(Bun.spawnSync(["tar", "-C", src, "-xf", file]).exitCode).toBe(0);
+    const index = JSON.parse(readFileSync(join(src, "index.json"), "utf8"));
+    index.manifests[0].annotations = { "io.containerd.image.name": "docker.io/library/busybox:1.36", "org.opencontainers.image.ref.name": "1.36" };
+    writeFileSync(join(src, "index.json"), JSON.stringify(index));
+    expect(Bun.spawnSync(["tar", "-C", src, "-cf", file, "."]).exitCode).toBe(0);
+    const store = await loadImageStore(images, collectingLogger());
+    expect([...store.repositories.keys()].sort()).toEqual(["google_containers/busybox", "library/busybox"]);
+    expect([...store.repositories.get("library/busybox")!.tags.keys()]).toEqual(["1.36"]);
+  });
+
   test("no images directory serves an empty registry with a warning", async () => {
     const log = collectingLogger();
     const store = await loadImageStore(join(dir, "none"), log);

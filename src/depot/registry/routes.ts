@@ -75,6 +75,8 @@ function blob(req: Request, store: ImageStore, repo: Repository, digest: string)
   return fileResponse(req, { path: loc.file, offset: loc.offset, size: loc.size }, {
     ...API_VERSION,
     "Content-Type": "application/octet-stream",
+    // Else Bun names the archive file the bytes come from (filename="pause.tar"), which is not the blob.
+    "Content-Disposition": "inline",
     "Docker-Content-Digest": digest,
     ETag: `"${digest}"`,
   });

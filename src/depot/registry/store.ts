@@ -4,6 +4,8 @@
 import { readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Logger } from "../../phases/phase.ts";
+import { hashMember, ImageArchiveError, memberBytes, parseJson, type Archive } from "./archive.ts";
+import { readDockerArchive } from "./docker-archive.ts";
 import { isIndexType, isManifestType } from "./media-types.ts";
 import { parseImageRef, servedNames } from "./reference.ts";
 import { indexTar, type TarMember } from "./tar-index.ts";
@@ -42,14 +44,11 @@ export interface ImageStore {
   repositories: Map<string, Repository>;
 }
 
-export class ImageArchiveError extends Error {
-  constructor(file: string, message: string, hint = "rebuild the bundle (bun run build.ts bundle) or replace the file") {
-    super(`depot: image archive ${file}: ${message} — ${hint}`);
-    this.name = "ImageArchiveError";
-  }
-}
+export { ImageArchiveError } from "./archive.ts";
 
 const REF_NAME = "org.opencontainers.image.ref.name";
+/** docker save (25+) and containerd exports put the full reference here and only the tag in REF_NAME. */
+const CONTAINERD_NAME = "io.containerd.image.name";
 
 interface Descriptor {
   mediaType?: string;
@@ -75,11 +74,6 @@ export async function loadImageStore(imagesDir: string, log: Logger): Promise<Im
   return store;
 }
 
-interface Archive {
-  file: string;
-  members: Map<string, TarMember>;
-}
-
 async function openArchive(file: string): Promise<Archive> {
   let members: Map<string, TarMember>;
   try {
@@ -87,40 +81,41 @@ async function openArchive(file: string): Promise<Archive> {
   } catch (e) {
     throw new ImageArchiveError(file, (e as Error).message);
   }
-  if (!members.has("index.json")) {
-    throw new ImageArchiveError(file, "no index.json inside: not an OCI image layout", "create it with `skopeo copy ... oci-archive:FILE:REF` or the bundle build");
+  if (!members.has("index.json") && !members.has("manifest.json")) {
+    throw new ImageArchiveError(file, "no index.json inside: not an OCI image layout (nor a docker save archive)", "create it with `skopeo copy ... oci-archive:FILE:REF` or the bundle build");
   }
-  await verifyBlobs(file, members);
-  return { file, members };
+  const archive = { file, members };
+  await verifyBlobs(archive);
+  return archive;
 }
 
 /** Every blobs/sha256/<hex> member must hash to its own name; a mismatch means a corrupt bundle. */
-async function verifyBlobs(file: string, members: Map<string, TarMember>): Promise<void> {
-  for (const m of members.values()) {
+async function verifyBlobs(archive: Archive): Promise<void> {
+  for (const m of archive.members.values()) {
     const match = /^blobs\/sha256\/(.+)$/.exec(m.name);
     if (!match) continue;
-    if (!/^[a-f0-9]{64}$/.test(match[1]!)) throw new ImageArchiveError(file, `${m.name} is not named by a sha256 digest`);
-    const hasher = new Bun.CryptoHasher("sha256");
-    for await (const chunk of Bun.file(file).slice(m.offset, m.offset + m.size).stream()) hasher.update(chunk);
-    const actual = hasher.digest("hex");
-    if (actual !== match[1]) throw new ImageArchiveError(file, `blob ${m.name} is corrupt (its sha256 is ${actual})`);
+    if (!/^[a-f0-9]{64}$/.test(match[1]!)) throw new ImageArchiveError(archive.file, `${m.name} is not named by a sha256 digest`);
+    const actual = await hashMember(archive, m);
+    if (actual !== `sha256:${match[1]}`) throw new ImageArchiveError(archive.file, `blob ${m.name} is corrupt (its sha256 is ${actual.slice(7)})`);
   }
 }
 
 async function addArchive(store: ImageStore, archive: Archive, log: Logger): Promise<void> {
-  const index = await readJson(archive, archive.members.get("index.json")!, "index.json");
+  if (!archive.members.has("index.json")) return addDockerArchive(store, archive, log);
+  const index = parseJson(archive, await memberBytes(archive, archive.members.get("index.json")!), "index.json");
   const entries: Descriptor[] = Array.isArray(index.manifests) ? index.manifests : [];
   let tagged = 0;
   for (const desc of entries) {
     const refName = desc.annotations?.[REF_NAME];
-    if (!refName) continue;
-    const ref = parseImageRef(refName);
+    const fullName = desc.annotations?.[CONTAINERD_NAME];
+    if (!refName && !fullName) continue;
+    const ref = (fullName && parseImageRef(fullName)) || (refName && parseImageRef(refName));
     if (!ref) {
       throw new ImageArchiveError(archive.file, `index.json names "${refName}", which is not a full tagged image reference`, "annotate each manifest with the upstream reference, e.g. registry.k8s.io/pause:3.5");
     }
     const reachable = new Set<string>();
     const digest = await addManifest(store, archive, desc, reachable, log);
-    for (const name of servedNames(ref)) addTag(store, name, ref.tag, digest, reachable, `${refName} (${basename(archive.file)})`, log);
+    for (const name of servedNames(ref)) addTag(store, name, ref.tag, digest, reachable, `${refName ?? fullName} (${basename(archive.file)})`, log);
     tagged++;
   }
   if (tagged === 0) log.warn(`depot: ${archive.file} names no image (no ${REF_NAME} annotation in index.json); nothing served from it`);
@@ -145,7 +140,7 @@ async function addManifest(store: ImageStore, archive: Archive, desc: Descriptor
   if (!member) throw new ImageArchiveError(archive.file, `manifest ${digest || "(no digest)"} named in index.json is not in the archive`);
   reachable.add(digest);
   addBlob(store, archive, digest, member);
-  const bytes = await Bun.file(archive.file).slice(member.offset, member.offset + member.size).bytes();
+  const bytes = await memberBytes(archive, member);
   const body = parseJson(archive, bytes, digest);
   const mediaType: string = body.mediaType ?? desc.mediaType ?? "";
   if (!isManifestType(mediaType)) throw new ImageArchiveError(archive.file, `manifest ${digest} has unsupported media type "${mediaType}"`);
@@ -173,6 +168,21 @@ async function addManifest(store: ImageStore, archive: Archive, desc: Descriptor
   return digest;
 }
 
+async function addDockerArchive(store: ImageStore, archive: Archive, log: Logger): Promise<void> {
+  for (const image of await readDockerArchive(archive)) {
+    const { digest, mediaType, bytes } = image.manifest;
+    for (const b of image.blobs) addBlob(store, archive, b.digest, b.member);
+    if (!store.manifests.has(digest)) store.manifests.set(digest, { digest, mediaType, bytes, children: [] });
+    const reachable = new Set([digest, ...image.blobs.map((b) => b.digest)]);
+    const refs = image.refs.map((r) => [r, parseImageRef(r)] as const);
+    if (refs.length === 0) log.warn(`depot: ${archive.file}: an image has no RepoTags in manifest.json; nothing served for it`);
+    for (const [raw, ref] of refs) {
+      if (!ref) throw new ImageArchiveError(archive.file, `manifest.json names "${raw}", which is not a tagged image reference`);
+      for (const name of servedNames(ref)) addTag(store, name, ref.tag, digest, reachable, `${raw} (${basename(archive.file)})`, log);
+    }
+  }
+}
+
 function blobMember(archive: Archive, digest: string): TarMember | undefined {
   const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
   return m ? archive.members.get(`blobs/sha256/${m[1]}`) : undefined;
@@ -180,16 +190,4 @@ function blobMember(archive: Archive, digest: string): TarMember | undefined {
 
 function addBlob(store: ImageStore, archive: Archive, digest: string, m: TarMember): void {
   if (!store.blobs.has(digest)) store.blobs.set(digest, { file: archive.file, offset: m.offset, size: m.size });
-}
-
-async function readJson(archive: Archive, m: TarMember, what: string): Promise<any> {
-  return parseJson(archive, await Bun.file(archive.file).slice(m.offset, m.offset + m.size).bytes(), what);
-}
-
-function parseJson(archive: Archive, bytes: Uint8Array, what: string): any {
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new ImageArchiveError(archive.file, `${what} is not valid JSON (${(e as Error).message})`);
-  }
 }
