@@ -115,9 +115,17 @@ export async function restartControlPlane(host: Host, node: HostSpec): Promise<v
 
 /** Puts parked manifests back (also after an interrupted earlier run); never overwrites a manifest in place. */
 export async function unparkManifests(host: Host): Promise<void> {
-  await host.exec(
-    `[ ! -d ${PARKED_MANIFESTS} ] || { for f in ${PARKED_MANIFESTS}/*.yaml; do [ ! -f "$f" ] || [ -e ${MANIFESTS}/"$(basename "$f")" ] || mv "$f" ${MANIFESTS}/; done; rmdir ${PARKED_MANIFESTS}; }`,
+  const r = await host.exec(
+    `[ ! -d ${PARKED_MANIFESTS} ] || { for f in ${PARKED_MANIFESTS}/*.yaml; do [ ! -f "$f" ] || [ -e ${MANIFESTS}/"$(basename "$f")" ] || mv "$f" ${MANIFESTS}/; done; ` +
+      `ls -A ${PARKED_MANIFESTS}; rmdir ${PARKED_MANIFESTS} 2>/dev/null; }`,
+    { check: false },
   );
+  const left = r.stdout.trim().split("\n").filter(Boolean);
+  if (r.code !== 0 || left.length)
+    throw new Error(
+      `${PARKED_MANIFESTS} on ${host.name} still holds ${left.join(", ") || "files"} (also present in ${MANIFESTS}, or not movable): ` +
+        `keep the right copy in ${MANIFESTS}, remove the directory, then run again`,
+    );
 }
 
 async function kubeadmRenewAll(host: Host): Promise<void> {
