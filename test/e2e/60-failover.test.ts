@@ -107,7 +107,10 @@ describe("verify --failover", () => {
       "setsid sh -c 'cd /root && ./k8s-ha-offline verify --failover --yes >/tmp/drill.out 2>&1 & echo $! >/tmp/drill.pid; wait $!; echo $? >/tmp/drill.rc' </dev/null >/dev/null 2>&1 &",
       { check: true },
     );
-    const stopped = await waitUntil("the drill to stop a service", async () => ((await unitsActive()).length ? await unitsActive() : false), { timeoutMs: 120_000, intervalMs: 200 });
+    const stopped = await waitUntil("the drill to stop a service", async () => {
+      const down = await unitsActive();
+      return down.length > 0 && down;
+    }, { timeoutMs: 120_000, intervalMs: 200 });
     process.stderr.write(`killing the drill while: ${stopped.join(", ")}\n`);
     await labExec("master1", "kill -TERM $(cat /tmp/drill.pid)", { check: true });
     const rc = await waitUntil("the drill to exit", async () => (await labExec("master1", "cat /tmp/drill.rc 2>/dev/null")).stdout.trim(), { timeoutMs: 120_000, intervalMs: 500 });
