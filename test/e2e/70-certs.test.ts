@@ -1,0 +1,207 @@
+// Issue 8's acceptance on the lab, the binary running on master1 after a full install:
+// check-certs lists every certificate file on every control-plane/etcd node (compared with what
+// the nodes hold), and renew-certs --etcd renews every etcd certificate while a writer keeps
+// putting keys through all three endpoints: nothing acknowledged is lost, failures are counted.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect } from "node:tls";
+import { X509Certificate } from "node:crypto";
+import { labExec, readLab } from "../lab/lab-client.ts";
+import { deploy, onMaster1, MASTERS } from "./support.ts";
+import type { CertReport } from "../../src/certs/index.ts";
+
+const lab = () => readLab();
+const addressOf = (name: string) => lab().nodes.find((n) => n.name === name)!.address;
+const VIP_READY = () => `curl -sf --max-time 3 --cacert /etc/kubernetes/pki/ca.crt https://${lab().vip}:9443/readyz`;
+
+/** Certificate files and kubeconfigs on a node, found with find(1), independently of check-certs' own list. */
+async function certFilesOn(node: string): Promise<string[]> {
+  const r = await labExec(
+    node,
+    "find /etc/kubernetes/pki /etc/etcd/pki -name '*.crt' 2>/dev/null; find /etc/kubernetes -maxdepth 1 -name '*.conf' 2>/dev/null; " +
+      "ls /var/lib/kubelet/pki/kubelet-client-current.pem /var/lib/kubelet/pki/kubelet.crt 2>/dev/null; true",
+    { check: true },
+  );
+  return r.stdout.split("\n").filter(Boolean).sort();
+}
+
+/** check-certs --output json on master1, timed there (without the ssh hop to master1). */
+async function checkCerts(): Promise<{ report: CertReport; code: number; ms: number }> {
+  await deploy();
+  const r = await labExec(
+    "master1",
+    "cd /root && s=$(date +%s%N); ./k8s-ha-offline check-certs --output json > /tmp/check-certs.json 2>/tmp/check-certs.err; rc=$?; e=$(date +%s%N); " +
+      "echo \"rc=$rc ms=$(( (e - s) / 1000000 ))\"; cat /tmp/check-certs.err >&2; cat /tmp/check-certs.json",
+    { timeoutMs: 60_000 },
+  );
+  const [head, ...rest] = r.stdout.split("\n");
+  const m = /^rc=(\d+) ms=(\d+)$/.exec(head ?? "");
+  if (!m) throw new Error(`check-certs did not run: ${r.stdout}${r.stderr}`);
+  return { report: JSON.parse(rest.join("\n")) as CertReport, code: Number(m[1]), ms: Number(m[2]) };
+}
+
+beforeAll(async () => {
+  if ((await labExec("master1", VIP_READY())).code !== 0) {
+    const r = await onMaster1("install -c cluster.yaml --yes");
+    if (r.code !== 0) throw new Error(`install failed (exit ${r.code}); see its output above`);
+  }
+  await deploy();
+}, 1_800_000);
+
+describe("check-certs after install", () => {
+  test("lists every certificate on every control-plane and etcd node, all ok, exit 0", async () => {
+    const { report, code, ms } = await checkCerts();
+    process.stderr.write(`check-certs on the ${lab().nodes.length}-node lab: ${(ms / 1000).toFixed(2)} s on master1 (target < 2 s), ${report.certificates.length} certificates\n`);
+    for (const node of MASTERS) {
+      const listed = report.certificates.filter((c) => c.node === node).map((c) => c.certificate.split(" -> ")[0]!).sort();
+      expect(listed).toEqual(await certFilesOn(node));
+      // Everything a master must have is there (so an empty find cannot pass).
+      for (const f of ["/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/admin.conf", "/etc/etcd/pki/server.crt", "/etc/etcd/pki/peer.crt", "/etc/etcd/pki/healthcheck-client.crt", "/etc/kubernetes/pki/apiserver-etcd-client.crt"])
+        expect(listed).toContain(f);
+    }
+    // The worker is neither control-plane nor etcd: not asked.
+    expect(report.certificates.filter((c) => c.node === "node1")).toEqual([]);
+    expect(report.certificates.filter((c) => c.status !== "ok").map((c) => `${c.node} ${c.certificate} ${c.status} ${c.problems.join("; ")}`)).toEqual([]);
+    expect(code).toBe(0);
+  }, 120_000);
+});
+
+// ---- renew-certs --etcd under load --------------------------------------------------------------
+
+const ETCD_CERTS = ["/etc/etcd/pki/server.crt", "/etc/etcd/pki/peer.crt", "/etc/etcd/pki/healthcheck-client.crt", "/etc/kubernetes/pki/apiserver-etcd-client.crt"];
+const W = "/tmp/renew-writer";
+/** etcdctl on master1 against its own member, with the current healthcheck client pair. */
+const ETCDCTL = "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key";
+
+/**
+ * A writer on master1: etcdctl put of key 1, 2, 3, ... through all three client endpoints. A failed
+ * put is logged with its error and retried (same key, same value) until it succeeds, so every key
+ * of the sequence must be there at the end. It uses a copy of the healthcheck client pair taken
+ * before the renewal: the old certificate stays valid (same CA), and etcdctl never reads a pair
+ * half-replaced (new .crt, old .key) while renew-certs writes the files.
+ */
+function writerScript(): string {
+  const endpoints = MASTERS.map((m) => `https://${addressOf(m)}:2379`).join(",");
+  const etcdctl = `ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=${endpoints} --cacert=${W}/ca.crt --cert=${W}/hc.crt --key=${W}/hc.key --dial-timeout=3s --command-timeout=5s`;
+  return [
+    `i=0`,
+    `while [ ! -e ${W}/stop ]; do`,
+    `  i=$((i + 1)); k=$(printf 'renew-test/%07d' $i)`,
+    `  until out=$(${etcdctl} put $k v$i 2>&1); do echo "FAIL $i $(date +%T.%N) $(echo $out | tr '\\n' ' ')"; sleep 0.1; done`,
+    `  echo "OK $i $(date +%T.%N)"`,
+    `done`,
+    `echo "DONE $i"`,
+  ].join("\n");
+}
+
+/** The certificate a member presents on its client port, fetched from the host over the lab bridge. */
+function servedCert(address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: address, port: 2379, rejectUnauthorized: false }, () => {
+      const der = s.getPeerCertificate().raw;
+      s.destroy();
+      resolve(new X509Certificate(der).fingerprint256.replace(/:/g, "").toLowerCase());
+    });
+    s.on("error", reject);
+    s.setTimeout(5000, () => s.destroy(new Error(`no TLS answer from ${address}:2379`)));
+  });
+}
+
+const fingerprintOfFile = async (node: string, path: string) =>
+  new X509Certificate((await labExec(node, `cat ${path}`, { check: true })).stdout).fingerprint256.replace(/:/g, "").toLowerCase();
+
+describe("renew-certs --etcd while a writer writes", () => {
+  let before: CertReport;
+  let after: CertReport;
+  let afterCode = -1;
+  let renew: Awaited<ReturnType<typeof onMaster1>>;
+  let writerLog = "";
+  let memberIds = "";
+
+  beforeAll(async () => {
+    before = (await checkCerts()).report;
+    memberIds = (await labExec("master1", `${ETCDCTL} member list | cut -d, -f1 | sort`, { check: true })).stdout;
+    await labExec("master1", `rm -rf ${W} && mkdir -p ${W} && cp /etc/etcd/pki/ca.crt ${W}/ca.crt && cp /etc/etcd/pki/healthcheck-client.crt ${W}/hc.crt && cp /etc/etcd/pki/healthcheck-client.key ${W}/hc.key && chmod 600 ${W}/hc.key`, { check: true });
+    await labExec("master1", `cat > ${W}/writer.sh; (setsid bash ${W}/writer.sh > ${W}/log 2>&1 < /dev/null &); sleep 2; grep -c '^OK' ${W}/log`, { stdin: writerScript(), check: true });
+    try {
+      renew = await onMaster1("renew-certs --etcd --yes", 900_000);
+    } finally {
+      await Bun.sleep(2000);
+      await labExec("master1", `touch ${W}/stop`);
+      for (let i = 0; i < 30 && !/^DONE /m.test(writerLog); i++) {
+        await Bun.sleep(500);
+        writerLog = (await labExec("master1", `cat ${W}/log`)).stdout;
+      }
+    }
+    const c = await checkCerts();
+    after = c.report;
+    afterCode = c.code;
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await labExec("master1", `touch ${W}/stop`).catch(() => undefined);
+  });
+
+  test("renew-certs succeeds and ends with the check-certs table", () => {
+    expect(renew.code).toBe(0);
+    expect(renew.stdout).toMatch(/certificates on \d+ nodes: \d+ ok, 0 expiring within 30 days, 0 expired, 0 broken\./);
+    process.stderr.write(`renew-certs --etcd: ${renew.seconds.toFixed(1)} s\n`);
+  });
+
+  test("the certificates from before are backed up on master1 in a 0700 directory, per node", async () => {
+    const dir = /the certificates from before are in (\S+)/.exec(renew.stderr)?.[1];
+    expect(dir).toMatch(/^\/var\/lib\/k8s-ha-offline\/backup\/certs-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ$/);
+    expect((await labExec("master1", `stat -c %a ${dir}`, { check: true })).stdout.trim()).toBe("700");
+    for (const m of MASTERS) {
+      const old = before.certificates.find((c) => c.node === m && c.certificate === "/etc/etcd/pki/server.crt")!;
+      const backedUp = new X509Certificate((await labExec("master1", `cat ${dir}/${m}/etc/etcd/pki/server.crt`, { check: true })).stdout);
+      expect(backedUp.fingerprint256.replace(/:/g, "").toLowerCase()).toBe(old.fingerprint!);
+      expect((await labExec("master1", `test -f ${dir}/${m}/etc/kubernetes/pki/ca.key && test -f ${dir}/${m}/etc/kubernetes/admin.conf && echo yes`)).stdout.trim()).toBe("yes");
+    }
+  });
+
+  test("no write lost: every key the writer put is there with its value, in one unbroken sequence", async () => {
+    const done = /^DONE (\d+)$/m.exec(writerLog);
+    expect(done).not.toBeNull();
+    const acknowledged = [...writerLog.matchAll(/^OK (\d+) /gm)].map((m) => Number(m[1]));
+    const last = Number(done![1]);
+    expect(acknowledged.length).toBe(last);
+    expect(last).toBeGreaterThan(50);
+    const r = await labExec("master1", `${ETCDCTL} get --prefix renew-test/`, { check: true, timeoutMs: 60_000 });
+    const lines = r.stdout.trim().split("\n");
+    const stored = new Map<number, string>();
+    for (let i = 0; i + 1 < lines.length; i += 2) stored.set(Number(lines[i]!.slice("renew-test/".length)), lines[i + 1]!);
+    const missing = acknowledged.filter((i) => stored.get(i) !== `v${i}`);
+    expect(missing).toEqual([]);
+    process.stderr.write(`writer: ${last} keys put during renew-certs --etcd, all read back\n`);
+  });
+
+  test("no moment without quorum: the writer's failed puts, counted (0 with a rolling restart)", () => {
+    const failures = [...writerLog.matchAll(/^FAIL (\d+) (\S+) (.*)$/gm)].map((m) => `key ${m[1]} at ${m[2]}: ${m[3]!.slice(0, 300)}`);
+    process.stderr.write(`writer: ${failures.length} failed put(s)${failures.length ? `:\n  ${failures.join("\n  ")}` : ""}\n`);
+    expect(failures).toEqual([]);
+  });
+
+  test("every etcd certificate has a later expiry and a new fingerprint; check-certs is all ok", () => {
+    for (const m of MASTERS)
+      for (const path of ETCD_CERTS) {
+        const old = before.certificates.find((c) => c.node === m && c.certificate === path)!;
+        const now = after.certificates.find((c) => c.node === m && c.certificate === path)!;
+        expect(Date.parse(now.notAfter!)).toBeGreaterThan(Date.parse(old.notAfter!));
+        expect(now.fingerprint).not.toBe(old.fingerprint);
+        expect(now.status).toBe("ok");
+      }
+    // --etcd leaves the Kubernetes certificates alone, and the CAs are the same.
+    for (const c of after.certificates.filter((c) => !ETCD_CERTS.includes(c.certificate)))
+      expect(`${c.node} ${c.certificate} ${c.fingerprint}`).toBe(`${c.node} ${c.certificate} ${before.certificates.find((b) => b.node === c.node && b.certificate === c.certificate)?.fingerprint}`);
+    expect(afterCode).toBe(0);
+  });
+
+  test("each member serves its new server certificate, with the same members and a healthy cluster", async () => {
+    for (const m of MASTERS) expect(await servedCert(addressOf(m))).toBe(await fingerprintOfFile(m, "/etc/etcd/pki/server.crt"));
+    const ids = await labExec("master1", `${ETCDCTL} member list | cut -d, -f1 | sort`, { check: true });
+    expect(ids.stdout).toBe(memberIds);
+    const health = await labExec("master1", `${ETCDCTL} endpoint health --cluster`);
+    expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(3);
+    expect((await labExec("master1", VIP_READY())).stdout.trim()).toBe("ok");
+  });
+});
