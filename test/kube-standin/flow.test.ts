@@ -316,6 +316,8 @@ metadata:
   namespace: kube-system
 spec:
   template:
+    metadata:
+      labels: {app: flannel}
     spec:
       initContainers:
       - name: install-cni
@@ -336,6 +338,10 @@ spec:
     expect(names.filter((n: string) => n.startsWith("kube-flannel-ds-")).length).toBe(3);
     expect(names.filter((n: string) => n.startsWith("coredns-")).length).toBe(2);
     expect(pods.every((p: any) => p.status.phase === "Running")).toBe(true);
+    const flannel = await m1.run("kubectl", ["-n", "kube-system", "wait", "--for=condition=Ready", "pods", "-l", "app=flannel", "--timeout=30s"]);
+    expect(flannel.stdout.trim().split("\n").length).toBe(3);
+    const dns = JSON.parse((await m1.run("kubectl", ["-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns", "-o", "json"])).stdout).items;
+    expect(dns.map((p: any) => p.metadata.name.split("-")[0])).toEqual(["coredns", "coredns"]);
     const table = await m1.run("kubectl", ["get", "nodes"]);
     expect(table.stdout).toMatch(/master1\s+Ready\s+control-plane,master/);
   }, 60_000);

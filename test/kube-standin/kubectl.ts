@@ -50,6 +50,17 @@ function readManifest(file: string): any[] {
   });
 }
 
+/** Equality-based label selectors: "k=v,k2!=v2,k3". */
+function selects(selector: string | undefined, o: any): boolean {
+  if (!selector) return true;
+  const labels: Record<string, string> = o.metadata?.labels ?? {};
+  return selector.split(",").every((term) => {
+    const m = /^([^!=]+?)\s*(==|=|!=)\s*(.*)$/.exec(term.trim());
+    if (!m) return term.trim() in labels;
+    return m[2] === "!=" ? labels[m[1]!] !== m[3] : labels[m[1]!] === m[3];
+  });
+}
+
 const nodeRoles = (n: any) => Object.keys(n.metadata?.labels ?? {}).filter((l) => l.startsWith("node-role.kubernetes.io/")).map((l) => l.slice(24)).sort().join(",") || "<none>";
 const readyOf = (n: any) => n.status?.conditions?.find((c: any) => c.type === "Ready")?.status;
 
@@ -65,7 +76,7 @@ async function get(api: Client, p: ReturnType<typeof parseFlags>, what: string[]
   const clusterScoped = ["nodes", "componentstatuses", "namespaces"].includes(resource!);
   const path = clusterScoped || all ? `${base}/${resource}${name ? `/${name}` : ""}` : `${base}/namespaces/${ns}/${resource}${name ? `/${name}` : ""}`;
   const out = await call(api, "GET", path);
-  const items: any[] = name ? [out] : out.items;
+  const items: any[] = name ? [out] : out.items.filter((o: any) => selects(str(p, "selector"), o));
   const fmt = str(p, "output");
   if (fmt !== undefined && !["json", "yaml", "name", "wide"].includes(fmt))
     fail(`error: unable to match a printer suitable for the output format "${fmt}", allowed formats are: json,name,wide,yaml (the stand-in has no jsonpath or go-template)`);
@@ -106,8 +117,7 @@ async function wait(api: Client, p: ReturnType<typeof parseFlags>, what: string[
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const list: any[] = resource === "nodes" ? (await call(api, "GET", "/api/v1/nodes")).items : (await call(api, "GET", bool(p, "all-namespaces") ? "/api/v1/pods" : `/api/v1/namespaces/${ns}/pods`)).items;
-    const sel = str(p, "selector")?.split("=");
-    const targets = list.filter((o) => (!name || o.metadata.name === name) && (!sel || o.metadata.labels?.[sel[0]!] === sel[1] || o.metadata.name.startsWith(sel[1] ?? "")));
+    const targets = list.filter((o) => (!name || o.metadata.name === name) && selects(str(p, "selector"), o));
     const met = (o: any) => (o.status?.conditions ?? []).some((c: any) => c.type.toLowerCase() === type!.toLowerCase() && c.status.toLowerCase() === want.toLowerCase());
     if (name && !targets.length && Date.now() > deadline) fail(`Error from server (NotFound): ${resource} "${name}" not found`);
     if (targets.length && targets.every(met)) {

@@ -7,7 +7,7 @@ import http from "node:http";
 import path from "node:path";
 import tls from "node:tls";
 import { Etcd } from "../lib/etcd.ts";
-import { rooted, standinVersion } from "../lib/env.ts";
+import { apiserverBindHost, rooted, standinVersion } from "../lib/env.ts";
 import { parseFlags, str } from "../lib/flags.ts";
 import { importPrivateKey, readCsr, signLeaf } from "../lib/pki.ts";
 import { ANONYMOUS, forbidden, userFromToken, type UserInfo } from "./auth.ts";
@@ -163,7 +163,7 @@ export async function apiserverMain(argv: string[]) {
     });
   });
 
-  const host = str(p, "bind-address") && str(p, "bind-address") !== "0.0.0.0" ? str(p, "bind-address")! : need("advertise-address");
+  const host = apiserverBindHost(need("advertise-address"), str(p, "bind-address"));
   const port = Number(str(p, "secure-port") ?? 6443);
   const server = tls.createServer(
     { key: file("tls-private-key-file"), cert: file("tls-cert-file"), ca: caPem, requestCert: true, rejectUnauthorized: false },

@@ -36,16 +36,17 @@ export async function nodesView(etcd: Etcd, now = Date.now()): Promise<any[]> {
 export const nodeReady = (n: any) => n.status?.conditions?.find((c: any) => c.type === "Ready")?.status === "True";
 const nodeAlive = (n: any) => n.status?.conditions?.find((c: any) => c.type === "Ready")?.status !== "Unknown";
 
-function pod(name: string, ns: string, node: string | undefined, phase: string, images: string[], owner?: string) {
+function pod(name: string, ns: string, node: string | undefined, phase: string, images: string[], owner: string, labels: Record<string, string> = {}) {
   const running = phase === "Running";
   return {
     apiVersion: "v1", kind: "Pod",
-    metadata: { name, namespace: ns, ...(owner ? { ownerReferences: [{ kind: owner }] } : {}) },
+    metadata: { name, namespace: ns, labels, ownerReferences: [{ kind: owner }] },
     spec: { nodeName: node, containers: images.map((image, i) => ({ name: `c${i}`, image })) },
     status: { phase, conditions: [{ type: "Ready", status: running ? "True" : "False" }], containerStatuses: images.map((image) => ({ image, ready: running })) },
   };
 }
 
+const labelsOf = (o: any): Record<string, string> => o.spec?.template?.metadata?.labels ?? {};
 const imagesOf = (o: any): string[] => [...(o.spec?.template?.spec?.initContainers ?? []), ...(o.spec?.template?.spec?.containers ?? [])].map((c: any) => c.image);
 
 export async function podsView(etcd: Etcd): Promise<any[]> {
@@ -54,17 +55,17 @@ export async function podsView(etcd: Etcd): Promise<any[]> {
   const out: any[] = [];
   for (const n of nodes) {
     const nn = n.metadata.name;
-    for (const sp of n.status?.standin?.staticPods ?? []) out.push(pod(`${sp.name}-${nn}`, "kube-system", nn, nodeAlive(n) ? "Running" : "Unknown", [sp.image], "Node"));
+    for (const sp of n.status?.standin?.staticPods ?? []) out.push(pod(`${sp.name}-${nn}`, "kube-system", nn, nodeAlive(n) ? "Running" : "Unknown", [sp.image], "Node", { component: sp.name, tier: "control-plane" }));
   }
   for (const ds of await cniDaemonSets(etcd)) {
-    for (const n of nodes) out.push(pod(`${ds.metadata.name}-${suffix(ds.metadata.name, n.metadata.name)}`, ds.metadata.namespace, n.metadata.name, nodeAlive(n) ? "Running" : "Unknown", imagesOf(ds), "DaemonSet"));
+    for (const n of nodes) out.push(pod(`${ds.metadata.name}-${suffix(ds.metadata.name, n.metadata.name)}`, ds.metadata.namespace, n.metadata.name, nodeAlive(n) ? "Running" : "Unknown", imagesOf(ds), "DaemonSet", labelsOf(ds)));
   }
   for (const d of (await etcd.list("objects/apps/v1/deployments/")).values()) {
     const replicas = d.spec?.replicas ?? 1;
     for (let i = 0; i < replicas; i++) {
       const n = schedulable[i % Math.max(1, schedulable.length)];
       const name = `${d.metadata.name}-${suffix(d.metadata.name)}-${suffix(d.metadata.name, String(i))}`;
-      out.push(pod(name, d.metadata.namespace, n?.metadata.name, n ? "Running" : "Pending", imagesOf(d), "ReplicaSet"));
+      out.push(pod(name, d.metadata.namespace, n?.metadata.name, n ? "Running" : "Pending", imagesOf(d), "ReplicaSet", labelsOf(d)));
     }
   }
   return out;

@@ -123,10 +123,10 @@ export async function applyAddons(api: Client, c: ClusterModel) {
   const tags = componentTags(c.kubernetesVersion);
   const repo = c.imageRepository;
   const corednsImage = repo === "k8s.gcr.io" || repo === "registry.k8s.io" ? `${repo}/coredns/coredns:${tags.coredns}` : `${repo}/coredns:${tags.coredns}`;
-  const template = (image: string) => ({ spec: { containers: [{ name: "c", image }] } });
-  await call(api, "PUT", "/apis/apps/v1/namespaces/kube-system/deployments/coredns", { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "coredns", namespace: "kube-system" }, spec: { replicas: 2, template: template(corednsImage) } });
+  const template = (image: string, labels: Record<string, string>) => ({ metadata: { labels }, spec: { containers: [{ name: "c", image }] } });
+  await call(api, "PUT", "/apis/apps/v1/namespaces/kube-system/deployments/coredns", { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "coredns", namespace: "kube-system" }, spec: { replicas: 2, template: template(corednsImage, { "k8s-app": "kube-dns" }) } });
   console.log("[addons] Applied essential addon: CoreDNS");
-  await call(api, "PUT", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", { apiVersion: "apps/v1", kind: "DaemonSet", metadata: { name: "kube-proxy", namespace: "kube-system" }, spec: { template: template(`${repo}/kube-proxy:${c.kubernetesVersion.text}`) } });
+  await call(api, "PUT", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", { apiVersion: "apps/v1", kind: "DaemonSet", metadata: { name: "kube-proxy", namespace: "kube-system" }, spec: { template: template(`${repo}/kube-proxy:${c.kubernetesVersion.text}`, { "k8s-app": "kube-proxy" }) } });
   console.log("[addons] Applied essential addon: kube-proxy");
 }
 

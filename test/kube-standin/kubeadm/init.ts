@@ -1,6 +1,7 @@
 // `kubeadm init --config F --upload-certs --certificate-key K [--skip-phases ...]`
 import { randomBytes } from "node:crypto";
 import { fail } from "../lib/errors.ts";
+import { apiserverBindHost } from "../lib/env.ts";
 import { bool, list, parseFlags, str } from "../lib/flags.ts";
 import { loadKubeconfig } from "../lib/kubeconfig.ts";
 import { imageList } from "../lib/versions.ts";
@@ -44,7 +45,7 @@ export async function init(argv: string[]): Promise<object> {
       console.log("[preflight] Running pre-flight checks");
       const pf = new Preflight([...list(p, "ignore-preflight-errors"), ...m.node.ignorePreflightErrors]);
       for (const n of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) pf.fileAvailable(`${MANIFESTS}/${n}.yaml`);
-      await pf.portFree(m.advertiseAddress, m.bindPort);
+      await pf.portFree(apiserverBindHost(m.advertiseAddress, c.extraArgs.apiServer["bind-address"]), m.bindPort);
       await pf.externalEtcd(c.etcdExternal!);
       await pf.imagesPullable(images);
       pf.finish();

@@ -8,7 +8,7 @@ import { clientFromKubeconfig, loadKubeconfig, renderKubeconfig, type Client } f
 import { detachedVerify } from "../lib/jws.ts";
 import { newCsr, spkiPin } from "../lib/pki.ts";
 import { imageList } from "../lib/versions.ts";
-import { hostName } from "../lib/env.ts";
+import { apiserverBindHost, hostName } from "../lib/env.ts";
 import { checkCertificateKey, clusterModel, joinModel, readConfigFile, readDocs, standin, type ClusterModel, type JoinModel } from "../config/load.ts";
 import { defaultAddress, splitHostPort, TOKEN_RE } from "../config/values.ts";
 import { phase, Preflight } from "./phase.ts";
@@ -113,7 +113,7 @@ export async function join(argv: string[]): Promise<object> {
     pf.fileAvailable(`${KUBE_DIR}/kubelet.conf`);
     if (cp) {
       for (const n of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) pf.fileAvailable(`${MANIFESTS}/${n}.yaml`);
-      await pf.portFree(advertise, cp.bindPort);
+      await pf.portFree(apiserverBindHost(advertise), cp.bindPort);
     }
     pf.finish();
     return discover(m);

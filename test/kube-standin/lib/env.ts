@@ -39,3 +39,13 @@ export function useSystemd(): boolean {
   if (forced === "self") return false;
   return !process.env.KUBE_STANDIN_ROOT && fs.existsSync("/run/systemd/system");
 }
+
+/**
+ * Where the apiserver listens: --bind-address, else 0.0.0.0 as the real one does. Under
+ * KUBE_STANDIN_ROOT (several fake nodes on one machine) it is the advertise address instead, so
+ * apiservers on 127.0.0.x can share one port.
+ */
+export function apiserverBindHost(advertise: string, bindAddress?: string): string {
+  if (bindAddress) return bindAddress;
+  return process.env.KUBE_STANDIN_ROOT ? advertise : "0.0.0.0";
+}
