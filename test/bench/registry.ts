@@ -5,8 +5,8 @@
 // at 1, 8 and 32 concurrent clients. A client is one curl process fetching the blob N times over
 // one keep-alive connection. Writes test/bench/results/registry.{md,json}.
 //   bun test/bench/registry.ts [--mib 32] [--rounds 3] [--quick]
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { writeOciArchive } from "../unit/support/oci-fixture.ts";
@@ -51,8 +51,46 @@ async function waitFor(url: string): Promise<void> {
   throw new Error(`${url} did not come up (see ${work})`);
 }
 
-/** `clients` curl processes, each fetching `url` `perClient` times; returns MB/s over the wall time. */
-async function measure(url: string, clients: number, perClient: number, size: number): Promise<number> {
+/** utime + stime of the processes, in clock ticks (100 per second on Linux). */
+function cpuTicks(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process is gone
+    }
+  }
+  return ticks;
+}
+
+/** A process and its direct children (nginx's workers). */
+function withChildren(pid: number): number[] {
+  const kids = readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+        return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return [pid, ...kids];
+}
+
+interface Sample {
+  mbps: number;
+  bytes: number;
+  cpuTicks: number;
+}
+
+/** `clients` curl processes, each fetching `url` `perClient` times: MB/s over the wall time, and the server's CPU. */
+async function measure(url: string, serverPids: number[], clients: number, perClient: number, size: number): Promise<Sample> {
+  const cpuBefore = cpuTicks(serverPids);
   const started = performance.now();
   const procs = Array.from({ length: clients }, () =>
     Bun.spawn(["curl", "-s", "--fail", "-w", "%{size_download}\n", ...Array.from({ length: perClient }, () => ["-o", "/dev/null", url]).flat()], {
@@ -63,6 +101,7 @@ async function measure(url: string, clients: number, perClient: number, size: nu
   const outs = await Promise.all(procs.map(async (p) => [await new Response(p.stdout).text(), await p.exited] as const));
   clearTimeout(timer);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuTicks(serverPids) - cpuBefore;
   let bytes = 0;
   for (const [out, code] of outs) {
     if (code !== 0) throw new Error(`a client failed against ${url} (curl exit ${code})`);
@@ -71,7 +110,16 @@ async function measure(url: string, clients: number, perClient: number, size: nu
       bytes += Number(line);
     }
   }
-  return bytes / seconds / 1e6;
+  return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu };
+}
+
+type ServerName = "depot" | "docker-registry" | "nginx";
+interface Row {
+  clients: number;
+  /** best MB/s of the rounds */
+  mbps: Record<ServerName, number>;
+  /** server CPU seconds per GB served, over all rounds: independent of what else runs on the machine */
+  cpuPerGB: Record<ServerName, number>;
 }
 
 async function main() {
@@ -91,7 +139,7 @@ async function main() {
 const quiet = { info() {}, warn: (m: string) => console.error(m), debug() {} };
 await startDepotServer({ bundleDir: ${JSON.stringify(bundle)}, listen: "127.0.0.1:${PORTS.depot}", log: quiet });`,
   );
-  start([process.execPath, depotScript], "depot");
+  const depotProc = start([process.execPath, depotScript], "depot");
   await waitFor(`http://127.0.0.1:${PORTS.depot}/v2/`);
 
   // docker-registry with filesystem storage; the image pushed into it by skopeo.
@@ -103,7 +151,7 @@ storage: { filesystem: { rootdirectory: ${join(work, "registry-data")} }, delete
 http: { addr: 127.0.0.1:${PORTS.registry} }
 `,
   );
-  start(["docker-registry", "serve", join(work, "registry.yml")], "registry");
+  const registryProc = start(["docker-registry", "serve", join(work, "registry.yml")], "registry");
   await waitFor(`http://127.0.0.1:${PORTS.registry}/v2/`);
   await run(["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://127.0.0.1:${PORTS.depot}/bench:v1`, `docker://127.0.0.1:${PORTS.registry}/bench:v1`]);
 
@@ -132,34 +180,43 @@ http {
 }
 `,
   );
-  start(["nginx", "-c", join(work, "nginx.conf"), "-p", work, "-g", "daemon off;"], "nginx");
+  const nginxProc = start(["nginx", "-c", join(work, "nginx.conf"), "-p", work, "-g", "daemon off;"], "nginx");
   await waitFor(`http://127.0.0.1:${PORTS.nginx}/blob`);
 
-  const urls = {
-    depot: `http://127.0.0.1:${PORTS.depot}/v2/bench/blobs/${blob.digest}`,
-    "docker-registry": `http://127.0.0.1:${PORTS.registry}/v2/bench/blobs/${blob.digest}`,
-    nginx: `http://127.0.0.1:${PORTS.nginx}/blob`,
+  const servers: Record<ServerName, { url: string; pids: number[] }> = {
+    depot: { url: `http://127.0.0.1:${PORTS.depot}/v2/bench/blobs/${blob.digest}`, pids: [depotProc.pid] },
+    "docker-registry": { url: `http://127.0.0.1:${PORTS.registry}/v2/bench/blobs/${blob.digest}`, pids: [registryProc.pid] },
+    nginx: { url: `http://127.0.0.1:${PORTS.nginx}/blob`, pids: withChildren(nginxProc.pid) },
   };
+  const names = Object.keys(servers) as ServerName[];
   // Warm the page cache and every server once.
-  for (const url of Object.values(urls)) await measure(url, 1, 2, blob.size);
+  for (const s of Object.values(servers)) await measure(s.url, s.pids, 1, 2, blob.size);
 
-  const rows: { clients: number; depot: number; "docker-registry": number; nginx: number }[] = [];
+  const rows: Row[] = [];
   for (const clients of CONCURRENCY) {
     const perClient = Math.max(2, Math.ceil(TOTAL_FETCHES / clients));
-    const row = { clients, depot: 0, "docker-registry": 0, nginx: 0 };
-    // Interleave the servers and keep the best of rounds, so a noisy moment does not favour one.
+    const samples = Object.fromEntries(names.map((n) => [n, [] as Sample[]])) as Record<ServerName, Sample[]>;
+    // Interleave the servers (rotating who goes first) and keep the best round, so a noisy moment favours none.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, url] of Object.entries(urls) as [keyof typeof urls, string][]) {
-        row[name] = Math.max(row[name], await measure(url, clients, perClient, blob.size));
+      for (let i = 0; i < names.length; i++) {
+        const name = names[(i + round) % names.length]!;
+        samples[name].push(await measure(servers[name].url, servers[name].pids, clients, perClient, blob.size));
       }
     }
-    console.log(`${clients} clients: depot ${row.depot.toFixed(0)} MB/s, docker-registry ${row["docker-registry"].toFixed(0)} MB/s, nginx ${row.nginx.toFixed(0)} MB/s`);
+    const row: Row = {
+      clients,
+      mbps: Object.fromEntries(names.map((n) => [n, Math.max(...samples[n].map((x) => x.mbps))])) as Row["mbps"],
+      cpuPerGB: Object.fromEntries(
+        names.map((n) => [n, samples[n].reduce((a, x) => a + x.cpuTicks, 0) / 100 / (samples[n].reduce((a, x) => a + x.bytes, 0) / 1e9)]),
+      ) as Row["cpuPerGB"],
+    };
+    console.log(`${clients} clients: ${names.map((n) => `${n} ${row.mbps[n].toFixed(0)} MB/s (${row.cpuPerGB[n].toFixed(2)} CPU s/GB)`).join(", ")}`);
     rows.push(row);
   }
   report(rows, blob.size);
 }
 
-function report(rows: { clients: number; depot: number; "docker-registry": number; nginx: number }[], size: number) {
+function report(rows: Row[], size: number) {
   const dir = join(ROOT, "test", "bench", "results");
   mkdirSync(dir, { recursive: true });
   const versions = {
@@ -167,20 +224,26 @@ function report(rows: { clients: number; depot: number; "docker-registry": numbe
     "docker-registry": "distribution 2.8 (Debian docker-registry)",
     nginx: "Debian nginx, worker_processes auto, sendfile on",
   };
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?" };
-  const results = rows.map((r) => ({ ...r, depotVsRegistry: r.depot / r["docker-registry"], depotVsNginx: r.depot / r.nginx }));
-  writeFileSync(join(dir, "registry.json"), JSON.stringify({ date: new Date().toISOString(), blobBytes: size, machine, versions, results }, null, 2) + "\n");
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", loadavg: loadavg() };
+  const results = rows.map((r) => ({ ...r, depotVsRegistry: r.mbps.depot / r.mbps["docker-registry"], depotVsNginx: r.mbps.depot / r.mbps.nginx }));
+  writeFileSync(join(dir, "registry.json"), JSON.stringify({ date: new Date().toISOString(), blobBytes: size, rounds: ROUNDS, machine, versions, results }, null, 2) + "\n");
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
   const md = [
     "# Registry blob throughput (loopback)",
     "",
     `Generated by \`bun test/bench/registry.ts\` on ${new Date().toISOString().slice(0, 10)}: one ${(size / 1048576).toFixed(0)} MiB blob,`,
     `clients are curl processes each fetching it repeatedly over keep-alive; best of ${ROUNDS} interleaved rounds.`,
-    `Machine: ${machine.cpus} CPUs (${machine.cpu}); the clients share these CPUs with the server.`,
+    `Machine: ${machine.cpus} CPUs (${machine.cpu}); the clients share these CPUs with the server; load average at the end ${machine.loadavg.map((l) => l.toFixed(1)).join(" ")}.`,
     "",
     "| clients | depot MB/s | docker-registry MB/s | nginx MB/s | depot / docker-registry | depot / nginx |",
     "| ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...results.map((r) => `| ${r.clients} | ${r.depot.toFixed(0)} | ${r["docker-registry"].toFixed(0)} | ${r.nginx.toFixed(0)} | ${pct(r.depotVsRegistry)} | ${pct(r.depotVsNginx)} |`),
+    ...results.map((r) => `| ${r.clients} | ${r.mbps.depot.toFixed(0)} | ${r.mbps["docker-registry"].toFixed(0)} | ${r.mbps.nginx.toFixed(0)} | ${pct(r.depotVsRegistry)} | ${pct(r.depotVsNginx)} |`),
+    "",
+    "Server CPU seconds per GB served (all rounds; lower is better, and unlike MB/s it does not depend on what else the machine runs):",
+    "",
+    "| clients | depot | docker-registry | nginx |",
+    "| ---: | ---: | ---: | ---: |",
+    ...results.map((r) => `| ${r.clients} | ${r.cpuPerGB.depot.toFixed(2)} | ${r.cpuPerGB["docker-registry"].toFixed(2)} | ${r.cpuPerGB.nginx.toFixed(2)} |`),
     "",
     "Target: depot >= docker-registry at every concurrency, and >= 80% of nginx.",
     "",
