@@ -42,7 +42,7 @@ const randomSuffix = () => randomBytes(6).toString("hex");
 const modeText = (mode: number) => (mode & 0o7777).toString(8);
 
 /** Temp file next to the destination, so the final rename stays on one filesystem (atomic). */
-const tempPathFor = (path: string) => `${path}.tmp-${randomSuffix()}`;
+export const tempPathFor = (path: string) => `${path}.tmp-${randomSuffix()}`;
 
 /**
  * Script that fills a temp file from stdin and turns it into `path`: check its sha256,
@@ -50,7 +50,7 @@ const tempPathFor = (path: string) => `${path}.tmp-${randomSuffix()}`;
  * is created under umask 077 so secrets are never readable by others, and removed on failure;
  * missing parent directories are created with the default umask.
  */
-function placeFileScript(o: { path: string; tmp: string; sha256: string; mode: number; owner: string }): string {
+export function placeFileScript(o: { path: string; tmp: string; sha256: string; mode: number; owner: string }): string {
   const dir = shq(dirname(o.path));
   const t = shq(o.tmp);
   return [
