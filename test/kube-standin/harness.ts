@@ -91,11 +91,11 @@ export async function pushImage(base: string, image: string) {
   if (r.status !== 201) throw new Error(`manifest ${image}: ${r.status} ${await r.text()}`);
 }
 
-/** Build the stand-in once and lay it out as kubeadm/kubectl/kubelet copies (dispatch by argv[0]). */
+/** Build the stand-in once and lay it out as layout.sh does: kubeadm/kubectl/kubelet symlinks (dispatch by argv[0]). */
 export function buildStandin(dir: string, version = "v1.22.2") {
   const bin = path.join(dir, "kube-standin");
   sh(path.join(HERE, "build.sh"), [bin], { env: { KUBE_STANDIN_VERSION: version } });
-  for (const t of ["kubeadm", "kubectl", "kubelet"]) fs.copyFileSync(bin, path.join(dir, t)), fs.chmodSync(path.join(dir, t), 0o755);
+  for (const t of ["kubeadm", "kubectl", "kubelet"]) fs.symlinkSync("kube-standin", path.join(dir, t));
   return dir;
 }
 

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import YAML from "yaml";
-import { rooted, selfCommand, useSystemd } from "../lib/env.ts";
+import { hostName, rooted, selfCommand, useSystemd } from "../lib/env.ts";
 import { newCA, newKeyPair, newLeaf, keyToPem, publicKeyToPem, certFacts, type Pair, type LeafSpec } from "../lib/pki.ts";
 import { renderKubeconfig } from "../lib/kubeconfig.ts";
 import { retry } from "../lib/api.ts";
@@ -192,6 +192,8 @@ export async function startKubelet(c: ClusterModel, kubelet: Doc, node: NodeRegi
   const args = [
     ...(cri ? [`--container-runtime-endpoint=${cri.startsWith("unix://") ? cri : `unix://${cri}`}`] : []),
     `--pod-infra-container-image=${pause}`,
+    // As kubeadm does when the node name is not the hostname.
+    ...(node.name !== hostName() && !node.kubeletExtraArgs["hostname-override"] ? [`--hostname-override=${node.name}`] : []),
     ...Object.entries(node.kubeletExtraArgs).map(([k, v]) => `--${k}=${v}`),
   ];
   console.log(`[kubelet-start] Writing kubelet environment file with flags to file "${KUBEADM_FLAGS}"`);
