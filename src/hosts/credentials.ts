@@ -48,8 +48,9 @@ export function loadPrivateKey(node: string, path: string): { path: string; data
 /** Reads a line from the terminal without echoing it. */
 export async function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
+  // Echo off before the question shows, so nothing typed after it can appear on screen.
   stdin.setRawMode(true);
+  process.stderr.write(question);
   stdin.resume();
   try {
     return await new Promise<string>((resolve, reject) => {
