@@ -2,7 +2,7 @@
 // operator reads when a node is unreachable or refuses the login, known_hosts policies, sudo.
 import { describe, test, expect, beforeAll, afterAll, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync, statSync, mkdirSync, unlinkSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HostError } from "../../src/hosts/host.ts";
@@ -12,6 +12,7 @@ import { startSshd, sshdAvailable, createThrowawayUser, type Sshd, type Throwawa
 const PORT = 2202;
 const SILENT_PORT = 2203; // accepts TCP, never speaks SSH
 const CLOSED_PORT = 2204; // nothing listens
+const DEAF_PORT = 2208; // a full accept queue: further SYNs are dropped, like a blackholed address
 const PAM_PORT = 2207; // passwords only through PAM's keyboard-interactive conversation
 setDefaultTimeout(120_000);
 
@@ -160,6 +161,29 @@ describe("unreachable nodes", () => {
   test("nothing listening: connection refused, said at once", async () => {
     const err = await connectError(target({ port: CLOSED_PORT }));
     expect(err.message).toBe(`node1: cannot reach 127.0.0.1:${CLOSED_PORT}: connection refused (is sshd running there and listening on port ${CLOSED_PORT}?)`);
+  });
+
+  test("a node that never answers the TCP connect: cannot reach within connectTimeoutMs", async () => {
+    // perl (perl-base, always on Debian) listens with backlog 0 and never accepts: once one
+    // connection waits in the queue, the kernel drops every further SYN unanswered.
+    const deaf = Bun.spawn(
+      ["perl", "-MSocket", "-e", `socket(S,PF_INET,SOCK_STREAM,0) or die; setsockopt(S,SOL_SOCKET,SO_REUSEADDR,1); bind(S,sockaddr_in(${DEAF_PORT},inet_aton("127.0.0.1"))) or die "bind: $!"; listen(S,0) or die; $|=1; print "listening\n"; sleep 600`],
+      { stdout: "pipe", stderr: "inherit" },
+    );
+    const filler: Socket[] = [];
+    try {
+      const { value } = await deaf.stdout.getReader().read();
+      expect(new TextDecoder().decode(value)).toBe("listening\n");
+      await new Promise<void>((resolve, reject) => filler.push(connect(DEAF_PORT, "127.0.0.1", resolve).on("error", reject)));
+      const err = await connectError(target({ port: DEAF_PORT, connectTimeoutMs: 1500 }));
+      expect(err.message).toBe(
+        `node1: cannot reach 127.0.0.1:${DEAF_PORT} within 1.5s (no answer: check the address, the network path and that sshd listens on port ${DEAF_PORT})`,
+      );
+    } finally {
+      filler.forEach((s) => s.destroy());
+      deaf.kill();
+      await deaf.exited;
+    }
   });
 
   test("a listener that never speaks SSH: handshake timeout after connectTimeoutMs", async () => {
