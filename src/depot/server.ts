@@ -73,6 +73,12 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
   };
 }
 
+// In the compiled binary every module's import.meta.url is the entry's (src/cli.ts), and the worker
+// is embedded only when build.ts lists src/depot/http/serve-worker.ts as an extra entrypoint.
+const WORKER_ENTRY = import.meta.url.includes("/$bunfs/")
+  ? "./depot/http/serve-worker.ts"
+  : new URL("./http/serve-worker.ts", import.meta.url).href;
+
 /** One serving thread per core, up to 4: the depot shares master1 with the installer and etcd. */
 function defaultThreads(): number {
   return Math.min(availableParallelism(), 4);
@@ -90,7 +96,7 @@ async function startWorkers(count: number, start: ToWorker, log: Logger, access?
     Array.from({ length: count }, async () => {
       let worker: Worker;
       try {
-        worker = new Worker(new URL("./http/serve-worker.ts", import.meta.url).href);
+        worker = new Worker(WORKER_ENTRY);
       } catch (e) {
         log.debug(`depot: serving thread unavailable (${(e as Error).message}); serving on fewer threads`);
         return undefined;
