@@ -1,6 +1,6 @@
 // What SSH and local hosts share: every operation is a `sh -c` script run as root, so
 // exec/readFile/writeFile/upload behave identically on both. A subclass only supplies
-// `runRaw` (how to run one script) and may give upload a faster transport.
+// `runRaw`: how to run one script, with stdin, under a deadline.
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
