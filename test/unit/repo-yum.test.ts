@@ -21,7 +21,8 @@ const REGISTRY = 5221;
 const AUTH = 5222;
 const CDN = 5223;
 const DEPOT = 5224; // serves the assembled bundle to dnf
-const TOKEN = "anon-pull-token-0123";
+const REGIONAL = 5225; // where the registry redirects pause:3.9 (like registry.k8s.io → a regional registry)
+const tokenFor = (service: string) => `anon-pull-token-for-${service}`;
 
 const work = mkdtempSync(join(tmpdir(), "repo-yum-"));
 const upstream = join(work, "upstream");
@@ -102,6 +103,25 @@ function serveDir(port: number, dir: string) {
       },
     }),
   );
+}
+
+/** A registry that wants its own anonymous token; the main one sends pause to the regional one. */
+function registry(req: Request, service: string): Response {
+  const url = new URL(req.url);
+  const m = url.pathname.match(/^\/v2\/(.+)\/(manifests|blobs)\/(.+)$/);
+  if (!m) return new Response("{}", { status: 404 });
+  const [, repo, kind, ref] = m as unknown as [string, string, string, string];
+  if (service === "stand-in-registry" && repo === "pause") return Response.redirect(`http://127.0.0.1:${REGIONAL}${url.pathname}`, 307);
+  if (req.headers.get("authorization") !== `Bearer ${tokenFor(service)}`) {
+    return new Response('{"errors":[{"code":"UNAUTHORIZED"}]}', {
+      status: 401,
+      headers: { "www-authenticate": `Bearer realm="http://127.0.0.1:${AUTH}/token",service="${service}",scope="repository:${repo}:pull"` },
+    });
+  }
+  if (kind === "blobs") return blobs.has(ref) ? Response.redirect(`http://127.0.0.1:${CDN}/storage/${ref}?sig=x`, 307) : new Response("{}", { status: 404 });
+  const found = manifests.get(`${repo}:${ref}`);
+  if (!found) return new Response("{}", { status: 404 });
+  return new Response(found.bytes, { headers: { "content-type": found.type, "docker-content-digest": `sha256:${sha256Hex(found.bytes)}` } });
 }
 
 function writeManifests(opts: { etcdSha?: string; pauseDigest?: string; extraPackage?: boolean } = {}) {
@@ -198,29 +218,11 @@ beforeAll(async () => {
       fetch(req) {
         const q = new URL(req.url).searchParams;
         tokenRequests.push(q);
-        return Response.json({ token: TOKEN, expires_in: 300 });
+        return Response.json({ token: tokenFor(q.get("service") ?? ""), expires_in: 300 });
       },
     }),
-    Bun.serve({
-      hostname: "127.0.0.1",
-      port: REGISTRY,
-      fetch(req) {
-        const url = new URL(req.url);
-        const m = url.pathname.match(/^\/v2\/(.+)\/(manifests|blobs)\/(.+)$/);
-        if (!m) return new Response("{}", { status: 404 });
-        const [, repo, kind, ref] = m as unknown as [string, string, string, string];
-        if (req.headers.get("authorization") !== `Bearer ${TOKEN}`) {
-          return new Response('{"errors":[{"code":"UNAUTHORIZED"}]}', {
-            status: 401,
-            headers: { "www-authenticate": `Bearer realm="http://127.0.0.1:${AUTH}/token",service="stand-in-registry",scope="repository:${repo}:pull"` },
-          });
-        }
-        if (kind === "blobs") return blobs.has(ref) ? Response.redirect(`http://127.0.0.1:${CDN}/storage/${ref}?sig=x`, 307) : new Response("{}", { status: 404 });
-        const found = manifests.get(`${repo}:${ref}`);
-        if (!found) return new Response("{}", { status: 404 });
-        return new Response(found.bytes, { headers: { "content-type": found.type, "docker-content-digest": `sha256:${sha256Hex(found.bytes)}` } });
-      },
-    }),
+    Bun.serve({ hostname: "127.0.0.1", port: REGISTRY, fetch: (req) => registry(req, "stand-in-registry") }),
+    Bun.serve({ hostname: "127.0.0.1", port: REGIONAL, fetch: (req) => registry(req, "regional") }),
     Bun.serve({
       hostname: "127.0.0.1",
       port: CDN,
@@ -260,10 +262,11 @@ describe("el9 bundle from stand-in upstreams", () => {
     expect(v.ok).toBe(true);
   });
 
-  test("the registry's token flow was followed and the blob storage never saw the token", () => {
-    expect(tokenRequests.length).toBeGreaterThanOrEqual(2);
-    expect(tokenRequests.map((q) => q.get("scope"))).toContain("repository:kube-apiserver:pull");
-    expect(tokenRequests.every((q) => q.get("service") === "stand-in-registry")).toBe(true);
+  test("each registry's token flow was followed, through a redirect too, and the blob storage never saw a token", () => {
+    expect(tokenRequests.map((q) => `${q.get("service")} ${q.get("scope")}`).sort()).toEqual([
+      "regional repository:pause:pull",
+      "stand-in-registry repository:kube-apiserver:pull",
+    ]);
     expect(cdnRequests.length).toBeGreaterThanOrEqual(4);
     expect(cdnRequests.every((r) => r.auth === null)).toBe(true);
   });

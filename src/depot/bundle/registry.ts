@@ -43,53 +43,61 @@ export function parseBearerChallenge(header: string): Record<string, string> | n
   return params.realm ? params : null;
 }
 
-/** One repository on one registry, with its anonymous pull token once it has been asked for. */
+/**
+ * One repository on one registry. Anonymous pull tokens are kept per host: registry.k8s.io, for one,
+ * redirects to a regional registry that issues its own challenge, and blob storage behind a redirect
+ * must never receive a registry's token.
+ */
 class RegistryRepo {
-  private token?: string;
+  private readonly tokens = new Map<string, string>();
   constructor(private readonly ref: ImageRef, private readonly base = registryBaseUrl(ref.registry)) {}
 
-  private url(kind: "manifests" | "blobs", reference: string) {
-    return `${this.base}/v2/${this.ref.repository}/${kind}/${reference}`;
-  }
-
-  private async authorize(res: Response): Promise<void> {
+  private async authorize(res: Response, host: string): Promise<void> {
     const challenge = parseBearerChallenge(res.headers.get("www-authenticate") ?? "");
-    if (!challenge) throw new DownloadError(`${this.ref.registry} asks for credentials this tool does not have (only anonymous bearer tokens are supported)`);
+    if (!challenge) throw new DownloadError(`${host} asks for credentials this tool does not have (only anonymous bearer tokens are supported)`);
     const u = new URL(challenge.realm!);
     if (challenge.service) u.searchParams.set("service", challenge.service);
     u.searchParams.set("scope", challenge.scope ?? `repository:${this.ref.repository}:pull`);
     const tr = await fetchRetry(u.href);
     if (!tr.ok) throw new DownloadError(`token request to ${u.origin}${u.pathname} failed: HTTP ${tr.status}`);
     const body = (await tr.json()) as { token?: string; access_token?: string };
-    this.token = body.token ?? body.access_token;
-    if (!this.token) throw new DownloadError(`token service ${u.origin}${u.pathname} answered without a token`);
+    const token = body.token ?? body.access_token;
+    if (!token) throw new DownloadError(`token service ${u.origin}${u.pathname} answered without a token`);
+    this.tokens.set(host, token);
   }
 
-  /** GET with the token; on 401 fetch a token once and retry. Redirects are followed without the token. */
+  private send(url: string, accept?: string): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (accept) headers.accept = accept;
+    const token = this.tokens.get(new URL(url).host);
+    if (token) headers.authorization = `Bearer ${token}`;
+    return fetchRetry(url, { headers, redirect: "manual" });
+  }
+
+  /** GET following redirects by hand; a 401 on any hop gets that host's token and one retry. */
   async get(kind: "manifests" | "blobs", reference: string, accept?: string): Promise<Response> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const headers: Record<string, string> = {};
-      if (accept) headers.accept = accept;
-      if (this.token) headers.authorization = `Bearer ${this.token}`;
-      let res = await fetchRetry(this.url(kind, reference), { headers, redirect: "manual" });
-      if (res.status === 401 && attempt === 0) {
+    let url = `${this.base}/v2/${this.ref.repository}/${kind}/${reference}`;
+    for (let hop = 0; hop < 6; hop++) {
+      const host = new URL(url).host;
+      let res = await this.send(url, accept);
+      if (res.status === 401 && !this.tokens.has(host)) {
         await res.body?.cancel();
-        await this.authorize(res);
-        continue;
+        await this.authorize(res, host);
+        res = await this.send(url, accept);
       }
-      for (let hops = 0; res.status >= 300 && res.status < 400 && hops < 5; hops++) {
-        const location = res.headers.get("location");
+      const location = res.status >= 300 && res.status < 400 ? res.headers.get("location") : null;
+      if (location) {
         await res.body?.cancel();
-        if (!location) break;
-        res = await fetchRetry(new URL(location, res.url || this.url(kind, reference)).href, { redirect: "manual" });
+        url = new URL(location, url).href;
+        continue;
       }
       if (!res.ok) {
         await res.body?.cancel();
-        throw new DownloadError(`${this.ref.registry}/${this.ref.repository} ${kind} ${reference}: HTTP ${res.status}`);
+        throw new DownloadError(`${this.ref.registry}/${this.ref.repository} ${kind} ${reference}: HTTP ${res.status} from ${host}`);
       }
       return res;
     }
-    throw new DownloadError(`${this.ref.registry}: still unauthorized after fetching a token`);
+    throw new DownloadError(`${this.ref.registry}/${this.ref.repository} ${kind} ${reference}: too many redirects`);
   }
 
   /** A manifest (or index) by tag or digest, with its own digest checked. */
