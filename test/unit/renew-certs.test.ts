@@ -247,3 +247,30 @@ describe("stops before harming the cluster, naming the backup", () => {
     expect(existsSync(c.hosts.get("master1")!.local(etcdCaStatePaths(config.stateDir).cert))).toBe(false);
   }, 60_000);
 });
+
+describe("command line", () => {
+  const CLI = join(import.meta.dir, "../../src/cli.ts");
+  const run = (args: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), "renew-cli-"));
+    roots.push(dir);
+    expect(Bun.spawnSync([process.execPath, CLI, "init", "-o", join(dir, "cluster.yaml")]).exitCode).toBe(0);
+    const p = Bun.spawnSync([process.execPath, CLI, "renew-certs", "-c", join(dir, "cluster.yaml"), ...args], { cwd: dir });
+    return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
+  };
+
+  test("--dry-run prints the steps in order and changes nothing (exit 0)", () => {
+    const r = run(["--kubernetes", "--dry-run"]);
+    expect(r.code).toBe(0);
+    const steps = r.out.split("\n").filter((l) => /^\s+\d+\. /.test(l));
+    expect(steps[0]).toMatch(/^\s+1\. back up the certificates of master1, master2, master3 to \/var\/lib\/k8s-ha-offline\/backup\/certs-[\dT-]+Z$/);
+    expect(steps.slice(1).map((l) => l.trim().split(":")[0])).toEqual(["2. control plane master1", "3. control plane master2", "4. control plane master3"]);
+  });
+
+  test("anywhere but master1 it refuses with exit 2 and says where to run it, before touching any node", () => {
+    const r = run(["--yes"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("renew-certs runs on master1 (master1, 192.168.217.19)");
+    expect(r.err).toContain("hint: run it on 192.168.217.19");
+    expect(r.err).not.toMatch(/^\s+at .+[:(]\d+/m);
+  });
+});
