@@ -290,6 +290,24 @@ describe("limits and operations", () => {
     expect(err.message).toContain("does not exist");
   });
 
+  test("any number of serving threads answers the same", async () => {
+    const pause = image("registry.k8s.io/pause:3.5");
+    for (const [threads, port] of [[1, 5113], [3, 5114]] as const) {
+      const logged = collectingLogger();
+      const d = await startDepotServer({ bundleDir: bundle, listen: `127.0.0.1:${port}`, log: logged, threads });
+      try {
+        expect(logged.lines.join("\n")).toContain(`${threads} threads`);
+        // Several connections, so the kernel spreads them over the threads.
+        const answers = await Promise.all(Array.from({ length: 6 }, () => curl(`http://127.0.0.1:${port}/v2/pause/manifests/3.5`, "-I")));
+        for (const a of answers) expect(a.headers["docker-content-digest"]).toBe(pause.digest);
+      } finally {
+        await d.stop();
+      }
+      const refused = Bun.spawn(["curl", "-s", "-o", "/dev/null", `http://127.0.0.1:${port}/v2/`]);
+      expect(await refused.exited).toBe(7); // every thread has let go of the port
+    }
+  });
+
   test("stop() refuses new connections but finishes a download in flight", async () => {
     const slowBundle = join(dir, "slow-bundle");
     mkdirSync(join(slowBundle, "files"), { recursive: true });

@@ -111,7 +111,7 @@ async function addArchive(store: ImageStore, archive: Archive, log: Logger): Pro
     if (!refName && !fullName) continue;
     const ref = (fullName && parseImageRef(fullName)) || (refName && parseImageRef(refName));
     if (!ref) {
-      throw new ImageArchiveError(archive.file, `index.json names "${refName}", which is not a full tagged image reference`, "annotate each manifest with the upstream reference, e.g. registry.k8s.io/pause:3.5");
+      throw new ImageArchiveError(archive.file, `index.json names "${refName ?? fullName}", which is not a full tagged image reference`, "annotate each manifest with the upstream reference, e.g. registry.k8s.io/pause:3.5");
     }
     const reachable = new Set<string>();
     const digest = await addManifest(store, archive, desc, reachable, log);
