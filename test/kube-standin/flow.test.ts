@@ -284,7 +284,9 @@ describe("init, joins and the cluster view", () => {
     expect(certFacts(m2.read("/etc/kubernetes/pki/apiserver.crt")).ips).toEqual(["10.96.0.1", MASTER2, MASTER1]);
     const curl = spawnSync("curl", ["-sS", "--cacert", m2.path("/etc/kubernetes/pki/ca.crt"), `https://${MASTER2}:${API_PORT}/readyz`], { encoding: "utf8" });
     expect(curl.stdout).toBe("ok");
-    expect(lastRecord(m2)).toMatchObject({ command: "join", controlPlane: true, outcome: "ok" });
+    const rec = lastRecord(m2);
+    expect(rec).toMatchObject({ command: "join", controlPlane: true, outcome: "ok" });
+    expect(Date.parse(rec.started)).toBeLessThanOrEqual(Date.parse(rec.ts));
   }, 120_000);
 
   test("worker join, then nodes are NotReady until a CNI DaemonSet is applied", async () => {

@@ -35,13 +35,15 @@ async function main() {
     }
     return;
   }
+  // `started` next to the record's end time lets tests prove that two joins did not overlap.
+  const started = new Date().toISOString();
   try {
     const details = await (tool === "kubeadm" ? kubeadm(argv) : kubectl(argv));
-    writeRecord(tool, argv, "ok", details);
+    writeRecord(tool, argv, "ok", { started, ...details });
     process.exit(0);
   } catch (e) {
     const msg = errText(e);
-    writeRecord(tool, argv, "error", {}, msg.split("\nTo see the stack trace")[0]);
+    writeRecord(tool, argv, "error", { started }, msg.split("\nTo see the stack trace")[0]);
     console.error(e instanceof StandinError || tool === "kubectl" ? msg : `error: ${msg}`);
     process.exit(e instanceof StandinError ? e.exitCode : 1);
   }
