@@ -167,7 +167,10 @@ export async function renewCerts(ctx: PhaseContext, scope: RenewScope, now = new
 
   const backedUp = await step("back up the certificates", () => backupCerts(ctx, certNodes(ctx.config), backupDir));
   ctx.log.info(`    ${backupDir}: ${Object.entries(backedUp).map(([n, c]) => `${n} ${c} files`).join(", ")}`);
-  for (const m of controlPlanes(ctx.config)) await step(`put back control-plane manifests parked on ${m.name} by an earlier run`, async () => unparkManifests(await ctx.host(m)));
+  // An earlier run interrupted mid-restart may have left a master's manifests parked.
+  await step("put back control-plane manifests an interrupted run left parked", () =>
+    Promise.all(controlPlanes(ctx.config).map(async (m) => unparkManifests(await ctx.host(m)))),
+  );
 
   let etcdFiles: PlannedFile[] = [];
   if (scope.etcd) {
