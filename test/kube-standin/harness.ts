@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readRecords } from "./lib/records.ts";
 
 const HERE = import.meta.dir;
 
@@ -125,8 +126,7 @@ export class TestNode {
     return fs.readFileSync(this.path(p), "utf8");
   }
   records(): any[] {
-    const f = this.path("/var/log/kube-standin/records.jsonl");
-    return fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : [];
+    return readRecords(this.path("/var/log/kube-standin/records.jsonl"));
   }
   /** Stop what the stand-in started on this node (kubelet, apiserver) by their pid files. */
   stop() {

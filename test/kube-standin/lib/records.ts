@@ -18,8 +18,9 @@ export function redactArgv(argv: string[]): string[] {
   return out;
 }
 
-export interface Record {
+export interface InvocationRecord {
   ts: string;
+  started?: string;
   node: string;
   tool: string;
   argv: string[];
@@ -33,14 +34,18 @@ export function recordsFile(): string {
 }
 
 export function writeRecord(tool: string, argv: string[], outcome: "ok" | "error", details: object = {}, error?: string) {
-  const rec: Record = { ts: new Date().toISOString(), node: hostName(), tool, argv: redactArgv(argv), outcome, ...details };
+  const rec: InvocationRecord = { ts: new Date().toISOString(), node: hostName(), tool, argv: redactArgv(argv), outcome, ...details };
   if (error !== undefined) rec.error = error;
   const file = recordsFile();
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.appendFileSync(file, JSON.stringify(rec) + "\n");
 }
 
-export function readRecords(file = recordsFile()): Record[] {
-  if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record);
+/** Records from the text of a records.jsonl (e.g. read from a lab node through a Host). */
+export function parseRecords(text: string): InvocationRecord[] {
+  return text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as InvocationRecord);
+}
+
+export function readRecords(file = recordsFile()): InvocationRecord[] {
+  return fs.existsSync(file) ? parseRecords(fs.readFileSync(file, "utf8")) : [];
 }
