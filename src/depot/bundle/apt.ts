@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { PackageEntry } from "../profiles.ts";
-import { mapLimit, sha256File, sha256Hex } from "./hash.ts";
+import { digestFile, mapLimit, sha256File, sha256Hex } from "./hash.ts";
 import { run } from "./run.ts";
 
 /** apt options that make apt-get resolve as if nothing were installed, touching no system state. */
@@ -124,15 +124,14 @@ export async function writeFlatRepo(dir: string, opts: { label: string; date?: D
   if (debs.length === 0) throw new Error(`${dir}: no .deb files to index`);
   const stanzas = await mapLimit(debs, 4, async (f) => {
     const control = parseControl(await run(["dpkg-deb", "-f", join(dir, f)]));
-    const { size, sha256 } = await sha256File(join(dir, f));
-    const md5 = new Bun.CryptoHasher("md5").update(await Bun.file(join(dir, f)).arrayBuffer()).digest("hex");
+    const { size, sha256, md5 } = await digestFile(join(dir, f), ["sha256", "md5"]);
     const ordered = [
       ...FIELD_ORDER.filter((k) => control[k] !== undefined).map((k): [string, string] => [k, control[k]!]),
       ...Object.entries(control).filter(([k]) => !FIELD_ORDER.includes(k) && k !== "Description"),
       ["Filename", `./${f}`] as [string, string],
       ["Size", String(size)] as [string, string],
-      ["MD5sum", md5] as [string, string],
-      ["SHA256", sha256] as [string, string],
+      ["MD5sum", md5!] as [string, string],
+      ["SHA256", sha256!] as [string, string],
       ...(control.Description !== undefined ? [["Description", control.Description] as [string, string]] : []),
     ];
     return formatStanza(ordered);

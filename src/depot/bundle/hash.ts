@@ -9,13 +9,21 @@ export interface FileDigest {
 
 /** sha256 (hex) and byte count of a file, read in 1 MiB chunks. */
 export async function sha256File(path: string): Promise<FileDigest> {
-  const hash = createHash("sha256");
+  const { size, sha256 } = await digestFile(path, ["sha256"]);
+  return { size, sha256: sha256! };
+}
+
+/** Several digests (hex) of a file in one streamed read, e.g. md5 + sha256 for apt's Packages. */
+export async function digestFile<A extends string>(path: string, algorithms: A[]): Promise<{ size: number } & Partial<Record<A, string>>> {
+  const hashes = algorithms.map((a) => createHash(a));
   let size = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    hash.update(chunk as Buffer);
+    for (const h of hashes) h.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }
-  return { size, sha256: hash.digest("hex") };
+  const out: Partial<Record<A, string>> = {};
+  algorithms.forEach((a, i) => (out[a] = hashes[i]!.digest("hex")));
+  return { size, ...out };
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
