@@ -91,7 +91,7 @@ networking:
   expect(certFacts(admin.cert!).orgs).toEqual(["kubeadm:cluster-admins"]);
   expect(certFacts(clientFromKubeconfig(n.read("/etc/kubernetes/super-admin.conf"), "super-admin.conf").cert!).orgs).toEqual(["system:masters"]);
   expect(r.stdout).toContain("[mark-control-plane] Marking the node cp131 as control-plane by adding the taints [node-role.kubernetes.io/control-plane:NoSchedule]");
-  const nodes = JSON.parse((await n.run("kubectl", ["get", "nodes", "-o", "json"])).stdout);
+  const nodes = JSON.parse((await n.run("kubectl", ["--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes", "-o", "json"])).stdout);
   expect(nodes.items[0].status.nodeInfo.kubeletVersion).toBe("v1.31.0");
   const reset = await n.run("kubeadm", ["reset", "-f"]);
   expect(reset.code).toBe(0);

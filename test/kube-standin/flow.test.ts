@@ -2,6 +2,7 @@
 // loopback: failures the real kubeadm would report, then init -> control-plane join -> worker join.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { buildStandin, pushImage, startEtcd, startRegistry, stopProc, TestNode, tmpdir } from "./harness.ts";
@@ -233,6 +234,15 @@ describe("init, joins and the cluster view", () => {
     expect(JSON.stringify(m1.records())).not.toContain(CERT_KEY);
   }, 120_000);
 
+  test("kubectl needs a kubeconfig like the real one: none until admin.conf is copied to ~/.kube/config", async () => {
+    const none = await m1.run("kubectl", ["get", "nodes"]);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain("The connection to the server localhost:8080 was refused");
+    // What the installer's post phase does on master1 (the seed's mkdir -p $HOME/.kube; cp admin.conf).
+    m1.write(path.join(os.homedir(), ".kube/config"), m1.read("/etc/kubernetes/admin.conf"));
+    expect((await m1.run("kubectl", ["get", "nodes", "-o", "name"])).stdout.trim()).toBe("node/master1");
+  });
+
   test("init again on the same node stops at preflight (manifests exist, port in use)", async () => {
     const r = await init(m1, initConfig());
     expect(r.code).not.toBe(0);
@@ -349,7 +359,7 @@ spec:
   }, 60_000);
 
   test("the apiserver accepts client certificates of the cluster CA only", async () => {
-    expect((await m2.run("kubectl", ["get", "nodes", "-o", "json"])).code).toBe(0); // master2's own admin.conf
+    expect((await m2.run("kubectl", ["--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes", "-o", "json"])).code).toBe(0); // master2's own admin.conf
     const { newCA, newLeaf } = await import("./lib/pki.ts");
     const evil = await newLeaf(await newCA("evil"), { cn: "kubernetes-admin", orgs: ["system:masters"], usage: "client" });
     const b64 = (s: string) => Buffer.from(s).toString("base64");

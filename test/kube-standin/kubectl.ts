@@ -1,6 +1,8 @@
 // The stand-in kubectl: the calls the installer makes (apply, get, wait, delete, drain, cordon),
 // over TLS with the kubeconfig's client certificate.
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import YAML from "yaml";
 import { fail } from "./lib/errors.ts";
 import { bool, parseFlags, str } from "./lib/flags.ts";
@@ -162,7 +164,17 @@ export async function kubectl(argv: string[]): Promise<object> {
   }
 }
 
-const kubeconfigPath = (p: ReturnType<typeof parseFlags>) => str(p, "kubeconfig") ?? process.env.KUBECONFIG ?? "/etc/kubernetes/admin.conf";
+/**
+ * Real kubectl's order: --kubeconfig, $KUBECONFIG, ~/.kube/config. It never falls back to
+ * /etc/kubernetes/admin.conf; without a kubeconfig it dials localhost:8080, and so does the stand-in.
+ */
+function kubeconfigPath(p: ReturnType<typeof parseFlags>): string {
+  const chosen = str(p, "kubeconfig") ?? process.env.KUBECONFIG?.split(":")[0];
+  if (chosen) return chosen;
+  const home = path.join(os.homedir(), ".kube/config");
+  if (!fs.existsSync(rooted(home))) fail("The connection to the server localhost:8080 was refused - did you specify the right host or port?");
+  return home;
+}
 
 async function run(api: Client, p: ReturnType<typeof parseFlags>, verb: string | undefined, rest: string[]): Promise<object> {
   switch (verb) {
