@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeFlatRepo } from "../../src/depot/bundle/apt.ts";
+import { downloadDebs, resolveDebClosure, writeFlatRepo } from "../../src/depot/bundle/apt.ts";
 import { renderAptSource } from "../../src/depot/node-config.ts";
 
 const PORT = 5210;
@@ -32,10 +32,10 @@ async function buildDeb(name: string, version: string, depends?: string): Promis
 }
 
 /** apt-get isolated from the system: its own sources, lists, cache and an empty dpkg status. */
-function aptArgs(state: string): string[] {
+function aptArgs(state: string, profile = "debian12"): string[] {
   for (const d of ["lists/partial", "archives/partial", "cache"]) mkdirSync(join(state, d), { recursive: true });
   writeFileSync(join(state, "status"), "");
-  writeFileSync(join(state, "sources.list"), renderAptSource(`http://127.0.0.1:${PORT}`, "debian12"));
+  writeFileSync(join(state, "sources.list"), renderAptSource(`http://127.0.0.1:${PORT}`, profile));
   return [
     "-o", `Dir::Etc::sourcelist=${join(state, "sources.list")}`,
     "-o", "Dir::Etc::sourceparts=-",
@@ -113,4 +113,19 @@ describe("apt flat repository", () => {
       writeFileSync(gz, good);
     }
   });
+
+  test("a resolved closure is self-sufficient: apt on an empty system installs the wanted package from the depot alone", async () => {
+    // The closure rule of apt.ts (resolve against an empty status) with Debian's real packages.
+    const closure = await resolveDebClosure(["socat"]);
+    const dir = join(work, "bundle/repo/closure");
+    await downloadDebs(closure, dir);
+    await writeFlatRepo(dir, { label: "closure" });
+    const args = aptArgs(join(work, "state3"), "closure");
+    expect((await sh(["apt-get", ...args, "update"])).code).toBe(0);
+    const sim = await sh(["apt-get", ...args, "-s", "install", "socat"]);
+    expect(sim.code).toBe(0);
+    // The isolated apt knows no other source, so every package it plans came from the depot.
+    const planned = [...sim.out.matchAll(/^Inst (\S+) \((\S+) /gm)].map((m) => `${m[1]}=${m[2]}`).sort();
+    expect(planned).toEqual(closure.map((e) => `${e.name}=${e.version}`).sort());
+  }, 180_000);
 });
