@@ -48,12 +48,25 @@ function hostKeyAlgorithmsFor(knownTypes: string[]): string[] | undefined {
   return [...new Set([...preferred, ...all])];
 }
 
-function readKnownHosts(file: string): KnownHostEntry[] {
+const errnoText = (e: unknown) => (e as NodeJS.ErrnoException).code ?? String(e);
+
+function readKnownHosts(t: SshTarget): KnownHostEntry[] {
   try {
-    return parseKnownHosts(readFileSync(file, "utf8"));
+    return parseKnownHosts(readFileSync(t.knownHostsFile, "utf8"));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw e;
+    throw new HostError(t.name, `cannot read ${t.knownHostsFile} (ssh.knownHostsFile): ${errnoText(e)}`);
+  }
+}
+
+/** Appends the key; returns why it could not, so the connection is refused rather than left unrecorded. */
+function recordHostKey(t: SshTarget, blob: Buffer): string | undefined {
+  try {
+    mkdirSync(dirname(t.knownHostsFile), { recursive: true, mode: 0o700 });
+    appendFileSync(t.knownHostsFile, knownHostsLine(t.address, t.port, blob), { mode: 0o600 });
+    return undefined;
+  } catch (e) {
+    return `cannot record the host key of ${t.address}:${t.port} in ${t.knownHostsFile} (ssh.knownHostsFile): ${errnoText(e)}`;
   }
 }
 
@@ -70,11 +83,7 @@ function checkHostKey(t: SshTarget, entries: KnownHostEntry[], blob: Buffer): st
     case "known":
       return undefined;
     case "unknown":
-      if (t.hostKeyPolicy === "accept-new") {
-        mkdirSync(dirname(t.knownHostsFile), { recursive: true, mode: 0o700 });
-        appendFileSync(t.knownHostsFile, knownHostsLine(t.address, t.port, blob), { mode: 0o600 });
-        return undefined;
-      }
+      if (t.hostKeyPolicy === "accept-new") return recordHostKey(t, blob);
       return (
         `host key of ${where} is not in ${t.knownHostsFile} (ssh.hostKeyPolicy: strict). It presents ${presented}. ` +
         `Check that fingerprint on the node (ssh-keygen -lf /etc/ssh/ssh_host_${shortType(keyTypeOf(blob))}_key.pub), then add it with: ` +
@@ -117,11 +126,11 @@ function authAttempts(t: SshTarget) {
   return attempts;
 }
 
-export function openConnection(t: SshTarget): Promise<Client> {
+export async function openConnection(t: SshTarget): Promise<Client> {
   const where = `${t.address}:${t.port}`;
   const who = `${t.user}@${t.address}`;
   const seconds = `${+(t.connectTimeoutMs / 1000).toFixed(1)}s`;
-  const entries = t.hostKeyPolicy === "off" ? [] : readKnownHosts(t.knownHostsFile);
+  const entries = t.hostKeyPolicy === "off" ? [] : readKnownHosts(t);
   const attempts = authAttempts(t);
   const tried = new Set<string>();
   let serverMethods: string[] | undefined;

@@ -242,6 +242,14 @@ describe("known_hosts", () => {
     });
   }
 
+  test("a known_hosts file that cannot be read or written is named, and nothing is trusted", async () => {
+    const unreadable = await connectError(target({ hostKeyPolicy: "strict", knownHostsFile: work }));
+    expect(unreadable.message).toBe(`node1: cannot read ${work} (ssh.knownHostsFile): EISDIR`);
+    const underProc = "/proc/k8sho-no-such-dir/known_hosts"; // reads as absent; no directory can be made there, even by root
+    const unwritable = await connectError(target({ hostKeyPolicy: "accept-new", knownHostsFile: underProc }));
+    expect(unwritable.message).toBe(`node1: cannot record the host key of 127.0.0.1:${PORT} in ${underProc} (ssh.knownHostsFile): ENOENT`);
+  });
+
   test("hashed entries (ssh-keygen -H) are understood", async () => {
     writeFileSync(file("hashed"), `${edLine()}\n`);
     sh(`ssh-keygen -q -H -f ${file("hashed")} 2>/dev/null`);
