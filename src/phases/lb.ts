@@ -13,6 +13,7 @@ import { ensureService, unitState } from "./util/systemd.ts";
 import { secret } from "./util/secrets.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { shq } from "../hosts/shell-quote.ts";
+import { readText } from "./util/node.ts";
 
 export const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
@@ -55,11 +56,6 @@ export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass
 
 export const renderCheckScript = (config: ClusterConfig) => render(checkScriptTemplate, { port: config.loadBalancer.port }, "check_apiserver_lb.sh");
 
-const read = async (host: Host, path: string) => {
-  const b = await host.readFile(path);
-  return b ? new TextDecoder().decode(b) : null;
-};
-
 /** Validate a config with the daemon's own parser at a temporary path; only a valid file replaces the live one. */
 export async function validated(host: Host, path: string, content: string, mode: number, validate: (tmp: string) => string): Promise<void> {
   const tmp = `${path}.k8s-ha-offline-new`;
@@ -80,14 +76,14 @@ export const keepalivedCheckCmd = (file: string) =>
 const service = (unit: string, files: (ctx: PhaseContext, node: HostSpec) => Promise<[string, string, number, ((t: string) => string) | null][]>): Step => ({
   name: unit,
   async check(host, ctx, node) {
-    for (const [path, content] of await files(ctx, node)) if ((await read(host, path)) !== content) return todo(`${path} missing or different`);
+    for (const [path, content] of await files(ctx, node)) if ((await readText(host, path)) !== content) return todo(`${path} missing or different`);
     const s = await unitState(host, unit);
     return s.active && s.enabled ? NOTHING : todo(`${unit} not running/enabled`);
   },
   async run(host, ctx, node) {
     let changed = false;
     for (const [path, content, mode, check] of await files(ctx, node)) {
-      if ((await read(host, path)) === content) continue;
+      if ((await readText(host, path)) === content) continue;
       changed = true;
       await host.exec(`mkdir -p ${shq(path.replace(/\/[^/]+$/, ""))}`);
       if (check) await validated(host, path, content, mode, check);

@@ -7,6 +7,7 @@ import { shq } from "../hosts/shell-quote.ts";
 import { stepsPhase, NOTHING, todo, skip, type Step } from "./steps.ts";
 import { MARKER_FILE } from "./preflight/facts.ts";
 import { markerFor } from "./preflight/checks.ts";
+import { readText, inContainer } from "./util/node.ts";
 
 const BEGIN = "# BEGIN k8s-ha-offline managed block: do not edit, re-run install instead";
 const END = "# END k8s-ha-offline managed block";
@@ -24,18 +25,11 @@ export function withHostsBlock(current: string, block: string): string {
   return `${current.replace(/\n*$/, "")}\n${block}\n`;
 }
 
-const text = async (host: Host, path: string) => {
-  const b = await host.readFile(path);
-  return b ? new TextDecoder().decode(b) : null;
-};
-
-const inContainer = async (host: Host) => (await host.exec("systemd-detect-virt -c", { check: false })).stdout.trim() !== "none";
-
 const hostname: Step = {
   name: "hostname",
   async check(host, _ctx, node) {
     const cur = (await host.exec("hostname")).stdout.trim();
-    const file = (await text(host, "/etc/hostname"))?.trim();
+    const file = (await readText(host, "/etc/hostname"))?.trim();
     return cur === node.name && file === node.name ? NOTHING : todo(`hostname is "${cur}", want "${node.name}"`);
   },
   async run(host, _ctx, node) {
@@ -47,11 +41,11 @@ const hostname: Step = {
 const hostsFile: Step = {
   name: "hosts",
   async check(host, ctx) {
-    const cur = (await text(host, "/etc/hosts")) ?? "";
+    const cur = (await readText(host, "/etc/hosts")) ?? "";
     return withHostsBlock(cur, hostsBlock(ctx.config)) === cur ? NOTHING : todo("/etc/hosts lacks the cluster block");
   },
   async run(host, ctx) {
-    const cur = (await text(host, "/etc/hosts")) ?? "127.0.0.1 localhost\n";
+    const cur = (await readText(host, "/etc/hosts")) ?? "127.0.0.1 localhost\n";
     await host.writeFile("/etc/hosts", withHostsBlock(cur, hostsBlock(ctx.config)), { mode: 0o644 });
   },
 };
@@ -59,7 +53,7 @@ const hostsFile: Step = {
 const marker: Step = {
   name: "marker",
   async check(host, ctx) {
-    return (await text(host, MARKER_FILE))?.trim() === markerFor(ctx.config) ? NOTHING : todo("node not yet marked as part of this cluster");
+    return (await readText(host, MARKER_FILE))?.trim() === markerFor(ctx.config) ? NOTHING : todo("node not yet marked as part of this cluster");
   },
   async run(host, ctx) {
     await host.exec(`mkdir -p ${shq(MARKER_FILE.replace(/\/[^/]+$/, ""))}`);
@@ -119,7 +113,7 @@ const MODULES = ["overlay", "br_netfilter"];
 const kernelModules: Step = {
   name: "kernel-modules",
   async check(host) {
-    const conf = await text(host, "/etc/modules-load.d/k8s.conf");
+    const conf = await readText(host, "/etc/modules-load.d/k8s.conf");
     const loaded = (await host.exec("cat /proc/modules", { check: false })).stdout;
     const missing = MODULES.filter((m) => !new RegExp(`^${m} `, "m").test(loaded));
     if (conf !== MODULES.join("\n") + "\n") return todo("modules not configured to load at boot");
@@ -150,7 +144,7 @@ async function sysctlGaps(host: Host): Promise<{ wrong: string[]; absent: string
   const wrong: string[] = [];
   const absent: string[] = [];
   for (const [k, v] of Object.entries(SYSCTLS)) {
-    const cur = await text(host, sysctlPath(k));
+    const cur = await readText(host, sysctlPath(k));
     if (cur === null) absent.push(k);
     else if (cur.trim() !== v) wrong.push(k);
   }
@@ -160,7 +154,7 @@ async function sysctlGaps(host: Host): Promise<{ wrong: string[]; absent: string
 const sysctl: Step = {
   name: "sysctl",
   async check(host) {
-    if ((await text(host, SYSCTL_FILE)) !== sysctlConf) return todo(`${SYSCTL_FILE} missing or different`);
+    if ((await readText(host, SYSCTL_FILE)) !== sysctlConf) return todo(`${SYSCTL_FILE} missing or different`);
     const { wrong, absent } = await sysctlGaps(host);
     if (wrong.length) return todo(`${wrong.join(", ")} not set`);
     if (absent.length) return skip(`${absent.join(", ")} do not exist in this kernel namespace (br_netfilter not loaded for it)`);

@@ -12,6 +12,7 @@ import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { InstallError } from "../cli/errors.ts";
+import { readText, inContainer } from "./util/node.ts";
 
 const ARCH = "(amd64|arm64)";
 const containerdTgz = (ctx: PhaseContext) => lockedFile(ctx, new RegExp(`^files/containerd-[\\w.~+-]+-linux-${ARCH}\\.tar\\.gz$`), "containerd tarball");
@@ -36,8 +37,6 @@ export function sandboxImage(ctx: PhaseContext): string {
   return `${depotHost(ctx)}/google_containers/pause:${pause.ref.split(":").pop()}`;
 }
 
-const inContainer = async (host: Host) => (await host.exec("systemd-detect-virt -c", { check: false })).stdout.trim() !== "none";
-
 async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, string][]> {
   // overlayfs cannot stack on the overlay root of a container: there the native snapshotter is the one that works.
   const snapshotter = (await inContainer(host)) ? "native" : "overlayfs";
@@ -49,11 +48,6 @@ async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, stri
     files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, ctx.depotUrl)]);
   return files;
 }
-
-const text = async (host: Host, p: string) => {
-  const b = await host.readFile(p);
-  return b ? new TextDecoder().decode(b) : null;
-};
 
 const binaries: Step = {
   name: "binaries",
@@ -75,7 +69,7 @@ const binaries: Step = {
 const service: Step = {
   name: "containerd",
   async check(host, ctx) {
-    for (const [p, c] of await wantedFiles(host, ctx)) if ((await text(host, p)) !== c) return todo(`${p} missing or different`);
+    for (const [p, c] of await wantedFiles(host, ctx)) if ((await readText(host, p)) !== c) return todo(`${p} missing or different`);
     if (!(await unitState(host, "containerd.service")).active) return todo("containerd not running");
     return NOTHING;
   },

@@ -7,6 +7,7 @@ import { render } from "../templates/render.ts";
 import chronyTemplate from "../../assets/chrony/chrony.conf" with { type: "text" };
 import { installUnitFile, ensureService, unitState, waitFor } from "./util/systemd.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
+import { readText, inContainer } from "./util/node.ts";
 
 export function renderChrony(config: ClusterConfig, node: HostSpec): string {
   const master = firstMaster(config);
@@ -32,8 +33,6 @@ async function layout(host: Host): Promise<ChronyLayout> {
   return debian ? { conf: "/etc/chrony/chrony.conf", unit: "chrony.service" } : { conf: "/etc/chrony.conf", unit: "chronyd.service" };
 }
 
-const inContainer = async (host: Host) => (await host.exec("systemd-detect-virt -c", { check: false })).stdout.trim() !== "none";
-
 /**
  * A container may not set the (shared) clock: chronyd refuses to start there (ConditionCapability).
  * Run it with -x (never touch the clock) so it still tracks and serves time; the host kernel owns the clock.
@@ -47,11 +46,6 @@ ExecStart=
 ExecStart=/usr/sbin/chronyd -x
 `;
 
-const read = async (host: Host, path: string) => {
-  const b = await host.readFile(path);
-  return b ? new TextDecoder().decode(b) : null;
-};
-
 async function synced(host: Host, ctx: { config: ClusterConfig }, node: HostSpec): Promise<boolean> {
   const master = firstMaster(ctx.config);
   if (node.name === master.name && ctx.config.ntp.servers.length === 0) return true;
@@ -64,8 +58,8 @@ const chrony: Step = {
   name: "chrony",
   async check(host, ctx, node) {
     const l = await layout(host);
-    if ((await read(host, l.conf)) !== renderChrony(ctx.config, node)) return todo(`${l.conf} missing or different`);
-    if ((await inContainer(host)) && (await read(host, `/etc/systemd/system/${l.unit}.d/k8s-ha-offline.conf`)) !== CONTAINER_DROPIN) return todo("container drop-in missing");
+    if ((await readText(host, l.conf)) !== renderChrony(ctx.config, node)) return todo(`${l.conf} missing or different`);
+    if ((await inContainer(host)) && (await readText(host, `/etc/systemd/system/${l.unit}.d/k8s-ha-offline.conf`)) !== CONTAINER_DROPIN) return todo("container drop-in missing");
     if (!(await unitState(host, l.unit)).active) return todo(`${l.unit} not running`);
     return (await synced(host, ctx, node)) ? NOTHING : todo("not synchronised yet");
   },

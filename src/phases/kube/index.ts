@@ -20,11 +20,8 @@ import { renderInitConfig, renderJoinConfig } from "./kubeadm-config.ts";
 import { readJoinState, writeJoinState, newJoinState, tokenUsable, certsUsable, ttlMs, type JoinState } from "./join-secrets.ts";
 import { ADMIN_CONF, CA_CRT, kubectl, readyAt, vipUrl, nodeRows, systemPods } from "./cluster-api.ts";
 import { InstallError } from "../../cli/errors.ts";
+import { readText } from "../util/node.ts";
 
-const text = async (host: Host, p: string) => {
-  const b = await host.readFile(p);
-  return b ? new TextDecoder().decode(b) : null;
-};
 const imageRepository = (ctx: PhaseContext) => `${depotHost(ctx)}/google_containers`;
 const initConfigPath = (ctx: PhaseContext) => joinPath(ctx.stateDir, "kubeadm", "init.yaml");
 const JOIN_CONFIG = "/etc/kubernetes/k8s-ha-offline-join.yaml";
@@ -64,7 +61,7 @@ const kubeletService: Step = {
   name: "kubelet.service",
   async check(host, ctx) {
     if (!kubeTarball(ctx)) return (await unitState(host, "kubelet.service")).enabled ? NOTHING : todo("kubelet not enabled");
-    for (const [p, c] of KUBELET_FILES) if ((await text(host, p)) !== c) return todo(`${p} missing or different`);
+    for (const [p, c] of KUBELET_FILES) if ((await readText(host, p)) !== c) return todo(`${p} missing or different`);
     return (await unitState(host, "kubelet.service")).enabled ? NOTHING : todo("kubelet not enabled");
   },
   async run(host, ctx) {
@@ -136,7 +133,7 @@ async function joinSecrets(ctx: PhaseContext, controlPlane: boolean): Promise<Jo
 }
 
 async function caHash(ctx: PhaseContext): Promise<string> {
-  const ca = await text(ctx.local, CA_CRT);
+  const ca = await readText(ctx.local, CA_CRT);
   if (!ca) throw new InstallError(`${CA_CRT} is missing on master1: kubeadm-init did not finish`);
   return discoveryHash(ca);
 }
@@ -223,7 +220,7 @@ export const cni: Phase = {
   hosts: (c) => [firstMaster(c)],
   mode: "once",
   async check(ctx) {
-    if ((await text(ctx.local, cniApplied(ctx))) !== renderCni(ctx)) return todo("manifest not applied or changed");
+    if ((await readText(ctx.local, cniApplied(ctx))) !== renderCni(ctx)) return todo("manifest not applied or changed");
     const ds = await kubectl(ctx, "get daemonsets -A -o name").catch(() => "");
     return ds.includes("kube-flannel-ds") ? NOTHING : todo("flannel DaemonSet missing");
   },
@@ -256,10 +253,10 @@ export const post: Phase = {
   hosts: (c) => [firstMaster(c)],
   mode: "once",
   async check(ctx) {
-    if ((await text(ctx.local, "/root/.kube/config")) !== (await text(ctx.local, ADMIN_CONF))) return todo("root has no kubeconfig");
+    if ((await readText(ctx.local, "/root/.kube/config")) !== (await readText(ctx.local, ADMIN_CONF))) return todo("root has no kubeconfig");
     if (needsPortFix(ctx))
       for (const m of controlPlanes(ctx.config))
-        for (const f of PORT_FIX_FILES) if ((await text(await ctx.host(m), f))?.includes("--port=0")) return todo(`${m.name}: ${f} has --port=0`);
+        for (const f of PORT_FIX_FILES) if ((await readText(await ctx.host(m), f))?.includes("--port=0")) return todo(`${m.name}: ${f} has --port=0`);
     const nodes = await nodeRows(ctx);
     const pods = await systemPods(ctx);
     return nodes.every((n) => n.ready) && pods.every((p) => p.phase === "Running") && nodes.length === ctx.config.hosts.length
@@ -268,12 +265,12 @@ export const post: Phase = {
   },
   async run(ctx) {
     await ctx.local.exec("mkdir -p /root/.kube && chmod 700 /root/.kube");
-    await ctx.local.writeFile("/root/.kube/config", (await text(ctx.local, ADMIN_CONF)) ?? "", { mode: 0o600 });
+    await ctx.local.writeFile("/root/.kube/config", (await readText(ctx.local, ADMIN_CONF)) ?? "", { mode: 0o600 });
     if (needsPortFix(ctx))
       for (const m of controlPlanes(ctx.config)) {
         const host = await ctx.host(m);
         for (const f of PORT_FIX_FILES) {
-          const cur = await text(host, f);
+          const cur = await readText(host, f);
           if (cur?.includes("--port=0")) await host.writeFile(f, cur.replace(/^\s*- --port=0\n/m, ""), { mode: 0o600 });
         }
       }
