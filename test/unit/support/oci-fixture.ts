@@ -114,7 +114,7 @@ function buildManifest(w: LayoutWriter, spec: ImageSpec, platform: string, layer
 // A real gzip'd tar layer: registries and skopeo sniff layers and would recompress anything else.
 async function randomLayer(bytes: number): Promise<{ tar: Uint8Array; gz: Uint8Array }> {
   const tar = await tarBytes([{ name: "random.bin", data: new Uint8Array(randomBytes(bytes)) }]);
-  return { tar, gz: gzipSync(tar, { level: 1 }) };
+  return { tar, gz: gzipSync(tar) };
 }
 
 /** Write one OCI image layout tar holding all `specs` (each annotated with its ref). */
