@@ -128,7 +128,8 @@ export async function join(argv: string[]): Promise<object> {
       if (!c.controlPlaneEndpoint) throw new Error("unable to add a new control plane instance to a cluster that doesn't have a stable controlPlaneEndpoint address");
       console.log("[preflight] Running pre-flight checks before initializing the new control plane instance");
       const pf = new Preflight(ignore);
-      await pf.externalEtcd(c.etcdExternal!);
+      // With a certificate key the etcd client files arrive with kubeadm-certs; they are checked after the download.
+      if (!cp.certificateKey) await pf.externalEtcd(c.etcdExternal!);
       await pf.imagesPullable(imageList({ version: c.kubernetesVersion, imageRepository: c.imageRepository, externalEtcd: !!c.etcdExternal }));
       pf.finish();
     }
@@ -138,7 +139,12 @@ export async function join(argv: string[]): Promise<object> {
   const endpoint = server.replace(/^https:\/\//, "");
   if (cp) {
     await phase("control-plane-prepare", async () => {
-      if (cp.certificateKey) await downloadCerts(bootstrap, c, cp.certificateKey);
+      if (cp.certificateKey) {
+        await downloadCerts(bootstrap, c, cp.certificateKey);
+        const pf = new Preflight(ignore);
+        await pf.externalEtcd(c.etcdExternal!);
+        pf.finish();
+      }
       await writeCerts(f, false);
       await writeKubeconfigs(f, ["admin.conf", "controller-manager.conf", "scheduler.conf"], endpoint);
       writeManifests(f);
