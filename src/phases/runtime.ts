@@ -6,7 +6,9 @@ import type { PhaseContext } from "./phase.ts";
 import { render } from "../templates/render.ts";
 import configTemplate from "../../assets/containerd/config.toml" with { type: "text" };
 import unitTemplate from "../../assets/containerd/containerd.service" with { type: "text" };
-import { renderContainerdHostsToml, containerdHostsDir } from "../depot/node-config.ts";
+import { renderContainerdHostsToml, containerdHostsDir, renderDockerDaemonJson } from "../depot/node-config.ts";
+import dockerUnitTemplate from "../../assets/docker/docker.service" with { type: "text" };
+import type { LockFile } from "../depot/lock.ts";
 import { installUnitFile, ensureService, unitState } from "./util/systemd.ts";
 import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
@@ -15,9 +17,25 @@ import { InstallError } from "../cli/errors.ts";
 import { readText, inContainer } from "./util/node.ts";
 
 const ARCH = "(amd64|arm64)";
-const containerdTgz = (ctx: PhaseContext) => lockedFile(ctx, new RegExp(`^files/containerd-[\\w.~+-]+-linux-${ARCH}\\.tar\\.gz$`), "containerd tarball");
-const runcBin = (ctx: PhaseContext) => lockedFile(ctx, new RegExp(`^files/runc\\.${ARCH}$`), "runc binary");
+/**
+ * Where the runtime binaries come from: containerd's release tarball (bin/...) plus runc.<arch>,
+ * or docker's static tarball (docker/...: dockerd, containerd, runc, ctr), as the seed used.
+ */
+type RuntimeSource = { kind: "containerd"; tgz: LockFile; runc: LockFile } | { kind: "docker"; tgz: LockFile };
+
+function runtimeSource(ctx: PhaseContext): RuntimeSource {
+  const lock = requireLock(ctx);
+  const find = (re: RegExp) => lock.files.find((f) => re.test(f.path));
+  const docker = find(/^files\/docker-[\d.]+\.tgz$/);
+  const containerd = find(new RegExp(`^files/containerd-[\\w.~+-]+-linux-${ARCH}\\.tar\\.gz$`));
+  if (ctx.config.kubernetes.runtime === "docker" || !containerd) {
+    if (!docker) throw new InstallError(`the ${lock.profile} bundle has no ${ctx.config.kubernetes.runtime} runtime tarball; re-assemble the bundle`);
+    return { kind: "docker", tgz: docker };
+  }
+  return { kind: "containerd", tgz: containerd, runc: lockedFile(ctx, new RegExp(`^files/runc\\.${ARCH}$`), "runc binary") };
+}
 const cniTgz = (ctx: PhaseContext) => lockedFile(ctx, new RegExp(`^files/cni-plugins-linux-${ARCH}-v[\\w.]+\\.tgz$`), "CNI plugins tarball");
+const dockerRuntime = (ctx: PhaseContext) => ctx.config.kubernetes.runtime === "docker";
 
 export const depotHost = (ctx: Pick<PhaseContext, "depotUrl">) => ctx.depotUrl.replace(/^https?:\/\//, "");
 
@@ -46,23 +64,37 @@ async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, stri
   ];
   for (const reg of mirroredRegistries(ctx))
     files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, ctx.depotUrl)]);
+  if (dockerRuntime(ctx))
+    files.push(["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")], ["/etc/docker/daemon.json", renderDockerDaemonJson(depotHost(ctx))]);
   return files;
+}
+
+/** Payloads to put in place, each with its install command ($TARBALL is the fetched file). */
+function payloads(ctx: PhaseContext): [string, LockFile, string][] {
+  const src = runtimeSource(ctx);
+  const cni: [string, LockFile, string] = ["cni-plugins", cniTgz(ctx), `mkdir -p /opt/cni/bin && tar -xzf "$TARBALL" -C /opt/cni/bin`];
+  if (src.kind === "containerd")
+    return [
+      ["containerd", src.tgz, `tar -xzf "$TARBALL" -C /usr/local`],
+      ["runc", src.runc, `install -m 0755 "$TARBALL" /usr/local/sbin/runc`],
+      cni,
+    ];
+  // docker's static tarball carries containerd and runc too; dockerd itself only when docker is the runtime.
+  const docker = dockerRuntime(ctx) ? "dockerd docker docker-init docker-proxy" : "";
+  return [
+    ["docker-static", src.tgz, `d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d"; for b in containerd containerd-shim containerd-shim-runc-v2 ctr ${docker}; do [ ! -e "$d/docker/$b" ] || install -m 0755 "$d/docker/$b" /usr/local/bin/; done; install -m 0755 "$d/docker/runc" /usr/local/sbin/runc; rm -rf "$d"`],
+    cni,
+  ];
 }
 
 const binaries: Step = {
   name: "binaries",
   async check(host, ctx) {
-    const pending = [["containerd", containerdTgz(ctx)], ["runc", runcBin(ctx)], ["cni-plugins", cniTgz(ctx)]] as const;
-    for (const [name, f] of pending) if (!(await tarballInstalled(host, name, f))) return todo(`${f.path} not installed`);
+    for (const [name, f] of payloads(ctx)) if (!(await tarballInstalled(host, name, f))) return todo(`${f.path} not installed`);
     return NOTHING;
   },
   async run(host, ctx) {
-    if (!(await tarballInstalled(host, "containerd", containerdTgz(ctx))))
-      await installTarball(host, ctx, "containerd", containerdTgz(ctx), `tar -xzf "$TARBALL" -C /usr/local`);
-    if (!(await tarballInstalled(host, "runc", runcBin(ctx))))
-      await installTarball(host, ctx, "runc", runcBin(ctx), `install -m 0755 "$TARBALL" /usr/local/sbin/runc`);
-    if (!(await tarballInstalled(host, "cni-plugins", cniTgz(ctx))))
-      await installTarball(host, ctx, "cni-plugins", cniTgz(ctx), `mkdir -p /opt/cni/bin && tar -xzf "$TARBALL" -C /opt/cni/bin`);
+    for (const [name, f, cmd] of payloads(ctx)) if (!(await tarballInstalled(host, name, f))) await installTarball(host, ctx, name, f, cmd);
   },
 };
 
@@ -71,6 +103,7 @@ const service: Step = {
   async check(host, ctx) {
     for (const [p, c] of await wantedFiles(host, ctx)) if ((await readText(host, p)) !== c) return todo(`${p} missing or different`);
     if (!(await unitState(host, "containerd.service")).active) return todo("containerd not running");
+    if (dockerRuntime(ctx) && !(await unitState(host, "docker.service")).active) return todo("docker not running");
     return NOTHING;
   },
   async run(host, ctx) {
@@ -82,12 +115,17 @@ const service: Step = {
     await ensureService(host, "containerd.service", changed ? "restart" : "start");
     const v = await host.exec("/usr/local/bin/ctr version", { check: false, timeoutMs: 20_000 });
     if (v.code !== 0) throw new Error(`containerd runs but does not answer ctr version: ${v.stderr.trim()}`);
+    if (dockerRuntime(ctx)) {
+      await ensureService(host, "docker.service", changed ? "restart" : "start");
+      const d = await host.exec("/usr/local/bin/docker info --format '{{.CgroupDriver}}'", { check: false, timeoutMs: 30_000 });
+      if (d.stdout.trim() !== "systemd") throw new Error(`docker runs but reports cgroup driver "${d.stdout.trim() || d.stderr.trim()}", want systemd`);
+    }
   },
 };
 
 export const runtime = stepsPhase({
   name: "runtime",
-  title: "containerd + runc + CNI plugins from the bundle tarballs, systemd cgroups, registries mirrored to the depot",
+  title: "containerd (or docker) + runc + CNI plugins from the bundle tarballs, systemd cgroups, registries mirrored to the depot",
   hosts: (c) => c.hosts,
   steps: [binaries, service],
 });
