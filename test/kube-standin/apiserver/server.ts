@@ -136,12 +136,12 @@ export async function apiserverMain(argv: string[]) {
       return body;
     }
     if (verb === "patch") {
-      const old = await etcd.get1(key);
-      if (!old && r.resource !== "nodes") throw notFound(r);
-      if (!old && !req.headers["x-standin-register"]) throw notFound(r);
-      const merged = deepMerge(old ?? { apiVersion: "v1", kind: "Node", metadata: { name: r.name, creationTimestamp: new Date().toISOString() } }, body);
-      await etcd.put(key, merged);
-      return merged;
+      // Only a registering kubelet may create by patching (its node object).
+      const mayCreate = r.resource === "nodes" && !!req.headers["x-standin-register"];
+      return etcd.update(key, (old) => {
+        if (!old && !mayCreate) throw notFound(r);
+        return deepMerge(old ?? { apiVersion: "v1", kind: "Node", metadata: { name: r.name, creationTimestamp: new Date().toISOString() } }, body);
+      });
     }
     throw new HttpError(405, `method ${method} not allowed`, "MethodNotAllowed");
   }

@@ -72,6 +72,25 @@ export class Etcd {
     return new Map((r.kvs ?? []).map((kv: any) => [unb64(kv.key).slice(full.length), JSON.parse(unb64(kv.value)) as T]));
   }
 
+  /**
+   * Read-modify-write with optimistic concurrency (the apiserver's resourceVersion check): the put only
+   * lands if nobody wrote the key since it was read; otherwise read again and retry.
+   */
+  async update<T = any>(key: string, change: (old: T | null) => T): Promise<T> {
+    const k = b64(PREFIX + key);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const r = await this.call("/v3/kv/range", { key: k });
+      const kv = r.kvs?.[0];
+      const next = change(kv ? (JSON.parse(unb64(kv.value)) as T) : null);
+      const t = await this.call("/v3/kv/txn", {
+        compare: [{ key: k, target: "MOD", result: "EQUAL", mod_revision: kv?.mod_revision ?? "0" }],
+        success: [{ request_put: { key: k, value: b64(JSON.stringify(next)) } }],
+      });
+      if (t.succeeded) return next;
+    }
+    throw new Error(`etcd: ${key} kept changing under concurrent writers`);
+  }
+
   async del(key: string, isPrefix = false): Promise<number> {
     const full = PREFIX + key;
     const r = await this.call("/v3/kv/deleterange", { key: b64(full), ...(isPrefix ? { range_end: b64(prefixEnd(full)) } : {}) });
