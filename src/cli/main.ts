@@ -99,6 +99,18 @@ export function buildCli() {
     .action(lazy(() => import("./commands/serve.ts")));
 
   cli
+    .command("add-node <name>", "Add a node written into cluster.yaml: the install phases run, existing nodes report nothing to do")
+    .option("--role <role>", "worker | control-plane (checked against the config)")
+    .option("--bundle <dir>", "Bundle directory (default: bundle.dir from the config)")
+    .example("  k8s-ha-offline add-node node2 --role worker     # after adding node2 under hosts: in cluster.yaml")
+    .action(lazy(() => import("./commands/add-node.ts")));
+
+  cli
+    .command("remove-node <name>", "Drain and delete a node from the cluster and reset it (never an etcd member or master1)")
+    .example("  k8s-ha-offline remove-node node2 --yes")
+    .action(lazy(() => import("./commands/remove-node.ts")));
+
+  cli
     .command("phases", "List the install phases in order, with the hosts each applies to")
     .action(lazy(() => import("./commands/phases.ts")));
 
