@@ -10,7 +10,8 @@ BASE_PACKAGES=(
   util-linux e2fsprogs tar gzip xz-utils
 )
 # Bump when base_customize changes so old caches are not reused.
-BASE_RECIPE=3
+BASE_RECIPE=6
+BASE_BUILD_MACHINE=k8s-lab-base-build
 
 base_hash() {
   printf '%s\n' "$LAB_SUITE" minbase "$BASE_RECIPE" "${BASE_PACKAGES[@]}" | sha256sum | cut -c1-16
@@ -29,33 +30,104 @@ ensure_host_tools() {
     || die "could not install ${missing[*]}; is Debian's package mirror reachable?"
 }
 
+BUILD_LOG_NAME=build.log
+build_log() { echo "$LAB_STATE/cache/$BUILD_LOG_NAME"; }
+
+# Run one build step inside the lab's cgroup (so `down` ends it if this `up` is
+# killed) and without the lab lock's fd 9 (so a killed `up` leaves no lock held).
+build_step() {
+  local what=$1; shift
+  if ! ( join_lab_cgroup build; exec "$@" ) </dev/null >>"$(build_log)" 2>&1 9>&-; then
+    tail -n 20 "$(build_log)" >&2
+    die "$what failed (full log: $(build_log)); Debian's mirror $LAB_MIRROR must be reachable for the first build"
+  fi
+}
+
 # Build the base tree if the cache does not have it yet. Built under a temporary
 # name and renamed at the end, so a killed build never looks like a finished one.
 ensure_base() {
-  local dir tmp
+  local dir tmp inc
   dir=$(base_dir)
   [[ -f $dir/.complete ]] && return 0
   tmp="$dir.building"
   rm_tree "$tmp"
   mkdir -p "$tmp"
-  say "building the base tree (debootstrap $LAB_SUITE minbase; a few minutes, once)"
-  local inc
+  : >"$(build_log)"
+  say "building the base tree (debootstrap $LAB_SUITE minbase, then updates; a few minutes, once)"
   inc=$(IFS=,; echo "${BASE_PACKAGES[*]}")
-  # Run inside the lab's cgroup (so `down` ends it if this `up` is killed) and
-  # without the lab lock's fd 9 (so a killed `up` does not leave the lock held).
-  if ! ( join_lab_cgroup build
-         exec debootstrap --variant=minbase --include="$inc" "$LAB_SUITE" "$tmp" "$LAB_MIRROR"
-       ) >"$LAB_STATE/cache/debootstrap.log" 2>&1 9>&-; then
-    tail -n 20 "$LAB_STATE/cache/debootstrap.log" >&2
-    unmount_under "$tmp"
-    die "debootstrap failed (full log: $LAB_STATE/cache/debootstrap.log); Debian's mirror $LAB_MIRROR must be reachable for the first build"
-  fi
+  # Two stages so dpkg can be told not to fsync every file before it installs
+  # anything: the tree is a cache, rebuilt if a build does not finish.
+  base_prefetch "$tmp"
+  build_step "debootstrap (download)" debootstrap --foreign --variant=minbase --include="$inc" "$LAB_SUITE" "$tmp" "$LAB_MIRROR"
+  echo force-unsafe-io >"$tmp/etc/dpkg/dpkg.cfg.d/k8s-lab-build"
+  build_step "debootstrap (install)" chroot "$tmp" /debootstrap/debootstrap --second-stage
   unmount_under "$tmp"
+  base_upgrade "$tmp"
+  rm -f "$tmp/etc/dpkg/dpkg.cfg.d/k8s-lab-build"
   base_customize "$tmp"
+  sync
   touch "$tmp/.complete"
   rm_tree "$dir"
   mv "$tmp" "$dir"
+  # Bases built from an older package list or recipe will never be used again.
+  local old
+  for old in "$LAB_STATE"/cache/base-*; do
+    [[ $old == "$dir" || ! -d $old ]] || rm_tree "$old"
+  done
   say "base tree ready: $dir ($(du -sh "$dir" | cut -f1))"
+}
+
+# Packages the host's apt would pick for the target whose dpkg status is $1
+# (empty file: a fresh minbase) when asked for ${@:2}. Host lists include the
+# point release and security updates, so these are the versions a patched
+# bookworm server runs.
+host_apt_plan() {
+  local status=$1; shift
+  apt-get -s -o Dir::State::status="$status" -o APT::Sandbox::User=root --no-install-recommends "$@" 2>/dev/null \
+    | awk '/^Inst /{print $2}'
+}
+
+# debootstrap fetches each .deb with a separate wget, minutes for ~170 files;
+# the host's apt pipelines them in seconds. Put them where debootstrap looks
+# (it validates and reuses matching files). Best effort: what is missing or of
+# another version, debootstrap fetches itself.
+base_prefetch() {
+  local root=$1 empty archives
+  archives="$root/var/cache/apt/archives"
+  mkdir -p "$archives/partial"
+  empty=$(mktemp)
+  local wanted=()
+  mapfile -t wanted < <(
+    apt-cache dumpavail 2>/dev/null | awk 'BEGIN { RS = ""; FS = "\n" }
+      /\nPriority: required/ { for (i = 1; i <= NF; i++) if (sub(/^Package: /, "", $i)) print $i }' | sort -u
+  )
+  ((${#wanted[@]})) || return 0
+  local debs=()
+  mapfile -t debs < <(host_apt_plan "$empty" install "${wanted[@]}" apt "${BASE_PACKAGES[@]}")
+  rm -f "$empty"
+  ((${#debs[@]})) || return 0
+  ( cd "$archives" && apt-get -o APT::Sandbox::User=root download "${debs[@]}" ) >>"$(build_log)" 2>&1 \
+    || say "prefetch got only part of the packages; debootstrap fetches the rest"
+}
+
+# debootstrap installs the suite's release state; a real server runs the point
+# release plus security fixes, and tests that fetch .debs on the host (with the
+# host's apt lists) need the node's versions to match the host's. The newer
+# .debs are mostly in the archive cache already (prefetch); dpkg installs them
+# in a throw-away nspawn so /proc and /dev are there for maintainer scripts.
+base_upgrade() {
+  local root=$1 pkgs=()
+  local archives="$root/var/cache/apt/archives"
+  mapfile -t pkgs < <(host_apt_plan "$root/var/lib/dpkg/status" dist-upgrade)
+  ((${#pkgs[@]})) || return 0
+  say "applying $LAB_SUITE updates and security fixes to the base (${#pkgs[@]} packages)"
+  mkdir -p "$archives/upgrade"
+  ( cd "$archives/upgrade" && apt-get -o APT::Sandbox::User=root download "${pkgs[@]}" ) >>"$(build_log)" 2>&1 \
+    || die "could not download updates (${pkgs[*]}) from Debian's mirror (log: $(build_log))"
+  build_step "upgrading the base" systemd-nspawn --quiet --register=no --keep-unit --machine="$BASE_BUILD_MACHINE" \
+    --resolv-conf=off --timezone=off --link-journal=no -D "$root" --setenv=DEBIAN_FRONTEND=noninteractive \
+    sh -c 'dpkg -i --force-confold /var/cache/apt/archives/upgrade/*.deb'
+  rm -rf "$archives/upgrade"
 }
 
 # Turn the debootstrapped tree into an air-gapped node template: no apt sources,

@@ -153,14 +153,15 @@ nodes_stop() {
 # host, and they outlive a killed nspawn. Remember whether that dir was ours.
 NSPAWN_RUN=/run/systemd/nspawn
 nspawn_rundir_record() {
+  mkdir -p "$LAB_STATE/run"
   [[ -d $NSPAWN_RUN ]] || touch "$LAB_STATE/run/nspawn-rundir"
 }
 nspawn_rundir_clean() {
   local name base
-  for name in $(existing_nodes); do
+  for name in $(existing_nodes) "$BASE_BUILD_MACHINE"; do
     rm -rf "${NSPAWN_RUN:?}/propagate/$name"
   done
-  for base in "$LAB_STATE"/cache/base-*/; do
+  for base in "$LAB_STATE"/cache/base-*/ "$LAB_STATE"/cache/base-*.building/; do
     [[ -d $base ]] && rm -f "$NSPAWN_RUN/locks/inode-$(stat -c %d:%i "$base")"
   done
   if [[ -f $LAB_STATE/run/nspawn-rundir ]]; then
