@@ -157,7 +157,7 @@ describe("renew-certs --etcd while a writer writes", () => {
       expect(backedUp.fingerprint256.replace(/:/g, "").toLowerCase()).toBe(old.fingerprint!);
       expect((await labExec("master1", `test -f ${dir}/${m}/etc/kubernetes/pki/ca.key && test -f ${dir}/${m}/etc/kubernetes/admin.conf && echo yes`)).stdout.trim()).toBe("yes");
     }
-  });
+  }, 120_000);
 
   test("no write lost: every key the writer put is there with its value, in one unbroken sequence", async () => {
     const done = /^DONE (\d+)$/m.exec(writerLog);
@@ -173,7 +173,7 @@ describe("renew-certs --etcd while a writer writes", () => {
     const missing = acknowledged.filter((i) => stored.get(i) !== `v${i}`);
     expect(missing).toEqual([]);
     process.stderr.write(`writer: ${last} keys put during renew-certs --etcd, all read back\n`);
-  });
+  }, 120_000);
 
   test("no moment without quorum: the writer's failed puts, counted (0 with a rolling restart)", () => {
     const failures = [...writerLog.matchAll(/^FAIL (\d+) (\S+) (.*)$/gm)].map((m) => `key ${m[1]} at ${m[2]}: ${m[3]!.slice(0, 300)}`);
@@ -203,5 +203,5 @@ describe("renew-certs --etcd while a writer writes", () => {
     const health = await labExec("master1", `${ETCDCTL} endpoint health --cluster`);
     expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(3);
     expect((await labExec("master1", VIP_READY())).stdout.trim()).toBe("ok");
-  });
+  }, 120_000);
 });
