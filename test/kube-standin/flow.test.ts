@@ -201,6 +201,17 @@ describe("kubeadm init refuses what real kubeadm refuses", () => {
     expect(r.stderr).toContain("[ERROR ExternalEtcdVersion]");
   });
 
+  test("node preparation not done: ip_forward 0 and swap on", async () => {
+    m1.write("/proc/sys/net/ipv4/ip_forward", "0\n");
+    m1.write("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n/swapfile\tfile\t1024\t0\t-2\n");
+    const r = await init(m1, initConfig());
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: /proc/sys/net/ipv4/ip_forward contents are not set to 1");
+    expect(r.stderr).toContain("[ERROR Swap]: running with swap on is not supported. Please disable swap");
+    m1.write("/proc/sys/net/ipv4/ip_forward", "1\n");
+    m1.write("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
+  });
+
   test("a missing image fails preflight naming it", async () => {
     const r = await init(m1, initConfig({ repo: `${registry.host}/incomplete` }));
     expect(r.code).not.toBe(0);

@@ -103,8 +103,13 @@ export function buildStandin(dir: string, version = "v1.22.2") {
 export interface RunResult { code: number; stdout: string; stderr: string; out: string }
 
 export class TestNode {
-  constructor(readonly name: string, readonly root: string, readonly bin: string) {
+  /** `prepared`: the kernel settings node preparation makes (ip_forward, bridge-nf-call-iptables, no swap). */
+  constructor(readonly name: string, readonly root: string, readonly bin: string, prepared = true) {
     fs.mkdirSync(root, { recursive: true });
+    if (!prepared) return;
+    this.write("/proc/sys/net/ipv4/ip_forward", "1\n");
+    this.write("/proc/sys/net/bridge/bridge-nf-call-iptables", "1\n");
+    this.write("/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
   }
   env() {
     return { KUBE_STANDIN_ROOT: this.root, KUBE_STANDIN_HOSTNAME: this.name, KUBE_STANDIN_SUPERVISOR: "self" };

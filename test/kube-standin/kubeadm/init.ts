@@ -45,6 +45,7 @@ export async function init(argv: string[]): Promise<object> {
       console.log("[preflight] Running pre-flight checks");
       const pf = new Preflight([...list(p, "ignore-preflight-errors"), ...m.node.ignorePreflightErrors]);
       for (const n of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) pf.fileAvailable(`${MANIFESTS}/${n}.yaml`);
+      pf.nodeSettings(m.kubelet.failSwapOn !== false);
       await pf.portFree(apiserverBindHost(m.advertiseAddress, c.extraArgs.apiServer["bind-address"]), m.bindPort);
       await pf.externalEtcd(c.etcdExternal!);
       await pf.imagesPullable(images);

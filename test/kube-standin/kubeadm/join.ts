@@ -111,6 +111,7 @@ export async function join(argv: string[]): Promise<object> {
   const { server, ca } = await phase("preflight", async () => {
     const pf = new Preflight(ignore);
     pf.fileAvailable(`${KUBE_DIR}/kubelet.conf`);
+    pf.nodeSettings(true); // the cluster's KubeletConfiguration is not known yet; kubeadm checks the default
     if (cp) {
       for (const n of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) pf.fileAvailable(`${MANIFESTS}/${n}.yaml`);
       await pf.portFree(apiserverBindHost(advertise), cp.bindPort);

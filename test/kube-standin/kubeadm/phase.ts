@@ -72,6 +72,21 @@ export class Preflight {
     );
   }
 
+  /**
+   * What node preparation must have done (kubeadm's FileContent and Swap checks). A missing bridge
+   * sysctl is only a warning here: inside a lab container br_netfilter may not exist in the network
+   * namespace at all, while a wrong value is always the installer's fault.
+   */
+  nodeSettings(failSwapOn: boolean) {
+    for (const f of ["/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/bridge/bridge-nf-call-iptables"]) {
+      const check = `FileContent-${f.replace(/\//g, "-")}`;
+      if (!fs.existsSync(rooted(f))) console.log(`\t[WARNING ${check}]: ${f} does not exist (a real node needs br_netfilter loaded)`);
+      else if (fs.readFileSync(rooted(f), "utf8").trim() !== "1") this.error(check, `${f} contents are not set to 1`);
+    }
+    const swaps = fs.existsSync(rooted("/proc/swaps")) ? fs.readFileSync(rooted("/proc/swaps"), "utf8").trim().split("\n").length - 1 : 0;
+    if (swaps > 0 && failSwapOn) this.error("Swap", "running with swap on is not supported. Please disable swap");
+  }
+
   async imagesPullable(images: string[]) {
     console.log("[preflight] Pulling images required for setting up a Kubernetes cluster");
     console.log("[preflight] This might take a minute or two, depending on the speed of your internet connection");
