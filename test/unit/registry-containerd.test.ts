@@ -65,7 +65,8 @@ afterAll(async () => {
 
 describe("containerd through a hosts.toml mirror", () => {
   test("pulls and unpacks upstream names from the depot", async () => {
-    expect((await ctr("version")).code).toBe(0);
+    const version = await ctr("version");
+    if (version.code !== 0) throw new Error(`private containerd did not start: ${await Bun.file(join(dir, "containerd.log")).text()}`);
     for (const ref of ["registry.k8s.io/pause:3.5", "registry.k8s.io/kube-apiserver:v1.22.2", "docker.io/flannel/flannel:v0.22.0"]) {
       const r = await ctr("images", "pull", "--hosts-dir", join(dir, "certs.d"), "--snapshotter", "native", ref);
       expect({ ref, code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ ref, code: 0, out: "" });
