@@ -63,7 +63,10 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
   const workers = await startWorkers(threads - 1, { type: "start", store, bundleRoot, hostname, port, accessLog: !!access }, opts.log, access);
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   const url = `http://${host}:${main.port}`;
-  opts.log.info(`depot: serving ${bundleRoot} on ${url} (${store.repositories.size} image repositories, ${1 + workers.length} threads)`);
+  const threadCount = 1 + workers.length;
+  opts.log.info(
+    `depot: serving ${bundleRoot} on ${url} (${store.repositories.size} image repositories, ${threadCount} serving thread${threadCount === 1 ? "" : "s"})`,
+  );
   return {
     url,
     repositories: [...store.repositories.keys()].sort(),

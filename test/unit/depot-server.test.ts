@@ -299,7 +299,7 @@ describe("limits and operations", () => {
       const logged = collectingLogger();
       const d = await startDepotServer({ bundleDir: bundle, listen: `127.0.0.1:${port}`, log: logged, threads });
       try {
-        expect(logged.lines.join("\n")).toContain(`${threads} threads`);
+        expect(logged.lines.join("\n")).toContain(threads === 1 ? "1 serving thread)" : `${threads} serving threads)`);
         // Several connections, so the kernel spreads them over the threads.
         const answers = await Promise.all(Array.from({ length: 6 }, () => curl(`http://127.0.0.1:${port}/v2/pause/manifests/3.5`, "-I")));
         for (const a of answers) expect(a.headers["docker-content-digest"]).toBe(pause.digest);
