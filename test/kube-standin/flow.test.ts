@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { buildStandin, pushImage, startEtcd, startRegistry, stopProc, TestNode, tmpdir } from "./harness.ts";
-import { certFacts, spkiPin } from "./lib/pki.ts";
+import { certFacts, signedBy, spkiPin } from "./lib/pki.ts";
 
 const MASTER1 = "127.0.0.11", MASTER2 = "127.0.0.12", WORKER = "127.0.0.13";
 const API_PORT = 5343;
@@ -235,6 +235,8 @@ describe("init, joins and the cluster view", () => {
     for (const f of ["admin.conf", "kubelet.conf", "controller-manager.conf", "scheduler.conf"]) expect(m1.read(`/etc/kubernetes/${f}`)).toContain(`server: https://${CPE}`);
     expect(m1.read("/etc/kubernetes/manifests/kube-scheduler.yaml")).toContain("--port=0");
     expect(m1.read("/etc/kubernetes/manifests/kube-apiserver.yaml")).toContain(`--etcd-servers=${etcd.url}`);
+    expect(await signedBy(m1.read("/etc/kubernetes/pki/apiserver.crt"), m1.read("/etc/kubernetes/pki/ca.crt"))).toBe(true);
+    expect(certFacts(m1.read("/etc/kubernetes/pki/ca.crt")).isCA).toBe(true);
     hash = spkiPin(m1.read("/etc/kubernetes/pki/ca.crt"));
     expect(r.stdout).toContain(`--discovery-token-ca-cert-hash ${hash}`);
     // curl, not our client, checks the apiserver certificate against the CA for the endpoint name.
@@ -304,6 +306,7 @@ describe("init, joins and the cluster view", () => {
     expect(m2.read("/etc/kubernetes/pki/ca.crt")).toBe(m1.read("/etc/kubernetes/pki/ca.crt"));
     expect(m2.read("/etc/kubernetes/pki/sa.key")).toBe(m1.read("/etc/kubernetes/pki/sa.key"));
     expect(certFacts(m2.read("/etc/kubernetes/pki/apiserver.crt")).ips).toEqual(["10.96.0.1", MASTER2, MASTER1]);
+    expect(await signedBy(m2.read("/etc/kubernetes/pki/apiserver.crt"), m1.read("/etc/kubernetes/pki/ca.crt"))).toBe(true);
     const curl = spawnSync("curl", ["-sS", "--cacert", m2.path("/etc/kubernetes/pki/ca.crt"), `https://${MASTER2}:${API_PORT}/readyz`], { encoding: "utf8" });
     expect(curl.stdout).toBe("ok");
     const rec = lastRecord(m2);

@@ -5,12 +5,12 @@ import path from "node:path";
 import { spawn, spawnSync } from "node:child_process";
 import YAML from "yaml";
 import { hostName, rooted, selfCommand, useSystemd } from "../lib/env.ts";
-import { newCA, newKeyPair, newLeaf, keyToPem, publicKeyToPem, certFacts, type Pair, type LeafSpec } from "../lib/pki.ts";
+import { newCA, newKeyPair, newLeaf, keyToPem, publicKeyToPem, type Pair, type LeafSpec } from "../lib/pki.ts";
 import { renderKubeconfig } from "../lib/kubeconfig.ts";
 import { retry } from "../lib/api.ts";
 import { stopPid } from "../lib/proc.ts";
 import { componentTags } from "../lib/versions.ts";
-import { splitHostPort } from "../config/values.ts";
+import { isIp, splitHostPort } from "../config/values.ts";
 import type { ClusterModel, Doc, NodeRegistrationModel } from "../config/load.ts";
 
 export const KUBE_DIR = "/etc/kubernetes";
@@ -52,7 +52,6 @@ export interface NodeFacts { cluster: ClusterModel; nodeName: string; advertiseA
 
 export function apiserverSpec(f: NodeFacts): LeafSpec {
   const c = f.cluster;
-  const isIp = (s: string) => /^[0-9.]+$|:/.test(s);
   const dns = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", `kubernetes.default.svc.${c.dnsDomain}`, f.nodeName];
   const ips = [serviceIp(c.serviceSubnet), f.advertiseAddress];
   const cpeHost = c.controlPlaneEndpoint ? splitHostPort(c.controlPlaneEndpoint)!.host : undefined;
@@ -243,8 +242,4 @@ export async function waitApiserver(f: NodeFacts, timeoutMs: number) {
     throw new Error(`couldn't initialize a Kubernetes cluster: timed out waiting for the condition: ${url}: ${(e as Error).message} (kubelet log: ${useSystemd() ? "journalctl -u kubelet" : rooted("/var/log/kube-standin/kubelet.log")})`);
   }
   console.log(`[apiclient] All control plane components are healthy after ${((Date.now() - t0) / 1000).toFixed(6)} seconds`);
-}
-
-export function certExpiry(pem: string) {
-  return certFacts(pem).notAfter;
 }
