@@ -1,6 +1,7 @@
 // Helpers for test suites that run against the nspawn lab (test/lab/lab).
 // They need root and a lab brought up by `labUp()` (or `test/lab/lab up`).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const LAB_SCRIPT = join(import.meta.dir, "lab");
@@ -49,9 +50,17 @@ export function labNode(lab: Lab, name: string): LabNode {
   return node;
 }
 
-/** Run a command and collect its output; kills it after timeoutMs. */
-export async function run(argv: string[], timeoutMs = 120_000, stdin?: string): Promise<ExecResult> {
+export interface RunOptions {
+  timeoutMs?: number;
+  stdin?: string;
+  cwd?: string;
+}
+
+/** Run a command on the host and collect its output; kills it after timeoutMs. */
+export async function run(argv: string[], opts: RunOptions | number = {}): Promise<ExecResult> {
+  const { timeoutMs = 120_000, stdin, cwd } = typeof opts === "number" ? { timeoutMs: opts } : opts;
   const proc = Bun.spawn(argv, {
+    cwd,
     stdin: stdin === undefined ? "ignore" : new Blob([stdin]),
     stdout: "pipe",
     stderr: "pipe",
@@ -87,7 +96,7 @@ export function sshArgv(node: string, lab = readLab()): string[] {
 
 /** Run a shell command line on a node as root over SSH. */
 export async function labExec(node: string, cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
-  const res = await run([...sshArgv(node), "--", cmd], opts.timeoutMs ?? 120_000, opts.stdin);
+  const res = await run([...sshArgv(node), "--", cmd], { timeoutMs: opts.timeoutMs, stdin: opts.stdin });
   if (opts.check && res.code !== 0) {
     throw new LabError(`on ${node}: '${cmd}' exited ${res.code}\nstdout: ${res.stdout}\nstderr: ${res.stderr}`);
   }
@@ -95,7 +104,7 @@ export async function labExec(node: string, cmd: string, opts: ExecOptions = {})
 }
 
 async function runLabScript(args: string[], timeoutMs: number): Promise<ExecResult> {
-  const res = await run([LAB_SCRIPT, ...args], timeoutMs);
+  const res = await run([LAB_SCRIPT, ...args], { timeoutMs });
   if (res.code !== 0) throw new LabError(`lab ${args.join(" ")} exited ${res.code}\n${res.stderr}`);
   return res;
 }
@@ -123,4 +132,48 @@ export async function waitUntil<T>(
     if (Date.now() > deadline) throw new LabError(`timed out after ${opts.timeoutMs ?? 30_000} ms waiting for ${what}`);
     await Bun.sleep(opts.intervalMs ?? 250);
   }
+}
+
+// apt in a node has no sources (air gap) but installs local .debs and purges fine;
+// it waits for the dpkg lock where bare dpkg would fail (timers, other suites).
+const APT_IN_NODE = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300";
+
+/**
+ * Install Debian packages into nodes the way a test may (never the base): the
+ * host's apt plans against the first node's dpkg status and downloads exactly
+ * the missing .debs, which `dpkg -i` installs on every node. Returns the names
+ * installed, to hand to `labPurgeDebs` afterwards.
+ */
+export async function labInstallDebs(nodes: string[], packages: string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), "lab-debs-"));
+  try {
+    const status = await labExec(nodes[0]!, "cat /var/lib/dpkg/status", { check: true });
+    writeFileSync(join(dir, "status"), status.stdout);
+    const plan = await run(["apt-get", "-s", "-o", `Dir::State::status=${join(dir, "status")}`, "--no-install-recommends", "install", ...packages]);
+    if (plan.code !== 0) throw new LabError(`apt-get cannot plan ${packages.join(" ")} for ${nodes[0]}:\n${plan.stdout}${plan.stderr}`);
+    const names = [...plan.stdout.matchAll(/^Inst (\S+)/gm)].map((m) => m[1]!);
+    if (names.length === 0) return [];
+    const debs = join(dir, "debs");
+    mkdirSync(debs);
+    const dl = await run(["apt-get", "-o", "APT::Sandbox::User=root", "download", ...names], { cwd: debs, timeoutMs: 600_000 });
+    if (dl.code !== 0) throw new LabError(`apt-get download ${names.join(" ")} failed:\n${dl.stderr}`);
+    const files = readdirSync(debs).filter((f) => f.endsWith(".deb"));
+    await Promise.all(
+      nodes.map(async (node) => {
+        await labExec(node, "rm -rf /tmp/lab-debs && mkdir /tmp/lab-debs", { check: true });
+        const cp = await run(["scp", "-F", readLab().ssh_config, "-q", ...files.map((f) => join(debs, f)), `${labNode(readLab(), node).name}:/tmp/lab-debs/`], { timeoutMs: 300_000 });
+        if (cp.code !== 0) throw new LabError(`copying .debs to ${node} failed: ${cp.stderr}`);
+        await labExec(node, `${APT_IN_NODE} install --no-install-recommends /tmp/lab-debs/*.deb && rm -rf /tmp/lab-debs`, { check: true, timeoutMs: 600_000 });
+      }),
+    );
+    return names;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Purge packages from nodes, leaving their dpkg database as before the install. */
+export async function labPurgeDebs(nodes: string[], names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  await Promise.all(nodes.map((node) => labExec(node, `${APT_IN_NODE} purge ${names.join(" ")}`, { check: true, timeoutMs: 300_000 })));
 }

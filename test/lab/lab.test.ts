@@ -46,7 +46,7 @@ describe("lab up", () => {
   test("every node answers SSH by address and by hostname", async () => {
     for (const n of lab.nodes) {
       for (const target of [n.address, n.name]) {
-        const res = await run(["ssh", "-F", lab.ssh_config, target, "hostname"], 30_000);
+        const res = await run(["ssh", "-F", lab.ssh_config, target, "hostname"], { timeoutMs: 30_000 });
         expect({ target, code: res.code, out: res.stdout.trim(), err: res.stderr }).toEqual({ target, code: 0, out: n.name, err: "" });
       }
     }
@@ -155,7 +155,7 @@ describe("lab up", () => {
     const local = (await run(["sha256sum", join(import.meta.dir, "lab")])).stdout.split(" ")[0];
     expect(sum).toBe(local!);
     const ids = await onEachNode("cat /etc/machine-id");
-    const again = await run([LAB_SCRIPT, "up"], 5 * MIN);
+    const again = await run([LAB_SCRIPT, "up"], { timeoutMs: 5 * MIN });
     expect({ code: again.code, said: again.stderr.includes("already up") }).toEqual({ code: 0, said: true });
     expect(await onEachNode("cat /etc/machine-id")).toEqual(ids);
   });
