@@ -61,7 +61,7 @@ async function expectHolder(node: string) {
 beforeAll(async () => {
   lab = await labUp();
   // A lab that an install already ran on has keepalived of its own: start afresh.
-  if ((await labExec("master1", "dpkg-query -W keepalived")).code === 0) {
+  if ((await labExec("master1", "dpkg-query -W -f '${Status}' keepalived")).stdout.includes("ok installed")) {
     await labDown();
     lab = await labUp();
   }

@@ -36,17 +36,19 @@ build_log() { echo "$LAB_STATE/cache/$BUILD_LOG_NAME"; }
 # Run one build step inside the lab's cgroup (so `down` ends it if this `up` is
 # killed) and without the lab lock's fd 9 (so a killed `up` leaves no lock held).
 build_step() {
-  local what=$1; shift
+  local what=$1 t0=$SECONDS; shift
+  echo "=== $what" >>"$(build_log)"
   if ! ( join_lab_cgroup build; exec "$@" ) </dev/null >>"$(build_log)" 2>&1 9>&-; then
     tail -n 20 "$(build_log)" >&2
     die "$what failed (full log: $(build_log)); Debian's mirror $LAB_MIRROR must be reachable for the first build"
   fi
+  echo "=== $what took $((SECONDS - t0))s" >>"$(build_log)"
 }
 
 # Build the base tree if the cache does not have it yet. Built under a temporary
 # name and renamed at the end, so a killed build never looks like a finished one.
 ensure_base() {
-  local dir tmp inc
+  local dir tmp inc t0=$SECONDS
   dir=$(base_dir)
   [[ -f $dir/.complete ]] && return 0
   tmp="$dir.building"
@@ -74,7 +76,7 @@ ensure_base() {
   for old in "$LAB_STATE"/cache/base-*; do
     [[ $old == "$dir" || ! -d $old ]] || rm_tree "$old"
   done
-  say "base tree ready: $dir ($(du -sh "$dir" | cut -f1))"
+  say "base tree ready in $((SECONDS - t0))s: $dir ($(du -sh "$dir" | cut -f1))"
 }
 
 # Packages the host's apt would pick for the target whose dpkg status is $1
@@ -92,22 +94,23 @@ host_apt_plan() {
 # (it validates and reuses matching files). Best effort: what is missing or of
 # another version, debootstrap fetches itself.
 base_prefetch() {
-  local root=$1 empty archives
+  local root=$1 empty archives t0=$SECONDS
   archives="$root/var/cache/apt/archives"
   mkdir -p "$archives/partial"
-  empty=$(mktemp)
   local wanted=()
   mapfile -t wanted < <(
     apt-cache dumpavail 2>/dev/null | awk 'BEGIN { RS = ""; FS = "\n" }
       /\nPriority: required/ { for (i = 1; i <= NF; i++) if (sub(/^Package: /, "", $i)) print $i }' | sort -u
   )
   ((${#wanted[@]})) || return 0
+  empty=$(mktemp)
   local debs=()
   mapfile -t debs < <(host_apt_plan "$empty" install "${wanted[@]}" apt "${BASE_PACKAGES[@]}")
   rm -f "$empty"
   ((${#debs[@]})) || return 0
   ( cd "$archives" && apt-get -o APT::Sandbox::User=root download "${debs[@]}" ) >>"$(build_log)" 2>&1 \
     || say "prefetch got only part of the packages; debootstrap fetches the rest"
+  echo "=== prefetch of ${#debs[@]} packages through the host's apt took $((SECONDS - t0))s" >>"$(build_log)"
 }
 
 # debootstrap installs the suite's release state; a real server runs the point

@@ -62,8 +62,10 @@ NET
 }
 
 node_start() {
-  local name=$1 base=$2 dir
+  local name=$1 base=$2 dir extra=()
   dir="$LAB_STATE/nodes/$name"
+  # Word-split on purpose: a list of extra nspawn options for experiments.
+  read -r -a extra <<<"${K8S_LAB_NSPAWN_ARGS-}"
   # The subshell joins the node's cgroup, then becomes nspawn (same pid), in a new
   # session so that a terminal hang-up does not take the node down. fd 9 is the
   # lab lock and must not leak into the long-lived container.
@@ -72,7 +74,7 @@ node_start() {
     exec setsid systemd-nspawn --quiet --boot --register=no --keep-unit \
       --machine="$name" -D "$base" --overlay="$base:$dir/upper:/" \
       --network-bridge="$LAB_BRIDGE" --console=read-only \
-      --resolv-conf=off --timezone=off --link-journal=no
+      --resolv-conf=off --timezone=off --link-journal=no "${extra[@]}"
   ) </dev/null >"$dir/console.log" 2>&1 9>&- &
   echo $! >"$dir/pid"
 }
