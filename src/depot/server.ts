@@ -61,6 +61,7 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
     throw listenError(e, opts.listen);
   }
   const workers = await startWorkers(threads - 1, { type: "start", store, bundleRoot, hostname, port, accessLog: !!access }, opts.log, access);
+  let stopping: Promise<void> | undefined;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   const url = `http://${host}:${main.port}`;
   const threadCount = 1 + workers.length;
@@ -70,8 +71,10 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
   return {
     url,
     repositories: [...store.repositories.keys()].sort(),
-    async stop() {
-      await Promise.all([main.stop(false), ...workers.map(stopWorker)]);
+    stop() {
+      // Idempotent: install and the signal handler may both stop the depot.
+      stopping ??= Promise.all([main.stop(false), ...workers.map(stopWorker)]).then(() => undefined);
+      return stopping;
     },
   };
 }
@@ -93,50 +96,59 @@ function accessSink(opts: DepotServerOptions): ((line: string) => void) | undefi
   return level === "info" ? (line) => opts.log.info(line) : (line) => opts.log.debug(line);
 }
 
-/** Start `count` serving threads. A thread that cannot start (e.g. a binary built without the worker entrypoint) is skipped: fewer threads still serve everything. */
-async function startWorkers(count: number, start: ToWorker, log: Logger, access?: (line: string) => void): Promise<Worker[]> {
-  const started = await Promise.all(
-    Array.from({ length: count }, async () => {
-      let worker: Worker;
-      try {
-        worker = new Worker(WORKER_ENTRY);
-      } catch (e) {
-        log.debug(`depot: serving thread unavailable (${(e as Error).message}); serving on fewer threads`);
-        return undefined;
-      }
-      const ready = new Promise<string | undefined>((resolve) => {
-        worker.onmessage = (ev: MessageEvent<FromWorker>) => {
-          const m = ev.data;
-          if (m.type === "ready") resolve(undefined);
-          else if (m.type === "failed") resolve(m.message);
-          else if (m.type === "log") access?.(m.line);
-          else if (m.type === "warn") log.warn(m.line);
-        };
-        worker.onerror = (ev) => resolve(ev.message || "worker error");
-      });
-      worker.postMessage(start);
-      const failure = await ready;
-      if (failure === undefined) return worker;
-      log.debug(`depot: serving thread did not start (${failure}); serving on fewer threads`);
-      worker.terminate();
-      return undefined;
-    }),
-  );
-  return started.filter((w): w is Worker => w !== undefined);
+interface ServingThread {
+  worker: Worker;
+  /** Settles when the thread has ended, whatever the reason. */
+  closed: Promise<void>;
 }
 
-/** Ask a thread to stop (finishing its requests in flight), then end it. */
-function stopWorker(worker: Worker): Promise<void> {
-  return new Promise((resolve) => {
-    const previous = worker.onmessage;
+/** Start `count` serving threads. A thread that cannot start (e.g. a binary built without the worker entrypoint) is skipped: fewer threads still serve everything. */
+async function startWorkers(count: number, start: ToWorker, log: Logger, access?: (line: string) => void): Promise<ServingThread[]> {
+  const started = await Promise.all(Array.from({ length: count }, () => startWorker(start, log, access)));
+  return started.filter((t): t is ServingThread => t !== undefined);
+}
+
+async function startWorker(start: ToWorker, log: Logger, access?: (line: string) => void): Promise<ServingThread | undefined> {
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_ENTRY);
+  } catch (e) {
+    log.debug(`depot: serving thread unavailable (${(e as Error).message}); serving on fewer threads`);
+    return undefined;
+  }
+  const closed = new Promise<void>((resolve) => worker.addEventListener("close", () => resolve(), { once: true }));
+  let running = false;
+  const failure = await new Promise<string | undefined>((resolve) => {
     worker.onmessage = (ev: MessageEvent<FromWorker>) => {
-      if (ev.data.type === "stopped") {
-        worker.terminate();
-        resolve();
-      } else previous?.call(worker, ev);
+      const m = ev.data;
+      if (m.type === "ready") {
+        running = true;
+        resolve(undefined);
+      } else if (m.type === "failed") resolve(m.message);
+      else if (m.type === "log") access?.(m.line);
+      else if (m.type === "warn") log.warn(m.line);
     };
-    worker.postMessage({ type: "stop" } satisfies ToWorker);
+    worker.onerror = (ev) => {
+      // Before "ready" this is a failed start (reported below); later the kernel just stops giving the dead thread connections.
+      if (running) log.warn(`depot: a serving thread failed: ${ev.message || "unknown error"}`);
+      resolve(ev.message || "worker error");
+    };
+    worker.postMessage(start);
   });
+  if (failure === undefined) return { worker, closed };
+  log.debug(`depot: serving thread did not start (${failure}); serving on fewer threads`);
+  worker.terminate();
+  return undefined;
+}
+
+/** Ask a thread to stop (finishing its requests in flight), then end it. A thread that already died counts as stopped. */
+async function stopWorker(thread: ServingThread): Promise<void> {
+  const stopped = new Promise<void>((resolve) =>
+    thread.worker.addEventListener("message", (ev: MessageEvent<FromWorker>) => ev.data.type === "stopped" && resolve()),
+  );
+  thread.worker.postMessage({ type: "stop" } satisfies ToWorker);
+  await Promise.race([stopped, thread.closed]);
+  thread.worker.terminate();
 }
 
 export function parseListen(listen: string): { hostname: string; port: number } {

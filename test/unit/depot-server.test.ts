@@ -305,6 +305,7 @@ describe("limits and operations", () => {
         for (const a of answers) expect(a.headers["docker-content-digest"]).toBe(pause.digest);
       } finally {
         await d.stop();
+        await d.stop(); // a second stop is harmless
       }
       const refused = Bun.spawn(["curl", "-s", "-o", "/dev/null", `http://127.0.0.1:${port}/v2/`]);
       expect(await refused.exited).toBe(7); // every thread has let go of the port
