@@ -36,6 +36,7 @@ async function layout(host: Host): Promise<ChronyLayout> {
 /**
  * A container may not set the (shared) clock: chronyd refuses to start there (ConditionCapability).
  * Run it with -x (never touch the clock) so it still tracks and serves time; the host kernel owns the clock.
+ * "!" keeps the unit's own rule: chronyd starts with full privileges and drops to its user itself.
  */
 const CONTAINER_DROPIN = `# Written by k8s-ha-offline: in a container the clock belongs to the host; track and serve time, do not set it.
 [Unit]
@@ -43,7 +44,7 @@ ConditionCapability=
 
 [Service]
 ExecStart=
-ExecStart=/usr/sbin/chronyd -x
+ExecStart=!/usr/sbin/chronyd $DAEMON_OPTS -x
 `;
 
 async function synced(host: Host, ctx: { config: ClusterConfig }, node: HostSpec): Promise<boolean> {
