@@ -39,7 +39,10 @@ export async function compile(target: string, lockText?: string): Promise<string
   mkdirSync(join(root, "dist"), { recursive: true });
   const outfile = join(root, "dist", `k8s-ha-offline${t.suffix}`);
   const define = lockText ? ["--define", `process.env.K8S_HA_EMBEDDED_LOCK=${JSON.stringify(lockText)}`] : [];
-  await run([bun, "build", "--compile", "--minify-syntax", `--target=${t.bunTarget}`, ...define, join(root, "src/cli.ts"), "--outfile", outfile]);
+  // The depot's serving threads run src/depot/http/serve-worker.ts: a second entrypoint, so the
+  // compiled binary carries it (without it the depot serves on one thread).
+  const entries = [join(root, "src/cli.ts"), join(root, "src/depot/http/serve-worker.ts")];
+  await run([bun, "build", "--compile", "--minify-syntax", `--target=${t.bunTarget}`, ...define, ...entries, "--outfile", outfile]);
   return outfile;
 }
 
