@@ -9,7 +9,7 @@ import { render } from "../templates/render.ts";
 import haproxyTemplate from "../../assets/haproxy/haproxy.cfg" with { type: "text" };
 import keepalivedTemplate from "../../assets/keepalived/keepalived.conf" with { type: "text" };
 import checkScriptTemplate from "../../assets/keepalived/check_apiserver_lb.sh" with { type: "text" };
-import { ensureService, unitState } from "./util/systemd.ts";
+import { ensureService, unitState, waitFor } from "./util/systemd.ts";
 import { secret } from "./util/secrets.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { shq } from "../hosts/shell-quote.ts";
@@ -73,15 +73,20 @@ export const haproxyCheckCmd = (file: string) => `haproxy -c -q -f ${shq(file)}`
 export const keepalivedCheckCmd = (file: string) =>
   `if keepalived --help 2>&1 | grep -q -- '--config-test'; then keepalived -t -f ${shq(file)}; else true; fi`;
 
-const service = (unit: string, files: (ctx: PhaseContext, node: HostSpec) => Promise<[string, string, number, ((t: string) => string) | null][]>): Step => ({
+type Files = (ctx: PhaseContext, node: HostSpec) => Promise<[string, string, number, ((t: string) => string) | null][]>;
+type Live = (host: Host, ctx: PhaseContext) => Promise<boolean>;
+
+const service = (unit: string, files: Files, live?: Live): Step => ({
   name: unit,
   async check(host, ctx, node) {
     for (const [path, content] of await files(ctx, node)) if ((await readText(host, path)) !== content) return todo(`${path} missing or different`);
     const s = await unitState(host, unit);
-    return s.active && s.enabled ? NOTHING : todo(`${unit} not running/enabled`);
+    if (!s.active || !s.enabled) return todo(`${unit} not running/enabled`);
+    return !live || (await live(host, ctx)) ? NOTHING : todo(`${unit} runs but does not serve its configuration`);
   },
   async run(host, ctx, node) {
-    let changed = false;
+    // Not serving what is on disk (an earlier reload failed) counts as a change: reload again.
+    let changed = live ? !(await live(host, ctx)) : false;
     for (const [path, content, mode, check] of await files(ctx, node)) {
       if ((await readText(host, path)) === content) continue;
       changed = true;
@@ -91,6 +96,12 @@ const service = (unit: string, files: (ctx: PhaseContext, node: HostSpec) => Pro
     }
     // Reload keeps established connections (haproxy) and the VIP (keepalived); a restart would not.
     await ensureService(host, unit, changed ? "reload" : "start");
+    // A reload that fails leaves the old configuration serving while systemd says "reloaded":
+    // ask the daemon itself whether the new one is live.
+    if (live) await waitFor(`${unit} on ${node.name} to serve the new configuration`, () => live(host, ctx), 15_000, 500).catch(async (e) => {
+      const j = await host.exec(`journalctl -u ${unit} -n 15 --no-pager`, { check: false });
+      throw new Error(`${(e as Error).message}\n${j.stdout.trim()}`);
+    });
   },
 });
 
@@ -99,7 +110,11 @@ export const lb = stepsPhase({
   title: "haproxy (TCP, /readyz health checks) and keepalived (VIP, VRRP) on the control-plane nodes",
   hosts: controlPlanes,
   steps: [
-    service("haproxy.service", async (ctx) => [[HAPROXY_CFG, renderHaproxy(ctx.config, await secret(ctx, "haproxyStatsPassword")), 0o600, haproxyCheckCmd]]),
+    service(
+      "haproxy.service",
+      async (ctx) => [[HAPROXY_CFG, renderHaproxy(ctx.config, await secret(ctx, "haproxyStatsPassword")), 0o600, haproxyCheckCmd]],
+      async (host, ctx) => (await host.exec(`ss -Htln 'sport = :${ctx.config.loadBalancer.port}'`, { check: false })).stdout.trim() !== "",
+    ),
     service("keepalived.service", async (ctx, node) => [
       [CHECK_SCRIPT, renderCheckScript(ctx.config), 0o700, null],
       [KEEPALIVED_CONF, renderKeepalived(ctx.config, node, await secret(ctx, "keepalivedAuthPass")), 0o600, keepalivedCheckCmd],
