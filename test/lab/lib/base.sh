@@ -130,7 +130,7 @@ base_upgrade() {
   build_step "upgrading the base" systemd-nspawn --quiet --register=no --keep-unit --machine="$BASE_BUILD_MACHINE" \
     --resolv-conf=off --timezone=off --link-journal=no -D "$root" --setenv=DEBIAN_FRONTEND=noninteractive \
     sh -c 'dpkg -i --force-confold /var/cache/apt/archives/upgrade/*.deb'
-  rm -rf "$archives/upgrade"
+  rm -rf "$archives/upgrade" "${NSPAWN_RUN:?}/propagate/$BASE_BUILD_MACHINE"
 }
 
 # Turn the debootstrapped tree into an air-gapped node template: no apt sources,

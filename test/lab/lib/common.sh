@@ -41,10 +41,6 @@ existing_nodes() {
   return 0
 }
 
-ssh_opts() {
-  echo -F "$LAB_SSH_CONFIG"
-}
-
 # Unmount everything mounted at or below $1 (deepest first). debootstrap leaves
 # /proc and /sys mounted inside its target when it is killed half-way.
 unmount_under() {
