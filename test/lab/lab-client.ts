@@ -151,6 +151,15 @@ export async function labInstallDebs(nodes: string[], packages: string[]): Promi
     writeFileSync(join(dir, "status"), status.stdout);
     const plan = await run(["apt-get", "-s", "-o", `Dir::State::status=${join(dir, "status")}`, "--no-install-recommends", "install", ...packages]);
     if (plan.code !== 0) throw new LabError(`apt-get cannot plan ${packages.join(" ")} for ${nodes[0]}:\n${plan.stdout}${plan.stderr}`);
+    // "Inst pkg [installed-version] (new-version ...)" is an upgrade of a base package:
+    // purging it later would break the node, so refuse rather than drift the base.
+    const upgrades = [...plan.stdout.matchAll(/^Inst (\S+) \[/gm)].map((m) => m[1]!);
+    if (upgrades.length) {
+      throw new LabError(
+        `installing ${packages.join(" ")} would upgrade base packages (${upgrades.join(" ")}): the host's apt lists and the lab's base differ; ` +
+          "run 'apt-get update' on the host and 'test/lab/lab down --purge' to rebuild the base",
+      );
+    }
     const names = [...plan.stdout.matchAll(/^Inst (\S+)/gm)].map((m) => m[1]!);
     if (names.length === 0) return [];
     const debs = join(dir, "debs");
