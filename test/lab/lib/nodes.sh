@@ -71,6 +71,12 @@ node_start() {
   # lab lock and must not leak into the long-lived container.
   (
     join_lab_cgroup "$name"
+    # Close every inherited descriptor above stderr: a caller's lock (e.g. `flock FILE lab up`)
+    # must not live on inside a container for as long as the lab runs.
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      (( fd > 2 )) && eval "exec $fd>&-"
+    done
     exec setsid systemd-nspawn --quiet --boot --register=no --keep-unit \
       --machine="$name" -D "$base" --overlay="$base:$dir/upper:/" \
       --network-bridge="$LAB_BRIDGE" --console=read-only \
