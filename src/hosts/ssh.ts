@@ -117,7 +117,22 @@ export class SshHost extends ShellHost {
   /** Runs one command line in its own channel; `shown` is what error messages call it. */
   private runCommandLine(line: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
     return this.channels(async () => {
-      const client = await this.connection();
+      // sshd frees a session slot a moment after our side saw the channel close, so under load an
+      // open can be refused although we are under MaxSessions. Nothing ran yet: trying again is safe.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.runInChannel(line, stdin, timeoutMs, shown);
+        } catch (e) {
+          if (!(e instanceof ChannelRefused) || attempt >= 6) throw e instanceof ChannelRefused ? e.error : e;
+          await Bun.sleep(100 * attempt);
+        }
+      }
+    });
+  }
+
+  private async runInChannel(line: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
+    const client = await this.connection();
+    {
       return new Promise<RawResult>((resolve, reject) => {
         let channel: ClientChannel | undefined;
         let settled = false;
@@ -133,7 +148,10 @@ export class SshHost extends ShellHost {
           channel?.close();
         }, timeoutMs);
         client.exec(line, (err, ch) => {
-          if (err) return settle(() => reject(new HostError(this.name, `cannot start a command over SSH (${err.message}): ${shown}`)));
+          if (err) {
+            const error = new HostError(this.name, `cannot start a command over SSH (${err.message}): ${shown}`);
+            return settle(() => reject(/open failed/i.test(err.message) ? new ChannelRefused(error) : error));
+          }
           channel = ch;
           const stdout: Buffer[] = [];
           const stderr: Buffer[] = [];
@@ -159,7 +177,7 @@ export class SshHost extends ShellHost {
               .pipe(ch);
         });
       });
-    });
+    }
   }
 
   async close(): Promise<void> {
@@ -178,5 +196,12 @@ export class SshHost extends ShellHost {
       });
       client.end();
     });
+  }
+}
+
+/** The server refused to open a channel (no command started); carries the error to report if retries run out. */
+class ChannelRefused extends Error {
+  constructor(readonly error: HostError) {
+    super(error.message);
   }
 }

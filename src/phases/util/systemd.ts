@@ -25,7 +25,14 @@ export async function ensureService(host: Host, unit: string, how: "start" | "re
   if (!s.active) await host.exec(`systemctl start ${shq(unit)}`);
   else if (how === "restart") await host.exec(`systemctl restart ${shq(unit)}`);
   else if (how === "reload") await host.exec(`systemctl reload ${shq(unit)}`);
-  const after = await unitState(host, unit);
+  // Right after a start or reload systemd may still say "activating"/"reloading": let it settle.
+  let after = await unitState(host, unit);
+  for (let i = 0; i < 40 && !after.active; i++) {
+    const state = (await host.exec(`systemctl is-active ${shq(unit)}`, { check: false })).stdout.trim();
+    if (state === "failed" || state === "inactive") break;
+    await Bun.sleep(250);
+    after = await unitState(host, unit);
+  }
   if (!after.active) {
     const j = await host.exec(`journalctl -u ${shq(unit)} -n 20 --no-pager`, { check: false });
     throw new Error(`${unit} did not start:\n${j.stdout.trim()}`);
