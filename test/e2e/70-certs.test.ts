@@ -40,11 +40,14 @@ async function checkCerts(): Promise<{ report: CertReport; code: number; ms: num
 }
 
 beforeAll(async () => {
-  if ((await labExec("master1", VIP_READY())).code !== 0) {
+  if ((await labExec("master1", VIP_READY())).code === 0) return deploy();
+  // install resumes where it stopped (README): one re-run is what an operator does after a transient failure.
+  for (const attempt of [1, 2]) {
     const r = await onMaster1("install -c cluster.yaml --yes");
-    if (r.code !== 0) throw new Error(`install failed (exit ${r.code}); see its output above`);
+    if (r.code === 0) return;
+    if (attempt === 2) throw new Error(`install failed twice (exit ${r.code}); see its output above`);
+    process.stderr.write("70-certs: install failed once (output above); running it again to resume\n");
   }
-  await deploy();
 }, 1_800_000);
 
 describe("check-certs after install", () => {
