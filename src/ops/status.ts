@@ -81,6 +81,24 @@ async function nodeStatus(config: ClusterConfig, spec: HostSpec, host: Host | Er
   }
 }
 
+/**
+ * The reason in etcdctl's output: its "<endpoint> is unhealthy: <why>" line, else the error of its
+ * JSON warnings (gRPC retry logs), else the first line that is not a log record.
+ */
+export function etcdctlError(output: string): string | undefined {
+  const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
+  const verdict = lines.map((l) => /\bis unhealthy: (.+)$/.exec(l)?.[1]).find(Boolean);
+  if (verdict) return verdict;
+  for (const l of lines.filter((x) => x.startsWith("{")))
+    try {
+      const e = (JSON.parse(l) as { error?: unknown }).error;
+      if (typeof e === "string" && e) return e;
+    } catch {
+      // not a log record
+    }
+  return lines.find((l) => !l.startsWith("{"));
+}
+
 async function etcdStatus(runner: Host, member: HostSpec): Promise<EtcdMemberStatus> {
   const endpoint = `https://${member.address}:2379`;
   const [health, status] = await Promise.all([
@@ -88,7 +106,7 @@ async function etcdStatus(runner: Host, member: HostSpec): Promise<EtcdMemberSta
     runner.exec(etcdctl(member, "endpoint status -w json"), { check: false, timeoutMs: 20_000 }),
   ]);
   const out: EtcdMemberStatus = { name: member.name, endpoint, healthy: health.code === 0 };
-  if (!out.healthy) out.error = (health.stderr || health.stdout).trim().split("\n").find((l) => l.trim()) ?? `etcdctl exited ${health.code}`;
+  if (!out.healthy) out.error = etcdctlError(`${health.stdout}\n${health.stderr}`) ?? `etcdctl exited ${health.code}`;
   if (status.code === 0) {
     try {
       const s = (JSON.parse(status.stdout) as any[])[0]?.Status;

@@ -8,11 +8,17 @@ import { onMaster1, MASTERS } from "./support.ts";
 const VIP = "192.168.217.100";
 const LB_UNITS = ["haproxy", "keepalived"];
 
-/** A lab left half-installed by another suite counts as not installed: install resumes and completes it. */
+/** What the drill needs: the LB in front of an apiserver that answers /readyz through the VIP. */
+const apiThroughVip = async () =>
+  (await labExec("master1", `curl -sf --max-time 3 --cacert /etc/kubernetes/pki/ca.crt https://${VIP}:9443/readyz`)).code === 0;
+
+/** A lab without an apiserver behind the VIP is installed first (install resumes a half-installed one). */
 async function ensureInstalled() {
-  if ((await labExec("master1", "test -f /etc/kubernetes/admin.conf")).code === 0 && (await onMaster1("status")).code === 0) return;
+  if (await apiThroughVip()) return;
   const r = await onMaster1("install -c cluster.yaml --yes");
-  expect(r.code).toBe(0);
+  // A later phase (joins, CNI) failing does not matter here; the LB and one apiserver do.
+  if (r.code !== 0) process.stderr.write(`install exited ${r.code}; going on if the apiserver answers through the VIP\n`);
+  expect(await apiThroughVip()).toBe(true);
 }
 
 async function unitsActive(): Promise<string[]> {

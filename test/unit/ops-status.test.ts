@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ExecResult, Host } from "../../src/hosts/host.ts";
 import type { HostSpec } from "../../src/config/types.ts";
-import { collectStatus, expectedServices, type StatusReport } from "../../src/ops/status.ts";
+import { collectStatus, etcdctlError, expectedServices, type StatusReport } from "../../src/ops/status.ts";
 import { renderStatusTable } from "../../src/ops/status-render.ts";
 import { labCluster } from "./support/cluster-fixture.ts";
 
@@ -127,5 +127,16 @@ describe("status", () => {
     const [m1, , , n1] = config.hosts;
     expect(expectedServices(config, m1!)).toEqual(["containerd", "kubelet", "etcd", "haproxy", "keepalived"]);
     expect(expectedServices(config, n1!)).toEqual(["containerd", "kubelet"]);
+  });
+});
+
+describe("etcdctl's reason", () => {
+  test("the verdict line wins over gRPC retry logs; the log's error when there is no verdict", () => {
+    const log = `{"level":"warn","ts":"2026-11-25T13:57:38.506Z","caller":"clientv3/retry_interceptor.go:62","msg":"retrying of unary invoker failed","attempt":0,"error":"rpc error: code = DeadlineExceeded desc = latest balancer error: all SubConns are in TransientFailure"}`;
+    expect(etcdctlError(`${log}\nhttps://192.168.217.21:2379 is unhealthy: failed to commit proposal: context deadline exceeded\nError: unhealthy cluster\n`)).toBe(
+      "failed to commit proposal: context deadline exceeded",
+    );
+    expect(etcdctlError(log)).toBe("rpc error: code = DeadlineExceeded desc = latest balancer error: all SubConns are in TransientFailure");
+    expect(etcdctlError("Error: open /etc/etcd/pki/healthcheck-client.crt: no such file or directory")).toBe("Error: open /etc/etcd/pki/healthcheck-client.crt: no such file or directory");
   });
 });
