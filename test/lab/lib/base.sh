@@ -34,11 +34,11 @@ BUILD_LOG_NAME=build.log
 build_log() { echo "$LAB_STATE/cache/$BUILD_LOG_NAME"; }
 
 # Run one build step inside the lab's cgroup (so `down` ends it if this `up` is
-# killed) and without the lab lock's fd 9 (so a killed `up` leaves no lock held).
+# killed) and without inherited descriptors (so a killed `up` leaves no lock held).
 build_step() {
   local what=$1 t0=$SECONDS; shift
   echo "=== $what" >>"$(build_log)"
-  if ! ( join_lab_cgroup build; exec "$@" ) </dev/null >>"$(build_log)" 2>&1 9>&-; then
+  if ! ( join_lab_cgroup build; close_inherited_fds; exec "$@" ) </dev/null >>"$(build_log)" 2>&1; then
     tail -n 20 "$(build_log)" >&2
     die "$what failed (full log: $(build_log)); Debian's mirror $LAB_MIRROR must be reachable for the first build"
   fi

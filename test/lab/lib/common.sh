@@ -60,3 +60,15 @@ rm_tree() {
   unmount_under "$t"
   rm -rf --one-file-system "$t"
 }
+
+# For processes that outlive this command (containers, a build a killed `up`
+# leaves running): close every inherited descriptor above stderr. A lock held
+# by the caller (`flock FILE lab up`) or our own lock on fd 9 must not live on
+# inside them.
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    if (( fd > 2 )); then eval "exec $fd>&-"; fi
+  done
+}

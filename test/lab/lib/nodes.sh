@@ -67,21 +67,15 @@ node_start() {
   # Word-split on purpose: a list of extra nspawn options for experiments.
   read -r -a extra <<<"${K8S_LAB_NSPAWN_ARGS-}"
   # The subshell joins the node's cgroup, then becomes nspawn (same pid), in a new
-  # session so that a terminal hang-up does not take the node down. fd 9 is the
-  # lab lock and must not leak into the long-lived container.
+  # session so that a terminal hang-up does not take the node down.
   (
     join_lab_cgroup "$name"
-    # Close every inherited descriptor above stderr: a caller's lock (e.g. `flock FILE lab up`)
-    # must not live on inside a container for as long as the lab runs.
-    for fd in /proc/$BASHPID/fd/*; do
-      fd=${fd##*/}
-      (( fd > 2 )) && eval "exec $fd>&-"
-    done
+    close_inherited_fds
     exec setsid systemd-nspawn --quiet --boot --register=no --keep-unit \
       --machine="$name" -D "$base" --overlay="$base:$dir/upper:/" \
       --network-bridge="$LAB_BRIDGE" --console=read-only \
       --resolv-conf=off --timezone=off --link-journal=no "${extra[@]}"
-  ) </dev/null >"$dir/console.log" 2>&1 9>&- &
+  ) </dev/null >"$dir/console.log" 2>&1 &
   echo $! >"$dir/pid"
 }
 
