@@ -39,8 +39,17 @@ async function checkCerts(): Promise<{ report: CertReport; code: number; ms: num
   return { report: JSON.parse(rest.join("\n")) as CertReport, code: Number(m[1]), ms: Number(m[2]) };
 }
 
+/** Installed = every master joined with its apiserver ready, the worker joined, the VIP serving. */
+async function clusterInstalled(): Promise<boolean> {
+  const masters = await Promise.all(
+    MASTERS.map(async (m) => (await labExec(m, `test -f /etc/kubernetes/admin.conf && curl -sf --max-time 3 --cacert /etc/kubernetes/pki/ca.crt https://${addressOf(m)}:6443/readyz`)).code === 0),
+  );
+  const worker = (await labExec("node1", "test -f /etc/kubernetes/kubelet.conf")).code === 0;
+  return masters.every(Boolean) && worker && (await labExec("master1", VIP_READY())).code === 0;
+}
+
 beforeAll(async () => {
-  if ((await labExec("master1", VIP_READY())).code === 0) return deploy();
+  if (await clusterInstalled()) return deploy();
   // install resumes where it stopped (README): one re-run is what an operator does after a transient failure.
   for (const attempt of [1, 2]) {
     const r = await onMaster1("install -c cluster.yaml --yes");
