@@ -4,11 +4,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { labExec, waitUntil } from "../lab/lab-client.ts";
 import { onMaster1, NODES } from "./support.ts";
 
-/** A lab left half-installed by another suite counts as not installed: install resumes and completes it. */
+/**
+ * A lab that is not healthy is installed first (install resumes a half-installed one). If the install
+ * cannot finish, the healthy-cluster test fails on its own, and the degraded tests still run.
+ */
 async function ensureInstalled() {
-  if ((await labExec("master1", "test -f /etc/kubernetes/admin.conf")).code === 0 && (await onMaster1("status")).code === 0) return;
+  if ((await onMaster1("status")).code === 0) return;
   const r = await onMaster1("install -c cluster.yaml --yes");
-  expect(r.code).toBe(0);
+  if (r.code !== 0) process.stderr.write(`install exited ${r.code}: the healthy-cluster test will say what is missing\n`);
 }
 
 const statusJson = async () => {
