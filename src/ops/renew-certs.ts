@@ -180,6 +180,7 @@ export async function renewCerts(ctx: PhaseContext, scope: RenewScope, now = new
         throw new Error(`the etcd CA is not in ${ctx.stateDir}/pki (nor its backup): renew-certs only reissues from the existing CA, a new one would need every member restarted at once`);
       return planEtcdPki(ctx.config, existing, { renew: "all", now });
     });
+    ctx.log.info(`    issued ${plan.actions.filter((a) => a.action === "issued").map((a) => a.id).join(", ")} (valid from ${now.toISOString().slice(0, 16)}Z)`);
     etcdFiles = plan.files;
     await step("keep the etcd CA in the state directory", () => writeFiles(ctx.local, plan.files.filter((f) => f.state)));
     for (const m of etcdMembers(ctx.config))

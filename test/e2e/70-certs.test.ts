@@ -194,14 +194,16 @@ describe("renew-certs --etcd while a writer writes", () => {
   });
 
   test("every etcd certificate has a later expiry and a new fingerprint; check-certs is all ok", () => {
+    const notRenewed: string[] = [];
     for (const m of MASTERS)
       for (const path of ETCD_CERTS) {
         const old = before.certificates.find((c) => c.node === m && c.certificate === path)!;
         const now = after.certificates.find((c) => c.node === m && c.certificate === path)!;
-        expect(Date.parse(now.notAfter!)).toBeGreaterThan(Date.parse(old.notAfter!));
-        expect(now.fingerprint).not.toBe(old.fingerprint);
-        expect(now.status).toBe("ok");
+        process.stderr.write(`${m} ${path}: notAfter ${old.notAfter} -> ${now.notAfter}\n`);
+        if (!(Date.parse(now.notAfter!) > Date.parse(old.notAfter!)) || now.fingerprint === old.fingerprint || now.status !== "ok")
+          notRenewed.push(`${m} ${path} (${old.notAfter} -> ${now.notAfter}, ${now.status})`);
       }
+    expect(notRenewed).toEqual([]);
     // --etcd leaves the Kubernetes certificates alone, and the CAs are the same.
     for (const c of after.certificates.filter((c) => !ETCD_CERTS.includes(c.certificate)))
       expect(`${c.node} ${c.certificate} ${c.fingerprint}`).toBe(`${c.node} ${c.certificate} ${before.certificates.find((b) => b.node === c.node && b.certificate === c.certificate)?.fingerprint}`);
