@@ -44,6 +44,18 @@ test("exactly one master holds the VIP: master1, the highest priority", async ()
   expect(await waitUntil("one VIP holder", async () => ((await vipHolders()).length === 1 ? vipHolders() : null), { timeoutMs: 15_000 })).toEqual(["master1"]);
 });
 
+const showStat = async () => (await labExec("master1", "echo 'show stat' | socat stdio /var/lib/haproxy/admin.sock")).stdout;
+
+test("haproxy's health checks find every backend UP", async () => {
+  let last = "";
+  await waitUntil("three backends UP", async () => {
+    last = await showStat();
+    return MASTERS.every((m) => new RegExp(`^kube-apiserver,${m},.*,UP,`, "m").test(last));
+  }, { timeoutMs: 30_000 }).catch((e) => {
+    throw new Error(`${(e as Error).message}\n${last}`);
+  });
+});
+
 test("the VIP on the LB port reaches the backends (round robin across masters)", async () => {
   const seen = new Set<string>();
   for (let i = 0; i < 9; i++) {
@@ -58,8 +70,7 @@ test("a stopped backend leaves rotation (DOWN on the admin socket) and no reques
   await stopBackend("master2");
   try {
     await waitUntil("master2 DOWN in haproxy", async () => {
-      const r = await labExec("master1", "echo 'show stat' | socat stdio /var/lib/haproxy/admin.sock");
-      return /^kube-apiserver,master2,.*,DOWN/m.test(r.stdout);
+      return /^kube-apiserver,master2,.*,DOWN/m.test(await showStat());
     }, { timeoutMs: 20_000 });
     let failed = 0;
     const seen = new Set<string>();

@@ -147,7 +147,6 @@ async function joinNode(ctx: PhaseContext, node: HostSpec, controlPlane: boolean
   await host.exec("mkdir -p /etc/kubernetes");
   await host.writeFile(JOIN_CONFIG, cfg, { mode: 0o600 });
   try {
-    if (controlPlane) await kubeadm(host, `config images pull --config ${JOIN_CONFIG}`, [s.token, s.certificateKey]);
     await kubeadm(host, `join --config ${JOIN_CONFIG}`, [s.token, s.certificateKey]);
   } finally {
     // The file holds the token and the certificate key: it does not outlive the join.

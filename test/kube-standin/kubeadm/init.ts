@@ -4,6 +4,7 @@ import { fail } from "../lib/errors.ts";
 import { apiserverBindHost } from "../lib/env.ts";
 import { bool, list, parseFlags, str } from "../lib/flags.ts";
 import { loadKubeconfig } from "../lib/kubeconfig.ts";
+import { call, retry } from "../lib/api.ts";
 import { imageList } from "../lib/versions.ts";
 import { checkCertificateKey, initModel, readConfigFile, standin } from "../config/load.ts";
 import { phase, Preflight } from "./phase.ts";
@@ -61,6 +62,11 @@ export async function init(argv: string[]): Promise<object> {
     await waitApiserver(f, m.controlPlaneTimeoutMs);
   });
   const api = loadKubeconfig(`${KUBE_DIR}/admin.conf`);
+  // Real kubeadm waits with the admin kubeconfig's client, i.e. through controlPlaneEndpoint (a load
+  // balancer may need a few health checks before it sends traffic to the new apiserver).
+  await retry(() => call(api, "GET", "/readyz", undefined, { timeoutMs: 3000 }), m.controlPlaneTimeoutMs, 1000).catch((e) =>
+    fail(`couldn't initialize a Kubernetes cluster: the API server is not reachable through ${api.server}: ${(e as Error).message}`),
+  );
   if (runs("upload-config")) await phase("upload-config", () => uploadConfig(api, c, kubelet));
   if (runs("upload-certs") && p.flags["upload-certs"]) await phase("upload-certs", () => uploadCerts(api, c, key));
   if (runs("mark-control-plane")) await phase("mark-control-plane", () => markControlPlane(api, c, f.nodeName, m.controlPlaneTimeoutMs));
