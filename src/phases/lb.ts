@@ -44,7 +44,10 @@ export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass
     checkScript,
     routerId: node.name,
     routerIdNum: lb.virtualRouterId,
-    weight: masters.length + 10,
+    // With preemption a failing check lowers the priority below every healthy node (weight larger than
+    // the spread); with nopreempt a lower priority would never move the VIP, so there a failing check
+    // puts the node into FAULT instead (no weight).
+    weight: lb.nopreempt ? "" : `    # a failing check drops the node below every healthy one\n    weight -${masters.length + 10}`,
     state: lb.nopreempt || index > 0 ? "BACKUP" : "MASTER",
     interface: lb.interface,
     priority,

@@ -54,6 +54,8 @@ describe("keepalived", () => {
   test("nopreempt makes every node BACKUP", () => {
     const np = { ...config, loadBalancer: { ...config.loadBalancer, nopreempt: true } };
     expect(renderKeepalived(np, masters[0]!, "x")).toMatch(/state BACKUP[\s\S]*nopreempt/);
+    // A weight would only lower the priority, which nopreempt ignores: a failing check must mean FAULT.
+    expect(renderKeepalived(np, masters[0]!, "x")).not.toMatch(/weight/);
   });
   test("keepalived -t accepts every rendered config", async () => {
     for (const [i, c] of masters.map((m) => renderKeepalived(onLo, m, "Xy7pQ2rT", undefined, script)).entries()) {
