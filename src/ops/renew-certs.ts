@@ -133,10 +133,19 @@ async function kubeadmRenewAll(host: Host): Promise<void> {
   if (r.code !== 0) throw new Error(`kubeadm certs renew all failed on ${host.name}: ${(r.stderr || r.stdout).trim().split("\n").slice(-10).join("\n")}`);
 }
 
-/** Refuses to take a master's apiserver away when no other master serves (a single-master cluster has no choice). */
+/** Whether kubeadm has set up a control plane on the node (its apiserver's static pod manifest is there). */
+async function hasControlPlane(host: Host): Promise<boolean> {
+  return (await host.exec(`test -f ${MANIFESTS}/kube-apiserver.yaml`, { check: false })).code === 0;
+}
+
+/**
+ * Refuses to take a master's apiserver away when no other master serves. Masters without a control
+ * plane do not count: with none (one master, or the others not joined yet) there is no choice.
+ */
 async function requireAnotherApiserver(ctx: PhaseContext, node: HostSpec): Promise<void> {
-  const others = controlPlanes(ctx.config).filter((m) => m.name !== node.name);
-  if (others.length === 0) return ctx.log.warn(`    ${node.name} is the only master: the API is unavailable while it restarts`);
+  const masters = controlPlanes(ctx.config).filter((m) => m.name !== node.name);
+  const others = (await Promise.all(masters.map(async (m) => ((await hasControlPlane(await ctx.host(m))) ? m : null)))).filter((m) => m !== null);
+  if (others.length === 0) return ctx.log.warn(`    no other master runs a control plane: the API is unavailable while ${node.name} restarts`);
   const ready = await Promise.all(others.map(async (m) => readyAt(await ctx.host(m), apiserverUrl(m))));
   if (!ready.some(Boolean))
     throw new Error(`no other master's apiserver is ready (${others.map((m) => m.name).join(", ")}): restarting ${node.name} now would leave the VIP with no backend`);
@@ -196,6 +205,11 @@ export async function renewCerts(ctx: PhaseContext, scope: RenewScope, now = new
   for (const m of controlPlanes(ctx.config))
     await step(`control plane ${m.name}: ${[scope.kubernetes && "kubeadm certs renew all", scope.etcd && "etcd client certificate"].filter(Boolean).join(" + ")}, restart`, async () => {
       const host = await ctx.host(m);
+      if (!(await hasControlPlane(host))) {
+        if (scope.kubernetes) throw new Error(`${m.name} has no control plane (no ${MANIFESTS}/kube-apiserver.yaml): run install first`);
+        await writeFiles(host, splitEtcdFiles(etcdFiles, m.name).controlPlane);
+        return ctx.log.info(`    ${m.name} has no control plane yet: etcd client certificate written, nothing to restart`);
+      }
       await requireAnotherApiserver(ctx, m);
       await writeFiles(host, splitEtcdFiles(etcdFiles, m.name).controlPlane);
       if (scope.kubernetes) await kubeadmRenewAll(host);

@@ -48,16 +48,29 @@ async function clusterInstalled(): Promise<boolean> {
   return masters.every(Boolean) && worker && (await labExec("master1", VIP_READY())).code === 0;
 }
 
+const ETCD_PHASES = "preflight,binary,depot,os,packages,time,runtime,etcd-pki,etcd";
+/** False when the Kubernetes part of install failed twice: the etcd tests still run (they need only etcd), the output says so. */
+let kubernetesInstalled = false;
+
 beforeAll(async () => {
-  if (await clusterInstalled()) return deploy();
+  if (await clusterInstalled()) {
+    kubernetesInstalled = true;
+    return deploy();
+  }
   // install resumes where it stopped (README): one re-run is what an operator does after a transient failure.
   for (const attempt of [1, 2]) {
     const r = await onMaster1("install -c cluster.yaml --yes");
-    if (r.code === 0) return;
-    if (attempt === 2) throw new Error(`install failed twice (exit ${r.code}); see its output above`);
-    process.stderr.write("70-certs: install failed once (output above); running it again to resume\n");
+    if (r.code === 0) return void (kubernetesInstalled = true);
+    process.stderr.write(`70-certs: install failed (attempt ${attempt}, output above)\n`);
   }
+  const etcdOnly = await onMaster1(`install -c cluster.yaml --yes --only ${ETCD_PHASES}`);
+  if (etcdOnly.code !== 0) throw new Error("install of the etcd phases failed too; see the output above");
+  process.stderr.write("70-certs: WARNING the Kubernetes phases of install fail in this lab (above); check-certs and renew-certs --etcd are tested on the nodes as they are\n");
 }, 1_800_000);
+
+test("install finished (Kubernetes included)", () => {
+  expect(kubernetesInstalled).toBe(true);
+});
 
 describe("check-certs after install", () => {
   test("lists every certificate on every control-plane and etcd node, all ok, exit 0", async () => {
@@ -67,8 +80,8 @@ describe("check-certs after install", () => {
       const listed = report.certificates.filter((c) => c.node === node).map((c) => c.certificate.split(" -> ")[0]!).sort();
       expect(listed).toEqual(await certFilesOn(node));
       // Everything a master must have is there (so an empty find cannot pass).
-      for (const f of ["/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/admin.conf", "/etc/etcd/pki/server.crt", "/etc/etcd/pki/peer.crt", "/etc/etcd/pki/healthcheck-client.crt", "/etc/kubernetes/pki/apiserver-etcd-client.crt"])
-        expect(listed).toContain(f);
+      const must = ["/etc/etcd/pki/server.crt", "/etc/etcd/pki/peer.crt", "/etc/etcd/pki/healthcheck-client.crt", "/etc/kubernetes/pki/apiserver-etcd-client.crt"];
+      for (const f of kubernetesInstalled ? [...must, "/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/admin.conf"] : must) expect(listed).toContain(f);
     }
     // The worker is neither control-plane nor etcd: not asked.
     expect(report.certificates.filter((c) => c.node === "node1")).toEqual([]);
@@ -216,6 +229,6 @@ describe("renew-certs --etcd while a writer writes", () => {
     expect(ids.stdout).toBe(memberIds);
     const health = await labExec("master1", `${ETCDCTL} endpoint health --cluster`);
     expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(3);
-    expect((await labExec("master1", VIP_READY())).stdout.trim()).toBe("ok");
+    if (kubernetesInstalled) expect((await labExec("master1", VIP_READY())).stdout.trim()).toBe("ok");
   }, 120_000);
 });

@@ -222,6 +222,15 @@ describe("stops before harming the cluster, naming the backup", () => {
     expect(readdirSync(c.hosts.get("master1")!.local("/etc/kubernetes/manifests")).sort()).toEqual([...MANIFESTS].sort());
   }, 60_000);
 
+  test("--kubernetes on a master without a control plane stops and says to install first", async () => {
+    const c = materialise();
+    rmSync(c.hosts.get("master1")!.local("/etc/kubernetes/manifests"), { recursive: true });
+    const err = await renewCerts(c.ctx, { etcd: false, kubernetes: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(RenewStopped);
+    expect(err.message).toContain("master1 has no control plane (no /etc/kubernetes/manifests/kube-apiserver.yaml): run install first");
+    for (const h of c.hosts.values()) expect(h.commands.filter((cmd) => /\bkubeadm\b/.test(cmd))).toEqual([]);
+  }, 60_000);
+
   test("--etcd: a member that is not healthy stops the roll before any certificate is written", async () => {
     const c = materialise();
     const before = certsOfAll(c);
