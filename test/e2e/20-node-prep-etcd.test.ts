@@ -80,7 +80,8 @@ describe("etcd", () => {
   test("a client without a certificate is refused", async () => {
     const r = await labExec("node1", "curl -sk --max-time 5 https://192.168.217.20:2379/health; echo \"exit=$?\"");
     expect(r.stdout).not.toContain('"health":"true"');
-    expect(r.stdout).toMatch(/exit=(35|56|52|16)/);
+    // 35/55/56: the TLS handshake or the request is cut off by etcd's "certificate required" alert.
+    expect(r.stdout).toMatch(/exit=(35|52|55|56|16)/);
   });
 
   test("the CA key never leaves master1", async () => {

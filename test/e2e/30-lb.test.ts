@@ -1,4 +1,5 @@
 // Issue 6's acceptance for the load balancer phase, before Kubernetes exists: a small TLS server
+// (it reads the request line before answering, or haproxy's HTTP check calls the answer invalid)
 // answering /readyz on :6443 of each master stands in for the apiservers (socat + a certificate
 // made by our PKI), and the real haproxy + keepalived in the lab nodes are checked against it.
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -13,7 +14,7 @@ const haproxyPid = (n: string) => labExec(n, "systemctl show -p MainPID --value 
 
 async function startBackend(n: string, pem: string) {
   await labExec(n, "mkdir -p /run/fake-apiserver && cat > /run/fake-apiserver/server.pem && chmod 600 /run/fake-apiserver/server.pem", { stdin: pem, check: true });
-  await labExec(n, `systemd-run --unit=fake-apiserver socat OPENSSL-LISTEN:6443,bind=${ADDR[n]},cert=/run/fake-apiserver/server.pem,verify=0,fork,reuseaddr SYSTEM:"printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n${n}'"`, { check: true });
+  await labExec(n, `systemd-run --unit=fake-apiserver socat OPENSSL-LISTEN:6443,bind=${ADDR[n]},cert=/run/fake-apiserver/server.pem,verify=0,fork,reuseaddr SYSTEM:"read -r request; printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\nContent-Length: ${n.length}\\r\\n\\r\\n${n}'"`, { check: true });
 }
 const stopBackend = (n: string) => labExec(n, "systemctl stop fake-apiserver; systemctl reset-failed fake-apiserver 2>/dev/null; true");
 
