@@ -147,7 +147,20 @@ async function joinNode(ctx: PhaseContext, node: HostSpec, controlPlane: boolean
   await host.exec("mkdir -p /etc/kubernetes");
   await host.writeFile(JOIN_CONFIG, cfg, { mode: 0o600 });
   try {
-    await kubeadm(host, `join --config ${JOIN_CONFIG}`, [s.token, s.certificateKey]);
+    // A join that failed half-way (an API call through the VIP timed out under load) is reset and
+    // tried again, as an operator would; the last failure is reported.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await kubeadm(host, `join --config ${JOIN_CONFIG}`, [s.token, s.certificateKey]);
+        break;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        ctx.log.warn(`${node.name}: kubeadm join failed (attempt ${attempt} of 3), resetting and trying again: ${(e as Error).message.split("\n").slice(-3).join(" ")}`);
+        await host.exec("kubeadm reset -f", { timeoutMs: 120_000, check: false });
+        await host.writeFile(JOIN_CONFIG, cfg, { mode: 0o600 });
+        await Bun.sleep(5000);
+      }
+    }
   } finally {
     // The file holds the token and the certificate key: it does not outlive the join.
     await host.exec(`rm -f ${JOIN_CONFIG}`, { check: false });
