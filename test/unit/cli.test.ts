@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { badConfigFixtures } from "./fixtures/config/index.ts";
-import { main } from "../../src/cli/main.ts";
+import { runCliInProcess as inProcess } from "./support/run-cli.ts";
 
 const CLI = join(import.meta.dir, "../../src/cli.ts");
 function cli(args: string[], cwd = tmpdir()) {
@@ -13,22 +13,6 @@ function cli(args: string[], cwd = tmpdir()) {
   return { code: p.exitCode, out: p.stdout.toString(), err: p.stderr.toString() };
 }
 const STACK = /^\s+at .+[:(]\d+/m;
-
-/** The same entry point in this process (fast enough for a hundred configs); output captured. */
-async function inProcess(args: string[]) {
-  let err = "";
-  let out = "";
-  const write = process.stderr.write.bind(process.stderr);
-  const log = console.log;
-  process.stderr.write = ((chunk: string) => ((err += chunk), true)) as typeof process.stderr.write;
-  console.log = (...a: unknown[]) => void (out += a.join(" ") + "\n");
-  try {
-    return { code: await main(args), out, err };
-  } finally {
-    process.stderr.write = write;
-    console.log = log;
-  }
-}
 
 test("--help lists the commands", () => {
   const r = cli(["--help"]);

@@ -9,27 +9,12 @@ import { createHash } from "node:crypto";
 import { configMutations } from "./fixtures/config/mutations.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/config/errors.ts";
-import { main } from "../../src/cli/main.ts";
+import { runCliInProcess } from "./support/run-cli.ts";
 import { renderInitConfig } from "../../src/config/init.ts";
 
 const STACK = /^\s+at .+[:(]\d+/m;
 const work = mkdtempSync(join(tmpdir(), "drills-"));
 const table: [string, number, number, number][] = [];
-
-/** main() with stderr/stdout captured; a thrown exception is a crash and fails the drill. */
-async function run(args: string[]) {
-  let err = "";
-  const write = process.stderr.write.bind(process.stderr);
-  const log = console.log;
-  process.stderr.write = ((c: string) => ((err += c), true)) as typeof process.stderr.write;
-  console.log = (...a: unknown[]) => void (err += a.join(" ") + "\n");
-  try {
-    return { code: await main(args), err };
-  } finally {
-    process.stderr.write = write;
-    console.log = log;
-  }
-}
 
 describe("broken configs", () => {
   test("every mutation that does not load is refused with exit 2, a place, and no stack trace", async () => {
@@ -52,7 +37,7 @@ describe("broken configs", () => {
         continue;
       }
       // --dry-run so that nothing could be contacted even if the CLI disagreed with the loader.
-      const r = await run(["install", "--dry-run", "-c", file]);
+      const r = await runCliInProcess(["install", "--dry-run", "-c", file]);
       // The place: file:line:column, or the file itself for whole-file problems (size, encoding).
       const ok = r.code === 2 && (/:\d+(:\d+)? /.test(r.err) || r.err.startsWith(`${file}: `)) && !STACK.test(r.err);
       if (ok) passed++;
@@ -114,7 +99,7 @@ describe("broken bundles are refused before any node is touched", () => {
       fault(dir);
       process.env.K8S_HA_EMBEDDED_LOCK = JSON.stringify(lock);
       try {
-        const r = await run(["install", "--yes", "-c", cfg, "--bundle", dir]);
+        const r = await runCliInProcess(["install", "--yes", "-c", cfg, "--bundle", dir]);
         expect(r.code).toBe(1);
         expect(r.err).toMatch(expected);
         expect(r.err).toContain("no node was changed");
