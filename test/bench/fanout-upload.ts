@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Client, type SFTPWrapper } from "ssh2";
 import { SshHost } from "../../src/hosts/ssh.ts";
 import { startSshd, sshdAvailable, createThrowawayUser } from "../unit/support/sshd.ts";
+import { interleavedRounds, medians } from "./support.ts";
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(args[args.indexOf("--rounds") + 1] ?? 3) || 3;
@@ -72,16 +73,9 @@ const scenarios: Record<string, () => Promise<void>> = {
   },
 };
 
-const samples: Record<string, number[]> = Object.fromEntries(Object.keys(scenarios).map((k) => [k, []]));
+let samples: Record<string, number[]> = {};
 try {
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, fn] of Object.entries(scenarios)) {
-      const started = performance.now();
-      await fn();
-      samples[name]!.push(performance.now() - started);
-    }
-    console.error(`round ${round + 1}/${ROUNDS} done`);
-  }
+  samples = await interleavedRounds(scenarios, ROUNDS);
   // Every transport delivered the same bytes.
   const sums = new Set(Bun.spawnSync(["sh", "-c", `sha256sum ${work}/payload.bin ${work}/dst-* | cut -d' ' -f1`]).stdout.toString().trim().split("\n"));
   if (sums.size !== 1) throw new Error("a transport delivered different bytes");
@@ -94,11 +88,7 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+const med = medians(samples);
 const scp = med["OpenSSH scp"]!;
 const cpu = cpus();
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { SshHost, type SshTarget } from "../../src/hosts/ssh.ts";
 import { fanOut, valuesOrThrow } from "../../src/hosts/fanout.ts";
 import { startSshd, sshdAvailable, createThrowawayUser } from "../unit/support/sshd.ts";
+import { interleavedRounds, medians, ratioTable } from "./support.ts";
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(args[args.indexOf("--rounds") + 1] ?? 5) || 5;
@@ -81,27 +82,16 @@ const warmScenarios: Record<string, () => Promise<void>> = {
 };
 const all = { ...scenarios, ...warmScenarios };
 
-const samples: Record<string, number[]> = Object.fromEntries(Object.keys(all).map((k) => [k, []]));
+let samples: Record<string, number[]> = {};
 try {
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, fn] of Object.entries(all)) {
-      const started = performance.now();
-      await fn();
-      samples[name]!.push(performance.now() - started);
-    }
-    console.error(`round ${round + 1}/${ROUNDS} done`);
-  }
+  samples = await interleavedRounds(all, ROUNDS);
 } finally {
   await Promise.all(warmHosts.map((h) => h.close()));
   user.remove();
   await sshd.stop();
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+const med = medians(samples);
 const ratio = (a: string, b: string) => med[a]! / med[b]!;
 const ratios = {
   "one by one cold / fanOut cold (speed-up of fan-out)": ratio("one by one, cold", "fanOut, cold (16 at once)"),
@@ -131,9 +121,7 @@ const md = [
   "| --- | ---: | --- |",
   ...Object.keys(all).map((k) => `| ${k} | ${fmt(med[k]!)} | ${samples[k]!.map(fmt).join(", ")} |`),
   "",
-  "| ratio | value |",
-  "| --- | ---: |",
-  ...Object.entries(ratios).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
+  ...ratioTable(ratios),
   "",
 ].join("\n");
 writeFileSync(join(RESULTS, "fanout.md"), md);

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { medians, ratioTable } from "./support.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BINARY = join(ROOT, "dist", "k8s-ha-offline");
@@ -41,11 +42,7 @@ for (const cmd of Object.values(commands)) timeOnce(cmd); // warm the page cache
 const samples: Record<string, number[]> = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
 for (let i = 0; i < RUNS; i++) for (const [name, cmd] of Object.entries(commands)) samples[name]!.push(timeOnce(cmd));
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)]));
+const med = medians(samples);
 const own = med["k8s-ha-offline --help"]!;
 const ratios = Object.fromEntries(Object.keys(commands).filter((k) => k !== "k8s-ha-offline --help").map((k) => [`--help / ${k}`, own / med[k]!]));
 
@@ -67,9 +64,7 @@ const md = [
   "| --- | ---: | ---: | ---: |",
   ...Object.keys(commands).map((k) => `| ${k} | ${med[k]!.toFixed(1)} | ${Math.min(...samples[k]!).toFixed(1)} | ${Math.max(...samples[k]!).toFixed(1)} |`),
   "",
-  "| ratio | value |",
-  "| --- | ---: |",
-  ...Object.entries(ratios).map(([k, v]) => `| ${k} | ${v.toFixed(2)} |`),
+  ...ratioTable(ratios),
   "",
 ].join("\n");
 writeFileSync(join(RESULTS, "startup.md"), md);
