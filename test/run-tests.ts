@@ -71,7 +71,7 @@ if (mode === "all") {
       // The end-to-end files build on each other (fresh lab -> node preparation -> load balancer -> Kubernetes):
       // one bun process each, in name order.
       // A fresh lab: the end-to-end suites start from untouched nodes, as an operator's would be.
-      if ((await step("lab down", [lab, "down"])) && (await step("lab up", [lab, "up"])))
+      if ((await step("lab down", [lab, "down"])) && (await step("lab up", [lab, "up", "--nodes", "5"])))
         for (const f of readdirSync(join(root, "test/e2e")).filter((f) => f.endsWith(".test.ts")).sort())
           await suite(`end to end: ${f}`, `test/e2e/${f}`, {}, 1_800_000);
     }

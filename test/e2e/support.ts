@@ -1,6 +1,7 @@
 // What every end-to-end suite does: put the compiled binary, the lab bundle and the lab's
 // cluster.yaml on master1 (as an operator would), and run the binary there.
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readLab, labExec, run, LAB_SCRIPT, type ExecResult } from "../lab/lab-client.ts";
 
@@ -19,13 +20,32 @@ export async function deploy(): Promise<void> {
   const have = await labExec("master1", "cat /root/.k8s-ha-offline-deployed 2>/dev/null");
   if (have.stdout.trim() !== stamp) {
     await labExec("master1", "rm -rf /root/bundle-debian12 /root/k8s-ha-offline", { check: true });
-    for (const [src, dst] of [[BINARY, "/root/k8s-ha-offline"], [BUNDLE, "/root/"], [lab.cluster_yaml, "/root/cluster.yaml"]] as const) {
+    for (const [src, dst] of [[BINARY, "/root/k8s-ha-offline"], [BUNDLE, "/root/"], [clusterYaml(lab.cluster_yaml), "/root/cluster.yaml"]] as const) {
       const r = await run([LAB_SCRIPT, "cp-to", "master1", src, dst], 300_000);
       if (r.code !== 0) throw new Error(`copying ${src} to master1 failed: ${r.stderr}`);
     }
     await labExec("master1", `chmod 755 /root/k8s-ha-offline && echo '${stamp}' > /root/.k8s-ha-offline-deployed`, { check: true });
   }
   deployedFor = stamp;
+}
+
+/**
+ * The lab's cluster.yaml with the four install nodes only: the lab runs with five nodes so that
+ * the add-node suite has a fresh fifth one (node2) to add later, as an operator would.
+ */
+function clusterYaml(labYaml: string): string {
+  const lines = readFileSync(labYaml, "utf8").split("\n");
+  const kept = lines.filter((l) => !/^\s+- \{ name: /.test(l) || NODES.some((n) => l.includes(`name: ${n},`)));
+  const out = join(mkdtempSync(join(tmpdir(), "e2e-cluster-")), "cluster.yaml");
+  writeFileSync(out, kept.join("\n"));
+  return out;
+}
+
+/** The host line the lab wrote for a node that is not in the deployed cluster.yaml (e.g. node2). */
+export function labHostLine(name: string): string {
+  const line = readFileSync(readLab().cluster_yaml, "utf8").split("\n").find((l) => l.includes(`name: ${name},`));
+  if (!line) throw new Error(`the lab has no ${name}: bring it up with \`lab up --nodes 5\``);
+  return line;
 }
 
 /** Run the binary on master1 from /root, as the README tells the operator to. */

@@ -14,7 +14,7 @@ export default async function addNode(name: string, flags: GlobalFlags & { role?
     throw new UsageError(`${name} is not in ${config.source}`, `add it under hosts: (name, address, roles) first, then run add-node ${name}`);
   if (flags.role && !spec.roles.includes(flags.role as never))
     throw new UsageError(`${name} has roles ${spec.roles.join(", ")} in ${config.source}, not ${flags.role}`, "make --role match the config, or leave it out");
-  if (spec.name === controlPlanes(config)[0]!.name) throw new UsageError(`${name} is master1, where the cluster was installed from; it cannot be added`);
+  if (spec.name === controlPlanes(config)[0]!.name) throw new UsageError(`${name} is the first control-plane node, where the cluster is installed from; it cannot be added`);
   if (hasRole(spec, "etcd"))
     throw new UsageError(
       `${name} would be a new etcd member; changing etcd membership is not automated (it needs etcdctl member add before the member starts)`,

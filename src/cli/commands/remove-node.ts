@@ -10,7 +10,7 @@ export default async function removeNode(name: string, flags: GlobalFlags): Prom
   const config = readConfig(flags);
   const spec = config.hosts.find((h) => h.name === name);
   if (!spec) throw new UsageError(`${name} is not in ${config.source}`, "remove-node takes a host of the config; it is removed from the file after this command");
-  if (spec.name === firstMaster(config).name) throw new UsageError(`${name} is master1: it holds the installer's state and the depot`);
+  if (spec.name === firstMaster(config).name) throw new UsageError(`${name} is the first control-plane node, where the installer runs: it holds the installer's state and the depot`);
   if (hasRole(spec, "etcd"))
     throw new UsageError(`${name} is an etcd member; removing it would shrink the etcd cluster below its configured size`, "etcd membership changes are not automated");
   if (flags.dryRun) {

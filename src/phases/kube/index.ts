@@ -138,6 +138,19 @@ async function caHash(ctx: PhaseContext): Promise<string> {
   return discoveryHash(ca);
 }
 
+/** Refusals a retry cannot fix: the same input is refused the same way. */
+const REFUSALS: [RegExp, string][] = [
+  [/is invalid for this cluster or it has expired/, "token"],
+  [/are pinned|cluster CA found in cluster-info/, "the discovery CA hash (master1's /etc/kubernetes/pki/ca.crt is not the cluster's CA)"],
+  [/unknown field|strict decoding error|no kind .* is registered/, "its configuration file"],
+];
+const refusal = (message: string) => REFUSALS.find(([re]) => re.test(message))?.[1];
+/** The line of kubeadm's output that says why (not its closing "--v=5" advice). */
+const refusalLine = (e: unknown) => {
+  const lines = (e as Error).message.split("\n").map((l) => l.trim());
+  return lines.find((l) => REFUSALS.some(([re]) => re.test(l))) ?? lines.at(-1) ?? "";
+};
+
 async function joinNode(ctx: PhaseContext, node: HostSpec, controlPlane: boolean): Promise<void> {
   const host = await ctx.host(node);
   // A node that got half-way (kubelet.conf written, join failed) is reset first; external etcd is untouched by reset.
@@ -154,6 +167,14 @@ async function joinNode(ctx: PhaseContext, node: HostSpec, controlPlane: boolean
         await kubeadm(host, `join --config ${JOIN_CONFIG}`, [s.token, s.certificateKey]);
         break;
       } catch (e) {
+        const why = refusal((e as Error).message);
+        if (why === "token") {
+          // The cluster no longer knows the token (expired early, deleted by hand): forget it, so
+          // the next run creates a fresh one instead of failing the same way.
+          await writeJoinState(ctx, { ...s, tokenExpiresAt: 1 });
+          throw new InstallError(`the cluster refused the bootstrap token (expired or deleted): ${refusalLine(e)}\nre-run install: a fresh token is created for the join`);
+        }
+        if (why) throw new InstallError(`kubeadm join refused ${why}: ${refusalLine(e)}`);
         if (attempt >= 3) throw e;
         ctx.log.warn(`${node.name}: kubeadm join failed (attempt ${attempt} of 3), resetting and trying again: ${(e as Error).message.split("\n").slice(-3).join(" ")}`);
         await host.exec("kubeadm reset -f", { timeoutMs: 120_000, check: false });
@@ -259,6 +280,17 @@ export function clusterTable(nodes: Awaited<ReturnType<typeof nodeRows>>, pods: 
   return [`NODES`, ...n, `SYSTEM PODS`, ...p].join("\n");
 }
 
+/**
+ * Every host of the config is a Ready node and every system pod on them runs. Nodes the config does
+ * not name (joined by hand, or not yet removed) are shown in the table but do not block the install.
+ */
+async function clusterUp(ctx: PhaseContext): Promise<boolean> {
+  const names = new Set(ctx.config.hosts.map((h) => h.name));
+  const ready = new Set((await nodeRows(ctx)).filter((n) => n.ready).map((n) => n.name));
+  const pods = (await systemPods(ctx)).filter((p) => !p.node || names.has(p.node));
+  return [...names].every((n) => ready.has(n)) && pods.every((p) => p.phase === "Running");
+}
+
 export const post: Phase = {
   name: "post",
   title: "Admin kubeconfig for root on master1, the 1.22 componentstatus fix, every node Ready and system pod Running",
@@ -269,11 +301,7 @@ export const post: Phase = {
     if (needsPortFix(ctx))
       for (const m of controlPlanes(ctx.config))
         for (const f of PORT_FIX_FILES) if ((await readText(await ctx.host(m), f))?.includes("--port=0")) return todo(`${m.name}: ${f} has --port=0`);
-    const nodes = await nodeRows(ctx);
-    const pods = await systemPods(ctx);
-    return nodes.every((n) => n.ready) && pods.every((p) => p.phase === "Running") && nodes.length === ctx.config.hosts.length
-      ? NOTHING
-      : todo("cluster not fully up yet");
+    return (await clusterUp(ctx)) ? NOTHING : todo("cluster not fully up yet");
   },
   async run(ctx) {
     await ctx.local.exec("mkdir -p /root/.kube && chmod 700 /root/.kube");
@@ -286,13 +314,8 @@ export const post: Phase = {
           if (cur?.includes("--port=0")) await host.writeFile(f, cur.replace(/^\s*- --port=0\n/m, ""), { mode: 0o600 });
         }
       }
-    const want = ctx.config.hosts.length;
     try {
-      await waitFor("every node Ready and every system pod Running", async () => {
-        const nodes = await nodeRows(ctx);
-        const pods = await systemPods(ctx);
-        return nodes.length === want && nodes.every((n) => n.ready) && pods.every((p) => p.phase === "Running");
-      }, 180_000, 2000);
+      await waitFor("every node of the config Ready and every system pod Running", () => clusterUp(ctx), 180_000, 2000);
     } finally {
       ctx.log.info(clusterTable(await nodeRows(ctx), await systemPods(ctx)));
     }
