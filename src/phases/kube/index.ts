@@ -155,6 +155,9 @@ async function joinNode(ctx: PhaseContext, node: HostSpec, controlPlane: boolean
   const host = await ctx.host(node);
   // A node that got half-way (kubelet.conf written, join failed) is reset first; external etcd is untouched by reset.
   if (await host.readFile("/etc/kubernetes/kubelet.conf")) await host.exec("kubeadm reset -f", { timeoutMs: 120_000 });
+  // kubeadm join starts the kubelet but does not enable it: a node reset by remove-node and joined
+  // again would otherwise stay out of the cluster after its next reboot.
+  await host.exec("systemctl enable kubelet.service");
   const s = await joinSecrets(ctx, controlPlane);
   const cfg = renderJoinConfig(ctx.config, node, s, await caHash(ctx), controlPlane);
   await host.exec("mkdir -p /etc/kubernetes");
@@ -215,12 +218,13 @@ export const workerJoin: Phase = {
   async check(ctx, node) {
     const host = await ctx.host(node);
     if (!(await host.readFile("/etc/kubernetes/kubelet.conf"))) return todo("not joined");
-    return (await unitState(host, "kubelet.service")).active ? NOTHING : todo("kubelet not running");
+    const kubelet = await unitState(host, "kubelet.service");
+    return kubelet.active && kubelet.enabled ? NOTHING : todo(`kubelet not ${kubelet.active ? "enabled" : "running"}`);
   },
   async run(ctx, node) {
     const host = await ctx.host(node);
     if (!(await host.readFile("/etc/kubernetes/kubelet.conf"))) await joinNode(ctx, node, false);
-    else await host.exec("systemctl restart kubelet.service");
+    else await host.exec("systemctl enable kubelet.service && systemctl restart kubelet.service");
   },
 };
 

@@ -151,6 +151,23 @@ nodes_stop() {
   done < <(lab_cgroup_dirs)
 }
 
+# SIGKILL every process in one node's cgroups (nspawn included) and wait until none is left.
+node_kill() {
+  local name=$1 h n left
+  for (( n = 0; n < 50; n++ )); do
+    left=$(for h in $(cgroup_hierarchies); do find "$h/$LAB_CGROUP_NAME/$name" -name cgroup.procs -exec cat {} + 2>/dev/null || true; done | sort -u)
+    [[ -n $left ]] || break
+    # shellcheck disable=SC2086
+    kill -KILL $left 2>/dev/null || true
+    sleep 0.1
+  done
+  [[ -z $left ]] || die "$name: processes left after SIGKILL: $left"
+  for h in $(cgroup_hierarchies); do
+    [[ -d $h/$LAB_CGROUP_NAME/$name ]] && find "$h/$LAB_CGROUP_NAME/$name" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
+  return 0
+}
+
 # nspawn keeps per-machine dirs and image locks under /run/systemd/nspawn on the
 # host, and they outlive a killed nspawn. Remember whether that dir was ours.
 NSPAWN_RUN=/run/systemd/nspawn
