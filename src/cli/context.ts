@@ -11,6 +11,10 @@ import { toLogSink } from "../hosts/log-sink.ts";
 import type { GlobalFlags } from "./main.ts";
 import { UsageError } from "./errors.ts";
 import { embeddedLock } from "../depot/lock.ts";
+import { acquireRunLock } from "./run-lock.ts";
+
+/** Commands that change nodes: one of them at a time (see run-lock.ts). */
+const CHANGING = new Set(["install", "remove-node", "renew-certs", "verify-failover"]);
 
 export interface ClusterSession {
   config: ClusterConfig;
@@ -50,7 +54,17 @@ export function openSession(config: ClusterConfig, flags: GlobalFlags & { bundle
     selfPath: process.execPath,
     lock: embeddedLock(),
   };
-  return { config, log, ctx, pool, close: () => pool.closeAll() };
+  const release = CHANGING.has(command) && !flags.dryRun ? acquireRunLock(config.stateDir, command) : () => {};
+  return {
+    config, log, ctx, pool,
+    close: async () => {
+      try {
+        await pool.closeAll();
+      } finally {
+        release();
+      }
+    },
+  };
 }
 
 /** install keeps state, the depot and kubectl on master1: refuse to run anywhere else. */

@@ -40,7 +40,9 @@ const isDeb = (ctx: PhaseContext) => requireLock(ctx).files.some((f) => f.kind =
 const APT_LIST = "/etc/apt/sources.list.d/k8s-ha-offline.list";
 const YUM_REPO = "/etc/yum.repos.d/k8s-ha-offline.repo";
 // apt/yum look only at the depot, whatever else the node has configured.
-const APT_ONLY_DEPOT = `-o Dir::Etc::sourcelist=${APT_LIST} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0`;
+// An apt still running from an interrupted run (the installer killed, its SSH session gone) holds
+// the dpkg lock for a while: wait for it rather than fail.
+const APT_ONLY_DEPOT = `-o Dir::Etc::sourcelist=${APT_LIST} -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 -o DPkg::Lock::Timeout=300`;
 
 export function repoFile(ctx: PhaseContext): { path: string; content: string } {
   const profile = requireLock(ctx).profile;
@@ -80,7 +82,8 @@ const install: Step = {
     const pkgs = lockedPackages(ctx, node);
     const deb = isDeb(ctx);
     const cmd = deb
-      ? `export DEBIAN_FRONTEND=noninteractive; apt-get ${APT_ONLY_DEPOT} update -qq && ` +
+      ? // A node that lost power in the middle of dpkg needs its half-configured packages finished first.
+        `export DEBIAN_FRONTEND=noninteractive; dpkg --configure -a --force-confdef --force-confold >/dev/null 2>&1; apt-get ${APT_ONLY_DEPOT} update -qq && ` +
         `apt-get ${APT_ONLY_DEPOT} install -y -qq --no-install-recommends --allow-downgrades ${pkgs.map((p) => shq(`${p.name}=${p.version}`)).join(" ")}`
       : `yum --disablerepo='*' --enablerepo=k8s-ha-offline install -y ${pkgs.map((p) => shq(`${p.name}-${p.version}`)).join(" ")}`;
     const r = await host.exec(cmd, { check: false, timeoutMs: 900_000 });

@@ -10,6 +10,7 @@ import { configMutations } from "./fixtures/config/mutations.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/config/errors.ts";
 import { runCliInProcess } from "./support/run-cli.ts";
+import { recordDrill, drillTable } from "../drills/report.ts";
 import { renderInitConfig } from "../../src/config/init.ts";
 
 const STACK = /^\s+at .+[:(]\d+/m;
@@ -115,7 +116,8 @@ describe("broken bundles are refused before any node is touched", () => {
 });
 
 afterAll(() => {
-  const rows = table.map(([d, c, p, f]) => `${d.padEnd(26)} ${String(c).padStart(6)} ${String(p).padStart(7)} ${String(f).padStart(7)}`);
-  process.stderr.write(`\n${"DRILL".padEnd(26)} ${"CASES".padStart(6)} ${"PASSED".padStart(7)} ${"FAILED".padStart(7)}\n${rows.join("\n")}\n`);
+  const rows = table.map(([drill, cases, passed, failed]) => ({ drill, cases, passed, failed }));
+  for (const r of rows) recordDrill(r);
+  process.stderr.write(`\n${drillTable(rows)}\n`);
   rmSync(work, { recursive: true, force: true });
 });

@@ -26,14 +26,14 @@ export default async function install(flags: InstallFlags): Promise<number> {
   }
   await confirm(`Install cluster "${config.name}" on ${config.hosts.map((h) => h.name).join(", ")}?`, flags);
   const session = openSession(config, flags, "install");
-  requireMaster1(session);
   const { ctx, log } = session;
-  if (log.logFile) log.info(`log: ${log.logFile}`);
-  // Nothing touches a node before the bundle is known to be whole.
-  await checkBundleBeforeInstall(ctx.bundleDir, log);
   const progress = createProgress();
   let outcomes: PhaseOutcome[] = [];
   try {
+    requireMaster1(session);
+    if (log.logFile) log.info(`log: ${log.logFile}`);
+    // Nothing touches a node before the bundle is known to be whole.
+    await checkBundleBeforeInstall(ctx.bundleDir, log);
     outcomes = await runPhases(phases, ctx, { concurrency }, progress, (o) => recordPhaseDone(ctx, o));
     progress.stop();
     log.info(`\n${summaryTable(outcomes)}\n\ncluster "${config.name}" is installed.`);
