@@ -1,15 +1,17 @@
 // The test entry point behind `npm test` (all) and `npm run test:unit` (no lab).
 // Runs each suite with `bun test`, then prints one closing line "N passed, N failed".
 //   unit : test/unit, test/kube-standin             (no root lab needed; local daemons on loopback)
-//   all  : unit + build binary and lab bundle + lab suites + end-to-end install on the lab
+//   drills: build binary and lab bundle + the lab drills (interrupt, security); prints the drill table
+//   all  : unit + build binary and lab bundle + lab suites + end-to-end install on the lab + drills
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { resetDrillReport, readDrillRows, drillTable } from "./drills/report.ts";
 
 const root = join(import.meta.dir, "..");
 const bun = process.execPath;
 const mode = process.argv[2] ?? "all";
-if (!["unit", "all"].includes(mode)) {
-  console.error(`usage: bun test/run-tests.ts unit|all`);
+if (!["unit", "all", "drills"].includes(mode)) {
+  console.error(`usage: bun test/run-tests.ts unit|drills|all`);
   process.exit(2);
 }
 
@@ -60,25 +62,36 @@ async function step(what: string, cmd: string[]): Promise<boolean> {
   return false;
 }
 
-await suite("unit", "test/unit");
-await suite("kube stand-in", "test/kube-standin");
+resetDrillReport();
+if (mode !== "drills") {
+  await suite("unit", "test/unit");
+  await suite("kube stand-in", "test/kube-standin");
+}
 
-if (mode === "all") {
+if (mode !== "unit") {
   const lab = join(root, "test/lab/lab");
+  const inOrder = (dir: string) => readdirSync(join(root, dir)).filter((f) => f.endsWith(".test.ts")).sort();
   try {
     if (await step("build the lab bundle and the binary", [bun, "run", "build.ts", "bundle", "--profile", "debian12"])) {
-      await suite("lab", "test/lab");
-      // The end-to-end files build on each other (fresh lab -> node preparation -> load balancer -> Kubernetes):
-      // one bun process each, in name order.
-      // A fresh lab: the end-to-end suites start from untouched nodes, as an operator's would be.
-      if ((await step("lab down", [lab, "down"])) && (await step("lab up", [lab, "up", "--nodes", "5"])))
-        for (const f of readdirSync(join(root, "test/e2e")).filter((f) => f.endsWith(".test.ts")).sort())
-          await suite(`end to end: ${f}`, `test/e2e/${f}`, {}, 1_800_000);
+      if (mode === "all") {
+        await suite("lab", "test/lab");
+        // The end-to-end files build on each other (fresh lab -> node preparation -> load balancer -> Kubernetes):
+        // one bun process each, in name order.
+        // A fresh lab: the end-to-end suites start from untouched nodes, as an operator's would be.
+        if ((await step("lab down", [lab, "down"])) && (await step("lab up", [lab, "up", "--nodes", "5"])))
+          for (const f of inOrder("test/e2e")) await suite(`end to end: ${f}`, `test/e2e/${f}`, {}, 1_800_000);
+      }
+      // The drills bring up their own fresh labs (an uninterrupted reference, then the interrupted one)
+      // and the security sweep runs on the cluster they leave.
+      for (const f of inOrder("test/drills")) await suite(`drill: ${f}`, `test/drills/${f}`, {}, 3_600_000);
     }
   } finally {
     await step("lab down", [lab, "down"]);
   }
 }
+
+const drills = readDrillRows();
+if (drills.length) console.log(`\n### drills\n${drillTable(drills)}`);
 
 if (failures.length) console.log(`\nfailures:\n  ${failures.join("\n  ")}`);
 console.log(`\n${passed} passed, ${failed} failed`);

@@ -149,6 +149,12 @@ function tokenExpires(d: Draft, report: Report) {
     report(["kubernetes", "tokenTTL"], `tokenTTL "${ttl}" makes a join token that never expires`, 'use a lifetime like "24h"; if you really want a permanent token, also set kubernetes.allowNonExpiringToken: true');
 }
 
+/** calico is a valid choice in the format, but this build ships only flannel's manifest and images. */
+function cniShipped(d: Draft, report: Report) {
+  if (d.kubernetes?.cni === "calico")
+    report(["kubernetes", "cni"], "calico is not shipped in this build: its manifest and images are not in assets/ and the bundle", "use cni: flannel (the seed's CNI); nothing was changed on any node");
+}
+
 function portsAreFree(d: Draft, report: Report) {
   const lb = d.loadBalancer;
   const taken: { port: number; what: string }[] = Object.entries({ ...CLUSTER_PORTS, ...(d.kubernetes?.cni === "calico" ? CALICO_PORTS : {}) }).map(([p, what]) => ({ port: Number(p), what }));
@@ -178,5 +184,6 @@ export const RULES: readonly ((d: Draft, report: Report) => void)[] = [
   subnetLayout,
   versionFits,
   tokenExpires,
+  cniShipped,
   portsAreFree,
 ];

@@ -11,6 +11,11 @@ export const BUNDLE = join(ROOT, "dist", "bundle-debian12");
 
 let deployedFor = "";
 
+/** After `lab down` + `lab up` master1 is a fresh node: deploy again. */
+export function forgetDeployment(): void {
+  deployedFor = "";
+}
+
 /** Copy binary, bundle and config to /root on master1 once per build (compared by size + mtime). */
 export async function deploy(): Promise<void> {
   const lab = readLab();

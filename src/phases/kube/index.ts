@@ -233,7 +233,7 @@ export const workerJoin: Phase = {
 /** The flannel manifest with depot image names only. */
 export function renderCni(ctx: PhaseContext): string {
   if (ctx.config.kubernetes.cni !== "flannel")
-    throw new InstallError(`CNI ${ctx.config.kubernetes.cni} is not in this build yet; use kubernetes.cni: flannel`);
+    throw new InstallError(`CNI ${ctx.config.kubernetes.cni} is not in this build; use kubernetes.cni: flannel`);
   const images = requireLock(ctx).images.map((i) => i.ref);
   const depotName = (re: RegExp, what: string) => {
     const ref = images.find((r) => re.test(r));
