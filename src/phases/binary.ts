@@ -1,8 +1,13 @@
-// Phase "binary": the executable copies itself to every node (only when the node's copy differs),
-// so node-side helpers and the depot service run the very same build.
-import type { Phase } from "./phase.ts";
+// Phase "binary": the first phase that changes a node. It marks the node as this cluster's (so a
+// re-run's preflight knows the ports our own services hold are not a conflict, even when a run was
+// killed right after starting the depot), then the executable copies itself to every node (only
+// when the node's copy differs), so node-side helpers and the depot service run the very same build.
 import { fileSha256 } from "../hosts/sha256.ts";
-import { NOTHING, todo } from "./steps.ts";
+import { shq } from "../hosts/shell-quote.ts";
+import { NOTHING, todo, stepsPhase, type Step } from "./steps.ts";
+import { MARKER_FILE } from "./preflight/facts.ts";
+import { markerFor } from "./preflight/checks.ts";
+import { readText } from "./util/node.ts";
 
 export const NODE_BINARY = "/usr/local/bin/k8s-ha-offline";
 
@@ -14,18 +19,31 @@ async function remoteSha(host: import("../hosts/host.ts").Host): Promise<string>
   return r.stdout.split(" ")[0] ?? "";
 }
 
-export const binary: Phase = {
-  name: "binary",
-  title: `Copy this executable to ${NODE_BINARY} on every node where it differs (sha256)`,
-  hosts: (c) => c.hosts,
-  mode: "parallel",
-  async check(ctx, node) {
-    const host = await ctx.host(node);
+const marker: Step = {
+  name: "marker",
+  async check(host, ctx) {
+    return (await readText(host, MARKER_FILE))?.trim() === markerFor(ctx.config) ? NOTHING : todo("node not yet marked as part of this cluster");
+  },
+  async run(host, ctx) {
+    await host.exec(`mkdir -p ${shq(MARKER_FILE.replace(/\/[^/]+$/, ""))}`);
+    await host.writeFile(MARKER_FILE, `${markerFor(ctx.config)}\n`, { mode: 0o644 });
+  },
+};
+
+const copy: Step = {
+  name: "copy",
+  async check(host, ctx) {
     return (await remoteSha(host)) === (await ownSha(ctx.selfPath)) ? NOTHING : todo("missing or a different build");
   },
-  async run(ctx, node) {
-    const host = await ctx.host(node);
+  async run(host, ctx) {
     await host.upload(ctx.selfPath, NODE_BINARY, { mode: 0o755 });
     if ((await remoteSha(host)) !== (await ownSha(ctx.selfPath))) throw new Error(`${NODE_BINARY} does not match after upload`);
   },
 };
+
+export const binary = stepsPhase({
+  name: "binary",
+  title: `Mark every node as this cluster's and copy this executable to ${NODE_BINARY} where it differs (sha256)`,
+  hosts: (c) => c.hosts,
+  steps: [marker, copy],
+});

@@ -5,8 +5,6 @@ import type { ClusterConfig } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import { shq } from "../hosts/shell-quote.ts";
 import { stepsPhase, NOTHING, todo, skip, type Step } from "./steps.ts";
-import { MARKER_FILE } from "./preflight/facts.ts";
-import { markerFor } from "./preflight/checks.ts";
 import { readText, inContainer } from "./util/node.ts";
 
 const BEGIN = "# BEGIN k8s-ha-offline managed block: do not edit, re-run install instead";
@@ -47,17 +45,6 @@ const hostsFile: Step = {
   async run(host, ctx) {
     const cur = (await readText(host, "/etc/hosts")) ?? "127.0.0.1 localhost\n";
     await host.writeFile("/etc/hosts", withHostsBlock(cur, hostsBlock(ctx.config)), { mode: 0o644 });
-  },
-};
-
-const marker: Step = {
-  name: "marker",
-  async check(host, ctx) {
-    return (await readText(host, MARKER_FILE))?.trim() === markerFor(ctx.config) ? NOTHING : todo("node not yet marked as part of this cluster");
-  },
-  async run(host, ctx) {
-    await host.exec(`mkdir -p ${shq(MARKER_FILE.replace(/\/[^/]+$/, ""))}`);
-    await host.writeFile(MARKER_FILE, `${markerFor(ctx.config)}\n`, { mode: 0o644 });
   },
 };
 
@@ -174,5 +161,5 @@ export const os = stepsPhase({
   name: "os",
   title: "Hostname, /etc/hosts block, swap off, SELinux permissive, firewall, kernel modules and sysctls",
   hosts: (c) => c.hosts,
-  steps: [hostname, hostsFile, swap, selinux, firewall, kernelModules, sysctl, marker],
+  steps: [hostname, hostsFile, swap, selinux, firewall, kernelModules, sysctl],
 });

@@ -232,3 +232,67 @@ describe("renew-certs --etcd while a writer writes", () => {
     if (kubernetesInstalled) expect((await labExec("master1", VIP_READY())).stdout.trim()).toBe("ok");
   }, 120_000);
 });
+
+// ---- renew-certs --kubernetes --------------------------------------------------------------------
+
+describe("renew-certs --kubernetes, master by master, the API answering through the VIP throughout", () => {
+  let before: CertReport;
+  let after: CertReport;
+  let renew: Awaited<ReturnType<typeof onMaster1>>;
+  let probes = { sent: 0, failed: 0 };
+
+  beforeAll(async () => {
+    if (!kubernetesInstalled) return;
+    before = (await checkCerts()).report;
+    // A steady prober on the worker: one TLS request to the VIP every 0.2 s while the masters restart.
+    const prober = "i=0; f=0; while [ ! -e /tmp/probe-stop ]; do i=$((i+1)); curl -sf --max-time 2 --cacert /etc/kubernetes/pki/ca.crt https://192.168.217.100:9443/readyz >/dev/null || f=$((f+1)); echo \"$i $f\" > /tmp/probe-count; sleep 0.2; done";
+    await labExec("node1", `rm -f /tmp/probe-stop /tmp/probe-count; (setsid bash -c '${prober}' >/dev/null 2>&1 < /dev/null &)`, { check: true });
+    try {
+      renew = await onMaster1("renew-certs --kubernetes --yes", 900_000);
+    } finally {
+      await labExec("node1", "touch /tmp/probe-stop; sleep 0.5");
+      const [sent, failed] = (await labExec("node1", "cat /tmp/probe-count")).stdout.trim().split(" ").map(Number);
+      probes = { sent: sent ?? 0, failed: failed ?? 0 };
+    }
+    after = (await checkCerts()).report;
+  }, 1_200_000);
+
+  test("renew-certs --kubernetes succeeds", () => {
+    if (!kubernetesInstalled) return;
+    expect(renew.code).toBe(0);
+    process.stderr.write(`renew-certs --kubernetes: ${renew.seconds.toFixed(1)} s; VIP probes from node1: ${probes.failed} failed of ${probes.sent}\n`);
+  });
+
+  test("every Kubernetes leaf certificate on the masters is renewed; CAs and etcd certificates are untouched", () => {
+    if (!kubernetesInstalled) return;
+    const leaves = before.certificates.filter((c) => MASTERS.includes(c.node) && c.certificate.startsWith("/etc/kubernetes/") && !/ca\.crt$|\/etcd\/ca\.crt$/.test(c.certificate) && !c.certificate.includes("apiserver-etcd-client"));
+    expect(leaves.length).toBeGreaterThan(10);
+    const notRenewed = leaves.filter((old) => {
+      const now = after.certificates.find((c) => c.node === old.node && c.certificate === old.certificate);
+      return !now || now.fingerprint === old.fingerprint || !(Date.parse(now.notAfter!) >= Date.parse(old.notAfter!)) || now.status !== "ok";
+    });
+    expect(notRenewed.map((c) => `${c.node} ${c.certificate}`)).toEqual([]);
+    const kept = before.certificates.filter((c) => /ca\.crt$/.test(c.certificate) || c.certificate.startsWith("/etc/etcd/"));
+    for (const old of kept) expect(`${old.node} ${old.certificate} ${after.certificates.find((c) => c.node === old.node && c.certificate === old.certificate)?.fingerprint}`).toBe(`${old.node} ${old.certificate} ${old.fingerprint}`);
+  });
+
+  test("the cluster is whole afterwards: every master's apiserver serves its new certificate, nodes Ready", async () => {
+    if (!kubernetesInstalled) return;
+    for (const m of MASTERS) {
+      const served = await new Promise<string>((resolve, reject) => {
+        const s = connect({ host: addressOf(m), port: 6443, rejectUnauthorized: false }, () => {
+          resolve(new X509Certificate(s.getPeerX509Certificate()!.raw).fingerprint256);
+          s.end();
+        });
+        s.on("error", reject);
+      });
+      const onDisk = new X509Certificate((await labExec(m, "cat /etc/kubernetes/pki/apiserver.crt", { check: true })).stdout).fingerprint256;
+      expect(`${m} ${served}`).toBe(`${m} ${onDisk}`);
+    }
+    const nodes = JSON.parse((await labExec("master1", "kubectl get nodes -o json", { check: true })).stdout).items;
+    expect(nodes.every((n: any) => n.status.conditions.find((c: any) => c.type === "Ready").status === "True")).toBe(true);
+    // One master at a time: the VIP kept answering (a few probes may fail while haproxy notices a restarting backend).
+    expect(probes.sent).toBeGreaterThan(10);
+    expect(probes.failed / probes.sent).toBeLessThan(0.2);
+  });
+});
