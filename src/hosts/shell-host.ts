@@ -47,7 +47,8 @@ export const tempPathFor = (path: string) => `${path}.tmp-${randomSuffix()}`;
 /**
  * Script that fills a temp file from stdin and turns it into `path`: check its sha256,
  * set owner and mode, fsync, rename over the destination, fsync the directory. The temp file
- * is created under umask 077 so secrets are never readable by others, and removed on failure;
+ * is created under umask 077 so secrets are never readable by others, and removed on failure
+ * (and by the next write to the same path, should a power cut have left one);
  * missing parent directories are created with the default umask.
  */
 export function placeFileScript(o: { path: string; tmp: string; sha256: string; mode: number; owner: string }): string {
@@ -55,8 +56,12 @@ export function placeFileScript(o: { path: string; tmp: string; sha256: string; 
   const t = shq(o.tmp);
   return [
     "set -e",
+    // A signal (the SSH session torn down) must not skip the clean-up: exit through the EXIT trap.
     `trap 'rm -f -- ${t}' EXIT`,
+    "trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM",
     `mkdir -p -- ${dir}`,
+    // Temp files of a write that was cut harder than that (power off, SIGKILL): the next write cleans up.
+    `rm -f -- ${shq(`${o.path}.tmp-`)}*`,
     "umask 077",
     `cat > ${t}`,
     `sum=$(sha256sum < ${t}); sum=\${sum%% *}`,

@@ -61,7 +61,9 @@ async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, prog
     await phase.run(ctx, node);
     return { host: node.name, status: "done", detail: check.why, ms: elapsed() };
   } catch (err) {
-    return { host: node.name, status: "failed", detail: errorText(err), ms: elapsed() };
+    // Host errors already start with the node's name; the outcome is shown under that name.
+    const text = errorText(err);
+    return { host: node.name, status: "failed", detail: text.startsWith(`${node.name}: `) ? text.slice(node.name.length + 2) : text, ms: elapsed() };
   } finally {
     progress.hostFinished(phase.name, node.name);
   }

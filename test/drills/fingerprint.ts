@@ -19,7 +19,9 @@ const VOLATILE = [
   /^var\/lib\/k8s-ha-offline\/pki\/backup(\/|$)/,
   // The lab's per-node identity and what the e2e helpers deploy next to the binary.
   /^etc\/(machine-id|ssh\/ssh_host_|\.pwd\.lock|ld\.so\.cache)/,
-  /^root\/(bundle-debian12|k8s-ha-offline|cluster\.yaml|\.k8s-ha-offline-deployed|\.bash_history|\.lesshst|\.cache|\.ssh\/known_hosts)/,
+  /^root\/(bundle-debian12|k8s-ha-offline|cluster\.yaml|\.k8s-ha-offline-deployed|\.bash_history|\.lesshst|\.cache|\.ssh)(\/|$)/,
+  // A record of the last runs (times, which hosts had work), not configuration.
+  /^var\/lib\/k8s-ha-offline\/state\.json$/,
   /^etc\/(passwd|group|shadow|gshadow)-$/,
 ];
 const TIME = /\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?\b/g;
@@ -69,7 +71,13 @@ export function normalizeText(text: string, n: Normalizer): string {
   for (const [value, name] of secrets) t = t.split(value).join(name);
   const tokenId = [...secrets].find(([, n]) => n === "<secret token>")?.[0]?.split(".")[0];
   if (tokenId) t = t.split(tokenId).join("<token id>");
-  return t.replace(TIME, "<time>").replace(EPOCH_MS, "<ms>");
+  return t
+    .replace(TIME, "<time>")
+    .replace(EPOCH_MS, "<ms>")
+    // etcd.service names the fingerprint of its certificates (so a renewal restarts the member).
+    .replace(/^# pki: [0-9a-f]+$/m, "# pki: <certificates' fingerprint>")
+    // known_hosts: each lab boot has new host keys; which hosts are pinned is what counts.
+    .replace(/^(\S+) (ssh-\S+|ecdsa-\S+) \S+$/gm, "$1 $2 <host key>");
 }
 
 function entry(abs: string, rel: string, n: Normalizer): string {
@@ -81,7 +89,9 @@ function entry(abs: string, rel: string, n: Normalizer): string {
   if (!st.isFile()) return `${rel} special ${meta}`;
   const raw = readFileSync(abs);
   const text = raw.includes(0) ? null : raw.toString("utf8");
-  const content = text !== null && Buffer.byteLength(text) === raw.length ? normalizeText(text, n) : raw;
+  let content: string | Buffer = text !== null && Buffer.byteLength(text) === raw.length ? normalizeText(text, n) : raw;
+  // Hosts are pinned in the order the connections were made (in parallel): the set is what counts.
+  if (typeof content === "string" && rel.endsWith("known_hosts")) content = content.split("\n").sort().join("\n");
   return `${rel} ${meta} ${createHash("sha256").update(content).digest("hex").slice(0, 16)}`;
 }
 

@@ -28,3 +28,27 @@ test("bytes that arrive different from what was sent never replace the file", as
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("temp files left by a write that was cut (power off, SIGKILL) are removed by the next write; a signal runs the clean-up", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "place-file-"));
+  try {
+    const path = join(dir, "k8s-ha-offline");
+    writeFileSync(`${path}.tmp-0123456789ab`, "half an upload");
+    writeFileSync(join(dir, "other.tmp-0123456789ab"), "not ours to remove");
+    const host = new LocalHost({ name: "node1" });
+    expect(await host.writeFile(path, "whole\n", { mode: 0o755 })).toBe(true);
+    expect(readdirSync(dir).sort()).toEqual(["k8s-ha-offline", "other.tmp-0123456789ab"]);
+    // The SSH session torn down: SIGHUP and the input closed while the script waits for it; the
+    // shell exits through the HUP trap and the EXIT trap removes the temp file.
+    const script = placeFileScript({ path, tmp: tempPathFor(path), sha256: bytesSha256("x"), mode: 0o600, owner: "root:root" });
+    const p = Bun.spawn(["sh", "-c", script], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
+    for (let i = 0; i < 50 && readdirSync(dir).length < 3; i++) await Bun.sleep(20);
+    expect(readdirSync(dir).length).toBe(3);
+    p.kill("SIGHUP");
+    p.stdin.end();
+    expect(await p.exited).toBe(129);
+    expect(readdirSync(dir).sort()).toEqual(["k8s-ha-offline", "other.tmp-0123456789ab"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -25,6 +25,8 @@ import { readText } from "../util/node.ts";
 const imageRepository = (ctx: PhaseContext) => `${depotHost(ctx)}/google_containers`;
 const initConfigPath = (ctx: PhaseContext) => joinPath(ctx.stateDir, "kubeadm", "init.yaml");
 const JOIN_CONFIG = "/etc/kubernetes/k8s-ha-offline-join.yaml";
+/** A run killed during kubeadm join cannot remove the file that holds the token and the certificate key. */
+const LEFT_BEHIND = `${JOIN_CONFIG} (token and certificate key) was left by an interrupted run`;
 
 /** Run kubeadm with output kept out of the logs (it prints the certificate key); failures are redacted. */
 async function kubeadm(host: Host, args: string, secrets: string[], timeoutMs = 600_000): Promise<void> {
@@ -199,12 +201,16 @@ export const controlPlaneJoin: Phase = {
   async check(ctx, node) {
     const host = await ctx.host(node);
     if (!(await host.readFile("/etc/kubernetes/manifests/kube-apiserver.yaml")) || !(await host.readFile(ADMIN_CONF))) return todo("not joined");
+    if (await host.readFile(JOIN_CONFIG)) return todo(LEFT_BEHIND);
     return (await readyAt(host, `https://${node.address}:6443`)) ? NOTHING : todo("its apiserver is not ready");
   },
   async run(ctx, node) {
     const host = await ctx.host(node);
     if (!(await host.readFile(ADMIN_CONF))) await joinNode(ctx, node, true);
-    else await host.exec("systemctl restart kubelet.service");
+    else {
+      await host.exec(`rm -f ${JOIN_CONFIG}`);
+      if (!(await readyAt(host, `https://${node.address}:6443`))) await host.exec("systemctl restart kubelet.service");
+    }
     await waitFor(`the apiserver of ${node.name}`, () => readyAt(host, `https://${node.address}:6443`), 240_000, 2000);
     await waitFor(`the VIP through haproxy`, () => readyAt(host, vipUrl(ctx)), 60_000, 1000);
   },
@@ -218,13 +224,18 @@ export const workerJoin: Phase = {
   async check(ctx, node) {
     const host = await ctx.host(node);
     if (!(await host.readFile("/etc/kubernetes/kubelet.conf"))) return todo("not joined");
+    if (await host.readFile(JOIN_CONFIG)) return todo(LEFT_BEHIND);
     const kubelet = await unitState(host, "kubelet.service");
     return kubelet.active && kubelet.enabled ? NOTHING : todo(`kubelet not ${kubelet.active ? "enabled" : "running"}`);
   },
   async run(ctx, node) {
     const host = await ctx.host(node);
     if (!(await host.readFile("/etc/kubernetes/kubelet.conf"))) await joinNode(ctx, node, false);
-    else await host.exec("systemctl enable kubelet.service && systemctl restart kubelet.service");
+    else {
+      await host.exec(`rm -f ${JOIN_CONFIG}`);
+      const kubelet = await unitState(host, "kubelet.service");
+      if (!kubelet.active || !kubelet.enabled) await host.exec("systemctl enable kubelet.service && systemctl restart kubelet.service");
+    }
   },
 };
 
