@@ -74,7 +74,8 @@ if (mode !== "unit") {
   try {
     if (await step("build the lab bundle and the binary", [bun, "run", "build.ts", "bundle", "--profile", "debian12"])) {
       if (mode === "all") {
-        await suite("lab", "test/lab");
+        // The lab suites bring up their own 4-node lab; one left up by an earlier run (of another size) goes first.
+        if (await step("lab down", [lab, "down"])) await suite("lab", "test/lab");
         // The end-to-end files build on each other (fresh lab -> node preparation -> load balancer -> Kubernetes):
         // one bun process each, in name order.
         // A fresh lab: the end-to-end suites start from untouched nodes, as an operator's would be.
