@@ -132,52 +132,50 @@ export class SshHost extends ShellHost {
 
   private async runInChannel(line: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
     const client = await this.connection();
-    {
-      return new Promise<RawResult>((resolve, reject) => {
-        let channel: ClientChannel | undefined;
-        let settled = false;
-        const settle = (finish: () => void) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          finish();
-        };
-        const timer = setTimeout(() => {
-          settle(() => reject(timeoutError(this.name, timeoutMs, shown)));
-          channel?.signal("KILL");
-          channel?.close();
-        }, timeoutMs);
-        client.exec(line, (err, ch) => {
-          if (err) {
-            const error = new HostError(this.name, `cannot start a command over SSH (${err.message}): ${shown}`);
-            return settle(() => reject(/open failed/i.test(err.message) ? new ChannelRefused(error) : error));
-          }
-          channel = ch;
-          const stdout: Buffer[] = [];
-          const stderr: Buffer[] = [];
-          let code: number | null = null;
-          ch.on("data", (d: Buffer) => stdout.push(d));
-          ch.stderr.on("data", (d: Buffer) => stderr.push(d));
-          ch.on("exit", (c: number | null, signal?: string) => (code = c ?? (signal ? exitCodeOfSignal(signal) : null)));
-          ch.on("close", () =>
-            settle(() =>
-              code === null
-                ? reject(new HostError(this.name, `connection lost while running: ${shown}`))
-                : resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }),
-            ),
-          );
-          if (stdin === undefined) ch.end();
-          else if (typeof stdin === "string" || stdin instanceof Uint8Array) ch.end(stdin);
-          else
-            createReadStream(stdin.file)
-              .on("error", (e) => {
-                settle(() => reject(new HostError(this.name, `cannot read ${stdin.file}: ${e.message}`)));
-                ch.close();
-              })
-              .pipe(ch);
-        });
+    return new Promise<RawResult>((resolve, reject) => {
+      let channel: ClientChannel | undefined;
+      let settled = false;
+      const settle = (finish: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        finish();
+      };
+      const timer = setTimeout(() => {
+        settle(() => reject(timeoutError(this.name, timeoutMs, shown)));
+        channel?.signal("KILL");
+        channel?.close();
+      }, timeoutMs);
+      client.exec(line, (err, ch) => {
+        if (err) {
+          const error = new HostError(this.name, `cannot start a command over SSH (${err.message}): ${shown}`);
+          return settle(() => reject(/open failed/i.test(err.message) ? new ChannelRefused(error) : error));
+        }
+        channel = ch;
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        let code: number | null = null;
+        ch.on("data", (d: Buffer) => stdout.push(d));
+        ch.stderr.on("data", (d: Buffer) => stderr.push(d));
+        ch.on("exit", (c: number | null, signal?: string) => (code = c ?? (signal ? exitCodeOfSignal(signal) : null)));
+        ch.on("close", () =>
+          settle(() =>
+            code === null
+              ? reject(new HostError(this.name, `connection lost while running: ${shown}`))
+              : resolve({ code, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) }),
+          ),
+        );
+        if (stdin === undefined) ch.end();
+        else if (typeof stdin === "string" || stdin instanceof Uint8Array) ch.end(stdin);
+        else
+          createReadStream(stdin.file)
+            .on("error", (e) => {
+              settle(() => reject(new HostError(this.name, `cannot read ${stdin.file}: ${e.message}`)));
+              ch.close();
+            })
+            .pipe(ch);
       });
-    }
+    });
   }
 
   async close(): Promise<void> {
