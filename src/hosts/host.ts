@@ -46,10 +46,11 @@ export interface Host {
 export class HostError extends Error {
   constructor(
     readonly host: string,
-    message: string,
+    /** What went wrong, without the node's name (the message leads with it). */
+    readonly reason: string,
     readonly result?: ExecResult,
   ) {
-    super(`${host}: ${message}`);
+    super(`${host}: ${reason}`);
     this.name = "HostError";
   }
 }

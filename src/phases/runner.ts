@@ -4,6 +4,7 @@ import type { HostSpec } from "../config/types.ts";
 import { UsageError, InstallError } from "../cli/errors.ts";
 import type { Phase, PhaseContext, CheckResult } from "./phase.ts";
 import type { Progress } from "../cli/progress.ts";
+import { HostError } from "../hosts/host.ts";
 
 export type HostStatus = "done" | "nothing to do" | "skipped" | "failed" | "not reached";
 
@@ -61,9 +62,9 @@ async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, prog
     await phase.run(ctx, node);
     return { host: node.name, status: "done", detail: check.why, ms: elapsed() };
   } catch (err) {
-    // Host errors already start with the node's name; the outcome is shown under that name.
-    const text = errorText(err);
-    return { host: node.name, status: "failed", detail: text.startsWith(`${node.name}: `) ? text.slice(node.name.length + 2) : text, ms: elapsed() };
+    // The outcome is shown under the node's name: a host error of that node gives its reason alone.
+    const detail = err instanceof HostError && err.host === node.name ? err.reason : errorText(err);
+    return { host: node.name, status: "failed", detail, ms: elapsed() };
   } finally {
     progress.hostFinished(phase.name, node.name);
   }

@@ -5,6 +5,7 @@ import { selectPhases, runPhases, PhaseFailure, describePlan } from "../../src/p
 import type { Phase, PhaseContext } from "../../src/phases/phase.ts";
 import type { Progress } from "../../src/cli/progress.ts";
 import { UsageError } from "../../src/cli/errors.ts";
+import { HostError } from "../../src/hosts/host.ts";
 import { seedConfig } from "./support/seed-config.ts";
 import { summaryTable } from "../../src/cli/progress.ts";
 
@@ -67,6 +68,21 @@ test("a failing host stops the run after its phase, every other host's result is
   const outcomes = await runPhases(phases, ctx, { concurrency: 2 }, silent);
   expect(outcomes[0]!.hosts.map((h) => h.status)).toEqual(["nothing to do", "done", "nothing to do", "nothing to do"]);
   expect(summaryTable(outcomes)).toMatch(/a\s+[\d.]+s\s+1 done, 3 nothing to do/);
+});
+
+test("a host error is shown under its node with its reason alone; other errors keep their whole text", async () => {
+  const failing: Phase = {
+    ...memoryPhase("a", "parallel", {}, []),
+    run: async (_c, n) => {
+      if (n.name === "master2") throw new HostError("master2", "connection lost while running: systemctl daemon-reload");
+      if (n.name === "master3") throw new Error("master3: said by kubeadm");
+    },
+  };
+  const err = await runPhases([failing], ctx, { concurrency: 4 }, silent).catch((e) => e);
+  const details = Object.fromEntries(err.outcomes[0].hosts.filter((h: { status: string }) => h.status === "failed").map((h: { host: string; detail: string }) => [h.host, h.detail]));
+  expect(details).toEqual({ master2: "connection lost while running: systemctl daemon-reload", master3: "master3: said by kubeadm" });
+  expect(err.message).toContain("  master2: connection lost while running");
+  expect(err.message).not.toContain("master2: master2:");
 });
 
 test("serial phases stop at the first failure and mark the rest not reached", async () => {
