@@ -54,3 +54,9 @@ export class HostError extends Error {
     this.name = "HostError";
   }
 }
+
+/** What went wrong, for a line that already names the node: a host error of that node gives its reason alone. */
+export function reasonOn(node: string, err: unknown): string {
+  if (err instanceof HostError && err.host === node) return err.reason;
+  return err instanceof Error ? err.message : String(err);
+}

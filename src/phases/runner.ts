@@ -4,7 +4,7 @@ import type { HostSpec } from "../config/types.ts";
 import { UsageError, InstallError } from "../cli/errors.ts";
 import type { Phase, PhaseContext, CheckResult } from "./phase.ts";
 import type { Progress } from "../cli/progress.ts";
-import { HostError } from "../hosts/host.ts";
+import { reasonOn } from "../hosts/host.ts";
 
 export type HostStatus = "done" | "nothing to do" | "skipped" | "failed" | "not reached";
 
@@ -62,9 +62,8 @@ async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, prog
     await phase.run(ctx, node);
     return { host: node.name, status: "done", detail: check.why, ms: elapsed() };
   } catch (err) {
-    // The outcome is shown under the node's name: a host error of that node gives its reason alone.
-    const detail = err instanceof HostError && err.host === node.name ? err.reason : errorText(err);
-    return { host: node.name, status: "failed", detail, ms: elapsed() };
+    // The outcome is shown under the node's name.
+    return { host: node.name, status: "failed", detail: reasonOn(node.name, err), ms: elapsed() };
   } finally {
     progress.hostFinished(phase.name, node.name);
   }

@@ -1,6 +1,7 @@
 // Phase "preflight": read-only checks on every node, one table, stop before anything changes.
 import type { Phase } from "../phase.ts";
 import { InstallError } from "../../cli/errors.ts";
+import { reasonOn } from "../../hosts/host.ts";
 import { gatherFacts, type NodeFacts } from "./facts.ts";
 import { evaluate, blocking, findingsTable } from "./checks.ts";
 
@@ -19,7 +20,7 @@ export const preflight: Phase = {
         try {
           facts.set(spec.name, await gatherFacts(await ctx.host(spec)));
         } catch (e) {
-          unreachable.push(`  ${spec.name} (${spec.address}): ${e instanceof Error ? e.message : e}`);
+          unreachable.push(`  ${spec.name} (${spec.address}): ${reasonOn(spec.name, e)}`);
         }
       }),
     );
