@@ -1,6 +1,7 @@
 // The one interface through which every side effect on a node happens.
 // Phases only ever talk to a Host, so they can be unit-tested against a fake
 // and proven against real nodes (SSH or local) in the lab.
+import type { ShellCommand } from "../util/sh.ts";
 
 export interface ExecResult {
   code: number;
@@ -31,8 +32,8 @@ export interface Host {
   readonly name: string;
   /** Address the installer reaches it at. */
   readonly address: string;
-  /** Run `sh -c cmd` as root on the node. */
-  exec(cmd: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Run `sh -c cmd` as root on the node; build cmd with sh`` so every value in it is quoted. */
+  exec(cmd: ShellCommand | string, opts?: ExecOptions): Promise<ExecResult>;
   /** Stream a local file to the node; written to a temp name, fsynced, renamed. */
   upload(localPath: string, remotePath: string, opts?: WriteOptions): Promise<void>;
   /** File content, or null when it does not exist. */

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { HostError, type ExecOptions, type ExecResult, type Host, type WriteOptions } from "./host.ts";
 import type { LogSink } from "./log-sink.ts";
-import { shq } from "./shell-quote.ts";
+import { shq, type ShellCommand } from "../util/sh.ts";
 import { bytesSha256, fileSha256 } from "./sha256.ts";
 
 /** What a script reads on stdin: nothing, some bytes, or a local file streamed as it is read. */
@@ -111,7 +111,8 @@ export abstract class ShellHost implements Host {
     }
   }
 
-  async exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  async exec(command: ShellCommand | string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const cmd = String(command);
     const raw = await this.run(cmd, opts);
     const result = { code: raw.code, stdout: raw.stdout.toString(), stderr: raw.stderr.toString() };
     if (opts.check !== false && result.code !== 0) throw commandFailed(this.name, cmd, result);

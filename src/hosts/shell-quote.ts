@@ -1,7 +1,2 @@
-// POSIX shell quoting for everything we splice into remote command lines (paths, commands).
-
-/** One shell word that the shell will read back as exactly `s`. */
-export function shq(s: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
+// Kept for imports that predate src/util/sh.ts; new code builds commands with sh``.
+export { shq } from "../util/sh.ts";

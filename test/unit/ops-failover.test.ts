@@ -68,7 +68,8 @@ class FakeVrrp {
     return {
       name,
       address: name,
-      async exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+      async exec(command, opts: ExecOptions = {}): Promise<ExecResult> {
+        const cmd = String(command);
         vrrp.commands.push(`${name}: ${cmd}`);
         vrrp.onCommand(cmd, name);
         const ok = (stdout = ""): ExecResult => ({ code: 0, stdout, stderr: "" });

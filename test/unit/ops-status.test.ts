@@ -31,7 +31,8 @@ function fakeCluster(state: Record<string, NodeState>, kube: { ready?: Record<st
   const host = (name: string): Host => ({
     name,
     address: spec(name).address,
-    async exec(cmd): Promise<ExecResult> {
+    async exec(command): Promise<ExecResult> {
+      const cmd = String(command);
       const ok = (stdout: string, code = 0) => ({ code, stdout, stderr: code ? "error: context deadline exceeded" : "" });
       if (cmd.startsWith("hostname;")) {
         const words = expectedServices(config, spec(name)).map((u) => (state[name]?.stopped?.includes(u) ? "inactive" : "active"));

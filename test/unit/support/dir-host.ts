@@ -5,6 +5,7 @@
 // `[ -f ]` tests and `cat` see the fake node. /dev, /proc and /sys stay the real ones.
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { ShellCommand } from "../../../src/util/sh.ts";
 import { HostError, type ExecOptions, type ExecResult, type Host, type WriteOptions } from "../../../src/hosts/host.ts";
 
 export class DirHost implements Host {
@@ -33,7 +34,8 @@ export class DirHost implements Host {
     return text.replaceAll(`${this.root}/`, "/");
   }
 
-  async exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  async exec(command: ShellCommand | string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const cmd = String(command);
     this.commands.push(cmd);
     const p = Bun.spawn(["sh", "-c", this.toLocal(cmd)], {
       stdin: opts.stdin === undefined ? "ignore" : Buffer.from(opts.stdin),
