@@ -10,13 +10,25 @@ BASE_PACKAGES=(
   util-linux e2fsprogs tar gzip xz-utils
 )
 # Bump when base_customize changes so old caches are not reused.
-BASE_RECIPE=6
+BASE_RECIPE=7
 BASE_BUILD_MACHINE=k8s-lab-base-build
 
 base_hash() {
   printf '%s\n' "$LAB_SUITE" minbase "$BASE_RECIPE" "${BASE_PACKAGES[@]}" | sha256sum | cut -c1-16
 }
 base_dir() { echo "$LAB_STATE/cache/base-$(base_hash)"; }
+
+# The host's apt source for $LAB_SUITE (deb822 or one-line sources alike), e.g. the
+# mirror the machine was set up with; K8S_LAB_MIRROR overrides it.
+host_mirror() {
+  apt-get indextargets --no-release-info --format '$(RELEASE) $(REPO_URI)' 'Created-By: Packages' 2>/dev/null \
+    | awk -v suite="$LAB_SUITE" '$1 == suite { print $2; exit }'
+}
+
+resolve_mirror() {
+  [[ -n $LAB_MIRROR ]] || LAB_MIRROR=$(host_mirror)
+  [[ -n $LAB_MIRROR ]] || die "the host's apt has no source for $LAB_SUITE (apt-get indextargets found none); add one to /etc/apt/sources.list(.d) or set K8S_LAB_MIRROR to a Debian mirror URL"
+}
 
 ensure_host_tools() {
   local missing=() tool pkg
@@ -55,7 +67,8 @@ ensure_base() {
   rm_tree "$tmp"
   mkdir -p "$tmp"
   : >"$(build_log)"
-  say "building the base tree (debootstrap $LAB_SUITE minbase, then updates; a few minutes, once)"
+  resolve_mirror
+  say "building the base tree (debootstrap $LAB_SUITE minbase from $LAB_MIRROR, then updates; a few minutes, once)"
   inc=$(IFS=,; echo "${BASE_PACKAGES[*]}")
   # Two stages so dpkg can be told not to fsync every file before it installs
   # anything: the tree is a cache, rebuilt if a build does not finish.
@@ -116,8 +129,7 @@ base_prefetch() {
 # debootstrap installs the suite's release state; a real server runs the point
 # release plus security fixes, and tests that fetch .debs on the host (with the
 # host's apt lists) need the node's versions to match the host's. The newer
-# .debs are mostly in the archive cache already (prefetch); dpkg installs them
-# in a throw-away nspawn so /proc and /dev are there for maintainer scripts.
+# .debs are mostly in the archive cache already (prefetch).
 base_upgrade() {
   local root=$1 pkgs=()
   local archives="$root/var/cache/apt/archives"
@@ -127,10 +139,41 @@ base_upgrade() {
   mkdir -p "$archives/upgrade"
   ( cd "$archives/upgrade" && apt-get -o APT::Sandbox::User=root download "${pkgs[@]}" ) >>"$(build_log)" 2>&1 \
     || die "could not download updates (${pkgs[*]}) from Debian's mirror (log: $(build_log))"
-  build_step "upgrading the base" systemd-nspawn --quiet --register=no --keep-unit --machine="$BASE_BUILD_MACHINE" \
-    --resolv-conf=off --timezone=off --link-journal=no -D "$root" --setenv=DEBIAN_FRONTEND=noninteractive \
-    sh -c 'dpkg -i --force-confold /var/cache/apt/archives/upgrade/*.deb'
+  echo "=== upgrading the base" >>"$(build_log)"
+  if ! base_install_debs "$root" /var/cache/apt/archives/upgrade "$BASE_BUILD_MACHINE" >>"$(build_log)" 2>&1; then
+    base_install_failure "$(build_log)" >&2
+    die "upgrading the base failed (full log: $(build_log)); the half-built base is discarded"
+  fi
   rm -rf "$archives/upgrade" "${NSPAWN_RUN:?}/propagate/$BASE_BUILD_MACHINE"
+}
+
+# Install (or upgrade to) every .deb in DIR (a path inside ROOT) with apt, in a throw-away
+# nspawn so /proc and /dev are there for maintainer scripts. apt orders unpacking and
+# configuring by Depends and Pre-Depends, which `dpkg -i *.deb` (file-name order) cannot:
+# a Debian update where one package pre-depends on another's new version broke it.
+# Nothing is downloaded: apt sees no source but the given files, so the set must be complete
+# (--no-download would be the flag for it, but apt 2.6 then fails on local files with
+# "Pathname to install is not absolute"). Auto-installed marks
+# are kept (apt would mark every package named on its command line manual).
+#   base_install_debs ROOT DIR MACHINE
+base_install_debs() {
+  local root=$1 dir=$2 machine=$3
+  ( join_lab_cgroup build; close_inherited_fds
+    exec systemd-nspawn --quiet --register=no --keep-unit --machine="$machine" \
+      --resolv-conf=off --timezone=off --link-journal=no -D "$root" --setenv=DEBIAN_FRONTEND=noninteractive \
+      sh -ec '
+        auto=$(apt-mark showauto)
+        apt-get install -y --no-install-recommends --allow-downgrades \
+          -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=/dev/null -o APT::Sandbox::User=root -o Dpkg::Options::=--force-confold -o Dpkg::Options::=--force-confdef "$1"/*.deb
+        [ -z "$auto" ] || apt-mark auto $auto >/dev/null
+      ' sh "$dir" ) </dev/null
+}
+
+# The lines of an apt/dpkg log that say which package failed and why.
+base_install_failure() {
+  local log=$1 lines
+  lines=$(grep -E '^(E: |dpkg: error processing|dpkg: .*problem|dpkg: dependency problems| [^ ]+ : (Pre-)?Depends: | [^ ]+ (pre-)?depends on )|^ +Package |^ +[^ ]+ (latest configured version|is not (configured|installed))' "$log" | tail -n 15)
+  if [[ -n $lines ]]; then printf 'lab: what apt/dpkg said:\n%s\n' "$lines"; else tail -n 20 "$log"; fi
 }
 
 # Turn the debootstrapped tree into an air-gapped node template: no apt sources,

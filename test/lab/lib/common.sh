@@ -13,8 +13,10 @@ LAB_SSH_CONFIG="$LAB_STATE/ssh/config"
 # The name=systemd v1 hierarchy (hybrid hosts) or the v2 root: every process of the
 # lab is started inside $cgroup_root/k8s-lab so `down` can find and end all of them.
 LAB_CGROUP_NAME=k8s-lab
-LAB_MIRROR=${K8S_LAB_MIRROR:-http://deb.debian.org/debian}
 LAB_SUITE=bookworm
+# The Debian mirror debootstrap uses: K8S_LAB_MIRROR, or the source the host's own apt uses for
+# $LAB_SUITE (no mirror is written into the repository). Resolved when a build needs it.
+LAB_MIRROR=${K8S_LAB_MIRROR:-}
 LAB_BOOT_TIMEOUT=${K8S_LAB_BOOT_TIMEOUT:-120}
 
 say() { printf 'lab: %s\n' "$*" >&2; }
