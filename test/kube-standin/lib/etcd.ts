@@ -17,6 +17,36 @@ function prefixEnd(p: string): string {
   return b.toString();
 }
 
+/** One attempt while other endpoints remain; a black-holed member must not outlast haproxy's check. */
+const ATTEMPT_TIMEOUT_MS = 1_000;
+/** The last endpoint left (or every one down): as long as a request may take. */
+const CALL_TIMEOUT_MS = 5_000;
+
+/** Up, or down with a background re-probe at a growing interval (1 s, x1.6, at most 30 s). */
+class EndpointHealth {
+  isUp = true;
+  private backoffMs = 1_000;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Mark it down; false when it already was (its probe is scheduled). */
+  down(): boolean {
+    if (!this.isUp) return false;
+    this.isUp = false;
+    return true;
+  }
+  up(): void {
+    this.isUp = true;
+    this.backoffMs = 1_000;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+  retryLater(probe: () => void): void {
+    if (this.isUp) return;
+    this.timer = setTimeout(probe, this.backoffMs);
+    this.timer.unref?.();
+    this.backoffMs = Math.min(this.backoffMs * 1.6, 30_000);
+  }
+}
+
 export class Etcd {
   private tls: { ca: string; cert: string; key: string };
   constructor(readonly endpoints: string[], files: EtcdTls) {
@@ -28,6 +58,7 @@ export class Etcd {
       }
     };
     this.tls = { ca: read(files.caFile, "CA file"), cert: read(files.certFile, "client certificate"), key: read(files.keyFile, "client key") };
+    this.health = new Map(endpoints.map((ep) => [ep, new EndpointHealth()]));
   }
 
   /** GET a path of one endpoint (e.g. /health, /version) with the client certificate. */
@@ -36,23 +67,55 @@ export class Etcd {
     return { status: res.status, body: await res.text() };
   }
 
-  /** POST to the gateway, trying the endpoints in turn (like a client balancer). */
+  /**
+   * POST to the gateway the way etcd's Go client balances: round-robin over the endpoints that are
+   * up; an endpoint that failed is left out (re-probed in the background with growing back-off,
+   * as gRPC reconnects a subconnection) so a dead or black-holed member costs one short attempt,
+   * not every request. Only when every endpoint is down are they all tried again, the last one
+   * with the full timeout: no quorum still fails, as the real apiserver's storage does.
+   */
   private async call(path: string, body: object): Promise<any> {
+    const order = this.pickOrder();
     let last: unknown;
-    for (const ep of this.endpoints) {
+    for (const [i, ep] of order.entries()) {
+      const lastChance = i === order.length - 1;
       try {
         const res = await fetch(ep + path, {
           method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" },
-          tls: this.tls, signal: AbortSignal.timeout(5000),
+          tls: this.tls, signal: AbortSignal.timeout(lastChance ? CALL_TIMEOUT_MS : ATTEMPT_TIMEOUT_MS),
         } as RequestInit);
         const text = await res.text();
         if (!res.ok) throw new Error(`etcd ${ep}${path}: ${res.status} ${text.trim()}`);
+        this.health.get(ep)!.up();
         return JSON.parse(text);
       } catch (e) {
         last = e;
+        this.markDown(ep);
       }
     }
     throw new Error(`no etcd endpoint answered (${this.endpoints.join(", ")}): ${(last as Error)?.message}`);
+  }
+
+  private readonly health: Map<string, EndpointHealth>;
+  private next = 0;
+
+  /** Endpoints that are up, starting at the next in turn; then the ones that are down. */
+  private pickOrder(): string[] {
+    const n = this.endpoints.length;
+    const start = this.next++ % n;
+    const rotated = this.endpoints.map((_, i) => this.endpoints[(start + i) % n]!);
+    const up = rotated.filter((ep) => this.health.get(ep)!.isUp);
+    return up.length ? up : rotated;
+  }
+
+  private markDown(ep: string): void {
+    const h = this.health.get(ep)!;
+    if (!h.down()) return; // a probe is already scheduled
+    const probe = () =>
+      fetch(ep + "/version", { tls: this.tls, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS) } as RequestInit)
+        .then((r) => (r.ok ? h.up() : Promise.reject(new Error(String(r.status)))))
+        .catch(() => h.retryLater(probe));
+    h.retryLater(probe);
   }
 
   async put(key: string, value: unknown): Promise<void> {
