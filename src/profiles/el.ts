@@ -1,4 +1,4 @@
-// What the Enterprise Linux profiles (el7-*, el9) share: RHEL and its rebuilds, yum, chronyd.
+// What the Enterprise Linux profiles share: RHEL and its rebuilds, yum, chronyd.
 import { isRhelLike, majorVersion } from "./os-release.ts";
 import type { ChronyLayout, OsRelease } from "./profile.ts";
 

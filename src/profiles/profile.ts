@@ -1,6 +1,6 @@
 // What an OS profile declares (in the spirit of k0sctl's configurer per OS): the bundle it is assembled
 // from, the nodes it fits, and where the OS keeps what the phases configure. One module per profile
-// (./el7.ts, ./el9.ts, ./debian12.ts), gathered in ./index.ts; nothing else names a profile.
+// (like ./el9.ts), gathered in ./index.ts; no other code lists the profiles.
 import type { ShellCommand } from "../util/sh.ts";
 
 /** The three manifests as text (imported with { type: "text" }, so `bun build --compile` embeds them). */
