@@ -1,8 +1,14 @@
-// What the Enterprise Linux profiles share: RHEL and its rebuilds, yum, chronyd.
+// What the Enterprise Linux profiles share: RHEL and its rebuilds of one major release, yum, chronyd.
 import { isRhelLike, majorVersion } from "./os-release.ts";
-import type { ChronyLayout, OsRelease } from "./profile.ts";
+import { yum } from "./yum.ts";
+import type { ManifestTexts, OsProfile } from "./profile.ts";
 
-/** A RHEL-like node of this major release. */
-export const enterpriseLinux = (major: number) => (os: OsRelease) => isRhelLike(os) && majorVersion(os) === major;
-
-export const EL_CHRONY: ChronyLayout = { conf: "/etc/chrony.conf", unit: "chronyd.service" };
+export function enterpriseLinux<Name extends string>(name: Name, major: number, manifests: ManifestTexts): OsProfile<Name> {
+  return {
+    name,
+    manifests,
+    fits: (os) => isRhelLike(os) && majorVersion(os) === major,
+    packageManager: yum,
+    chrony: { conf: "/etc/chrony.conf", unit: "chronyd.service" },
+  };
+}

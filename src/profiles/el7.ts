@@ -3,14 +3,6 @@
 import packages from "../../rpms/el7-k8s1.22.yaml" with { type: "text" };
 import files from "../../rpms/el7-k8s1.22.files.yaml" with { type: "text" };
 import images from "../../images/el7-k8s1.22.yaml" with { type: "text" };
-import { EL_CHRONY, enterpriseLinux } from "./el.ts";
-import { yum } from "./yum.ts";
-import type { OsProfile } from "./profile.ts";
+import { enterpriseLinux } from "./el.ts";
 
-export const el7: OsProfile<"el7-k8s1.22"> = {
-  name: "el7-k8s1.22",
-  manifests: { packages, files, images },
-  fits: enterpriseLinux(7),
-  packageManager: yum,
-  chrony: EL_CHRONY,
-};
+export const el7 = enterpriseLinux("el7-k8s1.22", 7, { packages, files, images });
