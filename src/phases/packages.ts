@@ -27,8 +27,9 @@ function bundleProfile(ctx: Pick<PhaseContext, "lock">): OsProfile {
  */
 function lockedPackages(ctx: Pick<PhaseContext, "lock">, node: HostSpec): PinnedPackage[] {
   const lock = requireLock(ctx);
-  const manifest = embeddedManifests(bundleProfile(ctx)).packages;
-  const inBundle = new Set(lock.files.filter((f) => f.kind === "deb" || f.kind === "rpm").map((f) => f.path.split("/").pop()));
+  const profile = bundleProfile(ctx);
+  const manifest = embeddedManifests(profile).packages;
+  const inBundle = new Set(lock.files.filter((f) => f.kind === profile.packageManager.format).map((f) => f.path.split("/").pop()));
   const out: PinnedPackage[] = [];
   for (const name of manifest.wanted.filter((p) => hasRole(node, "control-plane") || !LB_ONLY.includes(p))) {
     const entry = manifest.packages.find((p) => p.name === name);
