@@ -39,6 +39,15 @@ describe("a node fits exactly the profile built for its OS", () => {
   });
 });
 
+test("chrony: Debian's unit is chrony with its config in /etc/chrony/, Enterprise Linux's chronyd with /etc/chrony.conf", () => {
+  const layouts = Object.fromEntries(PROFILES.map((p) => [p.name, p.chrony]));
+  expect(layouts).toEqual({
+    "el7-k8s1.22": { conf: "/etc/chrony.conf", unit: "chronyd.service" },
+    el9: { conf: "/etc/chrony.conf", unit: "chronyd.service" },
+    debian12: { conf: "/etc/chrony/chrony.conf", unit: "chrony.service" },
+  });
+});
+
 describe("package managers: the commands the packages phase runs", () => {
   const pkgs = [{ name: "kubeadm", version: "1.22.2-00" }, { name: "odd name", version: "1:2" }];
   test("apt reads the depot's list alone and installs the pinned versions", () => {
