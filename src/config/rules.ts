@@ -1,6 +1,6 @@
 // Checks that involve more than one key. They run on the defaults-applied values; a key that already
 // failed its own check is undefined here and every rule skips what it cannot judge.
-import { PROFILES } from "./schema.ts";
+import { PROFILE_NAMES } from "../profiles/index.ts";
 import type { ClusterConfig, HostSpec } from "./types.ts";
 import { type Cidr, cidrContains, cidrsOverlap, formatIPv4, isLoopback, isUnusableAddress, maskOf, networkOf, parseCidr, parseCidrLoose, parseIPv4 } from "./net.ts";
 import type { YamlPath } from "./yaml-source.ts";
@@ -138,7 +138,7 @@ function versionFits(d: Draft, report: Report) {
     report(["kubernetes", "runtime"], `docker cannot run Kubernetes ${k.version}: dockershim was removed in 1.24`, "use runtime: containerd (docker would need cri-dockerd, which the bundle does not carry)");
   const profileMinor = /k8s1\.(\d+)$/.exec(d.bundle?.profile ?? "")?.[1];
   if (profileMinor && Number(profileMinor) !== minor)
-    report(["kubernetes", "version"], `bundle profile ${d.bundle!.profile} carries Kubernetes 1.${profileMinor}, not ${k!.version}`, `use a 1.${profileMinor}.x version, or a bundle built for ${k!.version} (profiles: ${PROFILES.join(", ")})`);
+    report(["kubernetes", "version"], `bundle profile ${d.bundle!.profile} carries Kubernetes 1.${profileMinor}, not ${k!.version}`, `use a 1.${profileMinor}.x version, or a bundle built for ${k!.version} (profiles: ${PROFILE_NAMES.join(", ")})`);
 }
 
 const isZeroDuration = (ttl: string) => ttl.replace(/[a-zµ]+/gi, " ").trim().split(/\s+/).every((n) => Number(n) === 0);

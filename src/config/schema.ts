@@ -2,9 +2,9 @@
 // against it and applies its defaults; the README's config reference is generated from it.
 // Checks that involve more than one key (overlaps, duplicates, port collisions...) live in ./rules.ts.
 import type { FormatName } from "./formats.ts";
+import { PROFILE_NAMES } from "../profiles/index.ts";
 
 export const API_VERSION = "k8s-ha-offline.io/v1alpha1";
-export const PROFILES = ["el7-k8s1.22", "el9", "debian12"] as const;
 
 export type FieldType =
   /** A mapping of the keys listed under it. */
@@ -85,7 +85,7 @@ export const SCHEMA: readonly Field[] = [
   { path: "kubernetes.allowNonExpiringToken", type: "boolean", default: false, doc: 'Permit tokenTTL "0". A token that never expires lets anyone who finds it join a node.' },
 
   { path: "bundle", type: "section", required: true, doc: "The offline payload copied next to the binary." },
-  { path: "bundle.profile", type: "enum", values: PROFILES, required: true, doc: "Operating system / Kubernetes flavour the bundle was built for." },
+  { path: "bundle.profile", type: "enum", values: PROFILE_NAMES, required: true, doc: "Operating system / Kubernetes flavour the bundle was built for." },
   { path: "bundle.dir", type: "string", format: "path", maxLength: 4096, derivedDefault: "./bundle-<profile>", doc: "Bundle directory, relative to this file." },
 
   { path: "depot", type: "section", doc: "Package repository and image registry the installer serves from master1." },

@@ -1,38 +1,8 @@
-// Files that point a node at the depot on master1 instead of the internet. Pure functions: the phases
-// write what these return. depotUrl is the depot as nodes reach it, e.g. http://192.168.217.19:5000.
+// Files that point a node's container runtime at the depot on master1 instead of the internet (the
+// package manager's repository file is the OS profile's: src/profiles/apt.ts, yum.ts). Pure functions:
+// the phases write what these return. depotUrl is the depot as nodes reach it, e.g. http://192.168.217.19:5000.
 
 const trimSlash = (u: string) => u.replace(/\/+$/, "");
-
-/** /etc/apt/sources.list.d/k8s-ha-offline.list — the bundle's flat repository. */
-export function renderAptSource(depotUrl: string, profile: string): string {
-  // trusted=yes: the flat repository is generated at bundle time and not signed; its integrity comes
-  // from the lock the installer verified on master1 and from the sha256 sums in Packages/Release.
-  return [
-    "# Written by k8s-ha-offline: packages come from the depot on master1 (air-gapped site).",
-    `deb [trusted=yes] ${trimSlash(depotUrl)}/repo/${profile}/ ./`,
-    "",
-  ].join("\n");
-}
-
-/** /etc/yum.repos.d/k8s-ha-offline.repo — the only enabled repository (install with --disablerepo='*' --enablerepo=k8s-ha-offline). */
-export function renderYumRepo(depotUrl: string, profile: string): string {
-  return [
-    "# Written by k8s-ha-offline: packages come from the depot on master1 (air-gapped site).",
-    "# gpgcheck=0: the RPMs keep their upstream signatures, but the vendors' keys are not on an offline",
-    "# node; every package was checked against the sha256 sums of the upstream repository metadata at",
-    "# bundle time and against the lock embedded in the installer before it served anything.",
-    "[k8s-ha-offline]",
-    `name=k8s-ha-offline depot (${profile})`,
-    `baseurl=${trimSlash(depotUrl)}/repo/${profile}/`,
-    "enabled=1",
-    "gpgcheck=0",
-    "repo_gpgcheck=0",
-    "skip_if_unavailable=0",
-    // The depot never changes during an install; don't let an expired cache trigger a refetch mid-run.
-    "metadata_expire=never",
-    "",
-  ].join("\n");
-}
 
 /** Host (and port) of a URL, for registry configuration. */
 function hostPort(url: string): string {
@@ -62,7 +32,7 @@ export function containerdHostsDir(upstreamRegistry: string): string {
   return `/etc/containerd/certs.d/${upstreamRegistry}`;
 }
 
-/** /etc/docker/daemon.json for the docker runtime (the seed's setup): depot as insecure registry and mirror. */
+/** /etc/docker/daemon.json for the docker runtime (as the seed, the reference deployment guide, ran it): depot as insecure registry and mirror. */
 export function renderDockerDaemonJson(depotHostPort: string): string {
   const config = {
     "exec-opts": ["native.cgroupdriver=systemd"],

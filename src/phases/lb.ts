@@ -1,6 +1,7 @@
-// Phase "lb": haproxy + keepalived on the control-plane nodes (the seed's section 三), with the
-// seed's defects fixed: the traffic really passes haproxy (controlPlaneEndpoint = VIP:port),
-// backends are health-checked on /readyz, secrets are generated, and the VRRP check asks haproxy.
+// Phase "lb": haproxy + keepalived on the control-plane nodes (section 三 of the seed, the reference
+// deployment guide in ../shared/seed/), with the seed's defects fixed: the traffic really passes
+// haproxy (controlPlaneEndpoint = VIP:port), backends are health-checked on /readyz, secrets are
+// generated, and the VRRP check asks haproxy.
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
@@ -12,7 +13,7 @@ import checkScriptTemplate from "../../assets/keepalived/check_apiserver_lb.sh" 
 import { ensureService, unitState, waitFor } from "./util/systemd.ts";
 import { secret } from "./util/secrets.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
-import { shq } from "../hosts/shell-quote.ts";
+import { sh, type ShellCommand } from "../util/sh.ts";
 import { readText } from "./util/node.ts";
 
 export const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
@@ -60,23 +61,23 @@ export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass
 export const renderCheckScript = (config: ClusterConfig) => render(checkScriptTemplate, { port: config.loadBalancer.port }, "check_apiserver_lb.sh");
 
 /** Validate a config with the daemon's own parser at a temporary path; only a valid file replaces the live one. */
-export async function validated(host: Host, path: string, content: string, mode: number, validate: (tmp: string) => string): Promise<void> {
+export async function validated(host: Host, path: string, content: string, mode: number, validate: (tmp: string) => ShellCommand): Promise<void> {
   const tmp = `${path}.k8s-ha-offline-new`;
   await host.writeFile(tmp, content, { mode });
   const r = await host.exec(validate(tmp), { check: false });
   if (r.code !== 0) {
-    await host.exec(`rm -f ${shq(tmp)}`, { check: false });
+    await host.exec(sh`rm -f ${tmp}`, { check: false });
     throw new Error(`the rendered ${path} was refused by its validator, the live file was left as it was:\n${(r.stderr || r.stdout).trim()}`);
   }
-  await host.exec(`mv -f ${shq(tmp)} ${shq(path)}`);
+  await host.exec(sh`mv -f ${tmp} ${path}`);
 }
 
-export const haproxyCheckCmd = (file: string) => `haproxy -c -q -f ${shq(file)}`;
+export const haproxyCheckCmd = (file: string) => sh`haproxy -c -q -f ${file}`;
 /** keepalived >= 2.0 can test a config (-t); 1.3 (CentOS 7) cannot, so there the parse happens at reload. */
 export const keepalivedCheckCmd = (file: string) =>
-  `if keepalived --help 2>&1 | grep -q -- '--config-test'; then keepalived -t -f ${shq(file)}; else true; fi`;
+  sh`if keepalived --help 2>&1 | grep -q -- '--config-test'; then keepalived -t -f ${file}; else true; fi`;
 
-type Files = (ctx: PhaseContext, node: HostSpec) => Promise<[string, string, number, ((t: string) => string) | null][]>;
+type Files = (ctx: PhaseContext, node: HostSpec) => Promise<[string, string, number, ((t: string) => ShellCommand) | null][]>;
 type Live = (host: Host, ctx: PhaseContext) => Promise<boolean>;
 
 const service = (unit: string, files: Files, live?: Live): Step => ({
@@ -93,7 +94,7 @@ const service = (unit: string, files: Files, live?: Live): Step => ({
     for (const [path, content, mode, check] of await files(ctx, node)) {
       if ((await readText(host, path)) === content) continue;
       changed = true;
-      await host.exec(`mkdir -p ${shq(path.replace(/\/[^/]+$/, ""))}`);
+      await host.exec(sh`mkdir -p ${path.replace(/\/[^/]+$/, "")}`);
       if (check) await validated(host, path, content, mode, check);
       else await host.writeFile(path, content, { mode });
     }
@@ -102,7 +103,7 @@ const service = (unit: string, files: Files, live?: Live): Step => ({
     // A reload that fails leaves the old configuration serving while systemd says "reloaded":
     // ask the daemon itself whether the new one is live.
     if (live) await waitFor(`${unit} on ${node.name} to serve the new configuration`, () => live(host, ctx), 15_000, 500).catch(async (e) => {
-      const j = await host.exec(`journalctl -u ${unit} -n 15 --no-pager`, { check: false });
+      const j = await host.exec(sh`journalctl -u ${unit} -n 15 --no-pager`, { check: false });
       throw new Error(`${(e as Error).message}\n${j.stdout.trim()}`);
     });
   },
@@ -116,7 +117,7 @@ export const lb = stepsPhase({
     service(
       "haproxy.service",
       async (ctx) => [[HAPROXY_CFG, renderHaproxy(ctx.config, await secret(ctx, "haproxyStatsPassword")), 0o600, haproxyCheckCmd]],
-      async (host, ctx) => (await host.exec(`ss -Htln 'sport = :${ctx.config.loadBalancer.port}'`, { check: false })).stdout.trim() !== "",
+      async (host, ctx) => (await host.exec(sh`ss -Htln ${`sport = :${ctx.config.loadBalancer.port}`}`, { check: false })).stdout.trim() !== "",
     ),
     service("keepalived.service", async (ctx, node) => [
       [CHECK_SCRIPT, renderCheckScript(ctx.config), 0o700, null],

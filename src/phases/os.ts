@@ -1,9 +1,10 @@
-// Phase "os": the seed's section 二 (hostname, hosts, firewall, SELinux, swap) plus what kubeadm needs
-// from the kernel (modules, sysctls). Where the lab shares the host's kernel, a step that cannot
-// apply says "skipped: <why>" instead of failing or pretending.
+// Phase "os": section 二 of the seed, the reference deployment guide in ../shared/seed/ (hostname,
+// hosts, firewall, SELinux, swap), plus what kubeadm needs from the kernel (modules, sysctls). Where
+// the lab shares the host's kernel, a step that cannot apply says "skipped: <why>" instead of failing
+// or pretending.
 import type { ClusterConfig } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
-import { shq } from "../hosts/shell-quote.ts";
+import { sh, shJoin } from "../util/sh.ts";
 import { stepsPhase, NOTHING, todo, skip, type Step } from "./steps.ts";
 import { readText, inContainer } from "./util/node.ts";
 
@@ -26,12 +27,12 @@ export function withHostsBlock(current: string, block: string): string {
 const hostname: Step = {
   name: "hostname",
   async check(host, _ctx, node) {
-    const cur = (await host.exec("hostname")).stdout.trim();
+    const cur = (await host.exec(sh`hostname`)).stdout.trim();
     const file = (await readText(host, "/etc/hostname"))?.trim();
     return cur === node.name && file === node.name ? NOTHING : todo(`hostname is "${cur}", want "${node.name}"`);
   },
   async run(host, _ctx, node) {
-    await host.exec(`hostnamectl set-hostname ${shq(node.name)} 2>/dev/null || hostname ${shq(node.name)}`);
+    await host.exec(sh`hostnamectl set-hostname ${node.name} 2>/dev/null || hostname ${node.name}`);
     await host.writeFile("/etc/hostname", `${node.name}\n`, { mode: 0o644 });
   },
 };
@@ -51,15 +52,15 @@ const hostsFile: Step = {
 const swap: Step = {
   name: "swap",
   async check(host) {
-    const r = await host.exec(`awk 'NR>1' /proc/swaps | wc -l; grep -Ev '^[[:space:]]*#' /etc/fstab 2>/dev/null | awk '$3=="swap"' | wc -l`);
+    const r = await host.exec(sh`awk 'NR>1' /proc/swaps | wc -l; grep -Ev '^[[:space:]]*#' /etc/fstab 2>/dev/null | awk '$3=="swap"' | wc -l`);
     const [active, fstab] = r.stdout.trim().split("\n").map(Number);
     if (active || fstab) return todo(`${active} active swap area(s), ${fstab} swap line(s) in /etc/fstab`);
     return NOTHING;
   },
   async run(host) {
-    await host.exec("swapoff -a");
+    await host.exec(sh`swapoff -a`);
     // Comment out, never delete: the operator can see what was there.
-    await host.exec(`[ -f /etc/fstab ] && sed -ri.k8s-ha-offline.bak '/^[^#].*[[:space:]]swap[[:space:]]/s/^/# disabled by k8s-ha-offline: /' /etc/fstab || true`);
+    await host.exec(sh`[ -f /etc/fstab ] && sed -ri.k8s-ha-offline.bak '/^[^#].*[[:space:]]swap[[:space:]]/s/^/# disabled by k8s-ha-offline: /' /etc/fstab || true`);
   },
 };
 
@@ -67,12 +68,12 @@ const selinux: Step = {
   name: "selinux",
   async check(host) {
     if (!(await host.readFile("/etc/selinux/config"))) return skip("no SELinux on this OS");
-    const r = await host.exec("getenforce 2>/dev/null; grep -E '^SELINUX=' /etc/selinux/config", { check: false });
+    const r = await host.exec(sh`getenforce 2>/dev/null; grep -E '^SELINUX=' /etc/selinux/config`, { check: false });
     const [mode, cfg] = r.stdout.trim().split("\n");
     return mode === "Enforcing" || cfg === "SELINUX=enforcing" ? todo(`SELinux ${mode}, ${cfg}`) : NOTHING;
   },
   async run(host) {
-    await host.exec("setenforce 0 || true; sed -ri 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config");
+    await host.exec(sh`setenforce 0 || true; sed -ri 's/^SELINUX=enforcing/SELINUX=permissive/' /etc/selinux/config`);
   },
 };
 
@@ -82,17 +83,17 @@ const OPEN_PORTS = ["6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "1025
 const firewall: Step = {
   name: "firewall",
   async check(host, ctx) {
-    const active = (await host.exec("systemctl is-active firewalld", { check: false })).stdout.trim() === "active";
-    if (!active) return (await host.exec("command -v firewall-cmd", { check: false })).code ? skip("firewalld is not installed") : NOTHING;
+    const active = (await host.exec(sh`systemctl is-active firewalld`, { check: false })).stdout.trim() === "active";
+    if (!active) return (await host.exec(sh`command -v firewall-cmd`, { check: false })).code ? skip("firewalld is not installed") : NOTHING;
     if (ctx.config.firewall === "disable") return todo("firewalld is running");
-    const have = (await host.exec("firewall-cmd --list-ports")).stdout;
+    const have = (await host.exec(sh`firewall-cmd --list-ports`)).stdout;
     const want = [...OPEN_PORTS, `${ctx.config.loadBalancer.port}/tcp`, `${ctx.config.depot.port}/tcp`];
     return want.every((p) => have.includes(p)) ? NOTHING : todo("firewalld does not open every cluster port");
   },
   async run(host, ctx) {
-    if (ctx.config.firewall === "disable") return void (await host.exec("systemctl disable --now firewalld"));
+    if (ctx.config.firewall === "disable") return void (await host.exec(sh`systemctl disable --now firewalld`));
     const ports = [...OPEN_PORTS, `${ctx.config.loadBalancer.port}/tcp`, `${ctx.config.depot.port}/tcp`];
-    await host.exec(`${ports.map((p) => `firewall-cmd --permanent --add-port=${p}`).join(" && ")} && firewall-cmd --permanent --add-protocol=vrrp && firewall-cmd --reload`);
+    await host.exec(shJoin([...ports.map((p) => sh`firewall-cmd --permanent --add-port=${p}`), sh`firewall-cmd --permanent --add-protocol=vrrp`, sh`firewall-cmd --reload`], " && "));
   },
 };
 
@@ -101,7 +102,7 @@ const kernelModules: Step = {
   name: "kernel-modules",
   async check(host) {
     const conf = await readText(host, "/etc/modules-load.d/k8s.conf");
-    const loaded = (await host.exec("cat /proc/modules", { check: false })).stdout;
+    const loaded = (await host.exec(sh`cat /proc/modules`, { check: false })).stdout;
     const missing = MODULES.filter((m) => !new RegExp(`^${m} `, "m").test(loaded));
     if (conf !== MODULES.join("\n") + "\n") return todo("modules not configured to load at boot");
     if (!missing.length) return NOTHING;
@@ -112,7 +113,7 @@ const kernelModules: Step = {
     await host.writeFile("/etc/modules-load.d/k8s.conf", MODULES.join("\n") + "\n", { mode: 0o644 });
     const container = await inContainer(host);
     for (const m of MODULES) {
-      const r = await host.exec(`modprobe ${m}`, { check: false });
+      const r = await host.exec(sh`modprobe ${m}`, { check: false });
       if (r.code && !container) throw new Error(`modprobe ${m} failed: ${r.stderr.trim()}`);
     }
   },
@@ -151,7 +152,7 @@ const sysctl: Step = {
     await host.writeFile(SYSCTL_FILE, sysctlConf, { mode: 0o644 });
     const container = await inContainer(host);
     for (const [k, v] of Object.entries(SYSCTLS)) {
-      const r = await host.exec(`[ ! -e ${sysctlPath(k)} ] || sysctl -w ${k}=${v}`, { check: false });
+      const r = await host.exec(sh`[ ! -e ${sysctlPath(k)} ] || sysctl -w ${`${k}=${v}`}`, { check: false });
       if (r.code && !container) throw new Error(`sysctl -w ${k}=${v} failed: ${r.stderr.trim()}`);
     }
   },

@@ -1,5 +1,6 @@
 // Phase "time": chrony everywhere. With no NTP server configured, master1 serves its clock to the
-// other nodes (the seed did the same with ntpd and 127.127.1.0); etcd and TLS need agreeing clocks.
+// other nodes (the seed, the reference deployment guide in ../shared/seed/, did the same with ntpd and
+// 127.127.1.0); etcd and TLS need agreeing clocks.
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { firstMaster } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
@@ -8,6 +9,10 @@ import chronyTemplate from "../../assets/chrony/chrony.conf" with { type: "text"
 import { installUnitFile, ensureService, unitState, waitFor } from "./util/systemd.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { readText, inContainer } from "./util/node.ts";
+import { findProfile } from "../profiles/index.ts";
+import type { ChronyLayout } from "../profiles/profile.ts";
+import { InstallError } from "../cli/errors.ts";
+import { sh } from "../util/sh.ts";
 
 export function renderChrony(config: ClusterConfig, node: HostSpec): string {
   const master = firstMaster(config);
@@ -23,14 +28,11 @@ export function renderChrony(config: ClusterConfig, node: HostSpec): string {
   return render(chronyTemplate, { cluster: config.name, role, sources, serve }, "chrony.conf");
 }
 
-interface ChronyLayout {
-  conf: string;
-  unit: string;
-}
-
-async function layout(host: Host): Promise<ChronyLayout> {
-  const debian = (await host.exec("test -f /lib/systemd/system/chrony.service || test -f /usr/lib/systemd/system/chrony.service", { check: false })).code === 0;
-  return debian ? { conf: "/etc/chrony/chrony.conf", unit: "chrony.service" } : { conf: "/etc/chrony.conf", unit: "chronyd.service" };
+/** Where chrony lives on the nodes: the OS profile says (preflight checked every node runs that OS). */
+function layout(config: ClusterConfig): ChronyLayout {
+  const profile = findProfile(config.bundle.profile);
+  if (!profile) throw new InstallError(`bundle.profile ${config.bundle.profile} is not a profile this build knows`);
+  return profile.chrony;
 }
 
 /**
@@ -47,10 +49,13 @@ ExecStart=
 ExecStart=!/usr/sbin/chronyd $DAEMON_OPTS -x
 `;
 
+const dropInDir = (l: ChronyLayout) => `/etc/systemd/system/${l.unit}.d`;
+const dropIn = (l: ChronyLayout) => `${dropInDir(l)}/k8s-ha-offline.conf`;
+
 async function synced(host: Host, ctx: { config: ClusterConfig }, node: HostSpec): Promise<boolean> {
   const master = firstMaster(ctx.config);
   if (node.name === master.name && ctx.config.ntp.servers.length === 0) return true;
-  const r = await host.exec("chronyc -n sources", { check: false });
+  const r = await host.exec(sh`chronyc -n sources`, { check: false });
   // "^*" marks the source chrony is synchronised to.
   return r.stdout.split("\n").some((l) => l.startsWith("^*"));
 }
@@ -58,18 +63,18 @@ async function synced(host: Host, ctx: { config: ClusterConfig }, node: HostSpec
 const chrony: Step = {
   name: "chrony",
   async check(host, ctx, node) {
-    const l = await layout(host);
+    const l = layout(ctx.config);
     if ((await readText(host, l.conf)) !== renderChrony(ctx.config, node)) return todo(`${l.conf} missing or different`);
-    if ((await inContainer(host)) && (await readText(host, `/etc/systemd/system/${l.unit}.d/k8s-ha-offline.conf`)) !== CONTAINER_DROPIN) return todo("container drop-in missing");
+    if ((await inContainer(host)) && (await readText(host, dropIn(l))) !== CONTAINER_DROPIN) return todo("container drop-in missing");
     if (!(await unitState(host, l.unit)).active) return todo(`${l.unit} not running`);
     return (await synced(host, ctx, node)) ? NOTHING : todo("not synchronised yet");
   },
   async run(host, ctx, node) {
-    const l = await layout(host);
+    const l = layout(ctx.config);
     let changed = await host.writeFile(l.conf, renderChrony(ctx.config, node), { mode: 0o644 });
     if (await inContainer(host)) {
-      await host.exec(`mkdir -p /etc/systemd/system/${l.unit}.d`);
-      changed = (await installUnitFile(host, `/etc/systemd/system/${l.unit}.d/k8s-ha-offline.conf`, CONTAINER_DROPIN)) || changed;
+      await host.exec(sh`mkdir -p ${dropInDir(l)}`);
+      changed = (await installUnitFile(host, dropIn(l), CONTAINER_DROPIN)) || changed;
     }
     await ensureService(host, l.unit, changed ? "restart" : "start");
     await waitFor(`chrony on ${node.name} to synchronise`, () => synced(host, ctx, node), 90_000, 2000);

@@ -7,11 +7,11 @@ import { join } from "node:path";
 import { downloadDebs, resolveDebClosure } from "../../src/depot/bundle/apt.ts";
 import { packFromDebs, packStandin } from "../../src/depot/bundle/debian-pack.ts";
 import { sha256File } from "../../src/depot/bundle/hash.ts";
-import { loadProfile, type FileEntry, type PackageEntry } from "../../src/depot/profiles.ts";
+import { loadManifests, type FileEntry, type PackageEntry } from "../../src/profiles/manifests.ts";
 
 const work = mkdtempSync(join(tmpdir(), "bundle-debian-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const debian12 = loadProfile("debian12");
+const debian12 = loadManifests("debian12");
 
 // The committed pins go stale at each Debian point release (the mirror drops replaced versions), so
 // these tests exercise the mechanisms with what the mirror has today: a freshly resolved closure, and

@@ -4,13 +4,14 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { imageArchiveName, loadProfile, PROFILE_NAMES, REPO_ROOT } from "../../src/depot/profiles.ts";
+import { imageArchiveName, loadManifests, REPO_ROOT } from "../../src/profiles/manifests.ts";
+import { PROFILE_NAMES } from "../../src/profiles/index.ts";
 
 const IMAGE_KINDS = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "pause", "coredns", "flannel", "flannel-cni-plugin"];
 const repoName = (ref: string) => ref.slice(ref.lastIndexOf("/") + 1).split(":")[0]!;
 
 describe.each(PROFILE_NAMES.map((p) => [p]))("profile %s", (name) => {
-  const p = loadProfile(name);
+  const p = loadManifests(name);
 
   test("has every control-plane, DNS and CNI image, tagged for its Kubernetes version, stored under distinct names", () => {
     const repos = p.images.images.map((i) => repoName(i.ref).replace(/^mirrored-flannelcni-/, ""));
@@ -40,7 +41,7 @@ describe.each(PROFILE_NAMES.map((p) => [p]))("profile %s", (name) => {
 
 describe("manifest checks", () => {
   test("debian12 is fully pinned: every deb has its size and sha256 from Debian's index", () => {
-    const p = loadProfile("debian12");
+    const p = loadManifests("debian12");
     expect(p.packages.format).toBe("deb");
     for (const x of p.packages.packages) {
       expect(x.sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -50,7 +51,7 @@ describe("manifest checks", () => {
   });
 
   test("the seed profile carries the versions of the reference deployment", () => {
-    const p = loadProfile("el7-k8s1.22");
+    const p = loadManifests("el7-k8s1.22");
     const v = (n: string) => p.packages.packages.find((x) => x.name === n)!.version;
     expect(v("kubeadm")).toStartWith("1.22.2-");
     expect(v("haproxy")).toStartWith("1.5.18-9");
@@ -60,16 +61,16 @@ describe("manifest checks", () => {
   });
 
   test("an unknown profile, a deb without a sum and a file with two sources are refused by name", () => {
-    expect(() => loadProfile("el8")).toThrow(/unknown profile "el8"; known profiles: el7-k8s1.22, el9, debian12/);
+    expect(() => loadManifests("el8")).toThrow(/unknown profile "el8"; known profiles: el7-k8s1.22, el9, debian12/);
     const root = mkdtempSync(join(tmpdir(), "bundle-profiles-"));
     for (const d of ["rpms", "images"]) mkdirSync(join(root, d));
     const copy = (rel: string, edit: (s: string) => string = (s) => s) => writeFileSync(join(root, rel), edit(readFileSync(join(REPO_ROOT, rel), "utf8")));
     copy("rpms/debian12.files.yaml");
     copy("images/debian12.yaml");
     copy("rpms/debian12.yaml", (s) => s.replace(/(name: haproxy\n(?:.*\n){4}    sha256: )[0-9a-f]{64}/, "$1unknown until assembled"));
-    expect(() => loadProfile("debian12", root)).toThrow(/rpms\/debian12\.yaml: packages\[\d+\] \(haproxy\): sha256 must be 64 hex digits/);
+    expect(() => loadManifests("debian12", root)).toThrow(/rpms\/debian12\.yaml: packages\[\d+\] \(haproxy\): sha256 must be 64 hex digits/);
     copy("rpms/debian12.yaml");
     copy("rpms/debian12.files.yaml", (s) => s.replace("    role: etcd\n", "    role: etcd\n    url: https://example.invalid/etcd.tgz\n"));
-    expect(() => loadProfile("debian12", root)).toThrow(/debian12\.files\.yaml: files\[\d\] \(etcd-v3\.4\.23-linux-amd64\.tar\.gz\): exactly one of url, pack, standin/);
+    expect(() => loadManifests("debian12", root)).toThrow(/debian12\.files\.yaml: files\[\d\] \(etcd-v3\.4\.23-linux-amd64\.tar\.gz\): exactly one of url, pack, standin/);
   });
 });

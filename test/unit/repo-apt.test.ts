@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadDebs, resolveDebClosure, writeFlatRepo } from "../../src/depot/bundle/apt.ts";
-import { renderAptSource } from "../../src/depot/node-config.ts";
+import { renderAptSource } from "../../src/profiles/apt.ts";
 
 const PORT = 5210;
 const work = mkdtempSync(join(tmpdir(), "repo-apt-"));

@@ -1,14 +1,9 @@
 // The files that point nodes at the depot, parsed back by real parsers (Bun's TOML, JSON, and for the
 // apt source and .repo file see repo-apt/repo-yum, where apt-get and dnf use them for real).
 import { describe, expect, test } from "bun:test";
-import {
-  containerdHostsDir,
-  depotHostPort,
-  renderAptSource,
-  renderContainerdHostsToml,
-  renderDockerDaemonJson,
-  renderYumRepo,
-} from "../../src/depot/node-config.ts";
+import { containerdHostsDir, depotHostPort, renderContainerdHostsToml, renderDockerDaemonJson } from "../../src/depot/node-config.ts";
+import { renderAptSource } from "../../src/profiles/apt.ts";
+import { renderYumRepo } from "../../src/profiles/yum.ts";
 
 const DEPOT = "http://192.168.217.19:5000/";
 

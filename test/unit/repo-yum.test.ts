@@ -13,7 +13,7 @@ import { sha256File, sha256Hex } from "../../src/depot/bundle/hash.ts";
 import { MT } from "../../src/depot/bundle/oci-layout.ts";
 import { tarBytes, withParentDirs, writeTar } from "../../src/depot/bundle/tar.ts";
 import { readLock, type BundleLock } from "../../src/depot/lock.ts";
-import { renderYumRepo } from "../../src/depot/node-config.ts";
+import { renderYumRepo } from "../../src/profiles/yum.ts";
 import { verifyBundle } from "../../src/depot/verify.ts";
 
 const UPSTREAM = 5220; // yum repo + release files

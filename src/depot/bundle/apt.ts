@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import type { PackageEntry } from "../profiles.ts";
+import type { PackageEntry } from "../../profiles/manifests.ts";
 import { digestFile, mapLimit, sha256File, sha256Hex } from "./hash.ts";
 import { run } from "./run.ts";
 

@@ -4,8 +4,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import type { PackageEntry, PackageManifest } from "../profiles.ts";
-import { UNKNOWN_SHA256 } from "../profiles.ts";
+import type { PackageEntry, PackageManifest } from "../../profiles/manifests.ts";
+import { UNKNOWN_SHA256 } from "../../profiles/manifests.ts";
 import { mapLimit } from "./hash.ts";
 import { downloadTo, DownloadError, fetchOk } from "./http.ts";
 import { run } from "./run.ts";

@@ -3,6 +3,8 @@
 import type { ClusterConfig, HostSpec } from "../../config/types.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
 import type { NodeFacts } from "./facts.ts";
+import { findProfile } from "../../profiles/index.ts";
+import { isRhelLike, majorVersion } from "../../profiles/os-release.ts";
 
 export interface Finding {
   host: string;
@@ -12,20 +14,10 @@ export interface Finding {
   fix?: string;
 }
 
-const RHEL_LIKE = ["centos", "rhel", "rocky", "almalinux", "ol", "openEuler", "kylin"];
-/** Which OS each bundle profile was assembled for: packages of one do not install on another. */
-const PROFILE_OS: Record<string, (f: NodeFacts) => boolean> = {
-  "el7-k8s1.22": (f) => isRhelLike(f) && major(f) === 7,
-  el9: (f) => isRhelLike(f) && major(f) === 9,
-  debian12: (f) => f.osId === "debian" && major(f) === 12,
-};
-const major = (f: NodeFacts) => Number(f.osVersion.split(".")[0]);
-const isRhelLike = (f: NodeFacts) => RHEL_LIKE.includes(f.osId) || /rhel|centos|fedora/.test(f.osLike);
-
 /** Supported at all (independent of the profile). */
 function supportedOs(f: NodeFacts): boolean {
-  if (isRhelLike(f)) return [7, 8, 9].includes(major(f)) || ["openEuler", "kylin"].includes(f.osId);
-  if (f.osId === "debian") return major(f) === 12;
+  if (isRhelLike(f)) return [7, 8, 9].includes(majorVersion(f)) || ["openEuler", "kylin"].includes(f.osId);
+  if (f.osId === "debian") return majorVersion(f) === 12;
   if (f.osId === "ubuntu") return ["22.04", "24.04"].includes(f.osVersion);
   return false;
 }
@@ -61,13 +53,15 @@ export function evaluate(config: ClusterConfig, facts: Map<string, NodeFacts>, v
   const out: Finding[] = [];
   const add = (host: string, check: string, level: Finding["level"], message: string, fix?: string) => out.push({ host, check, level, message, fix });
   const byName = new Map(config.hosts.map((h) => [h.name, h]));
+  const profile = findProfile(config.bundle.profile);
 
   for (const [name, f] of facts) {
     const h = byName.get(name)!;
     const ours = f.marker === markerFor(config);
     // OS and arch
     if (!supportedOs(f)) add(name, "OS", "error", `${f.osId} ${f.osVersion} is not supported`, "use CentOS/RHEL/Rocky/Alma 7-9, openEuler, Kylin, Debian 12 or Ubuntu 22.04/24.04");
-    else if (PROFILE_OS[config.bundle.profile] && !PROFILE_OS[config.bundle.profile]!(f))
+    // Each bundle profile is assembled for one OS: packages of one do not install on another.
+    else if (profile && !profile.fits(f))
       add(name, "OS", "error", `${f.osId} ${f.osVersion} does not match bundle profile ${config.bundle.profile}`, "use the bundle built for this OS (bundle.profile)");
     else add(name, "OS", "ok", `${f.osId} ${f.osVersion}`);
     if (!["x86_64", "aarch64"].includes(f.arch)) add(name, "Arch", "error", `architecture ${f.arch} is not supported`, "x86_64 or aarch64 only");

@@ -1,17 +1,16 @@
-// OS profiles and their manifests (rpms/<profile>.yaml, rpms/<profile>.files.yaml, images/<profile>.yaml).
-// The manifests are read at bundle-assembly time from the repository; the installer binary itself only
-// needs the lock (src/depot/lock.ts), which records what was actually assembled.
+// A profile's manifests (rpms/<profile>.yaml, rpms/<profile>.files.yaml, images/<profile>.yaml): their
+// shape and the checks that refuse a broken one by file and entry. Bundle assembly reads them from the
+// repository (loadManifests); the installer carries every profile's copy (embeddedManifests), so the
+// nodes are checked against exact versions (epochs included, which file names drop) without the source
+// tree, and `version` can say what each profile holds.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-
-export const PROFILE_NAMES = ["el7-k8s1.22", "el9", "debian12"] as const;
-export type ProfileName = (typeof PROFILE_NAMES)[number];
+import { findProfile, isProfileName, PROFILE_NAMES, type ProfileName } from "./index.ts";
+import type { ManifestTexts, OsProfile, PackageFormat } from "./profile.ts";
 
 /** Allowed in place of a sha256 only for profiles that cannot be assembled here; the lock has the real sum. */
 export const UNKNOWN_SHA256 = "unknown until assembled";
-
-export type PackageFormat = "rpm" | "deb";
 
 export interface PackageEntry {
   name: string;
@@ -84,7 +83,8 @@ export interface ImageManifest {
   images: ImageEntry[];
 }
 
-export interface Profile {
+/** One profile's three manifests, parsed and checked. */
+export interface ProfileManifests {
   name: ProfileName;
   packages: PackageManifest;
   files: FilesManifest;
@@ -94,9 +94,12 @@ export interface Profile {
 /** The repository root (rpms/ and images/ live there). */
 export const REPO_ROOT = join(import.meta.dir, "..", "..");
 
-export function isProfileName(name: string): name is ProfileName {
-  return (PROFILE_NAMES as readonly string[]).includes(name);
-}
+/** Where each manifest of a profile lives, relative to the repository root. */
+export const manifestPaths = (name: string): ManifestTexts => ({
+  packages: join("rpms", `${name}.yaml`),
+  files: join("rpms", `${name}.files.yaml`),
+  images: join("images", `${name}.yaml`),
+});
 
 export class ManifestError extends Error {
   constructor(message: string) {
@@ -105,13 +108,7 @@ export class ManifestError extends Error {
   }
 }
 
-function readYaml(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new ManifestError(`cannot read manifest ${path}: ${(e as Error).message}`);
-  }
+function parseYaml(text: string, path: string): Record<string, unknown> {
   const doc = parse(text) as unknown;
   if (typeof doc !== "object" || doc === null) throw new ManifestError(`${path}: not a YAML mapping`);
   return doc as Record<string, unknown>;
@@ -124,14 +121,14 @@ function need<T>(cond: unknown, path: string, what: string): asserts cond {
 const isStr = (v: unknown): v is string => typeof v === "string" && v !== "";
 const isSha = (v: unknown) => typeof v === "string" && /^[0-9a-f]{64}$/.test(v);
 
-export function loadProfile(name: string, root = REPO_ROOT): Profile {
-  if (!isProfileName(name)) throw new ManifestError(`unknown profile "${name}"; known profiles: ${PROFILE_NAMES.join(", ")}`);
-  const pkgPath = join(root, "rpms", `${name}.yaml`);
-  const filesPath = join(root, "rpms", `${name}.files.yaml`);
-  const imgPath = join(root, "images", `${name}.yaml`);
-  const packages = readYaml(pkgPath) as unknown as PackageManifest;
-  const files = readYaml(filesPath) as unknown as FilesManifest;
-  const images = readYaml(imgPath) as unknown as ImageManifest;
+/** Parse and check a profile's manifests; `paths` name the files in the errors. */
+function checkedManifests(name: ProfileName, texts: ManifestTexts, paths: ManifestTexts): ProfileManifests {
+  const pkgPath = paths.packages;
+  const filesPath = paths.files;
+  const imgPath = paths.images;
+  const packages = parseYaml(texts.packages, pkgPath) as unknown as PackageManifest;
+  const files = parseYaml(texts.files, filesPath) as unknown as FilesManifest;
+  const images = parseYaml(texts.images, imgPath) as unknown as ImageManifest;
 
   for (const [doc, path] of [[packages, pkgPath], [files, filesPath], [images, imgPath]] as const) {
     need(doc.profile === name, path, `profile is "${doc.profile}", expected "${name}"`);
@@ -163,6 +160,33 @@ export function loadProfile(name: string, root = REPO_ROOT): Profile {
     if (im.digest !== undefined) need(/^sha256:[0-9a-f]{64}$/.test(im.digest), imgPath, `images[${i}]: digest must be sha256:<64 hex>`);
   });
   return { name, packages, files, images };
+}
+
+function readManifest(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ManifestError(`cannot read manifest ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** A profile's manifests as they are in the repository under `root` (bundle assembly; tests pass their own root). */
+export function loadManifests(name: string, root = REPO_ROOT): ProfileManifests {
+  if (!isProfileName(name)) throw new ManifestError(`unknown profile "${name}"; known profiles: ${PROFILE_NAMES.join(", ")}`);
+  const rel = manifestPaths(name);
+  const paths = { packages: join(root, rel.packages), files: join(root, rel.files), images: join(root, rel.images) };
+  return checkedManifests(name, { packages: readManifest(paths.packages), files: readManifest(paths.files), images: readManifest(paths.images) }, paths);
+}
+
+/** The manifests this executable carries for a profile (the copy it was built with). */
+export function embeddedManifests(profile: OsProfile): ProfileManifests {
+  return checkedManifests(profile.name as ProfileName, profile.manifests, manifestPaths(profile.name));
+}
+
+/** The embedded manifests of a profile by name; undefined for a name no profile has. */
+export function embeddedManifestsOf(name: string): ProfileManifests | undefined {
+  const profile = findProfile(name);
+  return profile && embeddedManifests(profile);
 }
 
 /** images/<name>.tar for an image reference: the repository's last path element and the tag. */
