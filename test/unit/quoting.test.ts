@@ -106,25 +106,25 @@ describe("hostile paths run nothing", () => {
     ],
   ];
 
-  // Each would run `touch <marker>` if any layer (exec, the write script and its trap, read, the SSH
-  // wrapper) let a path be read as shell text. `;` and `$(...)` stay as written in the names.
-  const hostile = (base: string, marker: string) => [
-    join(base, "with space"),
-    join(base, `quote'x';touch ${marker};'`),
-    join(base, `a $(touch ${marker}) b`),
-    join(base, `back\`touch ${marker}\`tick`),
-    join(base, `dollar $HOME & "dq" \\ * [x] ~`),
+  // Each would run `touch PWNED` (next to the directory) if any layer (exec, the write script and its
+  // trap, read, the SSH wrapper) let a path be read as shell text; `;`, `$(...)` stay in the names.
+  const hostile: [string, (marker: string) => string][] = [
+    ["a space", () => "with space"],
+    ["a single quote", (m) => `quote'x';touch ${m};'`],
+    ["$(...)", (m) => `a $(touch ${m}) b`],
+    ["backticks", (m) => `back\`touch ${m}\`tick`],
+    ['$VAR, & " \\ * [x] ~', () => `dollar $HOME & "dq" \\ * [x] ~`],
   ];
 
   for (const [kind, make] of hosts)
-    test(`${kind}: writeFile, readFile, upload and sh\`\` exec with a space, a quote, $(...) and backticks in the path`, async () => {
-      const base = join(work, kind);
-      const marker = join(base, "PWNED");
-      mkdirSync(base, { recursive: true });
-      const host = await make();
-      try {
-        for (const dir of hostile(base, marker)) {
-          const file = join(dir, "secrets.json");
+    for (const [what, name] of hostile)
+      test(`${kind}: writeFile, readFile, upload and an sh\`\` exec in a directory with ${what}`, async () => {
+        const base = mkdtempSync(join(work, `${kind}-`));
+        const marker = join(base, "PWNED");
+        const dir = join(base, name(marker));
+        const file = join(dir, "secrets.json");
+        const host = await make();
+        try {
           expect(await host.writeFile(file, "one\n", { mode: 0o600 })).toBe(true);
           expect(await host.writeFile(file, "one\n", { mode: 0o600 })).toBe(false);
           expect(new TextDecoder().decode((await host.readFile(file))!)).toBe("one\n");
@@ -137,12 +137,12 @@ describe("hostile paths run nothing", () => {
           const r = await host.exec(sh`mkdir -p ${join(dir, "sub")} && chmod 700 ${join(dir, "sub")} && ls -A ${dir}`);
           expect(r.stdout).toBe("copy\nsecrets.json\nsub\n");
           expect(await host.readFile(join(dir, "absent"))).toBeNull();
+        } finally {
+          await host.close();
+          // Checked even when a step above failed: a command that ran is the worse finding.
+          expect(existsSync(marker)).toBe(false);
         }
-        expect(existsSync(marker)).toBe(false);
-      } finally {
-        await host.close();
-      }
-    });
+      });
 
   test("secrets in a stateDir with a space, a quote and $(...): stored there, nothing run", async () => {
     const marker = join(work, "PWNED-secrets");
