@@ -1,5 +1,6 @@
 // String formats the schema refers to by name: what each accepts, and the message + fix when it does not.
 import { formatIPv4, networkOf, parseCidrLoose, parseIPv4 } from "./net.ts";
+import { unsafePathProblem } from "./safe-path.ts";
 
 export interface Problem {
   message: string;
@@ -141,7 +142,7 @@ const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\
 function pathProblem(v: string): Problem | undefined {
   if (v.length === 0) return { message: "the path is empty", hint: "give a file or directory path" };
   if (INVISIBLE.test(v)) return { message: `${q(v)} contains an invisible or control character`, hint: "retype the path; copy-paste can carry zero-width and direction-override characters" };
-  return undefined;
+  return unsafePathProblem(v);
 }
 
 const path: Format = { what: "path", check: pathProblem };

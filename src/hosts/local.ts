@@ -3,6 +3,7 @@
 import { hostname } from "node:os";
 import { toLogSink, type LogTarget } from "./log-sink.ts";
 import { ShellHost, timeoutError, type RawResult, type StdinSource } from "./shell-host.ts";
+import type { ShellCommand } from "../util/sh.ts";
 
 function spawnStdin(stdin: StdinSource | undefined) {
   if (stdin === undefined) return "ignore" as const;
@@ -16,9 +17,9 @@ export class LocalHost extends ShellHost {
     super(opts.name ?? hostname(), opts.address ?? "127.0.0.1", toLogSink(opts.log));
   }
 
-  protected async runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
+  protected async runRaw(script: ShellCommand, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
     // detached: own process group, so a timeout kills the script and everything it started.
-    const proc = Bun.spawn(["sh", "-c", script], { stdin: spawnStdin(stdin), stdout: "pipe", stderr: "pipe", detached: true });
+    const proc = Bun.spawn(["sh", "-c", script.text], { stdin: spawnStdin(stdin), stdout: "pipe", stderr: "pipe", detached: true });
     let timer: Timer | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { HostError, type ExecOptions, type ExecResult, type Host, type WriteOptions } from "./host.ts";
 import type { LogSink } from "./log-sink.ts";
-import { shq, type ShellCommand } from "../util/sh.ts";
+import { isShellCommand, sh, shellScript, shJoin, type ShellCommand } from "../util/sh.ts";
 import { bytesSha256, fileSha256 } from "./sha256.ts";
 
 /** What a script reads on stdin: nothing, some bytes, or a local file streamed as it is read. */
@@ -51,33 +51,37 @@ export const tempPathFor = (path: string) => `${path}.tmp-${randomSuffix()}`;
  * (and by the next write to the same path, should a power cut have left one);
  * missing parent directories are created with the default umask.
  */
-export function placeFileScript(o: { path: string; tmp: string; sha256: string; mode: number; owner: string }): string {
-  const dir = shq(dirname(o.path));
-  const t = shq(o.tmp);
-  return [
-    "set -e",
-    // A signal (the SSH session torn down) must not skip the clean-up: exit through the EXIT trap.
-    `trap 'rm -f -- ${t}' EXIT`,
-    "trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM",
-    `mkdir -p -- ${dir}`,
-    // Temp files of a write that was cut harder than that (power off, SIGKILL): the next write cleans up.
-    `rm -f -- ${shq(`${o.path}.tmp-`)}*`,
-    "umask 077",
-    `cat > ${t}`,
-    `sum=$(sha256sum < ${t}); sum=\${sum%% *}`,
-    `if [ "$sum" != ${o.sha256} ]; then echo "sha256 mismatch after transfer: expected ${o.sha256}, got $sum" >&2; exit 1; fi`,
-    `chown ${shq(o.owner)} ${t}`,
-    `chmod ${modeText(o.mode)} ${t}`,
-    // coreutils < 8.24 (CentOS 7) has no `sync FILE`: fall back to syncing everything.
-    `sync ${t} 2>/dev/null || sync`,
-    `mv -f -- ${t} ${shq(o.path)}`,
-    `sync ${dir} 2>/dev/null || sync`,
-  ].join("\n");
+export function placeFileScript(o: { path: string; tmp: string; sha256: string; mode: number; owner: string }): ShellCommand {
+  return shJoin(
+    [
+      sh`set -e`,
+      // The paths are set once and then only read as "$var": the EXIT trap's text is parsed again when
+      // it fires, so a path written into it would be re-read as shell (a quote or $(...) in stateDir).
+      sh`tmp=${o.tmp}; dest=${o.path}; dir=${dirname(o.path)}; want=${o.sha256}`,
+      // A signal (the SSH session torn down) must not skip the clean-up: exit through the EXIT trap.
+      sh`trap 'rm -f -- "$tmp"' EXIT`,
+      sh`trap 'exit 129' HUP; trap 'exit 141' PIPE; trap 'exit 143' TERM`,
+      sh`mkdir -p -- "$dir"`,
+      // Temp files of a write that was cut harder than that (power off, SIGKILL): the next write cleans up.
+      sh`rm -f -- "$dest".tmp-*`,
+      sh`umask 077`,
+      sh`cat > "$tmp"`,
+      sh`sum=$(sha256sum < "$tmp"); sum=\${sum%% *}`,
+      sh`if [ "$sum" != "$want" ]; then echo "sha256 mismatch after transfer: expected $want, got $sum" >&2; exit 1; fi`,
+      sh`chown ${o.owner} "$tmp"`,
+      sh`chmod ${modeText(o.mode)} "$tmp"`,
+      // coreutils < 8.24 (CentOS 7) has no `sync FILE`: fall back to syncing everything.
+      sh`sync "$tmp" 2>/dev/null || sync`,
+      sh`mv -f -- "$tmp" "$dest"`,
+      sh`sync "$dir" 2>/dev/null || sync`,
+    ],
+    "\n",
+  );
 }
 
 /** Prints "<mode> <user:group> <uid:gid>" and the sha256 of a regular file; nothing when it is absent. */
 const fileStateScript = (path: string) =>
-  `if [ -f ${shq(path)} ]; then stat -c '%a %U:%G %u:%g' -- ${shq(path)} && sha256sum < ${shq(path)}; fi`;
+  sh`if [ -f ${path} ]; then stat -c '%a %U:%G %u:%g' -- ${path} && sha256sum < ${path}; fi`;
 
 export abstract class ShellHost implements Host {
   constructor(
@@ -90,16 +94,16 @@ export abstract class ShellHost implements Host {
    * Run `sh -c script` as root. Rejects with HostError on timeout or lost connection (calling the
    * command `shown` in the message), never on a non-zero exit.
    */
-  protected abstract runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult>;
+  protected abstract runRaw(script: ShellCommand, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult>;
 
   abstract close(): Promise<void>;
 
   /** runRaw plus a log record of what ran, how long it took and what it printed. */
-  protected async run(script: string, o: { stdin?: StdinSource; timeoutMs?: number; secret?: boolean; shown?: string } = {}): Promise<RawResult> {
+  protected async run(script: ShellCommand, o: { stdin?: StdinSource; timeoutMs?: number; secret?: boolean; shown?: string } = {}): Promise<RawResult> {
     const started = performance.now();
-    const record = { host: this.name, cmd: script, secret: o.secret ?? false };
+    const record = { host: this.name, cmd: script.text, secret: o.secret ?? false };
     try {
-      const raw = await this.runRaw(script, o.stdin, o.timeoutMs ?? DEFAULT_TIMEOUT_MS, o.shown ?? script);
+      const raw = await this.runRaw(script, o.stdin, o.timeoutMs ?? DEFAULT_TIMEOUT_MS, o.shown ?? script.text);
       // Secret output never reaches a sink, whatever the sink does with it.
       const output = record.secret ? { stdout: "", stderr: "" } : { stdout: raw.stdout.toString(), stderr: raw.stderr.toString() };
       this.log.exec({ ...record, ...output, code: raw.code, durationMs: performance.now() - started });
@@ -112,16 +116,16 @@ export abstract class ShellHost implements Host {
   }
 
   async exec(command: ShellCommand | string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const cmd = String(command);
+    // A plain string is still taken while the last call sites move to sh`` (test/unit/quoting.test.ts lists them).
+    const cmd = isShellCommand(command) ? command : shellScript(command);
     const raw = await this.run(cmd, opts);
     const result = { code: raw.code, stdout: raw.stdout.toString(), stderr: raw.stderr.toString() };
-    if (opts.check !== false && result.code !== 0) throw commandFailed(this.name, cmd, result);
+    if (opts.check !== false && result.code !== 0) throw commandFailed(this.name, cmd.text, result);
     return result;
   }
 
   async readFile(path: string): Promise<Uint8Array | null> {
-    const q = shq(path);
-    const raw = await this.run(`if [ -e ${q} ]; then exec cat -- ${q}; else exit ${ABSENT_EXIT}; fi`, { secret: true });
+    const raw = await this.run(sh`if [ -e ${path} ]; then exec cat -- ${path}; else exit ${ABSENT_EXIT}; fi`, { secret: true });
     if (raw.code === ABSENT_EXIT) return null;
     if (raw.code !== 0) throw commandFailed(this.name, `read ${path}`, { code: raw.code, stdout: "", stderr: raw.stderr.toString() }, "cannot read file");
     return new Uint8Array(raw.stdout.buffer, raw.stdout.byteOffset, raw.stdout.byteLength);

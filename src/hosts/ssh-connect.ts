@@ -17,7 +17,7 @@ import {
   verifyHostKey,
   type KnownHostEntry,
 } from "./known-hosts.ts";
-import { shq } from "./shell-quote.ts";
+import { shq } from "../util/sh.ts";
 
 export interface SshTarget {
   /** Node name, for messages. */

@@ -12,7 +12,7 @@ import { expandHome, type SshCredentials } from "./credentials.ts";
 import { createLimiter, type Limiter } from "./limit.ts";
 import { toLogSink, type LogTarget } from "./log-sink.ts";
 import { openConnection, type SshTarget } from "./ssh-connect.ts";
-import { shq } from "./shell-quote.ts";
+import { sh, type ShellCommand } from "../util/sh.ts";
 import { ShellHost, timeoutError, type RawResult, type StdinSource } from "./shell-host.ts";
 
 export type { SshTarget } from "./ssh-connect.ts";
@@ -93,8 +93,8 @@ export class SshHost extends ShellHost {
 
   private async checkPrivileges(): Promise<void> {
     const who = `${this.target.user}@${this.address}`;
-    const probe = `[ "$(id -u)" = 0 ] && echo uid0 || sudo -n true`;
-    const r = await this.runCommandLine(probe, undefined, this.target.connectTimeoutMs, probe);
+    const probe = sh`[ "$(id -u)" = 0 ] && echo uid0 || sudo -n true`;
+    const r = await this.runCommandLine(probe, undefined, this.target.connectTimeoutMs, probe.text);
     if (r.code === 0) {
       this.asRoot = r.stdout.toString().trim() === "uid0";
       return;
@@ -108,14 +108,15 @@ export class SshHost extends ShellHost {
     );
   }
 
-  protected runRaw(script: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
+  protected runRaw(script: ShellCommand, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
     const remoteSeconds = Math.ceil(timeoutMs / 1000) + REMOTE_TIMEOUT_GRACE_S;
-    const line = `${this.asRoot ? "" : "sudo -n "}timeout -k 5 ${remoteSeconds} sh -c ${shq(script)}`;
+    // The whole script is one quoted word for the login shell, which hands it to `sh -c` unchanged.
+    const line = sh`${this.asRoot ? sh`` : sh`sudo -n `}timeout -k 5 ${remoteSeconds} sh -c ${script.text}`;
     return this.runCommandLine(line, stdin, timeoutMs, shown);
   }
 
   /** Runs one command line in its own channel; `shown` is what error messages call it. */
-  private runCommandLine(line: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
+  private runCommandLine(line: ShellCommand, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
     return this.channels(async () => {
       // sshd frees a session slot a moment after our side saw the channel close, so under load an
       // open can be refused although we are under MaxSessions. Nothing ran yet: trying again is safe.
@@ -130,7 +131,7 @@ export class SshHost extends ShellHost {
     });
   }
 
-  private async runInChannel(line: string, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
+  private async runInChannel(line: ShellCommand, stdin: StdinSource | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
     const client = await this.connection();
     return new Promise<RawResult>((resolve, reject) => {
       let channel: ClientChannel | undefined;
@@ -146,7 +147,7 @@ export class SshHost extends ShellHost {
         channel?.signal("KILL");
         channel?.close();
       }, timeoutMs);
-      client.exec(line, (err, ch) => {
+      client.exec(line.text, (err, ch) => {
         if (err) {
           const error = new HostError(this.name, `cannot start a command over SSH (${err.message}): ${shown}`);
           return settle(() => reject(/open failed/i.test(err.message) ? new ChannelRefused(error) : error));

@@ -3,7 +3,8 @@
 // killed right after starting the depot), then the executable copies itself to every node (only
 // when the node's copy differs), so node-side helpers and the depot service run the very same build.
 import { fileSha256 } from "../hosts/sha256.ts";
-import { shq } from "../hosts/shell-quote.ts";
+import { dirname } from "node:path";
+import { sh } from "../util/sh.ts";
 import { NOTHING, todo, stepsPhase, type Step } from "./steps.ts";
 import { MARKER_FILE } from "./preflight/facts.ts";
 import { markerFor } from "./preflight/checks.ts";
@@ -15,7 +16,7 @@ let selfSha: Promise<string> | undefined;
 const ownSha = (path: string) => (selfSha ??= fileSha256(path));
 
 async function remoteSha(host: import("../hosts/host.ts").Host): Promise<string> {
-  const r = await host.exec(`sha256sum ${NODE_BINARY} 2>/dev/null`, { check: false });
+  const r = await host.exec(sh`sha256sum ${NODE_BINARY} 2>/dev/null`, { check: false });
   return r.stdout.split(" ")[0] ?? "";
 }
 
@@ -25,7 +26,7 @@ const marker: Step = {
     return (await readText(host, MARKER_FILE))?.trim() === markerFor(ctx.config) ? NOTHING : todo("node not yet marked as part of this cluster");
   },
   async run(host, ctx) {
-    await host.exec(`mkdir -p ${shq(MARKER_FILE.replace(/\/[^/]+$/, ""))}`);
+    await host.exec(sh`mkdir -p ${dirname(MARKER_FILE)}`);
     await host.writeFile(MARKER_FILE, `${markerFor(ctx.config)}\n`, { mode: 0o644 });
   },
 };

@@ -8,20 +8,23 @@ import { installUnitFile, ensureService, unitState, waitFor } from "./util/syste
 import { NOTHING, todo } from "./steps.ts";
 import { NODE_BINARY } from "./binary.ts";
 import type { PhaseContext } from "./phase.ts";
+import { sh } from "../util/sh.ts";
+import { systemdArg } from "../util/systemd-escape.ts";
 
 export const DEPOT_UNIT = "k8s-ha-offline-depot.service";
 
 const unitFor = (ctx: PhaseContext) =>
   render(unitTemplate, {
     cluster: ctx.config.name,
-    binary: NODE_BINARY,
-    bundleDir: ctx.bundleDir,
-    listen: ctx.depotUrl.replace(/^http:\/\//, ""),
+    // ExecStart is parsed by systemd: each value must stay one argument, with % and $ taken literally.
+    binary: systemdArg(NODE_BINARY),
+    bundleDir: systemdArg(ctx.bundleDir),
+    listen: systemdArg(ctx.depotUrl.replace(/^http:\/\//, "")),
   }, "k8s-ha-offline-depot.service");
 
 /** The service still runs a binary that the binary phase has since replaced. */
 async function runsStaleBinary(ctx: PhaseContext): Promise<boolean> {
-  const r = await ctx.local.exec(`pid=$(systemctl show -p MainPID --value ${DEPOT_UNIT}); [ "$pid" -gt 0 ] && readlink /proc/$pid/exe`, { check: false });
+  const r = await ctx.local.exec(sh`pid=$(systemctl show -p MainPID --value ${DEPOT_UNIT}); [ "$pid" -gt 0 ] && readlink /proc/$pid/exe`, { check: false });
   return r.stdout.includes("(deleted)");
 }
 
@@ -41,7 +44,7 @@ export const depot: Phase = {
     return NOTHING;
   },
   async run(ctx) {
-    await ctx.local.exec("mkdir -p /var/log/k8s-ha-offline");
+    await ctx.local.exec(sh`mkdir -p /var/log/k8s-ha-offline`);
     const changed = await installUnitFile(ctx.local, `/etc/systemd/system/${DEPOT_UNIT}`, unitFor(ctx));
     // A new build of the binary is a change too: the binary phase just replaced it.
     await ensureService(ctx.local, DEPOT_UNIT, changed || (await runsStaleBinary(ctx)) ? "restart" : "start");

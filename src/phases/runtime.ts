@@ -15,6 +15,8 @@ import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { InstallError } from "../cli/errors.ts";
 import { readText, inContainer } from "./util/node.ts";
+import { dirname } from "node:path";
+import { sh, type ShellCommand } from "../util/sh.ts";
 
 const ARCH = "(amd64|arm64)";
 /**
@@ -70,19 +72,19 @@ async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, stri
 }
 
 /** Payloads to put in place, each with its install command ($TARBALL is the fetched file). */
-function payloads(ctx: PhaseContext): [string, LockFile, string][] {
+function payloads(ctx: PhaseContext): [string, LockFile, ShellCommand][] {
   const src = runtimeSource(ctx);
-  const cni: [string, LockFile, string] = ["cni-plugins", cniTgz(ctx), `mkdir -p /opt/cni/bin && tar -xzf "$TARBALL" -C /opt/cni/bin`];
+  const cni: [string, LockFile, ShellCommand] = ["cni-plugins", cniTgz(ctx), sh`mkdir -p /opt/cni/bin && tar -xzf "$TARBALL" -C /opt/cni/bin`];
   if (src.kind === "containerd")
     return [
-      ["containerd", src.tgz, `tar -xzf "$TARBALL" -C /usr/local`],
-      ["runc", src.runc, `install -m 0755 "$TARBALL" /usr/local/sbin/runc`],
+      ["containerd", src.tgz, sh`tar -xzf "$TARBALL" -C /usr/local`],
+      ["runc", src.runc, sh`install -m 0755 "$TARBALL" /usr/local/sbin/runc`],
       cni,
     ];
   // docker's static tarball carries containerd and runc too; dockerd itself only when docker is the runtime.
-  const docker = dockerRuntime(ctx) ? "dockerd docker docker-init docker-proxy" : "";
+  const docker = dockerRuntime(ctx) ? ["dockerd", "docker", "docker-init", "docker-proxy"] : [];
   return [
-    ["docker-static", src.tgz, `d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d"; for b in containerd containerd-shim containerd-shim-runc-v2 ctr ${docker}; do [ ! -e "$d/docker/$b" ] || install -m 0755 "$d/docker/$b" /usr/local/bin/; done; install -m 0755 "$d/docker/runc" /usr/local/sbin/runc; rm -rf "$d"`],
+    ["docker-static", src.tgz, sh`d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d"; for b in containerd containerd-shim containerd-shim-runc-v2 ctr ${docker}; do [ ! -e "$d/docker/$b" ] || install -m 0755 "$d/docker/$b" /usr/local/bin/; done; install -m 0755 "$d/docker/runc" /usr/local/sbin/runc; rm -rf "$d"`],
     cni,
   ];
 }
@@ -109,15 +111,15 @@ const service: Step = {
   async run(host, ctx) {
     let changed = false;
     for (const [p, c] of await wantedFiles(host, ctx)) {
-      await host.exec(`mkdir -p ${p.replace(/\/[^/]+$/, "")}`);
+      await host.exec(sh`mkdir -p ${dirname(p)}`);
       changed = (p.endsWith(".service") ? await installUnitFile(host, p, c) : await host.writeFile(p, c, { mode: 0o644 })) || changed;
     }
     await ensureService(host, "containerd.service", changed ? "restart" : "start");
-    const v = await host.exec("/usr/local/bin/ctr version", { check: false, timeoutMs: 20_000 });
+    const v = await host.exec(sh`/usr/local/bin/ctr version`, { check: false, timeoutMs: 20_000 });
     if (v.code !== 0) throw new Error(`containerd runs but does not answer ctr version: ${v.stderr.trim()}`);
     if (dockerRuntime(ctx)) {
       await ensureService(host, "docker.service", changed ? "restart" : "start");
-      const d = await host.exec("/usr/local/bin/docker info --format '{{.CgroupDriver}}'", { check: false, timeoutMs: 30_000 });
+      const d = await host.exec(sh`/usr/local/bin/docker info --format '{{.CgroupDriver}}'`, { check: false, timeoutMs: 30_000 });
       if (d.stdout.trim() !== "systemd") throw new Error(`docker runs but reports cgroup driver "${d.stdout.trim() || d.stderr.trim()}", want systemd`);
     }
   },

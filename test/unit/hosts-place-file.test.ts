@@ -41,7 +41,7 @@ test("temp files left by a write that was cut (power off, SIGKILL) are removed b
     // The SSH session torn down: SIGHUP and the input closed while the script waits for it; the
     // shell exits through the HUP trap and the EXIT trap removes the temp file.
     const script = placeFileScript({ path, tmp: tempPathFor(path), sha256: bytesSha256("x"), mode: 0o600, owner: "root:root" });
-    const p = Bun.spawn(["sh", "-c", script], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
+    const p = Bun.spawn(["sh", "-c", script.text], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
     for (let i = 0; i < 50 && readdirSync(dir).length < 3; i++) await Bun.sleep(20);
     expect(readdirSync(dir).length).toBe(3);
     p.kill("SIGHUP");

@@ -1,6 +1,7 @@
 // One read-only shell script gathers everything preflight needs from a node in a single round trip.
 // It must run on a bare CentOS 7 as well as Debian 12: POSIX sh, coreutils, iproute2, nothing else.
 import type { Host } from "../../hosts/host.ts";
+import { sh } from "../../util/sh.ts";
 
 export interface NodeFacts {
   osId: string;
@@ -34,7 +35,8 @@ export interface NodeFacts {
 
 export const MARKER_FILE = "/etc/k8s-ha-offline/cluster";
 
-const SCRIPT = String.raw`
+// sh``: the script has no backslash, so cooked and raw literal parts are the same text.
+const SCRIPT = sh`
 . /etc/os-release 2>/dev/null
 echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_like=$ID_LIKE"
 echo "arch=$(uname -m)"; echo "cpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"

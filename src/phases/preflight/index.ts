@@ -4,6 +4,7 @@ import { InstallError } from "../../cli/errors.ts";
 import { reasonOn } from "../../hosts/host.ts";
 import { gatherFacts, type NodeFacts } from "./facts.ts";
 import { evaluate, blocking, findingsTable } from "./checks.ts";
+import { sh } from "../../util/sh.ts";
 
 export const preflight: Phase = {
   name: "preflight",
@@ -27,7 +28,7 @@ export const preflight: Phase = {
     if (unreachable.length) throw new InstallError(`cannot work on every node; nothing was changed:\n${unreachable.join("\n")}`);
     const vip = ctx.config.loadBalancer.vip;
     const held = [...facts.values()].some((f) => Object.values(f.addrs).flat().some((c) => c.split("/")[0] === vip));
-    const vipAnswers = !held && (await ctx.local.exec(`ping -c 1 -W 1 ${vip} >/dev/null 2>&1`, { check: false })).code === 0;
+    const vipAnswers = !held && (await ctx.local.exec(sh`ping -c 1 -W 1 ${vip} >/dev/null 2>&1`, { check: false })).code === 0;
     const findings = evaluate(ctx.config, facts, vipAnswers);
     const stop = blocking(findings, ctx.ignorePreflightErrors);
     const table = findingsTable(findings);

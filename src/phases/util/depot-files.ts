@@ -3,7 +3,8 @@
 import type { PhaseContext } from "../phase.ts";
 import type { Host } from "../../hosts/host.ts";
 import type { BundleLock, LockFile } from "../../depot/lock.ts";
-import { shq } from "../../hosts/shell-quote.ts";
+import { dirname } from "node:path";
+import { sh, shJoin } from "../../util/sh.ts";
 import { InstallError } from "../../cli/errors.ts";
 
 export function requireLock(ctx: Pick<PhaseContext, "lock">): BundleLock {
@@ -25,12 +26,19 @@ export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depotUr
   const url = `${ctx.depotUrl}/${file.path}`;
   const tmp = `${dest}.part`;
   const r = await host.exec(
-    `mkdir -p ${shq(dest.replace(/\/[^/]+$/, "") || "/")} && curl -fsS --retry 3 --connect-timeout 5 -o ${shq(tmp)} ${shq(url)} && ` +
-      `echo ${shq(`${file.sha256}  ${tmp}`)} | sha256sum -c --status && mv -f ${shq(tmp)} ${shq(dest)}`,
+    shJoin(
+      [
+        sh`mkdir -p ${dirname(dest)}`,
+        sh`curl -fsS --retry 3 --connect-timeout 5 -o ${tmp} ${url}`,
+        sh`echo ${`${file.sha256}  ${tmp}`} | sha256sum -c --status`,
+        sh`mv -f ${tmp} ${dest}`,
+      ],
+      " && ",
+    ),
     { check: false, timeoutMs: 600_000 },
   );
   if (r.code !== 0) {
-    await host.exec(`rm -f ${shq(tmp)}`, { check: false });
+    await host.exec(sh`rm -f ${tmp}`, { check: false });
     throw new Error(`could not fetch ${url} (sha256 ${file.sha256.slice(0, 12)}…) to ${dest}: ${r.stderr.trim() || "checksum mismatch"}`);
   }
 }

@@ -1,5 +1,6 @@
 // Small reads every phase needs from a node.
 import type { Host } from "../../hosts/host.ts";
+import { sh } from "../../util/sh.ts";
 
 /** A file's text, or null when it does not exist. */
 export async function readText(host: Host, path: string): Promise<string | null> {
@@ -12,5 +13,5 @@ export async function readText(host: Host, path: string): Promise<string | null>
  * some sysctls and the clock belong to the host, and the phases say "skipped" instead of failing.
  */
 export async function inContainer(host: Host): Promise<boolean> {
-  return (await host.exec("systemd-detect-virt -c", { check: false })).stdout.trim() !== "none";
+  return (await host.exec(sh`systemd-detect-virt -c`, { check: false })).stdout.trim() !== "none";
 }

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import type { PhaseContext } from "../phase.ts";
 import { randomPassword } from "../../pki/discovery.ts";
-import { shq } from "../../hosts/shell-quote.ts";
+import { sh } from "../../util/sh.ts";
 
 export type SecretName = "keepalivedAuthPass" | "haproxyStatsPassword";
 const LENGTH: Record<SecretName, number> = { keepalivedAuthPass: 8, haproxyStatsPassword: 24 };
@@ -21,7 +21,7 @@ export async function secret(ctx: PhaseContext, name: SecretName): Promise<strin
   const next = (pending ?? load(ctx)).then(async (all) => {
     if (!all[name]) {
       all[name] = randomPassword(LENGTH[name]);
-      await ctx.local.exec(`mkdir -p ${shq(ctx.stateDir)} && chmod 700 ${shq(ctx.stateDir)}`);
+      await ctx.local.exec(sh`mkdir -p ${ctx.stateDir} && chmod 700 ${ctx.stateDir}`);
       await ctx.local.writeFile(join(ctx.stateDir, "secrets.json"), JSON.stringify(all, null, 2) + "\n", { mode: 0o600 });
     }
     return all;

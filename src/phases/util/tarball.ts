@@ -5,7 +5,7 @@ import type { Host } from "../../hosts/host.ts";
 import type { LockFile } from "../../depot/lock.ts";
 import type { PhaseContext } from "../phase.ts";
 import { fetchVerified } from "./depot-files.ts";
-import { shq } from "../../hosts/shell-quote.ts";
+import { isShellCommand, sh, shellScript, type ShellCommand } from "../../util/sh.ts";
 
 const MARKERS = "/var/lib/k8s-ha-offline-node/installed";
 const marker = (name: string) => `${MARKERS}/${name}.sha256`;
@@ -17,14 +17,16 @@ export async function tarballInstalled(host: Host, name: string, file: LockFile)
 
 /**
  * Fetch `file` from the depot and run `install` with $TARBALL set to its path on the node;
- * the marker is written only after the install command succeeded.
+ * the marker is written only after the install command succeeded. `install` as a plain string is a
+ * constant script of ours (taken while etcd.ts still passes one); anything with values is built with sh``.
  */
-export async function installTarball(host: Host, ctx: PhaseContext, name: string, file: LockFile, install: string): Promise<void> {
+export async function installTarball(host: Host, ctx: PhaseContext, name: string, file: LockFile, install: ShellCommand | string): Promise<void> {
   const tmp = `/tmp/k8s-ha-offline-${file.path.split("/").pop()}`;
   await fetchVerified(host, ctx, file, tmp);
-  const r = await host.exec(`TARBALL=${shq(tmp)}; set -e; ${install}`, { check: false, timeoutMs: 300_000 });
-  await host.exec(`rm -f ${shq(tmp)}`, { check: false });
+  const script = isShellCommand(install) ? install : shellScript(install);
+  const r = await host.exec(sh`TARBALL=${tmp}; set -e; ${script}`, { check: false, timeoutMs: 300_000 });
+  await host.exec(sh`rm -f ${tmp}`, { check: false });
   if (r.code !== 0) throw new Error(`installing ${file.path} failed: ${(r.stderr || r.stdout).trim()}`);
-  await host.exec(`mkdir -p ${MARKERS}`);
+  await host.exec(sh`mkdir -p ${MARKERS}`);
   await host.writeFile(marker(name), `${file.sha256}\n`, { mode: 0o644 });
 }
