@@ -8,8 +8,8 @@ import type { PhaseContext } from "../phases/phase.ts";
 import { HostPool } from "../hosts/pool.ts";
 import { LocalHost } from "../hosts/local.ts";
 import { toLogSink } from "../hosts/log-sink.ts";
-import type { GlobalFlags } from "./main.ts";
-import { UsageError } from "./errors.ts";
+import type { GlobalFlags } from "./flags.ts";
+import { UsageError } from "../util/errors.ts";
 import { embeddedLock } from "../depot/lock.ts";
 import { acquireRunLock } from "./run-lock.ts";
 

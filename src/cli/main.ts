@@ -1,17 +1,8 @@
 // Command-line surface: commands, flags, examples, exit codes.
 import { cac } from "cac";
 import { VERSION } from "../version.ts";
-import { EXIT_FAILURE, EXIT_USAGE, UsageError } from "./errors.ts";
+import { EXIT_FAILURE, EXIT_USAGE, UsageError, errorText } from "../util/errors.ts";
 import { ConfigError } from "../config/errors.ts";
-import { errorText } from "../phases/runner.ts";
-
-export interface GlobalFlags {
-  config: string;
-  dryRun?: boolean;
-  yes?: boolean;
-  logFile?: string;
-  verbose?: boolean;
-}
 
 type Action = (...args: any[]) => Promise<number | void>;
 const lazy = (load: () => Promise<{ default: Action }>): Action => async (...args) => (await load()).default(...args);

@@ -4,8 +4,8 @@
 import { realpathSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { InstallError, UsageError } from "../cli/errors.ts";
-import type { Logger } from "../phases/phase.ts";
+import { InstallError, UsageError } from "../util/errors.ts";
+import type { Logger } from "../util/log.ts";
 import { createHandler, internalError } from "./http/handler.ts";
 import type { FromWorker, ToWorker } from "./http/serve-worker.ts";
 import { loadImageStore } from "./registry/store.ts";

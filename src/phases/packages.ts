@@ -8,7 +8,7 @@ import { hasRole, type HostSpec } from "../config/types.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { requireLock } from "./util/depot-files.ts";
 import { shq } from "../hosts/shell-quote.ts";
-import { InstallError } from "../cli/errors.ts";
+import { InstallError } from "../util/errors.ts";
 
 /** Only the control-plane nodes run the load balancer. */
 const LB_ONLY = ["haproxy", "keepalived"];

@@ -2,12 +2,7 @@
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import type { BundleLock } from "../depot/lock.ts";
-
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  debug(msg: string): void;
-}
+import type { Logger } from "../util/log.ts";
 
 /** Everything a phase may use. Side effects go only through `host(...)`. */
 export interface PhaseContext {

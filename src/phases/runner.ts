@@ -1,9 +1,8 @@
 // Runs the ordered phase list: selects (--only/--from), checks each host, runs what is left,
 // stops at the first phase that failed anywhere, and records finished phases on master1.
 import type { HostSpec } from "../config/types.ts";
-import { UsageError, InstallError } from "../cli/errors.ts";
+import { UsageError, InstallError } from "../util/errors.ts";
 import type { Phase, PhaseContext, CheckResult } from "./phase.ts";
-import type { Progress } from "../cli/progress.ts";
 import { reasonOn } from "../hosts/host.ts";
 
 export type HostStatus = "done" | "nothing to do" | "skipped" | "failed" | "not reached";
@@ -20,6 +19,14 @@ export interface PhaseOutcome {
   title: string;
   hosts: HostOutcome[];
   ms: number;
+}
+
+/** What the runner reports as it goes; the command line draws it (src/cli/progress.ts). */
+export interface PhaseProgress {
+  phaseStarted(name: string, title: string, hostCount: number): void;
+  hostStarted(phase: string, host: string): void;
+  hostFinished(phase: string, host: string): void;
+  phaseFinished(outcome: PhaseOutcome): void;
 }
 
 export interface RunOptions {
@@ -50,7 +57,7 @@ export function describePlan(phases: readonly Phase[], ctx: Pick<PhaseContext, "
   return rows.join("\n");
 }
 
-async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, progress: Progress): Promise<HostOutcome> {
+async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, progress: PhaseProgress): Promise<HostOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   progress.hostStarted(phase.name, node.name);
@@ -69,10 +76,6 @@ async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, prog
   }
 }
 
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** Bounded parallel map that never lets one failure hide the others. */
 async function boundedAll<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -87,7 +90,7 @@ async function boundedAll<T, R>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
-export async function runPhase(phase: Phase, ctx: PhaseContext, opts: RunOptions, progress: Progress): Promise<PhaseOutcome> {
+export async function runPhase(phase: Phase, ctx: PhaseContext, opts: RunOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
   const started = performance.now();
   const nodes = phase.hosts(ctx.config);
   progress.phaseStarted(phase.name, phase.title, nodes.length);
@@ -115,7 +118,7 @@ export async function runPhases(
   phases: readonly Phase[],
   ctx: PhaseContext,
   opts: RunOptions,
-  progress: Progress,
+  progress: PhaseProgress,
   onPhaseDone?: (o: PhaseOutcome) => Promise<void>,
 ): Promise<PhaseOutcome[]> {
   const outcomes: PhaseOutcome[] = [];

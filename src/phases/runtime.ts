@@ -13,7 +13,7 @@ import { installUnitFile, ensureService, unitState } from "./util/systemd.ts";
 import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
-import { InstallError } from "../cli/errors.ts";
+import { InstallError } from "../util/errors.ts";
 import { readText, inContainer } from "./util/node.ts";
 
 const ARCH = "(amd64|arm64)";

@@ -5,7 +5,7 @@ import { createProgress, summaryTable } from "../progress.ts";
 import { readConfig, openSession, parseList, parsePositiveInt, confirm, requireMaster1 } from "../context.ts";
 import { recordPhaseDone } from "../../phases/state.ts";
 import { checkBundleBeforeInstall } from "./verify-bundle.ts";
-import type { GlobalFlags } from "../main.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 interface InstallFlags extends GlobalFlags {
   bundle?: string;

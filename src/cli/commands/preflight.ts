@@ -3,7 +3,7 @@ import { PHASES } from "../../phases/index.ts";
 import { runPhase } from "../../phases/runner.ts";
 import { createProgress } from "../progress.ts";
 import { readConfig, openSession } from "../context.ts";
-import type { GlobalFlags } from "../main.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 export default async function preflight(flags: GlobalFlags & { ignorePreflightErrors?: string }): Promise<number> {
   const config = readConfig(flags);

@@ -1,10 +1,10 @@
 // `remove-node NAME`: drain and delete the Kubernetes node, reset it, and say what to change in
 // cluster.yaml. Never removes an etcd member (that would risk quorum) or master1.
 import { readConfig, openSession, confirm } from "../context.ts";
-import { UsageError, InstallError } from "../errors.ts";
+import { UsageError, InstallError } from "../../util/errors.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
 import { kubectl } from "../../phases/kube/cluster-api.ts";
-import type { GlobalFlags } from "../main.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 export default async function removeNode(name: string, flags: GlobalFlags): Promise<number> {
   const config = readConfig(flags);

@@ -6,8 +6,8 @@ import { startDepotServer } from "../../depot/server.ts";
 import { loadConfig } from "../../config/load.ts";
 import { firstMaster } from "../../config/types.ts";
 import { createLogger } from "../../util/log.ts";
-import { UsageError } from "../errors.ts";
-import type { GlobalFlags } from "../main.ts";
+import { UsageError } from "../../util/errors.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 export default async function serve(flags: GlobalFlags & { bundle?: string; listen?: string }): Promise<number> {
   const config = existsSync(flags.config) ? loadConfig(resolve(flags.config)) : undefined;

@@ -1,8 +1,8 @@
 // `status`: nodes, services, etcd health, VIP holder, depot and Kubernetes nodes in one table.
 // Exit 0 healthy, 1 degraded (the table says what), 2 bad usage.
 import { readConfig, openSession } from "../context.ts";
-import { UsageError, EXIT_OK, EXIT_FAILURE } from "../errors.ts";
-import type { GlobalFlags } from "../main.ts";
+import { UsageError, EXIT_OK, EXIT_FAILURE } from "../../util/errors.ts";
+import type { GlobalFlags } from "../flags.ts";
 import { collectStatus } from "../../ops/status.ts";
 import { renderStatusTable } from "../../ops/status-render.ts";
 

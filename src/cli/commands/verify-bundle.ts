@@ -4,9 +4,9 @@ import { existsSync } from "node:fs";
 import { embeddedLock } from "../../depot/lock.ts";
 import { verifyBundle } from "../../depot/verify.ts";
 import { loadConfig } from "../../config/load.ts";
-import { UsageError, InstallError } from "../errors.ts";
-import type { Logger } from "../../phases/phase.ts";
-import type { GlobalFlags } from "../main.ts";
+import { UsageError, InstallError } from "../../util/errors.ts";
+import type { Logger } from "../../util/log.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 function lockOrExplain() {
   const lock = embeddedLock();

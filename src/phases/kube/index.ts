@@ -19,7 +19,7 @@ import { redact } from "../../util/log.ts";
 import { renderInitConfig, renderJoinConfig } from "./kubeadm-config.ts";
 import { readJoinState, writeJoinState, newJoinState, tokenUsable, certsUsable, ttlMs, type JoinState } from "./join-secrets.ts";
 import { ADMIN_CONF, CA_CRT, kubectl, readyAt, vipUrl, nodeRows, systemPods } from "./cluster-api.ts";
-import { InstallError } from "../../cli/errors.ts";
+import { InstallError } from "../../util/errors.ts";
 import { readText } from "../util/node.ts";
 
 const imageRepository = (ctx: PhaseContext) => `${depotHost(ctx)}/google_containers`;

@@ -4,7 +4,7 @@ import type { PhaseContext } from "../phase.ts";
 import type { Host } from "../../hosts/host.ts";
 import type { BundleLock, LockFile } from "../../depot/lock.ts";
 import { shq } from "../../hosts/shell-quote.ts";
-import { InstallError } from "../../cli/errors.ts";
+import { InstallError } from "../../util/errors.ts";
 
 export function requireLock(ctx: Pick<PhaseContext, "lock">): BundleLock {
   if (!ctx.lock) throw new InstallError("this binary carries no bundle lock; build it with `bun run build.ts bundle --profile <profile>`");
