@@ -4,6 +4,7 @@ import type { PhaseContext } from "./phase.ts";
 import type { Host } from "../hosts/host.ts";
 import { embeddedPackageManifest } from "../depot/embedded-manifests.ts";
 import { renderAptSource, renderYumRepo } from "../depot/node-config.ts";
+import { depotUrl } from "../depot/endpoint.ts";
 import { hasRole, type HostSpec } from "../config/types.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { requireLock } from "./util/depot-files.ts";
@@ -46,7 +47,7 @@ const APT_ONLY_DEPOT = `-o Dir::Etc::sourcelist=${APT_LIST} -o Dir::Etc::sourcep
 
 export function repoFile(ctx: PhaseContext): { path: string; content: string } {
   const profile = requireLock(ctx).profile;
-  return isDeb(ctx) ? { path: APT_LIST, content: renderAptSource(ctx.depotUrl, profile) } : { path: YUM_REPO, content: renderYumRepo(ctx.depotUrl, profile) };
+  return isDeb(ctx) ? { path: APT_LIST, content: renderAptSource(depotUrl(ctx.depot), profile) } : { path: YUM_REPO, content: renderYumRepo(depotUrl(ctx.depot), profile) };
 }
 
 async function installedVersions(host: Host, names: string[], deb: boolean): Promise<Map<string, string>> {

@@ -2,6 +2,7 @@
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import type { BundleLock } from "../depot/lock.ts";
+import type { DepotEndpoint } from "../depot/endpoint.ts";
 import type { Logger } from "../util/log.ts";
 
 /** Everything a phase may use. Side effects go only through `host(...)`. */
@@ -15,8 +16,8 @@ export interface PhaseContext {
   bundleDir: string;
   /** Installer state on master1 (/var/lib/k8s-ha-offline by default). */
   stateDir: string;
-  /** Base URL of the depot as the nodes reach it, e.g. http://192.168.217.19:5000 */
-  depotUrl: string;
+  /** The depot on master1 as the nodes reach it (its URL: depotUrl() of src/depot/endpoint.ts). */
+  depot: DepotEndpoint;
   log: Logger;
   dryRun: boolean;
   /** Preflight check names downgraded to warnings (--ignore-preflight-errors); "all" for every one. */

@@ -7,6 +7,7 @@ import { render } from "../templates/render.ts";
 import configTemplate from "../../assets/containerd/config.toml" with { type: "text" };
 import unitTemplate from "../../assets/containerd/containerd.service" with { type: "text" };
 import { renderContainerdHostsToml, containerdHostsDir, renderDockerDaemonJson } from "../depot/node-config.ts";
+import { depotUrl, endpointHostPort } from "../depot/endpoint.ts";
 import dockerUnitTemplate from "../../assets/docker/docker.service" with { type: "text" };
 import type { LockFile } from "../depot/lock.ts";
 import { installUnitFile, ensureService, unitState } from "./util/systemd.ts";
@@ -37,7 +38,7 @@ function runtimeSource(ctx: PhaseContext): RuntimeSource {
 const cniTgz = (ctx: PhaseContext) => lockedFile(ctx, new RegExp(`^files/cni-plugins-linux-${ARCH}-v[\\w.]+\\.tgz$`), "CNI plugins tarball");
 const dockerRuntime = (ctx: PhaseContext) => ctx.config.kubernetes.runtime === "docker";
 
-export const depotHost = (ctx: Pick<PhaseContext, "depotUrl">) => ctx.depotUrl.replace(/^https?:\/\//, "");
+export const depotHost = (ctx: Pick<PhaseContext, "depot">) => endpointHostPort(ctx.depot);
 
 /** Registries named by the bundle's images, plus the depot itself (kubeadm's imageRepository). */
 export function mirroredRegistries(ctx: PhaseContext): string[] {
@@ -63,7 +64,7 @@ async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, stri
     ["/etc/containerd/config.toml", render(configTemplate, { cluster: ctx.config.name, sandboxImage: sandboxImage(ctx), snapshotter }, "config.toml")],
   ];
   for (const reg of mirroredRegistries(ctx))
-    files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, ctx.depotUrl)]);
+    files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, depotUrl(ctx.depot))]);
   if (dockerRuntime(ctx))
     files.push(["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")], ["/etc/docker/daemon.json", renderDockerDaemonJson(depotHost(ctx))]);
   return files;

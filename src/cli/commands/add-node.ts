@@ -1,7 +1,7 @@
 // `add-node NAME`: the node is first written into cluster.yaml by the operator; then the same
 // idempotent phases as install run — every existing node reports "nothing to do" except where the
 // new one matters (/etc/hosts everywhere, haproxy backends for a control-plane node).
-import { readConfig } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
 import { UsageError } from "../../util/errors.ts";
 import { hasRole, controlPlanes } from "../../config/types.ts";
 import install from "./install.ts";

@@ -1,6 +1,7 @@
 // `check-certs`: every certificate on every control-plane and etcd node, one table, exit code for monitoring.
 import { runCheckCerts } from "../../certs/index.ts";
-import { readConfig, openSession, parsePositiveInt } from "../context.ts";
+import { openSession, parsePositiveInt } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
 import { UsageError } from "../../util/errors.ts";
 import { controlPlanes, etcdMembers } from "../../config/types.ts";
 import type { GlobalFlags } from "../flags.ts";

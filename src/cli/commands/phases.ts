@@ -1,6 +1,6 @@
 import { PHASES } from "../../phases/index.ts";
 import { describePlan } from "../../phases/runner.ts";
-import { readConfig } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
 import type { GlobalFlags } from "../flags.ts";
 import { existsSync } from "node:fs";
 

@@ -2,7 +2,8 @@
 import { PHASES } from "../../phases/index.ts";
 import { runPhase } from "../../phases/runner.ts";
 import { createProgress } from "../progress.ts";
-import { readConfig, openSession } from "../context.ts";
+import { openSession } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
 import type { GlobalFlags } from "../flags.ts";
 
 export default async function preflight(flags: GlobalFlags & { ignorePreflightErrors?: string }): Promise<number> {

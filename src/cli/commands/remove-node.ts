@@ -1,6 +1,7 @@
 // `remove-node NAME`: drain and delete the Kubernetes node, reset it, and say what to change in
 // cluster.yaml. Never removes an etcd member (that would risk quorum) or master1.
-import { readConfig, openSession, confirm } from "../context.ts";
+import { openSession, confirm } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
 import { UsageError, InstallError } from "../../util/errors.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
 import { kubectl } from "../../phases/kube/cluster-api.ts";

@@ -3,6 +3,7 @@
 import type { PhaseContext } from "../phase.ts";
 import type { Host } from "../../hosts/host.ts";
 import type { BundleLock, LockFile } from "../../depot/lock.ts";
+import { depotUrl } from "../../depot/endpoint.ts";
 import { shq } from "../../hosts/shell-quote.ts";
 import { InstallError } from "../../util/errors.ts";
 
@@ -21,8 +22,8 @@ export function lockedFile(ctx: Pick<PhaseContext, "lock">, pattern: RegExp, wha
 }
 
 /** Download a bundle file from the depot to `dest` on the node, verified by sha256 before it is moved in place. */
-export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depotUrl">, file: LockFile, dest: string): Promise<void> {
-  const url = `${ctx.depotUrl}/${file.path}`;
+export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depot">, file: LockFile, dest: string): Promise<void> {
+  const url = `${depotUrl(ctx.depot)}/${file.path}`;
   const tmp = `${dest}.part`;
   const r = await host.exec(
     `mkdir -p ${shq(dest.replace(/\/[^/]+$/, "") || "/")} && curl -fsS --retry 3 --connect-timeout 5 -o ${shq(tmp)} ${shq(url)} && ` +
