@@ -37,6 +37,7 @@ export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePre
   const pool = new HostPool({ config, log });
   // The installer's state, the depot and kubectl live on master1, where this binary runs.
   const local = new LocalHost({ name: master.name, address: master.address, log: toLogSink(log) });
+  const shared = new Map<string, unknown>();
   const ctx: PhaseContext = {
     config,
     host: (spec) => pool.get(spec),
@@ -49,6 +50,10 @@ export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePre
     ignorePreflightErrors: parseList(flags.ignorePreflightErrors, "--ignore-preflight-errors") ?? [],
     selfPath: process.execPath,
     lock: embeddedLock(),
+    once: <T>(key: string, make: () => T): T => {
+      if (!shared.has(key)) shared.set(key, make());
+      return shared.get(key) as T;
+    },
   };
   const release = CHANGING.has(command) && !flags.dryRun ? acquireRunLock(config.stateDir, command) : () => {};
   return {

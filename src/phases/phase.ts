@@ -26,6 +26,11 @@ export interface PhaseContext {
   lock: BundleLock | null;
   /** Path of the running executable (copied to the nodes). */
   selfPath: string;
+  /**
+   * The value under `key`, made by `make` the first time in this run and shared by every host after
+   * that (this binary's sha256, the generated secrets). Caches live here, one per run, never in a module.
+   */
+  once<T>(key: string, make: () => T): T;
 }
 
 /** What `check` found: nothing to do, something to do (with why), or a step that cannot apply here. */

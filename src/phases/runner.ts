@@ -4,6 +4,7 @@ import type { HostSpec } from "../config/types.ts";
 import { UsageError, InstallError } from "../util/errors.ts";
 import type { Phase, PhaseContext, CheckResult } from "./phase.ts";
 import { reasonOn } from "../hosts/host.ts";
+import { createLimiter } from "../hosts/limit.ts";
 
 export type HostStatus = "done" | "nothing to do" | "skipped" | "failed" | "not reached";
 
@@ -76,27 +77,15 @@ async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, prog
   }
 }
 
-/** Bounded parallel map that never lets one failure hide the others. */
-async function boundedAll<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 export async function runPhase(phase: Phase, ctx: PhaseContext, opts: RunOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
   const started = performance.now();
   const nodes = phase.hosts(ctx.config);
   progress.phaseStarted(phase.name, phase.title, nodes.length);
   let hosts: HostOutcome[];
   if (phase.mode === "parallel") {
-    hosts = await boundedAll(nodes, opts.concurrency, (n) => checkAndRun(phase, ctx, n, progress));
+    // checkAndRun never throws (a failure is an outcome), so one node never hides the others.
+    const limited = createLimiter(opts.concurrency);
+    hosts = await Promise.all(nodes.map((n) => limited(() => checkAndRun(phase, ctx, n, progress))));
   } else {
     // "once" runs on the first host only; "serial" stops at the first failure so a
     // broken control-plane join is not followed by another one.

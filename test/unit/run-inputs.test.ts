@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { renderInitConfig } from "../../src/config/init.ts";
 import { bundleInputs, runInputs } from "../../src/cli/run-inputs.ts";
+import { openSession } from "../../src/cli/context.ts";
 import { depotEndpoint, depotUrl, endpointHostPort, parseEndpoint } from "../../src/depot/endpoint.ts";
 import { serializeLock } from "../../src/depot/lock.ts";
 import { UsageError } from "../../src/util/errors.ts";
@@ -59,5 +60,27 @@ describe("depot endpoint", () => {
     const v6 = { address: "fd00::19", port: 5000 };
     expect(depotUrl(v6)).toBe("http://[fd00::19]:5000");
     expect(parseEndpoint(endpointHostPort(v6))).toEqual(v6);
+  });
+});
+
+describe("session", () => {
+  test("the phase context carries the run inputs: bundle directory and depot endpoint", async () => {
+    const config = seedConfig([["  port: 5000 ", "  address: 192.168.217.30\n  port: 5000 "]]);
+    const session = openSession(config, { config: configFile, bundle: "b", dryRun: true }, "status");
+    expect(session.ctx.bundleDir).toBe(resolve("b"));
+    expect(session.ctx.depot).toEqual({ address: "192.168.217.30", port: 5000 });
+    await session.close();
+  });
+
+  test("once: made once per run and shared, never carried into the next run", async () => {
+    const first = openSession(seedConfig(), { config: configFile, dryRun: true }, "status");
+    let made = 0;
+    const make = () => ({ n: ++made });
+    expect(first.ctx.once("k", make)).toBe(first.ctx.once("k", make));
+    expect(made).toBe(1);
+    const second = openSession(seedConfig(), { config: configFile, dryRun: true }, "status");
+    expect(second.ctx.once("k", make)).toEqual({ n: 2 });
+    await first.close();
+    await second.close();
   });
 });

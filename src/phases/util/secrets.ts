@@ -8,9 +8,6 @@ import { shq } from "../../hosts/shell-quote.ts";
 export type SecretName = "keepalivedAuthPass" | "haproxyStatsPassword";
 const LENGTH: Record<SecretName, number> = { keepalivedAuthPass: 8, haproxyStatsPassword: 24 };
 
-// Phases run hosts in parallel: one load/generate/store per process, shared by all of them.
-let pending: Promise<Record<string, string>> | undefined;
-
 async function load(ctx: PhaseContext): Promise<Record<string, string>> {
   const raw = await ctx.local.readFile(join(ctx.stateDir, "secrets.json"));
   return raw ? (JSON.parse(new TextDecoder().decode(raw)) as Record<string, string>) : {};
@@ -18,7 +15,9 @@ async function load(ctx: PhaseContext): Promise<Record<string, string>> {
 
 export async function secret(ctx: PhaseContext, name: SecretName): Promise<string> {
   if (name === "keepalivedAuthPass" && ctx.config.loadBalancer.authPass) return ctx.config.loadBalancer.authPass;
-  const next = (pending ?? load(ctx)).then(async (all) => {
+  // Phases run hosts in parallel: one load/generate/store at a time per run, shared by all of them.
+  const slot = ctx.once("secrets", () => ({ pending: load(ctx) }));
+  const next = slot.pending.then(async (all) => {
     if (!all[name]) {
       all[name] = randomPassword(LENGTH[name]);
       await ctx.local.exec(`mkdir -p ${shq(ctx.stateDir)} && chmod 700 ${shq(ctx.stateDir)}`);
@@ -26,11 +25,6 @@ export async function secret(ctx: PhaseContext, name: SecretName): Promise<strin
     }
     return all;
   });
-  pending = next;
+  slot.pending = next;
   return (await next)[name]!;
-}
-
-/** For tests and a second config in one process. */
-export function forgetSecrets(): void {
-  pending = undefined;
 }
