@@ -1,6 +1,7 @@
-// Phase "os": the seed's section 二 (hostname, hosts, firewall, SELinux, swap) plus what kubeadm needs
-// from the kernel (modules, sysctls). Where the lab shares the host's kernel, a step that cannot
-// apply says "skipped: <why>" instead of failing or pretending.
+// Phase "os": section 二 of the reference guide (../shared/seed/, a Chinese kubeadm HA guide) —
+// hostname, hosts, firewall, SELinux, swap — plus what kubeadm needs from the kernel (modules,
+// sysctls). Where the lab shares the host's kernel, a step that cannot apply says "skipped: <why>"
+// instead of failing or pretending.
 import type { ClusterConfig } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import { shq } from "../hosts/shell-quote.ts";

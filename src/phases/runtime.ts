@@ -1,6 +1,6 @@
 // Phase "runtime": containerd (+ runc, CNI plugins) from the bundle's static tarballs, systemd
-// cgroups, and every upstream registry the images name mirrored to the depot (the seed had to
-// "localise" docker by hand so that pulls would not become a nightmare).
+// cgroups, and every upstream registry the images name mirrored to the depot (the reference guide in
+// ../shared/seed/ had to "localise" docker by hand so that pulls would not become a nightmare).
 import type { Host } from "../hosts/host.ts";
 import type { PhaseContext } from "./phase.ts";
 import { render } from "../templates/render.ts";
@@ -20,7 +20,7 @@ import { readText, inContainer } from "./util/node.ts";
 const ARCH = "(amd64|arm64)";
 /**
  * Where the runtime binaries come from: containerd's release tarball (bin/...) plus runc.<arch>,
- * or docker's static tarball (docker/...: dockerd, containerd, runc, ctr), as the seed used.
+ * or docker's static tarball (docker/...: dockerd, containerd, runc, ctr), as the reference guide used.
  */
 type RuntimeSource = { kind: "containerd"; tgz: LockFile; runc: LockFile } | { kind: "docker"; tgz: LockFile };
 

@@ -1,5 +1,5 @@
 // Phase "time": chrony everywhere. With no NTP server configured, master1 serves its clock to the
-// other nodes (the seed did the same with ntpd and 127.127.1.0); etcd and TLS need agreeing clocks.
+// other nodes (the reference guide in ../shared/seed/ does the same with ntpd and 127.127.1.0); etcd and TLS need agreeing clocks.
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { firstMaster } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";

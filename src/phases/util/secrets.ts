@@ -1,5 +1,6 @@
-// Secrets the installer generates (never the seed's admin123 / 123456) are kept on master1 in
-// stateDir/secrets.json (0600), so every node and every re-run gets the same value.
+// Secrets the installer generates (never the admin123 / 123456 of the reference guide in
+// ../shared/seed/) are kept on master1 in stateDir/secrets.json (0600), so every node and every
+// re-run gets the same value.
 import { join } from "node:path";
 import type { PhaseContext } from "../phase.ts";
 import { randomPassword } from "../../pki/discovery.ts";
