@@ -51,7 +51,7 @@ async function bundle(profile: string, target: string) {
   // The lab profile packs the Kubernetes stand-in where kubeadm/kubelet/kubectl would be.
   const standin = join(root, "test/kube-standin/build.sh");
   if (profile === "debian12" && existsSync(standin)) await run(["bash", standin]);
-  const { assembleBundle } = await import("./src/depot/bundle/assemble.ts");
+  const { assembleBundle } = await import("./src/bundle/assemble.ts");
   await assembleBundle({ profile, outDir, log: (m: string) => console.error(m) });
   const lockText = await Bun.file(join(outDir, "lock.json")).text();
   const out = await compile(target, lockText);

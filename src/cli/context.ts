@@ -1,6 +1,5 @@
 // Shared set-up for commands that work on a cluster: config, logger, host connections, phase context.
-import { resolve, join } from "node:path";
-import { loadConfig } from "../config/load.ts";
+import { join } from "node:path";
 import type { ClusterConfig } from "../config/types.ts";
 import { firstMaster } from "../config/types.ts";
 import { createLogger, type RunLogger } from "../util/log.ts";
@@ -8,8 +7,9 @@ import type { PhaseContext } from "../phases/phase.ts";
 import { HostPool } from "../hosts/pool.ts";
 import { LocalHost } from "../hosts/local.ts";
 import { toLogSink } from "../hosts/log-sink.ts";
-import type { GlobalFlags } from "./main.ts";
-import { UsageError } from "./errors.ts";
+import type { GlobalFlags } from "./flags.ts";
+import { runInputs, type RunFlags } from "./run-inputs.ts";
+import { UsageError } from "../util/errors.ts";
 import { embeddedLock } from "../depot/lock.ts";
 import { acquireRunLock } from "./run-lock.ts";
 
@@ -24,35 +24,36 @@ export interface ClusterSession {
   close(): Promise<void>;
 }
 
-export function readConfig(flags: GlobalFlags): ClusterConfig {
-  return loadConfig(resolve(flags.config ?? "cluster.yaml"));
-}
-
 export function defaultLogFile(config: ClusterConfig, command: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   return join(config.stateDir, "logs", `${command}-${stamp}.log`);
 }
 
-export function openSession(config: ClusterConfig, flags: GlobalFlags & { bundle?: string; ignorePreflightErrors?: string }, command: string): ClusterSession {
+export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePreflightErrors?: string }, command: string): ClusterSession {
+  const { bundleDir, depot } = runInputs(flags, config);
   const logFile = flags.dryRun ? flags.logFile : (flags.logFile ?? defaultLogFile(config, command));
   const log = createLogger({ logFile, verbose: flags.verbose });
   const master = firstMaster(config);
   const pool = new HostPool({ config, log });
   // The installer's state, the depot and kubectl live on master1, where this binary runs.
   const local = new LocalHost({ name: master.name, address: master.address, log: toLogSink(log) });
-  const bundleDir = resolve(flags.bundle ?? config.bundle.dir);
+  const shared = new Map<string, unknown>();
   const ctx: PhaseContext = {
     config,
     host: (spec) => pool.get(spec),
     local,
     bundleDir,
     stateDir: config.stateDir,
-    depotUrl: `http://${config.depot.address ?? master.address}:${config.depot.port}`,
+    depot,
     log,
     dryRun: Boolean(flags.dryRun),
     ignorePreflightErrors: parseList(flags.ignorePreflightErrors, "--ignore-preflight-errors") ?? [],
     selfPath: process.execPath,
     lock: embeddedLock(),
+    once: <T>(key: string, make: () => T): T => {
+      if (!shared.has(key)) shared.set(key, make());
+      return shared.get(key) as T;
+    },
   };
   const release = CHANGING.has(command) && !flags.dryRun ? acquireRunLock(config.stateDir, command) : () => {};
   return {

@@ -1,17 +1,11 @@
 // Command-line surface: commands, flags, examples, exit codes.
 import { cac } from "cac";
 import { VERSION } from "../version.ts";
-import { EXIT_FAILURE, EXIT_USAGE, UsageError } from "./errors.ts";
+import { EXIT_FAILURE, EXIT_USAGE, UsageError, errorText } from "../util/errors.ts";
 import { ConfigError } from "../config/errors.ts";
-import { errorText } from "../phases/runner.ts";
 
-export interface GlobalFlags {
-  config: string;
-  dryRun?: boolean;
-  yes?: boolean;
-  logFile?: string;
-  verbose?: boolean;
-}
+// One rule for every command (src/cli/run-inputs.ts).
+const BUNDLE_FLAG = "Bundle directory (default: bundle.dir from the config, else ./bundle-<profile> of this binary's lock)";
 
 type Action = (...args: any[]) => Promise<number | void>;
 const lazy = (load: () => Promise<{ default: Action }>): Action => async (...args) => (await load()).default(...args);
@@ -35,7 +29,7 @@ export function buildCli() {
 
   cli
     .command("install", "Install the whole HA cluster from the bundle, resuming where a previous run stopped")
-    .option("--bundle <dir>", "Bundle directory (default: bundle.dir from the config)")
+    .option("--bundle <dir>", BUNDLE_FLAG)
     .option("--only <phases>", "Run only these phases (comma-separated)")
     .option("--from <phase>", "Start at this phase")
     .option("--ignore-preflight-errors <names>", "Comma-separated preflight checks to downgrade to warnings (or 'all')")
@@ -87,21 +81,21 @@ export function buildCli() {
 
   cli
     .command("verify-bundle", "Check every payload file of the bundle against the lock embedded in this binary")
-    .option("--bundle <dir>", "Bundle directory (default: bundle.dir from the config, else ./bundle-<profile>)")
+    .option("--bundle <dir>", BUNDLE_FLAG)
     .example("  k8s-ha-offline verify-bundle --bundle ./bundle-el7-k8s1.22")
     .action(lazy(() => import("./commands/verify-bundle.ts")));
 
   cli
     .command("serve", "Serve the bundle: OCI registry (/v2/), package repository (/repo/) and files (/files/)")
-    .option("--bundle <dir>", "Bundle directory")
-    .option("--listen <addr:port>", "Address and port to listen on (default: master1's address, depot.port)")
+    .option("--bundle <dir>", BUNDLE_FLAG)
+    .option("--listen <addr:port>", "Address and port to listen on (default: depot.address, depot.port from the config)")
     .example("  k8s-ha-offline serve --bundle ./bundle-debian12 --listen 127.0.0.1:5000")
     .action(lazy(() => import("./commands/serve.ts")));
 
   cli
     .command("add-node <name>", "Add a node written into cluster.yaml: the install phases run, existing nodes report nothing to do")
     .option("--role <role>", "worker | control-plane (checked against the config)")
-    .option("--bundle <dir>", "Bundle directory (default: bundle.dir from the config)")
+    .option("--bundle <dir>", BUNDLE_FLAG)
     .example("  k8s-ha-offline add-node node2 --role worker     # after adding node2 under hosts: in cluster.yaml")
     .action(lazy(() => import("./commands/add-node.ts")));
 

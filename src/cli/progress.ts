@@ -1,12 +1,9 @@
 // Live progress: on a TTY one status line rewritten in place (phase, hosts at work, elapsed);
 // otherwise plain lines, one per host result, so logs and CI stay readable.
-import type { PhaseOutcome } from "../phases/runner.ts";
+import type { PhaseOutcome, PhaseProgress } from "../phases/runner.ts";
 
-export interface Progress {
-  phaseStarted(name: string, title: string, hostCount: number): void;
-  hostStarted(phase: string, host: string): void;
-  hostFinished(phase: string, host: string): void;
-  phaseFinished(outcome: PhaseOutcome): void;
+export interface Progress extends PhaseProgress {
+  /** Stops redrawing and clears the status line (before the summary or an error is printed). */
   stop(): void;
 }
 

@@ -3,7 +3,7 @@
 // was killed (SIGKILL, power cut) cannot remove it, so a lock whose process is gone is taken over.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { InstallError } from "./errors.ts";
+import { InstallError } from "../util/errors.ts";
 
 interface Holder {
   pid: number;

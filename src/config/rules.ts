@@ -152,7 +152,7 @@ function tokenExpires(d: Draft, report: Report) {
 /** calico is a valid choice in the format, but this build ships only flannel's manifest and images. */
 function cniShipped(d: Draft, report: Report) {
   if (d.kubernetes?.cni === "calico")
-    report(["kubernetes", "cni"], "calico is not shipped in this build: its manifest and images are not in assets/ and the bundle", "use cni: flannel (the seed's CNI); nothing was changed on any node");
+    report(["kubernetes", "cni"], "calico is not shipped in this build: its manifest and images are not in assets/ and the bundle", "use cni: flannel (the CNI of the reference deployment this installer follows); nothing was changed on any node");
 }
 
 function portsAreFree(d: Draft, report: Report) {

@@ -25,7 +25,7 @@ export interface HostSpec {
   address: string;
   roles: Role[];
   ssh: SshSettings;
-  /** Extra names written to /etc/hosts next to the hostname (the seed's k8s-master1). */
+  /** Extra names written to /etc/hosts next to the hostname (k8s-master1 in the reference guide, ../shared/seed/). */
   aliases: string[];
 }
 

@@ -32,7 +32,7 @@ export function containerdHostsDir(upstreamRegistry: string): string {
   return `/etc/containerd/certs.d/${upstreamRegistry}`;
 }
 
-/** /etc/docker/daemon.json for the docker runtime (as the seed, the reference deployment guide, ran it): depot as insecure registry and mirror. */
+/** /etc/docker/daemon.json for the docker runtime (as in the reference guide, ../shared/seed/): depot as insecure registry and mirror. */
 export function renderDockerDaemonJson(depotHostPort: string): string {
   const config = {
     "exec-opts": ["native.cgroupdriver=systemd"],

@@ -4,17 +4,18 @@
 import { realpathSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { InstallError, UsageError } from "../cli/errors.ts";
-import type { Logger } from "../phases/phase.ts";
+import { InstallError, UsageError } from "../util/errors.ts";
+import type { Logger } from "../util/log.ts";
 import { createHandler, internalError } from "./http/handler.ts";
 import type { FromWorker, ToWorker } from "./http/serve-worker.ts";
 import { loadImageStore } from "./registry/store.ts";
+import { depotUrl, endpointHostPort, type DepotEndpoint } from "./endpoint.ts";
 
 export interface DepotServerOptions {
   /** The bundle directory (lock.json, repo/, files/, images/). */
   bundleDir: string;
-  /** "ADDR:PORT", "[v6addr]:PORT"; ADDR 0.0.0.0 for every interface. */
-  listen: string;
+  /** Where to listen; address 0.0.0.0 for every interface. */
+  listen: DepotEndpoint;
   log: Logger;
   /** Where access log lines go; "info" (default) shows them on the terminal. */
   accessLog?: "info" | "debug" | "off";
@@ -32,7 +33,7 @@ export interface DepotServer {
 }
 
 export async function startDepotServer(opts: DepotServerOptions): Promise<DepotServer> {
-  const { hostname, port } = parseListen(opts.listen);
+  const { address: hostname, port } = opts.listen;
   const bundleRoot = realBundleDir(opts.bundleDir);
   const store = await loadImageStore(join(bundleRoot, "images"), opts.log);
   const access = accessSink(opts);
@@ -62,8 +63,7 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
   }
   const workers = await startWorkers(threads - 1, { type: "start", store, bundleRoot, hostname, port, accessLog: !!access }, opts.log, access);
   let stopping: Promise<void> | undefined;
-  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  const url = `http://${host}:${main.port}`;
+  const url = depotUrl({ address: hostname, port: main.port ?? port });
   const threadCount = 1 + workers.length;
   opts.log.info(
     `depot: serving ${bundleRoot} on ${url} (${store.repositories.size} image repositories, ${threadCount} serving thread${threadCount === 1 ? "" : "s"})`,
@@ -151,15 +151,6 @@ async function stopWorker(thread: ServingThread): Promise<void> {
   thread.worker.terminate();
 }
 
-export function parseListen(listen: string): { hostname: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(listen.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 1 && port <= 65535)) {
-    throw new UsageError(`depot: listen address "${listen}" is not ADDR:PORT`, "e.g. --listen 192.168.217.19:5000 or 0.0.0.0:5000");
-  }
-  return { hostname: (m[1] ?? m[2])!, port };
-}
-
 function realBundleDir(dir: string): string {
   try {
     return realpathSync(dir);
@@ -168,7 +159,8 @@ function realBundleDir(dir: string): string {
   }
 }
 
-function listenError(e: unknown, listen: string): Error {
+function listenError(e: unknown, endpoint: DepotEndpoint): Error {
+  const listen = endpointHostPort(endpoint);
   const code = (e as { code?: string }).code ?? "";
   const text = `${code} ${(e as Error).message}`;
   if (/EADDRINUSE|in use/i.test(text)) {

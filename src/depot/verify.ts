@@ -4,7 +4,7 @@
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { LOCK_FILE, type BundleLock } from "./lock.ts";
-import { mapLimit, sha256File } from "./bundle/hash.ts";
+import { mapLimit, sha256File } from "../util/hash.ts";
 
 export type ProblemKind = "missing" | "size" | "sha256" | "extra" | "symlink";
 

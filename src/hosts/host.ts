@@ -27,6 +27,11 @@ export interface WriteOptions {
   owner?: string;
 }
 
+export interface UploadOptions extends WriteOptions {
+  /** sha256 of the local file when the caller already has it (the node checks its copy against it either way). */
+  sha256?: string;
+}
+
 export interface Host {
   /** Node name from the config (= its hostname). */
   readonly name: string;
@@ -35,7 +40,7 @@ export interface Host {
   /** Run `sh -c cmd` as root on the node; build cmd with sh`` so every value in it is quoted. */
   exec(cmd: ShellCommand | string, opts?: ExecOptions): Promise<ExecResult>;
   /** Stream a local file to the node; written to a temp name, fsynced, renamed. */
-  upload(localPath: string, remotePath: string, opts?: WriteOptions): Promise<void>;
+  upload(localPath: string, remotePath: string, opts?: UploadOptions): Promise<void>;
   /** File content, or null when it does not exist. */
   readFile(path: string): Promise<Uint8Array | null>;
   /** Atomic write (temp + rename) with mode; returns false and touches nothing when content and mode are already equal. */

@@ -4,7 +4,7 @@
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
-import { HostError, type ExecOptions, type ExecResult, type Host, type WriteOptions } from "./host.ts";
+import { HostError, type ExecOptions, type ExecResult, type Host, type UploadOptions, type WriteOptions } from "./host.ts";
 import type { LogSink } from "./log-sink.ts";
 import { isShellCommand, sh, shellScript, shJoin, type ShellCommand } from "../util/sh.ts";
 import { bytesSha256, fileSha256 } from "./sha256.ts";
@@ -155,8 +155,8 @@ export abstract class ShellHost implements Host {
     return true;
   }
 
-  async upload(localPath: string, remotePath: string, opts: WriteOptions = {}): Promise<void> {
-    const sha256 = await localFileSha256(this.name, localPath);
+  async upload(localPath: string, remotePath: string, opts: UploadOptions = {}): Promise<void> {
+    const sha256 = opts.sha256 ?? (await localFileSha256(this.name, localPath));
     // Big files on slow links: allow a floor of 1 MB/s on top of the usual timeout.
     const timeoutMs = DEFAULT_TIMEOUT_MS + (await stat(localPath)).size / 1000;
     await this.place(remotePath, { file: localPath }, sha256, opts, timeoutMs);

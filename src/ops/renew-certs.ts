@@ -11,8 +11,7 @@ import { planEtcdPki, ETCD_PKI_DIR, type PlannedFile } from "../pki/etcd-pki.ts"
 import { readExisting as readEtcdPki, healthy as etcdHealthy, applyEtcdService } from "../phases/etcd.ts";
 import { readyAt, vipUrl } from "../phases/kube/cluster-api.ts";
 import { waitFor } from "../phases/util/systemd.ts";
-import { errorText } from "../phases/runner.ts";
-import { InstallError } from "../cli/errors.ts";
+import { InstallError, errorText } from "../util/errors.ts";
 
 export interface RenewScope {
   etcd: boolean;

@@ -6,14 +6,14 @@ import { fileSha256 } from "../hosts/sha256.ts";
 import { dirname } from "node:path";
 import { sh } from "../util/sh.ts";
 import { NOTHING, todo, stepsPhase, type Step } from "./steps.ts";
+import type { PhaseContext } from "./phase.ts";
 import { MARKER_FILE } from "./preflight/facts.ts";
 import { markerFor } from "./preflight/checks.ts";
 import { readText } from "./util/node.ts";
 
 export const NODE_BINARY = "/usr/local/bin/k8s-ha-offline";
 
-let selfSha: Promise<string> | undefined;
-const ownSha = (path: string) => (selfSha ??= fileSha256(path));
+const ownSha = (ctx: PhaseContext) => ctx.once("binary:self-sha256", () => fileSha256(ctx.selfPath));
 
 async function remoteSha(host: import("../hosts/host.ts").Host): Promise<string> {
   const r = await host.exec(sh`sha256sum ${NODE_BINARY} 2>/dev/null`, { check: false });
@@ -34,11 +34,11 @@ const marker: Step = {
 const copy: Step = {
   name: "copy",
   async check(host, ctx) {
-    return (await remoteSha(host)) === (await ownSha(ctx.selfPath)) ? NOTHING : todo("missing or a different build");
+    return (await remoteSha(host)) === (await ownSha(ctx)) ? NOTHING : todo("missing or a different build");
   },
   async run(host, ctx) {
-    await host.upload(ctx.selfPath, NODE_BINARY, { mode: 0o755 });
-    if ((await remoteSha(host)) !== (await ownSha(ctx.selfPath))) throw new Error(`${NODE_BINARY} does not match after upload`);
+    await host.upload(ctx.selfPath, NODE_BINARY, { mode: 0o755, sha256: await ownSha(ctx) });
+    if ((await remoteSha(host)) !== (await ownSha(ctx))) throw new Error(`${NODE_BINARY} does not match after upload`);
   },
 };
 

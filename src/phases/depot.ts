@@ -10,6 +10,7 @@ import { NODE_BINARY } from "./binary.ts";
 import type { PhaseContext } from "./phase.ts";
 import { sh } from "../util/sh.ts";
 import { systemdArg } from "../util/systemd-escape.ts";
+import { depotUrl, endpointHostPort } from "../depot/endpoint.ts";
 
 export const DEPOT_UNIT = "k8s-ha-offline-depot.service";
 
@@ -19,7 +20,7 @@ const unitFor = (ctx: PhaseContext) =>
     // ExecStart is parsed by systemd: each value must stay one argument, with % and $ taken literally.
     binary: systemdArg(NODE_BINARY),
     bundleDir: systemdArg(ctx.bundleDir),
-    listen: systemdArg(ctx.depotUrl.replace(/^http:\/\//, "")),
+    listen: systemdArg(endpointHostPort(ctx.depot)),
   }, "k8s-ha-offline-depot.service");
 
 /** The service still runs a binary that the binary phase has since replaced. */
@@ -40,7 +41,7 @@ export const depot: Phase = {
     if (!cur || new TextDecoder().decode(cur) !== unitFor(ctx)) return todo("depot service not installed or different");
     if (!(await unitState(ctx.local, DEPOT_UNIT)).active) return todo("depot service not running");
     if (await runsStaleBinary(ctx)) return todo("depot runs an older build of the binary");
-    if (!(await answers(ctx.depotUrl))) return todo(`depot does not answer at ${ctx.depotUrl}`);
+    if (!(await answers(depotUrl(ctx.depot)))) return todo(`depot does not answer at ${depotUrl(ctx.depot)}`);
     return NOTHING;
   },
   async run(ctx) {
@@ -48,6 +49,6 @@ export const depot: Phase = {
     const changed = await installUnitFile(ctx.local, `/etc/systemd/system/${DEPOT_UNIT}`, unitFor(ctx));
     // A new build of the binary is a change too: the binary phase just replaced it.
     await ensureService(ctx.local, DEPOT_UNIT, changed || (await runsStaleBinary(ctx)) ? "restart" : "start");
-    await waitFor(`the depot at ${ctx.depotUrl}/v2/`, () => answers(ctx.depotUrl), 30_000);
+    await waitFor(`the depot at ${depotUrl(ctx.depot)}/v2/`, () => answers(depotUrl(ctx.depot)), 30_000);
   },
 };

@@ -1,5 +1,5 @@
-// Phases "etcd-pki" and "etcd": the external etcd cluster of the seed (its section 四 and the
-// linked ansible playbook), with a PKI made here in TypeScript and every member checked over TLS.
+// Phases "etcd-pki" and "etcd": the external etcd cluster of the reference guide (../shared/seed/,
+// a Chinese kubeadm HA guide: its section 四 and the linked ansible playbook), with a PKI made here in TypeScript and every member checked over TLS.
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { etcdMembers, controlPlanes, firstMaster } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";

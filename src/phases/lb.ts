@@ -1,7 +1,6 @@
-// Phase "lb": haproxy + keepalived on the control-plane nodes (section 三 of the seed, the reference
-// deployment guide in ../shared/seed/), with the seed's defects fixed: the traffic really passes
-// haproxy (controlPlaneEndpoint = VIP:port), backends are health-checked on /readyz, secrets are
-// generated, and the VRRP check asks haproxy.
+// Phase "lb": haproxy + keepalived on the control-plane nodes (section 三 of the reference guide in
+// ../shared/seed/), with the guide's defects fixed: the traffic really passes haproxy (controlPlaneEndpoint = VIP:port),
+// backends are health-checked on /readyz, secrets are generated, and the VRRP check asks haproxy.
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";

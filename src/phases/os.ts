@@ -1,7 +1,7 @@
-// Phase "os": section 二 of the seed, the reference deployment guide in ../shared/seed/ (hostname,
-// hosts, firewall, SELinux, swap), plus what kubeadm needs from the kernel (modules, sysctls). Where
-// the lab shares the host's kernel, a step that cannot apply says "skipped: <why>" instead of failing
-// or pretending.
+// Phase "os": section 二 of the reference guide (../shared/seed/, a Chinese kubeadm HA guide) —
+// hostname, hosts, firewall, SELinux, swap — plus what kubeadm needs from the kernel (modules,
+// sysctls). Where the lab shares the host's kernel, a step that cannot apply says "skipped: <why>"
+// instead of failing or pretending.
 import type { ClusterConfig } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import { sh, shJoin } from "../util/sh.ts";

@@ -5,10 +5,11 @@ import type { Host } from "../hosts/host.ts";
 import { findProfile, type OsProfile } from "../profiles/index.ts";
 import { embeddedManifests } from "../profiles/manifests.ts";
 import type { PinnedPackage } from "../profiles/profile.ts";
+import { depotUrl } from "../depot/endpoint.ts";
 import { hasRole, type HostSpec } from "../config/types.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { requireLock } from "./util/depot-files.ts";
-import { InstallError } from "../cli/errors.ts";
+import { InstallError } from "../util/errors.ts";
 
 /** Only the control-plane nodes run the load balancer. */
 const LB_ONLY = ["haproxy", "keepalived"];
@@ -41,7 +42,7 @@ function lockedPackages(ctx: Pick<PhaseContext, "lock">, node: HostSpec): Pinned
 
 function repoFile(ctx: PhaseContext): { path: string; content: string } {
   const profile = bundleProfile(ctx);
-  return { path: profile.packageManager.repoPath, content: profile.packageManager.renderRepo(ctx.depotUrl, profile.name) };
+  return { path: profile.packageManager.repoPath, content: profile.packageManager.renderRepo(depotUrl(ctx.depot), profile.name) };
 }
 
 async function installedVersions(host: Host, ctx: PhaseContext, names: string[]): Promise<Map<string, string>> {

@@ -2,12 +2,8 @@
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import type { BundleLock } from "../depot/lock.ts";
-
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  debug(msg: string): void;
-}
+import type { DepotEndpoint } from "../depot/endpoint.ts";
+import type { Logger } from "../util/log.ts";
 
 /** Everything a phase may use. Side effects go only through `host(...)`. */
 export interface PhaseContext {
@@ -20,8 +16,8 @@ export interface PhaseContext {
   bundleDir: string;
   /** Installer state on master1 (/var/lib/k8s-ha-offline by default). */
   stateDir: string;
-  /** Base URL of the depot as the nodes reach it, e.g. http://192.168.217.19:5000 */
-  depotUrl: string;
+  /** The depot on master1 as the nodes reach it (its URL: depotUrl() of src/depot/endpoint.ts). */
+  depot: DepotEndpoint;
   log: Logger;
   dryRun: boolean;
   /** Preflight check names downgraded to warnings (--ignore-preflight-errors); "all" for every one. */
@@ -30,6 +26,11 @@ export interface PhaseContext {
   lock: BundleLock | null;
   /** Path of the running executable (copied to the nodes). */
   selfPath: string;
+  /**
+   * The value under `key`, made by `make` the first time in this run and shared by every host after
+   * that (this binary's sha256, the generated secrets). Caches live here, one per run, never in a module.
+   */
+  once<T>(key: string, make: () => T): T;
 }
 
 /** What `check` found: nothing to do, something to do (with why), or a step that cannot apply here. */

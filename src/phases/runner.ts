@@ -1,10 +1,10 @@
 // Runs the ordered phase list: selects (--only/--from), checks each host, runs what is left,
 // stops at the first phase that failed anywhere, and records finished phases on master1.
 import type { HostSpec } from "../config/types.ts";
-import { UsageError, InstallError } from "../cli/errors.ts";
+import { UsageError, InstallError } from "../util/errors.ts";
 import type { Phase, PhaseContext, CheckResult } from "./phase.ts";
-import type { Progress } from "../cli/progress.ts";
 import { reasonOn } from "../hosts/host.ts";
+import { createLimiter } from "../hosts/limit.ts";
 
 export type HostStatus = "done" | "nothing to do" | "skipped" | "failed" | "not reached";
 
@@ -20,6 +20,14 @@ export interface PhaseOutcome {
   title: string;
   hosts: HostOutcome[];
   ms: number;
+}
+
+/** What the runner reports as it goes; the command line draws it (src/cli/progress.ts). */
+export interface PhaseProgress {
+  phaseStarted(name: string, title: string, hostCount: number): void;
+  hostStarted(phase: string, host: string): void;
+  hostFinished(phase: string, host: string): void;
+  phaseFinished(outcome: PhaseOutcome): void;
 }
 
 export interface RunOptions {
@@ -50,7 +58,7 @@ export function describePlan(phases: readonly Phase[], ctx: Pick<PhaseContext, "
   return rows.join("\n");
 }
 
-async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, progress: Progress): Promise<HostOutcome> {
+async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, progress: PhaseProgress): Promise<HostOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   progress.hostStarted(phase.name, node.name);
@@ -69,31 +77,15 @@ async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, prog
   }
 }
 
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Bounded parallel map that never lets one failure hide the others. */
-async function boundedAll<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-export async function runPhase(phase: Phase, ctx: PhaseContext, opts: RunOptions, progress: Progress): Promise<PhaseOutcome> {
+export async function runPhase(phase: Phase, ctx: PhaseContext, opts: RunOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
   const started = performance.now();
   const nodes = phase.hosts(ctx.config);
   progress.phaseStarted(phase.name, phase.title, nodes.length);
   let hosts: HostOutcome[];
   if (phase.mode === "parallel") {
-    hosts = await boundedAll(nodes, opts.concurrency, (n) => checkAndRun(phase, ctx, n, progress));
+    // checkAndRun never throws (a failure is an outcome), so one node never hides the others.
+    const limited = createLimiter(opts.concurrency);
+    hosts = await Promise.all(nodes.map((n) => limited(() => checkAndRun(phase, ctx, n, progress))));
   } else {
     // "once" runs on the first host only; "serial" stops at the first failure so a
     // broken control-plane join is not followed by another one.
@@ -115,7 +107,7 @@ export async function runPhases(
   phases: readonly Phase[],
   ctx: PhaseContext,
   opts: RunOptions,
-  progress: Progress,
+  progress: PhaseProgress,
   onPhaseDone?: (o: PhaseOutcome) => Promise<void>,
 ): Promise<PhaseOutcome[]> {
   const outcomes: PhaseOutcome[] = [];

@@ -1,19 +1,20 @@
 // Phase "runtime": containerd (+ runc, CNI plugins) from the bundle's static tarballs, systemd
-// cgroups, and every upstream registry the images name mirrored to the depot (the seed had to
-// "localise" docker by hand so that pulls would not become a nightmare).
+// cgroups, and every upstream registry the images name mirrored to the depot (the reference guide in
+// ../shared/seed/ had to "localise" docker by hand so that pulls would not become a nightmare).
 import type { Host } from "../hosts/host.ts";
 import type { PhaseContext } from "./phase.ts";
 import { render } from "../templates/render.ts";
 import configTemplate from "../../assets/containerd/config.toml" with { type: "text" };
 import unitTemplate from "../../assets/containerd/containerd.service" with { type: "text" };
 import { renderContainerdHostsToml, containerdHostsDir, renderDockerDaemonJson } from "../depot/node-config.ts";
+import { depotUrl, endpointHostPort } from "../depot/endpoint.ts";
 import dockerUnitTemplate from "../../assets/docker/docker.service" with { type: "text" };
 import type { LockFile } from "../depot/lock.ts";
 import { installUnitFile, ensureService, unitState } from "./util/systemd.ts";
 import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
-import { InstallError } from "../cli/errors.ts";
+import { InstallError } from "../util/errors.ts";
 import { readText, inContainer } from "./util/node.ts";
 import { dirname } from "node:path";
 import { sh, type ShellCommand } from "../util/sh.ts";
@@ -21,7 +22,7 @@ import { sh, type ShellCommand } from "../util/sh.ts";
 const ARCH = "(amd64|arm64)";
 /**
  * Where the runtime binaries come from: containerd's release tarball (bin/...) plus runc.<arch>,
- * or docker's static tarball (docker/...: dockerd, containerd, runc, ctr), as the seed used.
+ * or docker's static tarball (docker/...: dockerd, containerd, runc, ctr), as the reference guide used.
  */
 type RuntimeSource = { kind: "containerd"; tgz: LockFile; runc: LockFile } | { kind: "docker"; tgz: LockFile };
 
@@ -39,7 +40,7 @@ function runtimeSource(ctx: PhaseContext): RuntimeSource {
 const cniTgz = (ctx: PhaseContext) => lockedFile(ctx, new RegExp(`^files/cni-plugins-linux-${ARCH}-v[\\w.]+\\.tgz$`), "CNI plugins tarball");
 const dockerRuntime = (ctx: PhaseContext) => ctx.config.kubernetes.runtime === "docker";
 
-export const depotHost = (ctx: Pick<PhaseContext, "depotUrl">) => ctx.depotUrl.replace(/^https?:\/\//, "");
+export const depotHost = (ctx: Pick<PhaseContext, "depot">) => endpointHostPort(ctx.depot);
 
 /** Registries named by the bundle's images, plus the depot itself (kubeadm's imageRepository). */
 export function mirroredRegistries(ctx: PhaseContext): string[] {
@@ -65,7 +66,7 @@ async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, stri
     ["/etc/containerd/config.toml", render(configTemplate, { cluster: ctx.config.name, sandboxImage: sandboxImage(ctx), snapshotter }, "config.toml")],
   ];
   for (const reg of mirroredRegistries(ctx))
-    files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, ctx.depotUrl)]);
+    files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, depotUrl(ctx.depot))]);
   if (dockerRuntime(ctx))
     files.push(["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")], ["/etc/docker/daemon.json", renderDockerDaemonJson(depotHost(ctx))]);
   return files;

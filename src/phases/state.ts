@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import type { PhaseContext } from "./phase.ts";
 import type { PhaseOutcome } from "./runner.ts";
+import { sh } from "../util/sh.ts";
 
 export interface InstallState {
   cluster: string;
@@ -28,6 +29,6 @@ export async function recordPhaseDone(ctx: PhaseContext, o: PhaseOutcome): Promi
     ms: o.ms,
     hosts: Object.fromEntries(o.hosts.map((h) => [h.host, h.status])),
   };
-  await ctx.local.exec(`mkdir -p '${ctx.stateDir}' && chmod 700 '${ctx.stateDir}'`);
+  await ctx.local.exec(sh`mkdir -p ${ctx.stateDir} && chmod 700 ${ctx.stateDir}`);
   await ctx.local.writeFile(stateFile(ctx), JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
 }

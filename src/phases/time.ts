@@ -1,6 +1,5 @@
 // Phase "time": chrony everywhere. With no NTP server configured, master1 serves its clock to the
-// other nodes (the seed, the reference deployment guide in ../shared/seed/, did the same with ntpd and
-// 127.127.1.0); etcd and TLS need agreeing clocks.
+// other nodes (the reference guide in ../shared/seed/ does the same with ntpd and 127.127.1.0); etcd and TLS need agreeing clocks.
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { firstMaster } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
@@ -11,7 +10,7 @@ import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { readText, inContainer } from "./util/node.ts";
 import { findProfile } from "../profiles/index.ts";
 import type { ChronyLayout } from "../profiles/profile.ts";
-import { InstallError } from "../cli/errors.ts";
+import { InstallError } from "../util/errors.ts";
 import { sh } from "../util/sh.ts";
 
 export function renderChrony(config: ClusterConfig, node: HostSpec): string {

@@ -1,7 +1,13 @@
 // One logger for the whole run: terse lines on the terminal, everything (with timestamps) in --log-file.
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Logger } from "../phases/phase.ts";
+
+/** What every layer logs through: phases, the depot, the registry. */
+export interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  debug(msg: string): void;
+}
 
 export interface RunLogger extends Logger {
   /** Only to the log file: command transcripts, per-host output. */

@@ -137,7 +137,7 @@ async function main() {
     depotScript,
     `import { startDepotServer } from ${JSON.stringify(join(ROOT, "src/depot/server.ts"))};
 const quiet = { info() {}, warn: (m: string) => console.error(m), debug() {} };
-await startDepotServer({ bundleDir: ${JSON.stringify(bundle)}, listen: "127.0.0.1:${PORTS.depot}", log: quiet });`,
+await startDepotServer({ bundleDir: ${JSON.stringify(bundle)}, listen: { address: "127.0.0.1", port: ${PORTS.depot} }, log: quiet });`,
   );
   const depotProc = start([process.execPath, depotScript], "depot");
   await waitFor(`http://127.0.0.1:${PORTS.depot}/v2/`);

@@ -4,9 +4,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { downloadDebs, resolveDebClosure } from "../../src/depot/bundle/apt.ts";
-import { packFromDebs, packStandin } from "../../src/depot/bundle/debian-pack.ts";
-import { sha256File } from "../../src/depot/bundle/hash.ts";
+import { downloadDebs, resolveDebClosure } from "../../src/bundle/apt.ts";
+import { packFromDebs, packStandin } from "../../src/bundle/debian-pack.ts";
+import { sha256File } from "../../src/util/hash.ts";
 import { loadManifests, type FileEntry, type PackageEntry } from "../../src/profiles/manifests.ts";
 
 const work = mkdtempSync(join(tmpdir(), "bundle-debian-"));

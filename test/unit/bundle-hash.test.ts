@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { mapLimit, sha256File } from "../../src/depot/bundle/hash.ts";
+import { mapLimit, sha256File } from "../../src/util/hash.ts";
 
 describe("mapLimit", () => {
   test("keeps order and never runs more than the limit at once", async () => {

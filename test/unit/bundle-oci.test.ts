@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sha256File, sha256Hex } from "../../src/depot/bundle/hash.ts";
-import { buildLabImage } from "../../src/depot/bundle/oci-build.ts";
+import { sha256File, sha256Hex } from "../../src/util/hash.ts";
+import { buildLabImage } from "../../src/bundle/oci-build.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bundle-oci-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -18,9 +18,10 @@ beforeAll(async () => {
   writeFileSync(
     join(dir, "src", "cli-depot-test.ts"),
     `import { startDepotServer } from "./depot/server.ts";
+import { parseEndpoint } from "./depot/endpoint.ts";
 const log = { info: (m: string) => console.log(m), warn: (m: string) => console.log(m), debug: (m: string) => console.log(m) };
 const [bundleDir, listen] = process.argv.slice(2);
-const depot = await startDepotServer({ bundleDir: bundleDir!, listen: listen!, log, threads: 2 });
+const depot = await startDepotServer({ bundleDir: bundleDir!, listen: parseEndpoint(listen!), log, threads: 2 });
 const res = await fetch(depot.url + "/v2/pause/manifests/3.5", { method: "HEAD" });
 console.log("status " + res.status);
 await depot.stop();

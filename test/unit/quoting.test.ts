@@ -12,7 +12,7 @@ import { SshHost } from "../../src/hosts/ssh.ts";
 import type { Host } from "../../src/hosts/host.ts";
 import { sh } from "../../src/util/sh.ts";
 import { systemdArg } from "../../src/util/systemd-escape.ts";
-import { secret, forgetSecrets } from "../../src/phases/util/secrets.ts";
+import { secret } from "../../src/phases/util/secrets.ts";
 import type { PhaseContext } from "../../src/phases/phase.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/config/errors.ts";
@@ -147,13 +147,13 @@ describe("hostile paths run nothing", () => {
   test("secrets in a stateDir with a space, a quote and $(...): stored there, nothing run", async () => {
     const marker = join(work, "PWNED-secrets");
     for (const stateDir of [join(work, "state dir"), join(work, `x';touch ${marker};'`), join(work, `a $(touch ${marker})`)]) {
-      forgetSecrets();
-      const ctx = { local: new LocalHost({ name: "master1" }), stateDir, config: { loadBalancer: {} } } as unknown as PhaseContext;
+      const memo = new Map<string, unknown>();
+      const once = (key: string, make: () => unknown) => (memo.has(key) ? memo.get(key) : (memo.set(key, make()), memo.get(key)));
+      const ctx = { local: new LocalHost({ name: "master1" }), stateDir, config: { loadBalancer: {} }, once } as unknown as PhaseContext;
       const pass = await secret(ctx, "haproxyStatsPassword");
       expect(JSON.parse(readFileSync(join(stateDir, "secrets.json"), "utf8"))).toEqual({ haproxyStatsPassword: pass });
       expect(statSync(stateDir).mode & 0o777).toBe(0o700);
     }
-    forgetSecrets();
     expect(existsSync(marker)).toBe(false);
   });
 });

@@ -27,7 +27,7 @@ async function ctr(...args: string[]): Promise<{ code: number; out: string }> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "registry-containerd-"));
   images = await writeFixtureBundle(join(dir, "bundle"));
-  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: `127.0.0.1:${PORT}`, log });
+  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log });
   const hostsDir = join(dir, "certs.d");
   for (const registry of ["registry.k8s.io", "docker.io"]) {
     mkdirSync(join(hostsDir, registry), { recursive: true });

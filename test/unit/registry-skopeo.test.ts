@@ -19,7 +19,7 @@ beforeAll(async () => {
   // A `docker save`-style archive too, written by skopeo from the pause image.
   const saved = await run(["copy", `oci-archive:${join(dir, "bundle", "images", "pause.tar")}`, `docker-archive:${join(dir, "bundle", "images", "saved.tar")}:registry.k8s.io/pause-saved:3.5`]);
   if (saved.code !== 0) throw new Error(`could not write the docker-archive fixture: ${saved.stderr}`);
-  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: HOST, log: collectingLogger() });
+  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log: collectingLogger() });
 });
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { downloadDebs, resolveDebClosure, writeFlatRepo } from "../../src/depot/bundle/apt.ts";
+import { downloadDebs, resolveDebClosure, writeFlatRepo } from "../../src/bundle/apt.ts";
 import { renderAptSource } from "../../src/profiles/apt.ts";
 
 const PORT = 5210;

@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { selectPhases, runPhases, PhaseFailure, describePlan } from "../../src/phases/runner.ts";
 import type { Phase, PhaseContext } from "../../src/phases/phase.ts";
 import type { Progress } from "../../src/cli/progress.ts";
-import { UsageError } from "../../src/cli/errors.ts";
+import { UsageError } from "../../src/util/errors.ts";
 import { HostError } from "../../src/hosts/host.ts";
 import { seedConfig } from "./support/seed-config.ts";
 import { summaryTable } from "../../src/cli/progress.ts";

@@ -3,7 +3,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { buildLock } from "../../src/depot/bundle/lock-build.ts";
+import { buildLock } from "../../src/bundle/lock-build.ts";
 import { BundleError, embeddedLock, parseLock, readLock, serializeLock, writeLock, type BundleLock } from "../../src/depot/lock.ts";
 import { describeProblem, verifyBundle } from "../../src/depot/verify.ts";
 

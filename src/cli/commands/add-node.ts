@@ -1,11 +1,11 @@
 // `add-node NAME`: the node is first written into cluster.yaml by the operator; then the same
 // idempotent phases as install run — every existing node reports "nothing to do" except where the
 // new one matters (/etc/hosts everywhere, haproxy backends for a control-plane node).
-import { readConfig } from "../context.ts";
-import { UsageError } from "../errors.ts";
+import { readConfig } from "../run-inputs.ts";
+import { UsageError } from "../../util/errors.ts";
 import { hasRole, controlPlanes } from "../../config/types.ts";
 import install from "./install.ts";
-import type { GlobalFlags } from "../main.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 export default async function addNode(name: string, flags: GlobalFlags & { role?: string; bundle?: string }): Promise<number> {
   const config = readConfig(flags);

@@ -1,9 +1,10 @@
 // `check-certs`: every certificate on every control-plane and etcd node, one table, exit code for monitoring.
 import { runCheckCerts } from "../../certs/index.ts";
-import { readConfig, openSession, parsePositiveInt } from "../context.ts";
-import { UsageError } from "../errors.ts";
+import { openSession, parsePositiveInt } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
+import { UsageError } from "../../util/errors.ts";
 import { controlPlanes, etcdMembers } from "../../config/types.ts";
-import type { GlobalFlags } from "../main.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 export default async function checkCerts(flags: GlobalFlags & { warnDays?: number | string; output?: string }): Promise<number> {
   const output = flags.output ?? "table";

@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { renderInitConfig } from "../../config/init.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../util/errors.ts";
 
 export default async function init(flags: { output: string; force?: boolean }): Promise<number> {
   const out = resolve(flags.output);

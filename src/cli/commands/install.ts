@@ -2,10 +2,11 @@
 import { PHASES } from "../../phases/index.ts";
 import { describePlan, selectPhases, runPhases, PhaseFailure, type PhaseOutcome } from "../../phases/runner.ts";
 import { createProgress, summaryTable } from "../progress.ts";
-import { readConfig, openSession, parseList, parsePositiveInt, confirm, requireMaster1 } from "../context.ts";
+import { openSession, parseList, parsePositiveInt, confirm, requireMaster1 } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
 import { recordPhaseDone } from "../../phases/state.ts";
 import { checkBundleBeforeInstall } from "./verify-bundle.ts";
-import type { GlobalFlags } from "../main.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 interface InstallFlags extends GlobalFlags {
   bundle?: string;

@@ -1,7 +1,7 @@
 import { PHASES } from "../../phases/index.ts";
 import { describePlan } from "../../phases/runner.ts";
-import { readConfig } from "../context.ts";
-import type { GlobalFlags } from "../main.ts";
+import { readConfig } from "../run-inputs.ts";
+import type { GlobalFlags } from "../flags.ts";
 import { existsSync } from "node:fs";
 
 export default async function phases(flags: GlobalFlags): Promise<number> {

@@ -2,8 +2,9 @@
 import { PHASES } from "../../phases/index.ts";
 import { runPhase } from "../../phases/runner.ts";
 import { createProgress } from "../progress.ts";
-import { readConfig, openSession } from "../context.ts";
-import type { GlobalFlags } from "../main.ts";
+import { openSession } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 export default async function preflight(flags: GlobalFlags & { ignorePreflightErrors?: string }): Promise<number> {
   const config = readConfig(flags);

@@ -1,10 +1,12 @@
 // `remove-node NAME`: drain and delete the Kubernetes node, reset it, and say what to change in
 // cluster.yaml. Never removes an etcd member (that would risk quorum) or master1.
-import { readConfig, openSession, confirm } from "../context.ts";
-import { UsageError, InstallError } from "../errors.ts";
+import { openSession, confirm } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
+import { UsageError, InstallError } from "../../util/errors.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
 import { kubectl } from "../../phases/kube/cluster-api.ts";
-import type { GlobalFlags } from "../main.ts";
+import type { GlobalFlags } from "../flags.ts";
+import { sh } from "../../util/sh.ts";
 
 export default async function removeNode(name: string, flags: GlobalFlags): Promise<number> {
   const config = readConfig(flags);
@@ -28,7 +30,7 @@ export default async function removeNode(name: string, flags: GlobalFlags): Prom
       console.log(`${name}: drained and deleted from the cluster`);
     } else console.log(`${name}: not a node of the cluster (already deleted)`);
     const host = await ctx.host(spec);
-    const r = await host.exec("kubeadm reset -f && systemctl disable --now kubelet && rm -rf /etc/kubernetes /var/lib/kubelet /etc/cni/net.d", { check: false, timeoutMs: 180_000 });
+    const r = await host.exec(sh`kubeadm reset -f && systemctl disable --now kubelet && rm -rf /etc/kubernetes /var/lib/kubelet /etc/cni/net.d`, { check: false, timeoutMs: 180_000 });
     if (r.code !== 0) throw new InstallError(`${name}: reset failed: ${(r.stderr || r.stdout).trim()}`);
     console.log(`${name}: reset (kubelet stopped, /etc/kubernetes removed)`);
     console.log(`next: remove ${name} from ${config.source}, then run \`k8s-ha-offline install --only os${hasRole(spec, "control-plane") ? ",lb" : ""}\` to refresh /etc/hosts${hasRole(spec, "control-plane") ? " and the haproxy backends" : ""}`);

@@ -1,10 +1,11 @@
 // `renew-certs [--etcd] [--kubernetes]`: back up, renew in turn (never without quorum), then show check-certs.
 import { runCheckCerts } from "../../certs/index.ts";
 import { backupDirFor, certNodes, describeRenewal, renewCerts, type RenewScope } from "../../ops/renew-certs.ts";
-import { readConfig, openSession, confirm, type ClusterSession } from "../context.ts";
-import { EXIT_FAILURE, UsageError } from "../errors.ts";
+import { openSession, confirm, type ClusterSession } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
+import { EXIT_FAILURE, UsageError } from "../../util/errors.ts";
 import { firstMaster } from "../../config/types.ts";
-import type { GlobalFlags } from "../main.ts";
+import type { GlobalFlags } from "../flags.ts";
 
 /** Neither flag means both. */
 export function renewScope(flags: { etcd?: boolean; kubernetes?: boolean }): RenewScope {

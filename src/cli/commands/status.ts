@@ -1,9 +1,11 @@
 // `status`: nodes, services, etcd health, VIP holder, depot and Kubernetes nodes in one table.
 // Exit 0 healthy, 1 degraded (the table says what), 2 bad usage.
-import { readConfig, openSession } from "../context.ts";
-import { UsageError, EXIT_OK, EXIT_FAILURE } from "../errors.ts";
-import type { GlobalFlags } from "../main.ts";
+import { openSession } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
+import { UsageError, EXIT_OK, EXIT_FAILURE } from "../../util/errors.ts";
+import type { GlobalFlags } from "../flags.ts";
 import { collectStatus } from "../../ops/status.ts";
+import { depotUrl } from "../../depot/endpoint.ts";
 import { renderStatusTable } from "../../ops/status-render.ts";
 
 export default async function status(flags: GlobalFlags & { output?: string }): Promise<number> {
@@ -12,7 +14,7 @@ export default async function status(flags: GlobalFlags & { output?: string }): 
   const config = readConfig(flags);
   const session = openSession(config, flags, "status");
   try {
-    const report = await collectStatus({ config, host: session.ctx.host, depotUrl: session.ctx.depotUrl });
+    const report = await collectStatus({ config, host: session.ctx.host, depotUrl: depotUrl(session.ctx.depot) });
     process.stdout.write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : renderStatusTable(report));
     return report.healthy ? EXIT_OK : EXIT_FAILURE;
   } finally {

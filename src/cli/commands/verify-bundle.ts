@@ -1,12 +1,10 @@
 // `verify-bundle`: every payload file against the lock embedded at compile time.
-import { resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { embeddedLock } from "../../depot/lock.ts";
 import { verifyBundle } from "../../depot/verify.ts";
-import { loadConfig } from "../../config/load.ts";
-import { UsageError, InstallError } from "../errors.ts";
-import type { Logger } from "../../phases/phase.ts";
-import type { GlobalFlags } from "../main.ts";
+import { UsageError, InstallError } from "../../util/errors.ts";
+import type { Logger } from "../../util/log.ts";
+import { bundleInputs, type RunFlags } from "../run-inputs.ts";
 
 function lockOrExplain() {
   const lock = embeddedLock();
@@ -33,9 +31,9 @@ export async function checkBundleBeforeInstall(dir: string, log: Logger): Promis
   log.info(`bundle ${dir}: every file matches the embedded lock`);
 }
 
-export default async function verifyBundleCommand(flags: GlobalFlags & { bundle?: string }): Promise<number> {
+export default async function verifyBundleCommand(flags: RunFlags): Promise<number> {
   const lock = lockOrExplain();
-  const dir = resolve(flags.bundle ?? (existsSync(flags.config) ? loadConfig(resolve(flags.config)).bundle.dir : `bundle-${lock.profile}`));
+  const dir = bundleInputs(flags).bundleDir;
   const problems = await bundleProblems(dir);
   if (problems.length) {
     console.error(`bundle ${dir}: ${problems.length} problem(s)\n  ${problems.join("\n  ")}`);

@@ -1,8 +1,9 @@
 // `verify --failover`: the measured failover drill against the installed cluster (see src/ops/failover.ts).
 // Whatever it stops is started again, also on Ctrl-C / SIGTERM and on failure.
-import { readConfig, openSession, confirm, parsePositiveInt } from "../context.ts";
-import { UsageError, EXIT_OK, EXIT_FAILURE } from "../errors.ts";
-import type { GlobalFlags } from "../main.ts";
+import { openSession, confirm, parsePositiveInt } from "../context.ts";
+import { readConfig } from "../run-inputs.ts";
+import { UsageError, EXIT_OK, EXIT_FAILURE } from "../../util/errors.ts";
+import type { GlobalFlags } from "../flags.ts";
 import { controlPlanes, firstMaster } from "../../config/types.ts";
 import { CA_CRT } from "../../phases/kube/cluster-api.ts";
 import { DEFAULT_BUDGETS, runFailoverDrill, renderFailoverTable } from "../../ops/failover.ts";

@@ -8,7 +8,7 @@ const SHA256_DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 /** Any well-formed digest (algorithm:encoded), even one we do not store. */
 const DIGEST_RE = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
-/** The repository namespace kubeadm's imageRepository points at (<depot>/google_containers), as in the seed. */
+/** The repository namespace kubeadm's imageRepository points at (<depot>/google_containers), as in the reference guide (../shared/seed/). */
 export const KUBEADM_NAMESPACE = "google_containers";
 
 export interface ImageRef {

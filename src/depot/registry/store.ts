@@ -3,7 +3,7 @@
 // its tags and the digests it may serve (the spec only lets a repository serve what it references).
 import { readdirSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { Logger } from "../../phases/phase.ts";
+import type { Logger } from "../../util/log.ts";
 import { hashMember, ImageArchiveError, memberBytes, parseJson, type Archive } from "./archive.ts";
 import { readDockerArchive } from "./docker-archive.ts";
 import { isIndexType, isManifestType } from "./media-types.ts";

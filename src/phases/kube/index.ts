@@ -1,5 +1,5 @@
-// Phases kube-binaries, kubeadm-init, control-plane-join, worker-join, cni and post: the seed's
-// sections 五 onwards, automated. Secrets travel only inside 0600 config files, never on a command line.
+// Phases kube-binaries, kubeadm-init, control-plane-join, worker-join, cni and post: sections 五
+// onwards of the reference guide (../shared/seed/, a Chinese kubeadm HA guide), automated. Secrets travel only inside 0600 config files, never on a command line.
 import { join as joinPath } from "node:path";
 import type { HostSpec } from "../../config/types.ts";
 import { controlPlanes, workers, firstMaster } from "../../config/types.ts";
@@ -19,7 +19,7 @@ import { redact } from "../../util/log.ts";
 import { renderInitConfig, renderJoinConfig } from "./kubeadm-config.ts";
 import { readJoinState, writeJoinState, newJoinState, tokenUsable, certsUsable, ttlMs, type JoinState } from "./join-secrets.ts";
 import { ADMIN_CONF, CA_CRT, kubectl, readyAt, vipUrl, nodeRows, systemPods } from "./cluster-api.ts";
-import { InstallError } from "../../cli/errors.ts";
+import { InstallError } from "../../util/errors.ts";
 import { readText } from "../util/node.ts";
 
 const imageRepository = (ctx: PhaseContext) => `${depotHost(ctx)}/google_containers`;
@@ -285,7 +285,7 @@ export const cni: Phase = {
 
 // ---- post -----------------------------------------------------------------------------------
 
-/** kubeadm <= 1.22 writes --port=0, which breaks `kubectl get cs` (the seed's 附3). */
+/** kubeadm <= 1.22 writes --port=0, which breaks `kubectl get cs` (附3 of the reference guide). */
 const needsPortFix = (ctx: PhaseContext) => Number(ctx.config.kubernetes.version.split(".")[1]) <= 22;
 const PORT_FIX_FILES = ["/etc/kubernetes/manifests/kube-controller-manager.yaml", "/etc/kubernetes/manifests/kube-scheduler.yaml"];
 

@@ -1,6 +1,6 @@
-// The bootstrap token and the certificate key are generated here (never the seed's
-// abcdef.0123456789abcdef with ttl 0), kept in stateDir/join.json (0600) on master1, and renewed
-// when they would expire: tokens after tokenTTL, uploaded control-plane certificates after 2 h.
+// The bootstrap token and the certificate key are generated here (never the abcdef.0123456789abcdef
+// with ttl 0 of the reference guide in ../shared/seed/), kept in stateDir/join.json (0600) on master1,
+// and renewed when they would expire: tokens after tokenTTL, uploaded control-plane certificates after 2 h.
 import { join } from "node:path";
 import type { PhaseContext } from "../phase.ts";
 import { bootstrapToken, certificateKey } from "../../pki/discovery.ts";

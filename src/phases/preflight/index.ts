@@ -1,6 +1,6 @@
 // Phase "preflight": read-only checks on every node, one table, stop before anything changes.
 import type { Phase } from "../phase.ts";
-import { InstallError } from "../../cli/errors.ts";
+import { InstallError } from "../../util/errors.ts";
 import { reasonOn } from "../../hosts/host.ts";
 import { gatherFacts, type NodeFacts } from "./facts.ts";
 import { evaluate, blocking, findingsTable } from "./checks.ts";

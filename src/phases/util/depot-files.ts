@@ -5,7 +5,8 @@ import type { Host } from "../../hosts/host.ts";
 import type { BundleLock, LockFile } from "../../depot/lock.ts";
 import { dirname } from "node:path";
 import { sh, shJoin } from "../../util/sh.ts";
-import { InstallError } from "../../cli/errors.ts";
+import { depotUrl } from "../../depot/endpoint.ts";
+import { InstallError } from "../../util/errors.ts";
 
 export function requireLock(ctx: Pick<PhaseContext, "lock">): BundleLock {
   if (!ctx.lock) throw new InstallError("this binary carries no bundle lock; build it with `bun run build.ts bundle --profile <profile>`");
@@ -22,8 +23,8 @@ export function lockedFile(ctx: Pick<PhaseContext, "lock">, pattern: RegExp, wha
 }
 
 /** Download a bundle file from the depot to `dest` on the node, verified by sha256 before it is moved in place. */
-export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depotUrl">, file: LockFile, dest: string): Promise<void> {
-  const url = `${ctx.depotUrl}/${file.path}`;
+export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depot">, file: LockFile, dest: string): Promise<void> {
+  const url = `${depotUrl(ctx.depot)}/${file.path}`;
   const tmp = `${dest}.part`;
   const r = await host.exec(
     shJoin(

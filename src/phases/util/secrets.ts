@@ -1,5 +1,6 @@
-// Secrets the installer generates (never the seed's admin123 / 123456) are kept on master1 in
-// stateDir/secrets.json (0600), so every node and every re-run gets the same value.
+// Secrets the installer generates (never the admin123 / 123456 of the reference guide in
+// ../shared/seed/) are kept on master1 in stateDir/secrets.json (0600), so every node and every
+// re-run gets the same value.
 import { join } from "node:path";
 import type { PhaseContext } from "../phase.ts";
 import { randomPassword } from "../../pki/discovery.ts";
@@ -8,9 +9,6 @@ import { sh } from "../../util/sh.ts";
 export type SecretName = "keepalivedAuthPass" | "haproxyStatsPassword";
 const LENGTH: Record<SecretName, number> = { keepalivedAuthPass: 8, haproxyStatsPassword: 24 };
 
-// Phases run hosts in parallel: one load/generate/store per process, shared by all of them.
-let pending: Promise<Record<string, string>> | undefined;
-
 async function load(ctx: PhaseContext): Promise<Record<string, string>> {
   const raw = await ctx.local.readFile(join(ctx.stateDir, "secrets.json"));
   return raw ? (JSON.parse(new TextDecoder().decode(raw)) as Record<string, string>) : {};
@@ -18,7 +16,9 @@ async function load(ctx: PhaseContext): Promise<Record<string, string>> {
 
 export async function secret(ctx: PhaseContext, name: SecretName): Promise<string> {
   if (name === "keepalivedAuthPass" && ctx.config.loadBalancer.authPass) return ctx.config.loadBalancer.authPass;
-  const next = (pending ?? load(ctx)).then(async (all) => {
+  // Phases run hosts in parallel: one load/generate/store at a time per run, shared by all of them.
+  const slot = ctx.once("secrets", () => ({ pending: load(ctx) }));
+  const next = slot.pending.then(async (all) => {
     if (!all[name]) {
       all[name] = randomPassword(LENGTH[name]);
       await ctx.local.exec(sh`mkdir -p ${ctx.stateDir} && chmod 700 ${ctx.stateDir}`);
@@ -26,11 +26,6 @@ export async function secret(ctx: PhaseContext, name: SecretName): Promise<strin
     }
     return all;
   });
-  pending = next;
+  slot.pending = next;
   return (await next)[name]!;
-}
-
-/** For tests and a second config in one process. */
-export function forgetSecrets(): void {
-  pending = undefined;
 }

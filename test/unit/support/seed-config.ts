@@ -1,4 +1,5 @@
-// The seed topology as a validated ClusterConfig, straight from the template `init` writes.
+// The seed topology (the reference deployment in ../shared/seed/: master1-3 = 192.168.217.19-21,
+// node1 = .22) as a validated ClusterConfig, straight from the template `init` writes.
 import { parseConfig } from "../../../src/config/load.ts";
 import { renderInitConfig } from "../../../src/config/init.ts";
 import type { ClusterConfig } from "../../../src/config/types.ts";

@@ -7,7 +7,7 @@
 // for those images; the lock records the archive's.
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { sha256Hex } from "./hash.ts";
+import { sha256Hex } from "../util/hash.ts";
 import { DownloadError, fetchRetry, saveBody } from "./http.ts";
 import { MT, writeOciArchive, type Blob, type Descriptor } from "./oci-layout.ts";
 

@@ -1,4 +1,5 @@
-// Streaming digests: bundle payloads run to hundreds of MiB, so never read a file whole.
+// Streaming digests for bundle assembly and verify-bundle: bundle payloads run to hundreds of MiB,
+// so never read a file whole.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 

@@ -3,7 +3,7 @@
 // cni-plugins-linux-amd64-v<v>.tgz), so the node-side install steps do not care where they came from.
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { FileEntry } from "../../profiles/manifests.ts";
+import type { FileEntry } from "../profiles/manifests.ts";
 import { run } from "./run.ts";
 import { withParentDirs, writeTar, type TarMember } from "./tar.ts";
 

@@ -7,8 +7,8 @@
 // interrupted run never leaves a bundle that looks whole.
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { writeLock, type BundleLock, type LockImage } from "../lock.ts";
-import { imageArchiveName, loadManifests as loadProfile, REPO_ROOT, UNKNOWN_SHA256, type FileEntry, type ProfileManifests as Profile } from "../../profiles/manifests.ts";
+import { writeLock, type BundleLock, type LockImage } from "../depot/lock.ts";
+import { imageArchiveName, loadManifests as loadProfile, REPO_ROOT, UNKNOWN_SHA256, type FileEntry, type ProfileManifests as Profile } from "../profiles/manifests.ts";
 import { downloadDebs, writeFlatRepo } from "./apt.ts";
 import { packFromDebs, packStandin } from "./debian-pack.ts";
 import { downloadTo } from "./http.ts";

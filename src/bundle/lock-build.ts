@@ -1,8 +1,8 @@
 // Building lock.json from an assembled bundle directory: every file but lock.json, hashed.
 import { readdir } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { LOCK_FILE, type BundleLock, type LockFile, type LockFileKind, type LockImage } from "../lock.ts";
-import { mapLimit, sha256File } from "./hash.ts";
+import { LOCK_FILE, type BundleLock, type LockFile, type LockFileKind, type LockImage } from "../depot/lock.ts";
+import { mapLimit, sha256File } from "../util/hash.ts";
 
 export function kindOfPath(path: string): LockFileKind {
   if (path.endsWith(".rpm")) return "rpm";

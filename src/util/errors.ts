@@ -1,4 +1,5 @@
-// Exit codes are part of the interface (README "Exit codes"): scripts and CI rely on them.
+// Errors every layer may throw, and the exit codes they map to. Exit codes are part of the interface
+// (README "Exit codes"): scripts and CI rely on them.
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -17,4 +18,9 @@ export class InstallError extends Error {
     super(message);
     this.name = "InstallError";
   }
+}
+
+/** The message of an error (or the thing thrown, as text): what the operator reads, without a stack. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -7,13 +7,13 @@
 // costs a few MiB more than a closure against a guessed base.
 //
 // Refresh the pinned list in rpms/debian12.yaml after a Debian point release with:
-//   bun src/depot/bundle/apt.ts resolve haproxy keepalived ...   (prints the packages: YAML)
+//   bun src/bundle/apt.ts resolve haproxy keepalived ...   (prints the packages: YAML)
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { gzipSync } from "node:zlib";
-import type { PackageEntry } from "../../profiles/manifests.ts";
-import { digestFile, mapLimit, sha256File, sha256Hex } from "./hash.ts";
+import type { PackageEntry } from "../profiles/manifests.ts";
+import { digestFile, mapLimit, sha256File, sha256Hex } from "../util/hash.ts";
 import { run } from "./run.ts";
 
 /** apt options that make apt-get resolve as if nothing were installed, touching no system state. */
@@ -84,7 +84,7 @@ export async function downloadDebs(entries: PackageEntry[], dir: string): Promis
     await run(["apt-get", "download", "-q", ...specs], { cwd: scratch }).catch((e: Error) => {
       throw new Error(
         `apt-get download failed (${e.message.split("\n").filter((l) => l.startsWith("E:")).join("; ") || e.message}); ` +
-          "if Debian moved on to a newer point release, re-pin with: bun src/depot/bundle/apt.ts resolve <wanted...>",
+          "if Debian moved on to a newer point release, re-pin with: bun src/bundle/apt.ts resolve <wanted...>",
       );
     });
     // apt-get names files name_version_arch.deb with the epoch ':' escaped; match by control fields instead.
@@ -161,7 +161,7 @@ export async function writeFlatRepo(dir: string, opts: { label: string; date?: D
 if (import.meta.main) {
   const [cmd, ...wanted] = process.argv.slice(2);
   if (cmd !== "resolve" || wanted.length === 0) {
-    console.error("usage: bun src/depot/bundle/apt.ts resolve <package>...");
+    console.error("usage: bun src/bundle/apt.ts resolve <package>...");
     process.exit(2);
   }
   const { stringify } = await import("yaml");

@@ -2,7 +2,7 @@
 // files the caller adds), an image config with the matching diff_id, an OCI manifest, and an index
 // naming the full upstream reference. Same inputs → same digests (fixed mtimes, deterministic gzip).
 import { gzipSync } from "node:zlib";
-import { sha256Hex } from "./hash.ts";
+import { sha256Hex } from "../util/hash.ts";
 import { MT, writeOciArchive, type Descriptor } from "./oci-layout.ts";
 import { FIXED_MTIME, tarBytes, type TarMember } from "./tar.ts";
 
