@@ -12,6 +12,7 @@ import type { GlobalFlags } from "./main.ts";
 import { UsageError } from "./errors.ts";
 import { embeddedLock } from "../depot/lock.ts";
 import { acquireRunLock } from "./run-lock.ts";
+import { depotUrl } from "../cluster/endpoints.ts";
 
 /** Commands that change nodes: one of them at a time (see run-lock.ts). */
 const CHANGING = new Set(["install", "remove-node", "renew-certs", "verify-failover"]);
@@ -47,7 +48,7 @@ export function openSession(config: ClusterConfig, flags: GlobalFlags & { bundle
     local,
     bundleDir,
     stateDir: config.stateDir,
-    depotUrl: `http://${config.depot.address ?? master.address}:${config.depot.port}`,
+    depotUrl: depotUrl(config),
     log,
     dryRun: Boolean(flags.dryRun),
     ignorePreflightErrors: parseList(flags.ignorePreflightErrors, "--ignore-preflight-errors") ?? [],

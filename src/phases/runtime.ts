@@ -9,7 +9,8 @@ import unitTemplate from "../../assets/containerd/containerd.service" with { typ
 import { renderContainerdHostsToml, containerdHostsDir, renderDockerDaemonJson } from "../depot/node-config.ts";
 import dockerUnitTemplate from "../../assets/docker/docker.service" with { type: "text" };
 import type { LockFile } from "../depot/lock.ts";
-import { installUnitFile, ensureService, unitState } from "./util/systemd.ts";
+import { installUnitFile, ensureService, unitState } from "../cluster/systemd.ts";
+import { depotHost } from "../cluster/endpoints.ts";
 import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
@@ -36,8 +37,6 @@ function runtimeSource(ctx: PhaseContext): RuntimeSource {
 }
 const cniTgz = (ctx: PhaseContext) => lockedFile(ctx, new RegExp(`^files/cni-plugins-linux-${ARCH}-v[\\w.]+\\.tgz$`), "CNI plugins tarball");
 const dockerRuntime = (ctx: PhaseContext) => ctx.config.kubernetes.runtime === "docker";
-
-export const depotHost = (ctx: Pick<PhaseContext, "depotUrl">) => ctx.depotUrl.replace(/^https?:\/\//, "");
 
 /** Registries named by the bundle's images, plus the depot itself (kubeadm's imageRepository). */
 export function mirroredRegistries(ctx: PhaseContext): string[] {

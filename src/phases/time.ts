@@ -5,7 +5,8 @@ import { firstMaster } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import { render } from "../templates/render.ts";
 import chronyTemplate from "../../assets/chrony/chrony.conf" with { type: "text" };
-import { installUnitFile, ensureService, unitState, waitFor } from "./util/systemd.ts";
+import { installUnitFile, ensureService, unitState } from "../cluster/systemd.ts";
+import { waitFor } from "../cluster/wait.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { readText, inContainer } from "./util/node.ts";
 
