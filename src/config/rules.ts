@@ -4,26 +4,12 @@ import { PROFILE_NAMES } from "../profiles/index.ts";
 import type { ClusterConfig, HostSpec } from "./types.ts";
 import { type Cidr, cidrContains, cidrsOverlap, formatIPv4, isLoopback, isUnusableAddress, maskOf, networkOf, parseCidr, parseCidrLoose, parseIPv4 } from "./net.ts";
 import type { YamlPath } from "./yaml-source.ts";
+import { APISERVER_PORT, NODE_PORT_RANGE, componentPorts } from "./ports.ts";
 
 type DeepPartial<T> = T extends (infer U)[] ? (DeepPartial<U> | undefined)[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 export type Draft = DeepPartial<ClusterConfig>;
 type DraftHost = DeepPartial<HostSpec>;
 export type Report = (path: YamlPath, message: string, hint: string) => void;
-
-/** Ports the cluster's own components listen on, on the nodes that run haproxy and the depot. */
-const CLUSTER_PORTS: Record<number, string> = {
-  2379: "etcd (client)",
-  2380: "etcd (peer)",
-  6443: "kube-apiserver",
-  10248: "kubelet (healthz)",
-  10249: "kube-proxy (metrics)",
-  10250: "kubelet",
-  10256: "kube-proxy (healthz)",
-  10257: "kube-controller-manager",
-  10259: "kube-scheduler",
-};
-const CALICO_PORTS: Record<number, string> = { 179: "calico BGP", 5473: "calico typha", 9099: "calico felix" };
-const NODE_PORT_RANGE = { min: 30000, max: 32767 };
 
 const hostList = (d: Draft) => (d.hosts ?? []).map((h, i) => ({ h, i })).filter((x): x is { h: DraftHost; i: number } => !!x.h);
 const label = (h: DraftHost, i: number) => `${h.name ?? "host"} (hosts[${i}])`;
@@ -157,7 +143,8 @@ function cniShipped(d: Draft, report: Report) {
 
 function portsAreFree(d: Draft, report: Report) {
   const lb = d.loadBalancer;
-  const taken: { port: number; what: string }[] = Object.entries({ ...CLUSTER_PORTS, ...(d.kubernetes?.cni === "calico" ? CALICO_PORTS : {}) }).map(([p, what]) => ({ port: Number(p), what }));
+  // The ports the cluster's own components listen on, on the nodes that run haproxy and the depot.
+  const taken: { port: number; what: string }[] = componentPorts(d.kubernetes?.cni);
   for (const { h } of hostList(d))
     if (h.roles?.includes("control-plane") && h.ssh?.port !== undefined) taken.push({ port: h.ssh.port, what: `SSH on ${h.name}` });
   const ours: { path: YamlPath; port: number | undefined; what: string }[] = [
@@ -167,7 +154,7 @@ function portsAreFree(d: Draft, report: Report) {
   ];
   ours.forEach(({ path, port, what }, k) => {
     if (port === undefined) return;
-    const hint = k === 0 && port === 6443 ? "haproxy needs its own port, usually 9443, because the kube-apiservers listen on 6443 on the same nodes" : "pick a port nothing else on the control-plane nodes uses";
+    const hint = k === 0 && port === APISERVER_PORT ? `haproxy needs its own port, usually 9443, because the kube-apiservers listen on ${APISERVER_PORT} on the same nodes` : "pick a port nothing else on the control-plane nodes uses";
     const clash = taken.find((t) => t.port === port) ?? ours.slice(0, k).find((o) => o.port === port);
     if (clash) report(path, `port ${port} is already used by ${clash.what}`, hint);
     else if (port >= NODE_PORT_RANGE.min && port <= NODE_PORT_RANGE.max)

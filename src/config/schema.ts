@@ -3,6 +3,7 @@
 // Checks that involve more than one key (overlaps, duplicates, port collisions...) live in ./rules.ts.
 import type { FormatName } from "./formats.ts";
 import { PROFILE_NAMES } from "../profiles/index.ts";
+import { APISERVER_PORT } from "./ports.ts";
 
 export const API_VERSION = "k8s-ha-offline.io/v1alpha1";
 
@@ -67,7 +68,7 @@ export const SCHEMA: readonly Field[] = [
   { path: "loadBalancer", type: "section", required: true, doc: "haproxy + keepalived in front of the kube-apiservers, on every control-plane node." },
   { path: "loadBalancer.vip", type: "string", format: "vip", required: true, doc: "Virtual IP held by keepalived; controlPlaneEndpoint is vip:port. With /prefix, the control-plane addresses are checked to be in that subnet." },
   { path: "loadBalancer.interface", type: "string", format: "ifName", required: true, doc: "Interface the VIP is added to (the one carrying the node addresses)." },
-  port("loadBalancer.port", 9443, "Port haproxy listens on for the API (not 6443: the kube-apiservers use that on the same nodes)."),
+  port("loadBalancer.port", 9443, `Port haproxy listens on for the API (not ${APISERVER_PORT}: the kube-apiservers use that on the same nodes).`),
   { path: "loadBalancer.virtualRouterId", type: "integer", min: 1, max: 255, default: 51, doc: "VRRP virtual_router_id; must be unique among VRRP routers on the network segment." },
   { path: "loadBalancer.vrrpMode", type: "enum", values: ["multicast", "unicast"], default: "multicast", doc: "multicast, or unicast to the other control-plane nodes (for networks that drop multicast)." },
   { path: "loadBalancer.authPass", type: "string", format: "vrrpPass", maxLength: 8, derivedDefault: "generated, kept in stateDir", doc: "VRRP password (at most 8 characters); leave it out to have a random one generated." },

@@ -8,9 +8,11 @@ import type { Host } from "../hosts/host.ts";
 import type { PhaseContext } from "../phases/phase.ts";
 import { shq } from "../hosts/shell-quote.ts";
 import { planEtcdPki, ETCD_PKI_DIR, type PlannedFile } from "../pki/etcd-pki.ts";
-import { readExisting as readEtcdPki, healthy as etcdHealthy, applyEtcdService } from "../phases/etcd.ts";
-import { readyAt, vipUrl } from "../phases/kube/cluster-api.ts";
-import { waitFor } from "../phases/util/systemd.ts";
+import { readEtcdPki } from "../cluster/etcd-certs.ts";
+import { etcdHealthy } from "../cluster/etcd.ts";
+import { applyEtcdService } from "../cluster/etcd-service.ts";
+import { vipUrl } from "../cluster/endpoints.ts";
+import { readyAt, waitFor } from "../cluster/wait.ts";
 import { InstallError, errorText } from "../util/errors.ts";
 
 export interface RenewScope {

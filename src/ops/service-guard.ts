@@ -2,7 +2,7 @@
 // before it is attempted, and restoreAll() (called from finally and from signal handlers) starts
 // each one again and checks that it is active.
 import type { Host } from "../hosts/host.ts";
-import { shq } from "../hosts/shell-quote.ts";
+import { sh } from "../util/sh.ts";
 
 interface Stopped {
   node: string;
@@ -23,7 +23,7 @@ export class ServiceGuard {
 
   async stop(node: string, host: Host, unit: string): Promise<void> {
     if (!this.stopped.some((s) => s.node === node && s.unit === unit)) this.stopped.push({ node, host, unit });
-    await host.exec(`systemctl stop ${shq(unit)}`, { timeoutMs: 30_000 });
+    await host.exec(sh`systemctl stop ${unit}`, { timeoutMs: 30_000 });
   }
 
   async start(node: string, unit: string): Promise<void> {
@@ -60,7 +60,7 @@ export class ServiceGuard {
 }
 
 async function startActive(s: Stopped): Promise<void> {
-  await s.host.exec(`systemctl start ${shq(s.unit)}`, { timeoutMs: 30_000 });
-  const r = await s.host.exec(`systemctl is-active ${shq(s.unit)}`, { check: false, timeoutMs: 10_000 });
+  await s.host.exec(sh`systemctl start ${s.unit}`, { timeoutMs: 30_000 });
+  const r = await s.host.exec(sh`systemctl is-active ${s.unit}`, { check: false, timeoutMs: 10_000 });
   if (r.stdout.trim() !== "active") throw new Error(`${s.unit} on ${s.node} is ${r.stdout.trim() || "not active"} after systemctl start`);
 }

@@ -4,9 +4,10 @@
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers, firstMaster, hasRole } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
-import { shq } from "../hosts/shell-quote.ts";
-import { etcdctl } from "../phases/etcd.ts";
-import { ADMIN_CONF } from "../phases/kube/cluster-api.ts";
+import { sh, shJoin } from "../util/sh.ts";
+import { ADMIN_CONF, etcdClientUrl } from "../cluster/endpoints.ts";
+import { etcdctl, etcdctlError } from "../cluster/etcd.ts";
+import { kubectlCommand, nodeIsReady } from "../cluster/kubectl.ts";
 import { vipHolders } from "./vip.ts";
 
 export interface NodeStatus {
@@ -71,7 +72,7 @@ async function nodeStatus(config: ClusterConfig, spec: HostSpec, host: Host | Er
   if (host instanceof Error) return { ...base, reachable: false, error: message(host) };
   const units = expectedServices(config, spec);
   // One round trip: hostname, then one is-active word per unit (is-active prints one even for unknown units).
-  const cmd = `hostname; ${units.map((u) => `systemctl is-active ${shq(`${u}.service`)}`).join("; ")}; true`;
+  const cmd = shJoin([sh`hostname`, ...units.map((u) => sh`systemctl is-active ${`${u}.service`}`), sh`true`], "; ");
   try {
     const lines = (await host.exec(cmd, { timeoutMs: 15_000 })).stdout.trim().split("\n");
     const services = Object.fromEntries(units.map((u, i) => [u, lines[i + 1]?.trim() || "unknown"]));
@@ -81,29 +82,11 @@ async function nodeStatus(config: ClusterConfig, spec: HostSpec, host: Host | Er
   }
 }
 
-/**
- * The reason in etcdctl's output: its "<endpoint> is unhealthy: <why>" line, else the error of its
- * JSON warnings (gRPC retry logs), else the first line that is not a log record.
- */
-export function etcdctlError(output: string): string | undefined {
-  const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
-  const verdict = lines.map((l) => /\bis unhealthy: (.+)$/.exec(l)?.[1]).find(Boolean);
-  if (verdict) return verdict;
-  for (const l of lines.filter((x) => x.startsWith("{")))
-    try {
-      const e = (JSON.parse(l) as { error?: unknown }).error;
-      if (typeof e === "string" && e) return e;
-    } catch {
-      // not a log record
-    }
-  return lines.find((l) => !l.startsWith("{"));
-}
-
 async function etcdStatus(runner: Host, member: HostSpec): Promise<EtcdMemberStatus> {
-  const endpoint = `https://${member.address}:2379`;
+  const endpoint = etcdClientUrl(member);
   const [health, status] = await Promise.all([
-    runner.exec(etcdctl(member, "endpoint health -w json"), { check: false, timeoutMs: 20_000 }),
-    runner.exec(etcdctl(member, "endpoint status -w json"), { check: false, timeoutMs: 20_000 }),
+    runner.exec(etcdctl(member, sh`endpoint health -w json`), { check: false, timeoutMs: 20_000 }),
+    runner.exec(etcdctl(member, sh`endpoint status -w json`), { check: false, timeoutMs: 20_000 }),
   ]);
   const out: EtcdMemberStatus = { name: member.name, endpoint, healthy: health.code === 0 };
   if (!out.healthy) out.error = etcdctlError(`${health.stdout}\n${health.stderr}`) ?? `etcdctl exited ${health.code}`;
@@ -131,17 +114,17 @@ async function depotStatus(url: string): Promise<StatusReport["depot"]> {
 
 async function kubernetesStatus(master1: Host | Error): Promise<StatusReport["kubernetes"]> {
   if (master1 instanceof Error) return { checked: false, detail: "master1 unreachable", nodes: [] };
-  const has = await master1.exec(`test -f ${ADMIN_CONF}`, { check: false, timeoutMs: 10_000 }).catch(() => ({ code: 1 }));
+  const has = await master1.exec(sh`test -f ${ADMIN_CONF}`, { check: false, timeoutMs: 10_000 }).catch(() => ({ code: 1 }));
   if (has.code !== 0) return { checked: false, detail: `not installed (no ${ADMIN_CONF} on master1)`, nodes: [] };
   const r = await master1
-    .exec(`kubectl --kubeconfig ${ADMIN_CONF} get nodes -o json --request-timeout=10s`, { check: false, timeoutMs: 20_000 })
+    .exec(kubectlCommand(sh`get nodes -o json --request-timeout=10s`), { check: false, timeoutMs: 20_000 })
     .catch((err) => ({ code: -1, stdout: "", stderr: message(err) }));
   if (r.code !== 0) return { checked: false, detail: `kubectl get nodes failed: ${(r.stderr || r.stdout).trim().split("\n")[0]}`, nodes: [] };
   try {
     const items = (JSON.parse(r.stdout) as { items: any[] }).items;
     const nodes = items.map((n) => ({
       name: String(n.metadata?.name),
-      ready: (n.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True"),
+      ready: nodeIsReady(n),
     }));
     return { checked: true, detail: `${nodes.filter((n) => n.ready).length}/${nodes.length} Ready`, nodes };
   } catch {
@@ -191,7 +174,7 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     Promise.all(config.hosts.map((spec) => nodeStatus(config, spec, hostOf(spec)))),
     runner
       ? Promise.all(members.map((m) => etcdStatus(runner, m)))
-      : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: `https://${m.address}:2379`, healthy: false, error: "no etcd member reachable to ask from" }))),
+      : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "no etcd member reachable to ask from" }))),
     vipHolders(cps, config.loadBalancer.vip),
     depotStatus(sources.depotUrl),
     kubernetesStatus(master1),

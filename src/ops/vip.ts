@@ -1,6 +1,7 @@
 // Who holds the VIP right now: the kernel's address list on each control-plane node is the truth
 // (keepalived's own state can claim MASTER while the address is gone, and vice versa).
 import type { Host } from "../hosts/host.ts";
+import { sh } from "../util/sh.ts";
 
 export interface NamedHost {
   name: string;
@@ -15,7 +16,7 @@ export function listsAddress(ipOutput: string, address: string): boolean {
   });
 }
 
-export const VIP_QUERY = "ip -o addr show";
+export const VIP_QUERY = sh`ip -o addr show`;
 
 /**
  * The nodes whose interfaces carry the VIP: exactly one in a healthy cluster, none while it moves,

@@ -7,10 +7,16 @@ import { depot } from "./depot.ts";
 import { os } from "./os.ts";
 import { packages } from "./packages.ts";
 import { time } from "./time.ts";
-import { etcdPki, etcd } from "./etcd.ts";
+import { etcdPki } from "./etcd-pki.ts";
+import { etcd } from "./etcd.ts";
 import { lb } from "./lb.ts";
 import { runtime } from "./runtime.ts";
-import { kubeBinaries, kubeadmInit, controlPlaneJoin, workerJoin, cni, post } from "./kube/index.ts";
+import { kubeBinaries } from "./kube-binaries.ts";
+import { kubeadmInit } from "./kubeadm-init.ts";
+import { controlPlaneJoin } from "./control-plane-join.ts";
+import { workerJoin } from "./worker-join.ts";
+import { cni } from "./cni.ts";
+import { post } from "./post.ts";
 
 export const PHASES: readonly Phase[] = [
   preflight, //  read-only checks on every node; stops before any change

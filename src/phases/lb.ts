@@ -9,7 +9,9 @@ import { render } from "../templates/render.ts";
 import haproxyTemplate from "../../assets/haproxy/haproxy.cfg" with { type: "text" };
 import keepalivedTemplate from "../../assets/keepalived/keepalived.conf" with { type: "text" };
 import checkScriptTemplate from "../../assets/keepalived/check_apiserver_lb.sh" with { type: "text" };
-import { ensureService, unitState, waitFor } from "./util/systemd.ts";
+import { ensureService, unitState } from "../cluster/systemd.ts";
+import { waitFor } from "../cluster/wait.ts";
+import { APISERVER_PORT } from "../config/ports.ts";
 import { secret } from "./util/secrets.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { sh, type ShellCommand } from "../util/sh.ts";
@@ -21,7 +23,7 @@ export const CHECK_SCRIPT = "/etc/keepalived/check_apiserver_lb.sh";
 
 export function renderHaproxy(config: ClusterConfig, statsPassword: string, template = haproxyTemplate): string {
   const servers = controlPlanes(config)
-    .map((h) => `    server ${h.name} ${h.address}:6443 check check-ssl verify none`)
+    .map((h) => `    server ${h.name} ${h.address}:${APISERVER_PORT} check check-ssl verify none`)
     .join("\n");
   return render(template, { cluster: config.name, port: config.loadBalancer.port, servers, statsPort: config.loadBalancer.statsPort, statsPassword }, "haproxy.cfg");
 }

@@ -7,6 +7,7 @@ import type { Host } from "../hosts/host.ts";
 import { sh, shJoin } from "../util/sh.ts";
 import { stepsPhase, NOTHING, todo, skip, type Step } from "./steps.ts";
 import { readText, inContainer } from "./util/node.ts";
+import { firewallPorts } from "../config/ports.ts";
 
 const BEGIN = "# BEGIN k8s-ha-offline managed block: do not edit, re-run install instead";
 const END = "# END k8s-ha-offline managed block";
@@ -77,9 +78,6 @@ const selinux: Step = {
   },
 };
 
-/** Ports the cluster needs open between nodes when firewall: open-ports. */
-const OPEN_PORTS = ["6443/tcp", "2379-2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp", "30000-32767/tcp", "8472/udp", "179/tcp"];
-
 const firewall: Step = {
   name: "firewall",
   async check(host, ctx) {
@@ -87,12 +85,12 @@ const firewall: Step = {
     if (!active) return (await host.exec(sh`command -v firewall-cmd`, { check: false })).code ? skip("firewalld is not installed") : NOTHING;
     if (ctx.config.firewall === "disable") return todo("firewalld is running");
     const have = (await host.exec(sh`firewall-cmd --list-ports`)).stdout;
-    const want = [...OPEN_PORTS, `${ctx.config.loadBalancer.port}/tcp`, `${ctx.config.depot.port}/tcp`];
+    const want = firewallPorts(ctx.config);
     return want.every((p) => have.includes(p)) ? NOTHING : todo("firewalld does not open every cluster port");
   },
   async run(host, ctx) {
     if (ctx.config.firewall === "disable") return void (await host.exec(sh`systemctl disable --now firewalld`));
-    const ports = [...OPEN_PORTS, `${ctx.config.loadBalancer.port}/tcp`, `${ctx.config.depot.port}/tcp`];
+    const ports = firewallPorts(ctx.config);
     await host.exec(shJoin([...ports.map((p) => sh`firewall-cmd --permanent --add-port=${p}`), sh`firewall-cmd --permanent --add-protocol=vrrp`, sh`firewall-cmd --reload`], " && "));
   },
 };

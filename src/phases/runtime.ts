@@ -10,7 +10,7 @@ import { renderContainerdHostsToml, containerdHostsDir, renderDockerDaemonJson }
 import { depotUrl, endpointHostPort } from "../depot/endpoint.ts";
 import dockerUnitTemplate from "../../assets/docker/docker.service" with { type: "text" };
 import type { LockFile } from "../depot/lock.ts";
-import { installUnitFile, ensureService, unitState } from "./util/systemd.ts";
+import { installUnitFile, ensureService, unitState } from "../cluster/systemd.ts";
 import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
@@ -40,22 +40,20 @@ function runtimeSource(ctx: PhaseContext): RuntimeSource {
 const cniTgz = (ctx: PhaseContext) => lockedFile(ctx, new RegExp(`^files/cni-plugins-linux-${ARCH}-v[\\w.]+\\.tgz$`), "CNI plugins tarball");
 const dockerRuntime = (ctx: PhaseContext) => ctx.config.kubernetes.runtime === "docker";
 
-export const depotHost = (ctx: Pick<PhaseContext, "depot">) => endpointHostPort(ctx.depot);
-
 /** Registries named by the bundle's images, plus the depot itself (kubeadm's imageRepository). */
 export function mirroredRegistries(ctx: PhaseContext): string[] {
   const hosts = requireLock(ctx).images.map((i) => {
     const first = i.ref.split("/")[0]!;
     return first.includes(".") || first.includes(":") ? first : "docker.io";
   });
-  return [...new Set([...hosts, depotHost(ctx)])].sort();
+  return [...new Set([...hosts, endpointHostPort(ctx.depot)])].sort();
 }
 
 /** kubeadm pulls from <depot>/google_containers, so the pause image must be named the same way. */
 export function sandboxImage(ctx: PhaseContext): string {
   const pause = requireLock(ctx).images.find((i) => /\/pause:[\w.-]+$/.test(i.ref));
   if (!pause) throw new InstallError(`the ${requireLock(ctx).profile} bundle has no pause image; re-assemble the bundle`);
-  return `${depotHost(ctx)}/google_containers/pause:${pause.ref.split(":").pop()}`;
+  return `${endpointHostPort(ctx.depot)}/google_containers/pause:${pause.ref.split(":").pop()}`;
 }
 
 async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, string][]> {
@@ -68,7 +66,7 @@ async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, stri
   for (const reg of mirroredRegistries(ctx))
     files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, depotUrl(ctx.depot))]);
   if (dockerRuntime(ctx))
-    files.push(["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")], ["/etc/docker/daemon.json", renderDockerDaemonJson(depotHost(ctx))]);
+    files.push(["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")], ["/etc/docker/daemon.json", renderDockerDaemonJson(endpointHostPort(ctx.depot))]);
   return files;
 }
 

@@ -2,7 +2,7 @@
 // lab enforces): unknown fields, wrong apiVersion for the version, bad tokens are all refused.
 import { describe, expect, test } from "bun:test";
 import YAML from "yaml";
-import { renderInitConfig, renderJoinConfig, kubeadmApiVersion } from "../../src/phases/kube/kubeadm-config.ts";
+import { renderInitConfig, renderJoinConfig, kubeadmApiVersion } from "../../src/phases/util/kubeadm-config.ts";
 import { readDocs, initModel, joinModel } from "../kube-standin/config/load.ts";
 import { parseVersion } from "../kube-standin/lib/versions.ts";
 import { bootstrapToken, certificateKey } from "../../src/pki/discovery.ts";

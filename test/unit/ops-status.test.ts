@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ExecResult, Host } from "../../src/hosts/host.ts";
 import type { HostSpec } from "../../src/config/types.ts";
-import { collectStatus, etcdctlError, expectedServices, type StatusReport } from "../../src/ops/status.ts";
+import { collectStatus, expectedServices, type StatusReport } from "../../src/ops/status.ts";
+import { etcdctlError } from "../../src/cluster/etcd.ts";
 import { renderStatusTable } from "../../src/ops/status-render.ts";
 import { labCluster } from "./support/cluster-fixture.ts";
 

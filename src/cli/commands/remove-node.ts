@@ -4,7 +4,7 @@ import { openSession, confirm } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { UsageError, InstallError } from "../../util/errors.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
-import { kubectl } from "../../phases/kube/cluster-api.ts";
+import { kubectl } from "../../cluster/kubectl.ts";
 import type { GlobalFlags } from "../flags.ts";
 import { sh } from "../../util/sh.ts";
 
@@ -23,10 +23,10 @@ export default async function removeNode(name: string, flags: GlobalFlags): Prom
   const session = openSession(config, flags, "remove-node");
   try {
     const { ctx } = session;
-    const known = (await kubectl(ctx, "get nodes -o name")).split("\n").includes(`node/${name}`);
+    const known = (await kubectl(ctx, sh`get nodes -o name`)).split("\n").includes(`node/${name}`);
     if (known) {
-      await kubectl(ctx, `drain ${name} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s`, 180_000);
-      await kubectl(ctx, `delete node ${name}`);
+      await kubectl(ctx, sh`drain ${name} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s`, 180_000);
+      await kubectl(ctx, sh`delete node ${name}`);
       console.log(`${name}: drained and deleted from the cluster`);
     } else console.log(`${name}: not a node of the cluster (already deleted)`);
     const host = await ctx.host(spec);

@@ -5,7 +5,7 @@ import { readConfig } from "../run-inputs.ts";
 import { UsageError, EXIT_OK, EXIT_FAILURE } from "../../util/errors.ts";
 import type { GlobalFlags } from "../flags.ts";
 import { controlPlanes, firstMaster } from "../../config/types.ts";
-import { CA_CRT } from "../../phases/kube/cluster-api.ts";
+import { CA_CRT, vipUrl } from "../../cluster/endpoints.ts";
 import { DEFAULT_BUDGETS, runFailoverDrill, renderFailoverTable } from "../../ops/failover.ts";
 import { readyzRequest } from "../../ops/requests.ts";
 import { ServiceGuard } from "../../ops/service-guard.ts";
@@ -38,7 +38,7 @@ export default async function verify(flags: VerifyFlags): Promise<number> {
   if (flags.dryRun) {
     process.stdout.write(
       `would stop and start again, on the VIP holder among ${controlPlanes(config).map((h) => h.name).join(", ")}: haproxy (budget ${budgets.haproxy} s), ` +
-        `then keepalived (budget ${budgets.keepalived} s), with ${rps} requests/s to https://${config.loadBalancer.vip}:${config.loadBalancer.port}/readyz\n`,
+        `then keepalived (budget ${budgets.keepalived} s), with ${rps} requests/s to ${vipUrl({ config })}/readyz\n`,
     );
     return EXIT_OK;
   }
@@ -61,7 +61,7 @@ export default async function verify(flags: VerifyFlags): Promise<number> {
     if (!ca) throw new UsageError(`there is no ${CA_CRT} on ${firstMaster(config).name}: the cluster is not installed`, "run k8s-ha-offline install first");
     const lb = config.loadBalancer;
     const nodes = await Promise.all(controlPlanes(config).map(async (spec) => ({ name: spec.name, host: await session.ctx.host(spec) })));
-    const url = `https://${lb.vip}:${lb.port}/readyz`;
+    const url = `${vipUrl({ config })}/readyz`;
     session.log.info(`failover drill: ${rps} requests/s to ${url}, budgets haproxy ${budgets.haproxy} s, keepalived ${budgets.keepalived} s`);
     const report = await runFailoverDrill({
       nodes,

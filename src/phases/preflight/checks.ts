@@ -2,6 +2,7 @@
 // and the phase only does I/O. Names follow kubeadm's style so --ignore-preflight-errors reads the same.
 import type { ClusterConfig, HostSpec } from "../../config/types.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
+import { portsToBeFree } from "../../config/ports.ts";
 import type { NodeFacts } from "./facts.ts";
 import { findProfile } from "../../profiles/index.ts";
 import { isRhelLike, majorVersion } from "../../profiles/os-release.ts";
@@ -24,22 +25,6 @@ function supportedOs(f: NodeFacts): boolean {
 
 /** Processes this installer starts; a port they hold on a node it prepared is not a conflict. */
 const OWN_PROCESSES = /^(etcd|haproxy|kubelet|kube-apiserver|kube-controller|kube-scheduler|kube-proxy|kube-standin|k8s-ha-offline|containerd|dockerd)/;
-
-export function portsFor(config: ClusterConfig, h: HostSpec): Map<number, string> {
-  const ports = new Map<number, string>([[10250, "kubelet"]]);
-  if (hasRole(h, "control-plane")) {
-    ports.set(6443, "kube-apiserver");
-    ports.set(config.loadBalancer.port, "haproxy (load balancer)");
-    ports.set(10257, "kube-controller-manager");
-    ports.set(10259, "kube-scheduler");
-  }
-  if (hasRole(h, "etcd")) {
-    ports.set(2379, "etcd client");
-    ports.set(2380, "etcd peer");
-  }
-  if (h.name === firstMaster(config).name) ports.set(config.depot.port, "depot");
-  return ports;
-}
 
 export function markerFor(config: ClusterConfig): string {
   return `${config.name}`;
@@ -82,7 +67,7 @@ export function evaluate(config: ClusterConfig, facts: Map<string, NodeFacts>, v
       else add(name, "Interface", "ok", `${config.loadBalancer.interface} carries ${h.address}`);
     }
     // Ports
-    for (const [port, what] of portsFor(config, h)) {
+    for (const [port, what] of portsToBeFree(config, h)) {
       const holder = f.listening.get(port);
       if (holder === undefined) continue;
       if (ours && OWN_PROCESSES.test(holder)) continue;

@@ -4,6 +4,8 @@ import type { ClusterConfig, HostSpec } from "../../config/types.ts";
 import { controlPlanes, etcdMembers } from "../../config/types.ts";
 import { render } from "../../templates/render.ts";
 import { KUBEADM_ETCD_CLIENT } from "../../pki/etcd-pki.ts";
+import { APISERVER_PORT } from "../../config/ports.ts";
+import { etcdClientUrl } from "../../cluster/endpoints.ts";
 import initV3 from "../../../assets/kubeadm/init-v1beta3.yaml" with { type: "text" };
 import joinV3 from "../../../assets/kubeadm/join-v1beta3.yaml" with { type: "text" };
 import initV4 from "../../../assets/kubeadm/init-v1beta4.yaml" with { type: "text" };
@@ -43,7 +45,7 @@ export function renderInitConfig(config: ClusterConfig, node: HostSpec, secrets:
     imageRepository,
     // Every name a client may use for the apiserver, so the certificate holds through any of them.
     certSANs: list([lb.vip, ...masters.flatMap((m) => [m.address, m.name])], "  "),
-    etcdEndpoints: list(etcdMembers(config).map((m) => `https://${m.address}:2379`), "    "),
+    etcdEndpoints: list(etcdMembers(config).map(etcdClientUrl), "    "),
     etcdCaFile: KUBEADM_ETCD_CLIENT.caFile,
     etcdCertFile: KUBEADM_ETCD_CLIENT.certFile,
     etcdKeyFile: KUBEADM_ETCD_CLIENT.keyFile,
@@ -56,7 +58,7 @@ export function renderInitConfig(config: ClusterConfig, node: HostSpec, secrets:
 export function renderJoinConfig(config: ClusterConfig, node: HostSpec, secrets: JoinSecrets, caCertHash: string, controlPlane: boolean): string {
   const lb = config.loadBalancer;
   const cp = controlPlane
-    ? `controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: ${node.address}\n    bindPort: 6443\n  certificateKey: "${secrets.certificateKey}"`
+    ? `controlPlane:\n  localAPIEndpoint:\n    advertiseAddress: ${node.address}\n    bindPort: ${APISERVER_PORT}\n  certificateKey: "${secrets.certificateKey}"`
     : "";
   return render(templates(config.kubernetes.version).join, {
     vip: lb.vip,

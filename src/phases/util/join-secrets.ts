@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import type { PhaseContext } from "../phase.ts";
 import { bootstrapToken, certificateKey } from "../../pki/discovery.ts";
-import { shq } from "../../hosts/shell-quote.ts";
+import { sh } from "../../util/sh.ts";
 
 export interface JoinState {
   token: string;
@@ -34,7 +34,7 @@ export async function readJoinState(ctx: PhaseContext): Promise<JoinState | null
 }
 
 export async function writeJoinState(ctx: PhaseContext, s: JoinState): Promise<void> {
-  await ctx.local.exec(`mkdir -p ${shq(ctx.stateDir)} && chmod 700 ${shq(ctx.stateDir)}`);
+  await ctx.local.exec(sh`mkdir -p ${ctx.stateDir} && chmod 700 ${ctx.stateDir}`);
   await ctx.local.writeFile(file(ctx), JSON.stringify(s, null, 2) + "\n", { mode: 0o600 });
 }
 

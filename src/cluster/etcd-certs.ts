@@ -1,0 +1,21 @@
+// The etcd PKI as it is now: the CA from master1's state directory (or its backup), every leaf from
+// the node it lives on. The etcd-pki phase plans from it; renew-certs reissues from it.
+import { etcdPkiSources, etcdCaStatePaths, type ExistingEtcdPki } from "../pki/etcd-pki.ts";
+import type { ClusterAccess } from "./access.ts";
+
+const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
+
+export async function readEtcdPki(ctx: ClusterAccess): Promise<ExistingEtcdPki> {
+  const p = etcdCaStatePaths(ctx.stateDir);
+  const read = async (a: string, b: string) => decode(await ctx.local.readFile(a)) ?? decode(await ctx.local.readFile(b));
+  const ca = { certPem: await read(p.cert, p.backupCert), keyPem: await read(p.key, p.backupKey) };
+  const byNode = new Map(ctx.config.hosts.map((h) => [h.name, h]));
+  const leaves: ExistingEtcdPki["leaves"] = {};
+  await Promise.all(
+    etcdPkiSources(ctx.config).map(async (s) => {
+      const host = await ctx.host(byNode.get(s.node)!);
+      leaves[s.id] = { certPem: decode(await host.readFile(s.certPath)), keyPem: decode(await host.readFile(s.keyPath)) };
+    }),
+  );
+  return { ca: ca.certPem || ca.keyPem ? ca : undefined, leaves };
+}

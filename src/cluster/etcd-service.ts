@@ -1,0 +1,62 @@
+// etcd.service on a member: the unit as the config and the member's certificates want it, and how it
+// is (re)started without costing quorum. The etcd phase installs it; renew-certs restarts members with it.
+import type { HostSpec } from "../config/types.ts";
+import { etcdMembers } from "../config/types.ts";
+import type { Host } from "../hosts/host.ts";
+import { bytesSha256 } from "../hosts/sha256.ts";
+import { ETCD_PKI_DIR } from "../pki/etcd-pki.ts";
+import { render } from "../templates/render.ts";
+import { sh } from "../util/sh.ts";
+import unitTemplate from "../../assets/etcd/etcd.service" with { type: "text" };
+import type { ClusterAccess } from "./access.ts";
+import { etcdPeerUrl } from "./endpoints.ts";
+import { etcdHealthy } from "./etcd.ts";
+import { ensureService, installUnitFile, unitState } from "./systemd.ts";
+import { waitFor } from "./wait.ts";
+
+export const ETCD_UNIT_FILE = "/etc/systemd/system/etcd.service";
+
+const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
+
+/**
+ * The unit for this member. It carries a fingerprint of the member's CA, server and peer
+ * certificates, so new certificates make a different unit and thus a restart.
+ */
+export async function etcdUnit(ctx: Pick<ClusterAccess, "config">, host: Host, node: HostSpec): Promise<string> {
+  const members = etcdMembers(ctx.config);
+  const pki = await Promise.all(["ca.crt", "server.crt", "peer.crt"].map(async (f) => decode(await host.readFile(`${ETCD_PKI_DIR}/${f}`)) ?? ""));
+  return render(unitTemplate, {
+    name: node.name,
+    cluster: ctx.config.name,
+    address: node.address,
+    initialCluster: members.map((m) => `${m.name}=${etcdPeerUrl(m)}`).join(","),
+    clusterToken: `etcd-${ctx.config.name}`,
+    pkiFingerprint: bytesSha256(pki.join("")).slice(0, 16),
+  }, "etcd.service");
+}
+
+// Restarts of members that already run are made one at a time, each waiting for the whole cluster
+// to be healthy again, so a changed unit or certificate never costs quorum.
+let restartChain: Promise<void> = Promise.resolve();
+
+/**
+ * etcd.service as the config and the member's certificates want it: a running member whose unit
+ * changed is restarted in turn with the others (renew-certs relies on this), a stopped one started.
+ */
+export async function applyEtcdService(ctx: Pick<ClusterAccess, "config">, host: Host, node: HostSpec): Promise<void> {
+  await host.exec(sh`mkdir -p /var/lib/etcd && chmod 700 /var/lib/etcd`);
+  const wasActive = (await unitState(host, "etcd.service")).active;
+  const changed = await installUnitFile(host, ETCD_UNIT_FILE, await etcdUnit(ctx, host, node));
+  if (wasActive && changed) {
+    const turn = restartChain.then(async () => {
+      await ensureService(host, "etcd.service", "restart");
+      await waitFor(`etcd cluster health after restarting ${node.name}`, () => etcdHealthy(host, node, true), 90_000, 1000);
+    });
+    restartChain = turn.catch(() => undefined);
+    await turn;
+  } else {
+    // First start: members wait for each other, so all of them start at once.
+    await host.exec(sh`systemctl enable etcd.service && systemctl start --no-block etcd.service`);
+  }
+  await waitFor(`etcd on ${node.name} to be healthy with the whole cluster`, () => etcdHealthy(host, node, true), 120_000, 1000);
+}

@@ -1,0 +1,58 @@
+// Phase cni: flannel applied once from master1 with image names rewritten to the depot; done when
+// every node is Ready.
+import { join as joinPath } from "node:path";
+import { firstMaster } from "../config/types.ts";
+import type { Phase, PhaseContext } from "./phase.ts";
+import { render } from "../templates/render.ts";
+import flannelTemplate from "../../assets/cni/flannel.yaml" with { type: "text" };
+import { endpointHostPort } from "../depot/endpoint.ts";
+import { kubectl, nodeRows } from "../cluster/kubectl.ts";
+import { waitFor } from "../cluster/wait.ts";
+import { requireLock } from "./util/depot-files.ts";
+import { readText } from "./util/node.ts";
+import { NOTHING, todo } from "./steps.ts";
+import { InstallError } from "../util/errors.ts";
+import { sh } from "../util/sh.ts";
+
+/** The flannel manifest with depot image names only. */
+export function renderCni(ctx: PhaseContext): string {
+  if (ctx.config.kubernetes.cni !== "flannel")
+    throw new InstallError(`CNI ${ctx.config.kubernetes.cni} is not in this build; use kubernetes.cni: flannel`);
+  const images = requireLock(ctx).images.map((i) => i.ref);
+  const depotName = (re: RegExp, what: string) => {
+    const ref = images.find((r) => re.test(r));
+    if (!ref) throw new InstallError(`the bundle has no ${what} image; re-assemble the bundle`);
+    return `${endpointHostPort(ctx.depot)}/${ref.replace(/^(docker\.io|quay\.io|ghcr\.io|registry\.k8s\.io)\//, "")}`;
+  };
+  return render(flannelTemplate, {
+    clusterName: ctx.config.name,
+    podSubnet: ctx.config.kubernetes.podSubnet,
+    flannelImage: depotName(/\/flannel:[^/]+$/, "flannel"),
+    cniPluginImage: depotName(/\/flannel-cni-plugin:[^/]+$/, "flannel-cni-plugin"),
+    iface: ctx.config.loadBalancer.interface,
+  }, "flannel.yaml");
+}
+
+const cniDir = (ctx: PhaseContext) => joinPath(ctx.stateDir, "cni");
+const cniApplied = (ctx: PhaseContext) => joinPath(cniDir(ctx), "applied.yaml");
+
+export const cni: Phase = {
+  name: "cni",
+  title: "The CNI (flannel) applied once with depot image names; nodes become Ready",
+  hosts: (c) => [firstMaster(c)],
+  mode: "once",
+  async check(ctx) {
+    if ((await readText(ctx.local, cniApplied(ctx))) !== renderCni(ctx)) return todo("manifest not applied or changed");
+    const ds = await kubectl(ctx, sh`get daemonsets -A -o name`).catch(() => "");
+    return ds.includes("kube-flannel-ds") ? NOTHING : todo("flannel DaemonSet missing");
+  },
+  async run(ctx) {
+    const manifest = renderCni(ctx);
+    await ctx.local.exec(sh`mkdir -p ${cniDir(ctx)}`);
+    const pending = joinPath(cniDir(ctx), "pending.yaml");
+    await ctx.local.writeFile(pending, manifest, { mode: 0o600 });
+    await kubectl(ctx, sh`apply -f ${pending}`);
+    await ctx.local.exec(sh`mv -f ${pending} ${cniApplied(ctx)}`);
+    await waitFor("every node Ready", async () => (await nodeRows(ctx)).every((n) => n.ready), 180_000, 2000);
+  },
+};

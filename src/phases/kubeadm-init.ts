@@ -1,0 +1,37 @@
+// Phase kubeadm-init: the first control plane on master1 with the external etcd, its endpoint the VIP
+// through haproxy, its images from the depot. Section 五 of the seed (the reference kubeadm HA guide),
+// automated; the join secrets are made here and kept for the joins.
+import { firstMaster } from "../config/types.ts";
+import type { Phase } from "./phase.ts";
+import { ADMIN_CONF, vipUrl } from "../cluster/endpoints.ts";
+import { readyAt, waitFor } from "../cluster/wait.ts";
+import { NOTHING, todo } from "./steps.ts";
+import { renderInitConfig } from "./util/kubeadm-config.ts";
+import { newJoinState } from "./util/join-secrets.ts";
+import { imageRepository, initConfigDir, initConfigPath, kubeadm } from "./util/kubeadm.ts";
+import { sh } from "../util/sh.ts";
+
+export const kubeadmInit: Phase = {
+  name: "kubeadm-init",
+  title: "kubeadm init on master1 with external etcd, controlPlaneEndpoint = VIP:LB port, images from the depot",
+  hosts: (c) => [firstMaster(c)],
+  mode: "once",
+  async check(ctx) {
+    if (!(await ctx.local.readFile(ADMIN_CONF))) return todo("no control plane yet");
+    return (await readyAt(ctx.local, vipUrl(ctx))) ? NOTHING : todo(`apiserver not ready at ${vipUrl(ctx)}`);
+  },
+  async run(ctx, node) {
+    if (!(await ctx.local.readFile(ADMIN_CONF))) {
+      const s = await newJoinState(ctx);
+      const cfg = renderInitConfig(ctx.config, node, s, imageRepository(ctx));
+      await ctx.local.exec(sh`mkdir -p ${initConfigDir(ctx)} && chmod 700 ${initConfigDir(ctx)}`);
+      await ctx.local.writeFile(initConfigPath(ctx), cfg, { mode: 0o600 });
+      const secrets = [s.token, s.certificateKey];
+      await kubeadm(ctx.local, sh`config images pull --config ${initConfigPath(ctx)}`, secrets);
+      await kubeadm(ctx.local, sh`init --config ${initConfigPath(ctx)} --upload-certs`, secrets);
+    } else {
+      await ctx.local.exec(sh`systemctl restart kubelet.service`);
+    }
+    await waitFor(`the apiserver through haproxy at ${vipUrl(ctx)}/readyz`, () => readyAt(ctx.local, vipUrl(ctx)), 240_000, 2000);
+  },
+};

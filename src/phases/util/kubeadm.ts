@@ -1,0 +1,21 @@
+// Running kubeadm from the phases: its output kept out of the logs (it prints the certificate key),
+// the init configuration's place in the state directory, and the depot as its image repository.
+import { join as joinPath } from "node:path";
+import type { Host } from "../../hosts/host.ts";
+import type { PhaseContext } from "../phase.ts";
+import { endpointHostPort } from "../../depot/endpoint.ts";
+import { redact } from "../../util/log.ts";
+import { sh, type ShellCommand } from "../../util/sh.ts";
+
+export const imageRepository = (ctx: Pick<PhaseContext, "depot">) => `${endpointHostPort(ctx.depot)}/google_containers`;
+export const initConfigDir = (ctx: Pick<PhaseContext, "stateDir">) => joinPath(ctx.stateDir, "kubeadm");
+export const initConfigPath = (ctx: Pick<PhaseContext, "stateDir">) => joinPath(initConfigDir(ctx), "init.yaml");
+
+/** Run kubeadm with output kept out of the logs; failures are redacted of these secrets. */
+export async function kubeadm(host: Host, args: ShellCommand, secrets: string[], timeoutMs = 600_000): Promise<void> {
+  const r = await host.exec(sh`kubeadm ${args}`, { check: false, secret: true, timeoutMs });
+  if (r.code !== 0) {
+    const tail = redact(`${r.stdout}\n${r.stderr}`.trim(), secrets).split("\n").slice(-20).join("\n");
+    throw new Error(`kubeadm ${args.text.split(" ")[0]} failed on ${host.name}:\n${tail}`);
+  }
+}
