@@ -1,13 +1,13 @@
 // Paths from the config end up in shell commands on master1 and in the depot's systemd unit. Every
 // one of those is quoted, but a path has no business holding quotes, `$`, `;`, `%` or backslashes:
 // refusing them when the file is read keeps a typo (or a pasted command) from ever reaching a shell.
-import type { Problem } from "./formats.ts";
 
 /** Letters and digits (any script), space, and / . _ - + @ , : = ; a leading ~ means the home directory. */
 const SAFE = /^~?[\p{L}\p{N} /._\-+@,:=]*$/u;
 const SAFE_CHAR = /[\p{L}\p{N} /._\-+@,:=]/u;
 
-export function unsafePathProblem(v: string): Problem | undefined {
+/** What is wrong with a path value, in the shape formats.ts reports problems in. */
+export function unsafePathProblem(v: string): { message: string; hint: string } | undefined {
   if (SAFE.test(v)) return undefined;
   const bad = [...v].find((ch, i) => !SAFE_CHAR.test(ch) && !(ch === "~" && i === 0))!;
   return {
