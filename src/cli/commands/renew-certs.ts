@@ -1,6 +1,7 @@
 // `renew-certs [--etcd] [--kubernetes]`: back up, renew in turn (never without quorum), then show check-certs.
 import { runCheckCerts } from "../../certs/index.ts";
-import { backupDirFor, certNodes, describeRenewal, renewCerts, type RenewScope } from "../../ops/renew-certs.ts";
+import { certNodes } from "../../pki/certlist.ts";
+import { backupDirFor, describeRenewal, renewCerts, type RenewScope } from "../../ops/renew-certs.ts";
 import { readConfig, openSession, confirm, type ClusterSession } from "../context.ts";
 import { EXIT_FAILURE, UsageError } from "../errors.ts";
 import { firstMaster } from "../../config/types.ts";
