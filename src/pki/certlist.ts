@@ -312,21 +312,22 @@ export function globWords(globs: readonly string[]): ShellCommand {
 
 // ---- What renew-certs derives ----
 
-const renewedByRenewCerts = (d: CertDef) => d.renewedBy === "renew-certs --etcd" || d.renewedBy === "renew-certs --kubernetes";
+/** What renew-certs writes: what it renews, and with --etcd the whole etcd PKI plan (the CA's copies too). */
+const rewrittenByRenewCerts = (d: CertDef) => d.renewedBy === "renew-certs --etcd" || d.renewedBy === "renew-certs --kubernetes" || d.issuedBy === "etcd-pki";
 
-/** Nodes that hold certificates renew-certs renews (control planes and etcd members), in config order, each once. */
+/** Nodes that hold certificates renew-certs writes (control planes and etcd members), in config order, each once. */
 export const certNodes = (config: ClusterConfig): HostSpec[] => {
-  const roles = new Set(CERTIFICATES.filter(renewedByRenewCerts).flatMap((d) => d.files.flatMap((f) => f.on)));
+  const roles = new Set(CERTIFICATES.filter(rewrittenByRenewCerts).flatMap((d) => d.files.flatMap((f) => f.on)));
   return config.hosts.filter((h) => h.roles.some((r) => roles.has(r)));
 };
 
 /**
  * What renew-certs copies from each node first (relative to /; shell globs): the whole directory of each
- * certificate it renews (keys and all), the kubeconfigs as a glob, nothing twice.
+ * certificate it writes (keys and all), the kubeconfigs as a glob, nothing twice.
  */
 export function backedUpPaths(): string[] {
   const units = SIDES.flatMap((side) =>
-    CERTIFICATES.filter(renewedByRenewCerts)
+    CERTIFICATES.filter(rewrittenByRenewCerts)
       .flatMap((d) => d.files.filter((f) => sideOf(f) === side))
       .map((f) => (f.path.endsWith(".conf") ? `${dirname(f.path)}/*.conf` : dirname(f.path)).slice(1)),
   );
