@@ -2,13 +2,16 @@
 // Kubernetes ones master by master. A member is restarted only while the whole etcd cluster is
 // healthy, and a control plane only while another master serves, so one restart never costs quorum
 // or the API. The first failure stops everything and names the backup.
+// The shq and ETCD_PKI_DIR imports below are no longer used; those lines stay as they were until the
+// rewrite of the src/phases/ import lines around them (to src/cluster/) is merged, so both merge cleanly.
+import { backedUpPaths, certNodes, globWords, readByEtcd } from "../pki/certlist.ts";
+import { sh } from "../util/sh.ts";
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import type { PhaseContext } from "../phases/phase.ts";
-import { sh } from "../util/sh.ts";
-import { backedUpPaths, certNodes, globWords, readByEtcd } from "../pki/certlist.ts";
-import { planEtcdPki, type PlannedFile } from "../pki/etcd-pki.ts";
+import { shq } from "../hosts/shell-quote.ts";
+import { planEtcdPki, ETCD_PKI_DIR, type PlannedFile } from "../pki/etcd-pki.ts";
 import { readExisting as readEtcdPki, healthy as etcdHealthy, applyEtcdService } from "../phases/etcd.ts";
 import { readyAt, vipUrl } from "../phases/kube/cluster-api.ts";
 import { waitFor } from "../phases/util/systemd.ts";
