@@ -3,10 +3,11 @@
 import { X509Certificate } from "node:crypto";
 import type { Role } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
+import { certGlobs, expectedCa, globWords, keyPathOf, KUBERNETES_CA, type ExpectedName } from "../pki/certlist.ts";
 import { missingSans } from "../pki/san.ts";
+import { sh, type ShellCommand } from "../util/sh.ts";
 import { certStatus, describeCert, isSignedBy, keyMatches, parsePem, residualDays, type CertInfo, type CertStatus } from "./inspect.ts";
 import { kubeconfigCredentials } from "./kubeconfig.ts";
-import { certGlobs, expectedCa, KUBERNETES_CA } from "./locations.ts";
 
 /** One line of the check-certs table. */
 export interface CertRow {
@@ -27,11 +28,7 @@ export interface CertRow {
   fingerprint: string | null;
 }
 
-export interface ExpectedName {
-  value: string;
-  /** For the message, e.g. "the VIP", "this node's address". */
-  what: string;
-}
+export type { ExpectedName };
 
 export interface CollectOptions {
   now?: Date;
@@ -64,19 +61,17 @@ const SPLIT = "@@@ contents";
  * however many files there are (a process per file costs more than all the parsing).
  * Runs as a secret: the output holds private keys.
  */
-function dumpScript(globs: string[]): string {
-  return [
-    "set --",
-    `for f in ${globs.join(" ")}; do`,
-    `  [ -f "$f" ] || continue`,
-    `  set -- "$@" "$f"`,
-    `  case "$f" in *.crt) k="\${f%.crt}.key"; if [ -f "$k" ]; then set -- "$@" "$k"; fi;; esac`,
-    "done",
-    "[ $# -gt 0 ] || exit 0",
-    'stat -L -c "%s %n" -- "$@"',
-    `echo '${SPLIT}'`,
-    'cat -- "$@" | base64',
-  ].join("\n");
+function dumpScript(globs: string[]): ShellCommand {
+  return sh`set --
+for f in ${globWords(globs)}; do
+  [ -f "$f" ] || continue
+  set -- "$@" "$f"
+  case "$f" in *.crt) k="\${f%.crt}.key"; if [ -f "$k" ]; then set -- "$@" "$k"; fi;; esac
+done
+[ $# -gt 0 ] || exit 0
+stat -L -c "%s %n" -- "$@"
+echo ${SPLIT}
+cat -- "$@" | base64`;
 }
 
 function parseDump(out: string): Map<string, Buffer> {
@@ -114,7 +109,7 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 function fromCertFile(path: string, bytes: Buffer, files: Map<string, Buffer>): Found {
   try {
     const { certs, keyPem } = readCertFile(bytes);
-    const keyFile = path.endsWith(".crt") ? path.replace(/\.crt$/, ".key") : undefined;
+    const keyFile = path.endsWith(".crt") ? keyPathOf(path) : undefined;
     const separateKey = keyFile ? files.get(keyFile) : undefined;
     return {
       certificate: path,

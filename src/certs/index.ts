@@ -1,7 +1,8 @@
 // check-certs: every certificate on every given node, judged, in one report with a monitoring exit code.
-import type { ClusterConfig, HostSpec, Role } from "../config/types.ts";
+import type { ClusterConfig, Role } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
-import { collectCerts, type CertRow, type ExpectedName } from "./collect.ts";
+import { expectedSans } from "../pki/certlist.ts";
+import { collectCerts, type CertRow } from "./collect.ts";
 import { buildReport, flagDifferingCas, renderReport, type OutputFormat } from "./report.ts";
 
 export { collectCerts, type CertRow, type CollectOptions, type ExpectedName } from "./collect.ts";
@@ -17,19 +18,6 @@ export interface CheckCertsInput {
   warnDays?: number;
   output?: OutputFormat;
   now?: Date;
-}
-
-/** Names each certificate on this node must carry: the VIP and the node's address on the apiserver, the member's name and address on etcd's. */
-export function expectedSans(config: ClusterConfig, spec: HostSpec): Record<string, ExpectedName[]> {
-  const self: ExpectedName[] = [
-    { value: spec.name, what: "this node's name" },
-    { value: spec.address, what: "this node's address" },
-  ];
-  return {
-    "/etc/kubernetes/pki/apiserver.crt": [{ value: config.loadBalancer.vip, what: "the VIP" }, self[1]!],
-    "/etc/etcd/pki/server.crt": self,
-    "/etc/etcd/pki/peer.crt": self,
-  };
 }
 
 const unreadable = (node: string, e: unknown): CertRow => ({

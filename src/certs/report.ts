@@ -2,7 +2,7 @@
 import { stringify } from "yaml";
 import type { CertStatus } from "./inspect.ts";
 import type { CertRow } from "./collect.ts";
-import { SHARED_CAS } from "./locations.ts";
+import { sharedCas } from "../pki/certlist.ts";
 
 export type OutputFormat = "table" | "json" | "yaml";
 
@@ -23,7 +23,7 @@ const short = (fp: string) => fp.slice(0, 16);
  */
 export function flagDifferingCas(rows: CertRow[], nodeOrder: string[]): void {
   const rank = (node: string) => (nodeOrder.indexOf(node) + nodeOrder.length + 1) % (nodeOrder.length + 1);
-  for (const group of SHARED_CAS) {
+  for (const group of sharedCas()) {
     const members = rows.filter((r) => group.paths.includes(r.certificate) && r.fingerprint).sort((a, b) => rank(a.node) - rank(b.node));
     const votes = new Map<string, CertRow[]>();
     for (const r of members) votes.set(r.fingerprint!, [...(votes.get(r.fingerprint!) ?? []), r]);

@@ -38,7 +38,7 @@ export interface Host {
   /** Address the installer reaches it at. */
   readonly address: string;
   /** Run `sh -c cmd` as root on the node; build cmd with sh`` so every value in it is quoted. */
-  exec(cmd: ShellCommand | string, opts?: ExecOptions): Promise<ExecResult>;
+  exec(cmd: ShellCommand, opts?: ExecOptions): Promise<ExecResult>;
   /** Stream a local file to the node; written to a temp name, fsynced, renamed. */
   upload(localPath: string, remotePath: string, opts?: UploadOptions): Promise<void>;
   /** File content, or null when it does not exist. */

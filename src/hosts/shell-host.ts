@@ -115,9 +115,7 @@ export abstract class ShellHost implements Host {
     }
   }
 
-  async exec(command: ShellCommand | string, opts: ExecOptions = {}): Promise<ExecResult> {
-    // A plain string is still taken while the last call sites move to sh`` (test/unit/quoting.test.ts lists them).
-    const cmd = isShellCommand(command) ? command : shellScript(command);
+  async exec(cmd: ShellCommand, opts: ExecOptions = {}): Promise<ExecResult> {
     const raw = await this.run(cmd, opts);
     const result = { code: raw.code, stdout: raw.stdout.toString(), stderr: raw.stderr.toString() };
     if (opts.check !== false && result.code !== 0) throw commandFailed(this.name, cmd.text, result);

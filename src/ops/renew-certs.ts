@@ -2,16 +2,17 @@
 // Kubernetes ones master by master. A member is restarted only while the whole etcd cluster is
 // healthy, and a control plane only while another master serves, so one restart never costs quorum
 // or the API. The first failure stops everything and names the backup.
+import { backedUpPaths, certNodes, globWords, readByEtcd } from "../pki/certlist.ts";
+import { sh } from "../util/sh.ts";
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import type { PhaseContext } from "../phases/phase.ts";
-import { shq } from "../hosts/shell-quote.ts";
-import { planEtcdPki, ETCD_PKI_DIR, type PlannedFile } from "../pki/etcd-pki.ts";
+import { planEtcdPki, type PlannedFile } from "../pki/etcd-pki.ts";
 import { readEtcdPki } from "../cluster/etcd-certs.ts";
 import { etcdHealthy } from "../cluster/etcd.ts";
 import { applyEtcdService } from "../cluster/etcd-service.ts";
-import { vipUrl } from "../cluster/endpoints.ts";
+import { apiserverUrl, vipUrl } from "../cluster/endpoints.ts";
 import { readyAt, waitFor } from "../cluster/wait.ts";
 import { InstallError, errorText } from "../util/errors.ts";
 
@@ -20,16 +21,13 @@ export interface RenewScope {
   kubernetes: boolean;
 }
 
-/** What is copied from each node before anything changes (relative to /, shell globs allowed). */
-export const BACKED_UP = ["etc/kubernetes/pki", "etc/kubernetes/*.conf", "etc/etcd/pki"];
+/** What is copied from each node before anything changes (relative to /, shell globs allowed): see the certificate table. */
+export const BACKED_UP = backedUpPaths();
 
 const MANIFESTS = "/etc/kubernetes/manifests";
 /** Outside the manifests directory, so the kubelet stops the pods while their manifests sit here. */
 export const PARKED_MANIFESTS = "/etc/kubernetes/manifests-parked-by-k8s-ha-offline";
 const CONTROL_PLANE_PODS = ["kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"];
-
-/** Nodes that hold certificates: control-plane and etcd nodes, in config order, each once. */
-export const certNodes = (config: ClusterConfig): HostSpec[] => config.hosts.filter((h) => h.roles.includes("control-plane") || h.roles.includes("etcd"));
 
 export const backupDirFor = (stateDir: string, now: Date) => `${stateDir}/backup/certs-${now.toISOString().replace(/\.\d+Z$/, "Z").replace(/:/g, "-")}`;
 
@@ -51,19 +49,17 @@ export class RenewStopped extends InstallError {
  * (one tar per node, modes kept, directory 0700). Returns the number of files per node.
  */
 export async function backupCerts(ctx: Pick<PhaseContext, "host" | "local">, nodes: readonly HostSpec[], dir: string): Promise<Record<string, number>> {
-  await ctx.local.exec(`umask 077 && mkdir -p ${shq(dir)} && chmod 700 ${shq(dir)} ${shq(dir.replace(/\/[^/]+$/, ""))}`);
-  const pack =
-    `cd / && set -- && for p in ${BACKED_UP.join(" ")}; do [ -e "$p" ] && set -- "$@" "$p"; done; ` +
-    `[ $# -eq 0 ] || tar -czf - "$@" | base64 -w0`;
+  await ctx.local.exec(sh`umask 077 && mkdir -p ${dir} && chmod 700 ${dir} ${dir.replace(/\/[^/]+$/, "")}`);
+  const pack = sh`cd / && set -- && for p in ${globWords(BACKED_UP)}; do [ -e "$p" ] && set -- "$@" "$p"; done; [ $# -eq 0 ] || tar -czf - "$@" | base64 -w0`;
   const counts: Record<string, number> = {};
   await Promise.all(
     nodes.map(async (node) => {
       const host = await ctx.host(node);
       const packed = (await host.exec(pack, { secret: true, timeoutMs: 120_000 })).stdout.trim();
       const into = `${dir}/${node.name}`;
-      await ctx.local.exec(`umask 077 && mkdir -p ${shq(into)}`);
-      if (packed) await ctx.local.exec(`tar -xzf - -C ${shq(into)}`, { stdin: Buffer.from(packed, "base64") });
-      counts[node.name] = Number((await ctx.local.exec(`find ${shq(into)} -type f | wc -l`)).stdout.trim());
+      await ctx.local.exec(sh`umask 077 && mkdir -p ${into}`);
+      if (packed) await ctx.local.exec(sh`tar -xzf - -C ${into}`, { stdin: Buffer.from(packed, "base64") });
+      counts[node.name] = Number((await ctx.local.exec(sh`find ${into} -type f | wc -l`)).stdout.trim());
     }),
   );
   return counts;
@@ -84,21 +80,20 @@ export function describeRenewal(config: ClusterConfig, scope: RenewScope, backup
 
 async function writeFiles(host: Host, files: readonly PlannedFile[]): Promise<void> {
   const dirs = [...new Set(files.map((f) => f.path.replace(/\/[^/]+$/, "")))];
-  if (dirs.length) await host.exec(`mkdir -p ${dirs.map(shq).join(" ")}`);
+  if (dirs.length) await host.exec(sh`mkdir -p ${dirs}`);
   for (const f of files) await host.writeFile(f.path, f.content, { mode: f.mode });
 }
 
 /** The plan's files for one node: those etcd reads (written when the member restarts) and the rest (when its control plane does). */
 export function splitEtcdFiles(files: readonly PlannedFile[], node: string): { member: PlannedFile[]; controlPlane: PlannedFile[] } {
   const mine = files.filter((f) => !f.state && f.node === node);
-  return { member: mine.filter((f) => f.path.startsWith(`${ETCD_PKI_DIR}/`)), controlPlane: mine.filter((f) => !f.path.startsWith(`${ETCD_PKI_DIR}/`)) };
+  return { member: mine.filter((f) => readByEtcd(f.path)), controlPlane: mine.filter((f) => !readByEtcd(f.path)) };
 }
 
-const apiserverUrl = (node: HostSpec) => `https://${node.address}:6443`;
 
 /** Whether anything still answers HTTP on the node's apiserver port (any status counts as up). */
 async function apiserverAnswers(host: Host, node: HostSpec): Promise<boolean> {
-  return (await host.exec(`curl -sk --max-time 2 -o /dev/null ${apiserverUrl(node)}/healthz`, { check: false, timeoutMs: 10_000 })).code === 0;
+  return (await host.exec(sh`curl -sk --max-time 2 -o /dev/null ${apiserverUrl(node)}/healthz`, { check: false, timeoutMs: 10_000 })).code === 0;
 }
 
 /**
@@ -106,7 +101,7 @@ async function apiserverAnswers(host: Host, node: HostSpec): Promise<boolean> {
  * the apiserver is gone, then back (kubeadm's documented way; a kubelet restart alone keeps the pods).
  */
 export async function restartControlPlane(host: Host, node: HostSpec): Promise<void> {
-  await host.exec(`mkdir -p ${PARKED_MANIFESTS} && for f in ${CONTROL_PLANE_PODS.join(" ")}; do [ ! -f ${MANIFESTS}/$f ] || mv ${MANIFESTS}/$f ${PARKED_MANIFESTS}/; done`);
+  await host.exec(sh`mkdir -p ${PARKED_MANIFESTS} && for f in ${CONTROL_PLANE_PODS}; do [ ! -f ${MANIFESTS}/$f ] || mv ${MANIFESTS}/$f ${PARKED_MANIFESTS}/; done`);
   try {
     await waitFor(`the kubelet on ${node.name} to stop its control-plane pods`, async () => !(await apiserverAnswers(host, node)), 90_000, 1000);
   } finally {
@@ -117,8 +112,7 @@ export async function restartControlPlane(host: Host, node: HostSpec): Promise<v
 /** Puts parked manifests back (also after an interrupted earlier run); never overwrites a manifest in place. */
 export async function unparkManifests(host: Host): Promise<void> {
   const r = await host.exec(
-    `[ ! -d ${PARKED_MANIFESTS} ] || { for f in ${PARKED_MANIFESTS}/*.yaml; do [ ! -f "$f" ] || [ -e ${MANIFESTS}/"$(basename "$f")" ] || mv "$f" ${MANIFESTS}/; done; ` +
-      `ls -A ${PARKED_MANIFESTS}; rmdir ${PARKED_MANIFESTS} 2>/dev/null; }`,
+    sh`[ ! -d ${PARKED_MANIFESTS} ] || { for f in ${PARKED_MANIFESTS}/*.yaml; do [ ! -f "$f" ] || [ -e ${MANIFESTS}/"$(basename "$f")" ] || mv "$f" ${MANIFESTS}/; done; ls -A ${PARKED_MANIFESTS}; rmdir ${PARKED_MANIFESTS} 2>/dev/null; }`,
     { check: false },
   );
   const left = r.stdout.trim().split("\n").filter(Boolean);
@@ -130,13 +124,13 @@ export async function unparkManifests(host: Host): Promise<void> {
 }
 
 async function kubeadmRenewAll(host: Host): Promise<void> {
-  const r = await host.exec("kubeadm certs renew all", { check: false, secret: true, timeoutMs: 120_000 });
+  const r = await host.exec(sh`kubeadm certs renew all`, { check: false, secret: true, timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`kubeadm certs renew all failed on ${host.name}: ${(r.stderr || r.stdout).trim().split("\n").slice(-10).join("\n")}`);
 }
 
 /** Whether kubeadm has set up a control plane on the node (its apiserver's static pod manifest is there). */
 async function hasControlPlane(host: Host): Promise<boolean> {
-  return (await host.exec(`test -f ${MANIFESTS}/kube-apiserver.yaml`, { check: false })).code === 0;
+  return (await host.exec(sh`test -f ${MANIFESTS}/kube-apiserver.yaml`, { check: false })).code === 0;
 }
 
 /**

@@ -8,6 +8,7 @@ import { applyEtcdService, etcdUnit, ETCD_UNIT_FILE } from "../cluster/etcd-serv
 import { unitState } from "../cluster/systemd.ts";
 import { lockedFile } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
+import { sh } from "../util/sh.ts";
 import { readText } from "./util/node.ts";
 import { NOTHING, todo } from "./steps.ts";
 
@@ -30,7 +31,7 @@ export const etcd: Phase = {
     const host = await ctx.host(node);
     if (!(await tarballInstalled(host, "etcd", etcdTarball(ctx))))
       await installTarball(host, ctx, "etcd", etcdTarball(ctx),
-        `d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d" --strip-components=1; install -m 0755 "$d/etcd" "$d/etcdctl" /usr/local/bin/; rm -rf "$d"`);
+        sh`d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d" --strip-components=1; install -m 0755 "$d/etcd" "$d/etcdctl" /usr/local/bin/; rm -rf "$d"`);
     await applyEtcdService(ctx, host, node);
   },
 };

@@ -22,7 +22,7 @@ const binaries: Step = {
   },
   async run(host, ctx) {
     await installTarball(host, ctx, "kubernetes", kubeTarball(ctx)!,
-      `d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d"; for b in kubeadm kubelet kubectl; do install -m 0755 "$(find "$d" -name $b -type f | head -1)" /usr/bin/$b; done; rm -rf "$d"`);
+      sh`d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d"; for b in kubeadm kubelet kubectl; do install -m 0755 "$(find "$d" -name $b -type f | head -1)" /usr/bin/$b; done; rm -rf "$d"`);
   },
 };
 

@@ -1,19 +1,16 @@
 // The PKI of the external etcd cluster, as a plan: which files go where with what content.
 // Pure (no I/O): the etcd phase reads what exists (see etcdPkiSources), calls planEtcdPki,
 // and writes the files; Host.writeFile leaves equal files alone, so a re-run changes nothing.
+// What the certificates are and where they go is the "etcd-pki" rows of the table in certlist.ts.
+import { basename } from "node:path";
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
-import { controlPlanes, etcdMembers, firstMaster } from "../config/types.ts";
+import { etcdMembers, firstMaster } from "../config/types.ts";
 import { createCa, loadCa, type CertAndKey, type SigningCa } from "./ca.ts";
 import { issueCert, type LeafSpec } from "./cert.ts";
+import { CERTIFICATES, certDef, holders, keyPathOf, type CaDef, type CertDef, type LeafDef } from "./certlist.ts";
 import { MIN_DAYS_LEFT, needsRenewal, type RenewalVerdict } from "./renewal.ts";
 
-export const ETCD_PKI_DIR = "/etc/etcd/pki";
-/** Where kubeadm's ClusterConfiguration.etcd.external points. */
-export const KUBEADM_ETCD_CLIENT = {
-  caFile: "/etc/kubernetes/pki/etcd/ca.crt",
-  certFile: "/etc/kubernetes/pki/apiserver-etcd-client.crt",
-  keyFile: "/etc/kubernetes/pki/apiserver-etcd-client.key",
-} as const;
+export { ETCD_PKI_DIR, KUBEADM_ETCD_CLIENT } from "./certlist.ts";
 
 /** The etcd CA on master1: its key lives nowhere else. The backup is what to restore from if the first copy is lost. */
 export function etcdCaStatePaths(stateDir: string) {
@@ -72,39 +69,31 @@ export interface EtcdPkiPlan {
   changed: boolean;
 }
 
-interface LeafDef extends EtcdLeafSource {
-  spec: Omit<LeafSpec, "now" | "validityDays">;
+/** One certificate of this cluster's etcd PKI: where it is read from, what goes in it, where its copies go. */
+interface PlannedLeaf extends EtcdLeafSource {
+  spec: Omit<LeafSpec, "now" | "validityDays"> & { validityDays: number };
   /** Nodes and directories the pair is copied to. */
   targets: { node: string; certPath: string; keyPath: string }[];
 }
 
-const loopback = ["localhost", "127.0.0.1", "::1"];
+const ETCD_CA = certDef("etcd-ca") as CaDef & { issue: NonNullable<CaDef["issue"]> };
+type IssuedLeaf = LeafDef & { issue: NonNullable<LeafDef["issue"]> };
+const ISSUED_LEAVES = CERTIFICATES.filter((d): d is IssuedLeaf => d.kind !== "ca" && d.issuedBy === "etcd-pki" && d.issue !== undefined);
 
-function leafDefs(config: ClusterConfig): LeafDef[] {
-  const members = etcdMembers(config);
-  const masters = controlPlanes(config);
-  if (members.length === 0) throw new Error(`${config.source}: no host has the role etcd; give the etcd role to 3 hosts (usually the control-plane nodes).`);
-  const at = (h: HostSpec, base: string) => ({ node: h.name, certPath: `${base}.crt`, keyPath: `${base}.key` });
-  const perMember = (kind: "server" | "peer", extra: string[]) =>
-    members.map((m): LeafDef => ({
-      id: `${kind}/${m.name}`,
-      ...at(m, `${ETCD_PKI_DIR}/${kind}`),
-      spec: { commonName: m.name, sans: [m.name, ...m.aliases, m.address, ...extra], usages: ["server", "client"] },
-      targets: [at(m, `${ETCD_PKI_DIR}/${kind}`)],
-    }));
-  const apiserverClient = masters.map((m) => at(m, "/etc/kubernetes/pki/apiserver-etcd-client"));
-  const healthcheck = members.map((m) => at(m, `${ETCD_PKI_DIR}/healthcheck-client`));
-  const client = (id: string, commonName: string, targets: LeafDef["targets"]): LeafDef[] =>
-    targets.length === 0
-      ? []
-      : [{ id, ...targets[0]!, spec: { commonName, organizations: ["system:masters"], usages: ["client"] }, targets }];
-  return [
-    // etcd's own gRPC gateway dials the member with the server certificate, so it also needs clientAuth.
-    ...perMember("server", loopback),
-    ...perMember("peer", []),
-    ...client("apiserver-etcd-client", "kube-apiserver-etcd-client", apiserverClient),
-    ...client("healthcheck-client", "kube-etcd-healthcheck-client", healthcheck),
-  ];
+/** A certificate's id in the plan: its file's base name ("server", "apiserver-etcd-client"), per node "server/master1". */
+const baseId = (d: CertDef) => basename(d.files[0]!.path).replace(/\.[^.]+$/, "");
+
+/** The table's etcd-pki leaves for this cluster, in table order: a certificate per holder, or one pair copied to every holder. */
+function leafDefs(config: ClusterConfig): PlannedLeaf[] {
+  if (etcdMembers(config).length === 0) throw new Error(`${config.source}: no host has the role etcd; give the etcd role to 3 hosts (usually the control-plane nodes).`);
+  return ISSUED_LEAVES.flatMap((d): PlannedLeaf[] => {
+    const copies = d.files.flatMap((f) => holders(config, f).map((host) => ({ host, target: { node: host.name, certPath: f.path, keyPath: keyPathOf(f.path) } })));
+    const { commonName, organizations, sans, usages, validityDays } = d.issue;
+    const spec = (node: HostSpec) => ({ commonName: commonName(node), organizations, sans: sans?.(node), usages, validityDays });
+    if (d.issue.perNode) return copies.map(({ host, target }) => ({ id: `${baseId(d)}/${host.name}`, ...target, spec: spec(host), targets: [target] }));
+    if (copies.length === 0) return [];
+    return [{ id: baseId(d), ...copies[0]!.target, spec: spec(copies[0]!.host), targets: copies.map((c) => c.target) }];
+  });
 }
 
 /** Where to read each existing certificate/key before planning. */
@@ -129,11 +118,11 @@ async function ensureCa(config: ClusterConfig, existing: ExistingEtcdPki["ca"], 
     return { ca: await loadCa(pair, paths.cert), pair, created: false };
   }
   checkCaComplete(config, existing);
-  const pair = await createCa({ commonName: "etcd-ca", now });
+  const pair = await createCa({ commonName: ETCD_CA.issue.commonName, validityDays: ETCD_CA.issue.validityDays, now });
   return { ca: await loadCa(pair, paths.cert), pair, created: true };
 }
 
-function leafVerdict(d: LeafDef, have: Partial<CertAndKey> | undefined, caPem: string, opts: PlanOptions, now: Date): RenewalVerdict {
+function leafVerdict(d: PlannedLeaf, have: Partial<CertAndKey> | undefined, caPem: string, opts: PlanOptions, now: Date): RenewalVerdict {
   if (!have?.keyPem) return { renew: true, why: have?.certPem ? "key missing" : "missing" };
   if (opts.renew === "all" && have.certPem) return { renew: true, why: "renewal requested" };
   return needsRenewal(have.certPem, {
@@ -157,10 +146,10 @@ export function reviewEtcdPki(config: ClusterConfig, existing: ExistingEtcdPki =
   const caPem = existing.ca?.certPem;
   if (!caPem) {
     const why = (id: string) => (existing.leaves?.[id]?.certPem ? "not signed by the current CA" : "missing");
-    return [{ id: "ca", action: "issued", why: "missing" }, ...defs.map((d) => ({ id: d.id, action: "issued" as const, why: why(d.id) }))];
+    return [{ id: baseId(ETCD_CA), action: "issued", why: "missing" }, ...defs.map((d) => ({ id: d.id, action: "issued" as const, why: why(d.id) }))];
   }
   return [
-    { id: "ca", action: "kept" },
+    { id: baseId(ETCD_CA), action: "kept" },
     ...defs.map((d) => {
       const v = leafVerdict(d, existing.leaves?.[d.id], caPem, opts, now);
       return v.renew ? { id: d.id, action: "issued" as const, why: v.why } : { id: d.id, action: "kept" as const };
@@ -182,17 +171,16 @@ export async function planEtcdPki(config: ClusterConfig, existing: ExistingEtcdP
   ];
   const caTargets = new Map<string, string[]>();
   const addCa = (node: string, path: string) => caTargets.set(node, [...(caTargets.get(node) ?? []), path]);
-  for (const m of etcdMembers(config)) addCa(m.name, `${ETCD_PKI_DIR}/ca.crt`);
-  for (const m of controlPlanes(config)) addCa(m.name, KUBEADM_ETCD_CLIENT.caFile);
+  for (const f of ETCD_CA.files) for (const h of holders(config, f)) addCa(h.name, f.path);
   for (const [node, paths] of caTargets) for (const path of paths) files.push({ node, path, content: caPair.certPem, mode: 0o644, state: false });
 
-  const actions: EtcdPkiPlan["actions"] = [{ id: "ca", action: created ? "issued" : "kept", ...(created ? { why: "missing" } : {}) }];
+  const actions: EtcdPkiPlan["actions"] = [{ id: baseId(ETCD_CA), action: created ? "issued" : "kept", ...(created ? { why: "missing" } : {}) }];
   const leaves = await Promise.all(
     defs.map(async (d) => {
       const have = existing.leaves?.[d.id];
       const verdict = leafVerdict(d, have, caPair.certPem, opts, now);
       if (!verdict.renew) return { d, pair: have as CertAndKey, action: { id: d.id, action: "kept" as const } };
-      const pair = await issueCert(ca, { ...d.spec, now, validityDays: opts.leafValidityDays });
+      const pair = await issueCert(ca, { ...d.spec, now, validityDays: opts.leafValidityDays ?? d.spec.validityDays });
       return { d, pair, action: { id: d.id, action: "issued" as const, why: verdict.why } };
     }),
   );

@@ -15,5 +15,21 @@ export {
   type PlanOptions,
   type EtcdLeafSource,
 } from "./etcd-pki.ts";
+export {
+  CERTIFICATES,
+  certDef,
+  certGlobs,
+  certNodes,
+  expectedCa,
+  expectedSans,
+  backedUpPaths,
+  type CertDef,
+  type CaDef,
+  type LeafDef,
+  type Placement,
+  type Issuer,
+  type Renewer,
+  type ExpectedName,
+} from "./certlist.ts";
 export { discoveryHash, bootstrapToken, certificateKey, randomPassword, BOOTSTRAP_TOKEN_FORMAT } from "./discovery.ts";
 export { pemBlocks, pemEncode } from "./pem.ts";

@@ -12,6 +12,7 @@ import { SshHost, type SshTarget } from "../../src/hosts/ssh.ts";
 import { createLimiter } from "../../src/hosts/limit.ts";
 import { startSshd, sshdAvailable, createThrowawayUser } from "../unit/support/sshd.ts";
 import { interleavedRounds, medians, ratioTable } from "./support.ts";
+import { shellScript } from "../../src/util/sh.ts";
 
 const args = process.argv.slice(2);
 const ROUNDS = Number(args[args.indexOf("--rounds") + 1] ?? 5) || 5;
@@ -45,7 +46,7 @@ const opensshArgs = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-
 
 async function coldOne(address: string): Promise<void> {
   const h = await SshHost.connect(target(address));
-  await h.exec("true");
+  await h.exec(shellScript("true"));
   await h.close();
 }
 
@@ -80,10 +81,10 @@ const scenarios: Record<string, () => Promise<void>> = {
 const warmHosts = await Promise.all(TARGETS.map((a) => SshHost.connect(target(a))));
 const warmScenarios: Record<string, () => Promise<void>> = {
   "fan-out, warm (open connections)": async () => {
-    await sixteenAtOnce(warmHosts, (h) => h.exec("true"));
+    await sixteenAtOnce(warmHosts, (h) => h.exec(shellScript("true")));
   },
   "one by one, warm": async () => {
-    for (const h of warmHosts) await h.exec("true");
+    for (const h of warmHosts) await h.exec(shellScript("true"));
   },
 };
 const all = { ...scenarios, ...warmScenarios };

@@ -10,6 +10,7 @@ import { LocalHost } from "../../src/hosts/local.ts";
 import { SshHost } from "../../src/hosts/ssh.ts";
 import { formatExecRecord, type ExecRecord } from "../../src/hosts/log-sink.ts";
 import { startSshd, sshdAvailable, type Sshd } from "./support/sshd.ts";
+import { shellScript } from "../../src/util/sh.ts";
 
 const PORT = 2201;
 // Generous: on a loaded CI machine one SSH session (fork, shell, timeout, sh) can take seconds.
@@ -107,17 +108,17 @@ for (const [kind, make] of implementations) {
     });
 
     test("exec returns exit code, stdout and stderr without throwing when check is false", async () => {
-      const r = await host.exec("echo out; echo err >&2; exit 3", { check: false });
+      const r = await host.exec(shellScript("echo out; echo err >&2; exit 3"), { check: false });
       expect(r).toEqual({ code: 3, stdout: "out\n", stderr: "err\n" });
     });
 
     test("exec runs as root under sh", async () => {
-      const r = await host.exec("id -u; cat /proc/$$/comm");
+      const r = await host.exec(shellScript("id -u; cat /proc/$$/comm"));
       expect(r.stdout).toBe("0\nsh\n");
     });
 
     test("a non-zero exit throws a HostError naming the node, the command, the code and what it printed", async () => {
-      const err = await host.exec("echo 'disk is full' >&2; exit 7").catch((e) => e);
+      const err = await host.exec(shellScript("echo 'disk is full' >&2; exit 7")).catch((e) => e);
       expect(err).toBeInstanceOf(HostError);
       expect(err.host).toBe(host.name);
       expect(err.message).toContain(`${host.name}: command failed (exit 7)`);
@@ -127,15 +128,15 @@ for (const [kind, make] of implementations) {
 
     test("stdin reaches the command, also binary", async () => {
       const bytes = new Uint8Array(256).map((_, i) => i);
-      const r = await host.exec("sha256sum", { stdin: bytes });
+      const r = await host.exec(shellScript("sha256sum"), { stdin: bytes });
       expect(r.stdout.split(" ")[0]).toBe(new Bun.CryptoHasher("sha256").update(bytes).digest("hex"));
-      expect((await host.exec("cat", { stdin: "hello\n" })).stdout).toBe("hello\n");
+      expect((await host.exec(shellScript("cat"), { stdin: "hello\n" })).stdout).toBe("hello\n");
     });
 
     test("a command running past its timeout is rejected with a clear error and killed", async () => {
       const pidFile = join(dir, "sleeper.pid");
       const cmd = `sh -c 'echo $$ > ${pidFile}; exec sleep 60'`;
-      const err = await host.exec(cmd, { timeoutMs: 2500 }).catch((e) => e);
+      const err = await host.exec(shellScript(cmd), { timeoutMs: 2500 }).catch((e) => e);
       expect(err).toBeInstanceOf(HostError);
       expect(err.message).toBe(`${host.name}: timed out after 2.5s running: ${cmd}`);
       // LocalHost kills the process group at once; over SSH the node's `timeout` does it a little
@@ -214,8 +215,8 @@ for (const [kind, make] of implementations) {
 
     test("every command is logged with code and duration; secret output is not", async () => {
       records.length = 0;
-      await host.exec("echo visible-output");
-      await host.exec("echo hidden-token-123", { secret: true });
+      await host.exec(shellScript("echo visible-output"));
+      await host.exec(shellScript("echo hidden-token-123"), { secret: true });
       const [plain, secret] = records;
       expect(plain).toMatchObject({ host: host.name, cmd: "echo visible-output", code: 0, stdout: "visible-output\n", secret: false });
       expect(plain!.durationMs).toBeGreaterThan(0);

@@ -5,15 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LocalHost } from "../../src/hosts/local.ts";
 import { fileLogSink } from "../../src/hosts/log-sink.ts";
+import { shellScript } from "../../src/util/sh.ts";
 
 test("a file sink records command, exit code, duration and output; private file; secrets left out", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hosts-log-"));
   try {
     const file = join(dir, "install.log");
     const host = new LocalHost({ name: "master1", log: fileLogSink(file) });
-    await host.exec("echo to-stdout; echo to-stderr >&2; exit 4", { check: false });
-    await host.exec("echo s3cr3t-token", { secret: true });
-    await host.exec("sleep 5", { timeoutMs: 200 }).catch(() => {});
+    await host.exec(shellScript("echo to-stdout; echo to-stderr >&2; exit 4"), { check: false });
+    await host.exec(shellScript("echo s3cr3t-token"), { secret: true });
+    await host.exec(shellScript("sleep 5"), { timeoutMs: 200 }).catch(() => {});
     const text = readFileSync(file, "utf8");
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(text).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z \[master1\] \$ echo to-stdout; echo to-stderr >&2; exit 4\n  -> exit 4 in \d+ ms\n  stdout:\n    to-stdout\n  stderr:\n    to-stderr\n/);
@@ -29,7 +30,7 @@ test("a file sink records command, exit code, duration and output; private file;
 test("the CLI's run logger (anything with file(line)) receives the same transcript", async () => {
   const lines: string[] = [];
   const host = new LocalHost({ name: "master1", log: { file: (l) => lines.push(l) } });
-  await host.exec("echo hi");
+  await host.exec(shellScript("echo hi"));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^\[master1\] \$ echo hi\n  -> exit 0 in \d+ ms\n  stdout:\n    hi$/);
 });

@@ -10,6 +10,7 @@ import { LocalHost } from "../../src/hosts/local.ts";
 import { SshHost } from "../../src/hosts/ssh.ts";
 import { CredentialResolver } from "../../src/hosts/credentials.ts";
 import { startSshd, sshdAvailable, type Sshd } from "./support/sshd.ts";
+import { shellScript } from "../../src/util/sh.ts";
 
 const PORT = 2205;
 const LATE_PORT = 2206; // an sshd started only halfway through a test
@@ -48,7 +49,7 @@ test("one connection per node, shared by concurrent callers; this machine's addr
   expect(local).toBeInstanceOf(LocalHost);
   expect(local.name).toBe("master1");
   await pool.closeAll();
-  await expect(a.exec("true")).rejects.toThrow("master2: connection was already closed");
+  await expect(a.exec(shellScript("true"))).rejects.toThrow("master2: connection was already closed");
 });
 
 test("localNode names the node this binary runs on, whatever its address", async () => {
@@ -65,7 +66,7 @@ test("a failed connection is not kept: the next get() tries again", async () => 
   const second = await startSshd({ port: LATE_PORT });
   try {
     const h = await lateNotLocal.get({ ...late, ssh: { ...late.ssh, keyFile: second.clientKey } });
-    expect((await h.exec("echo up")).stdout).toBe("up\n");
+    expect((await h.exec(shellScript("echo up"))).stdout).toBe("up\n");
   } finally {
     await lateNotLocal.closeAll();
     await second.stop();
@@ -76,7 +77,7 @@ test("fan-out over the pool: every node reports, the unreachable one with its ow
   const lines: string[] = [];
   const pool = newPool(lines);
   const nodes = [spec("master2", "127.0.0.2"), spec("master3", "127.0.0.3"), spec("worker9", "127.0.0.4")];
-  const results = await Promise.allSettled(nodes.map(async (n) => (await (await pool.get(n)).exec("hostname -I >/dev/null; echo $SSH_CONNECTION")).stdout));
+  const results = await Promise.allSettled(nodes.map(async (n) => (await (await pool.get(n)).exec(shellScript("hostname -I >/dev/null; echo $SSH_CONNECTION"))).stdout));
   expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected"]);
   expect(results[0]!.status === "fulfilled" && results[0]!.value.split(" ")[2]).toBe("127.0.0.2");
   expect(results[1]!.status === "fulfilled" && results[1]!.value.split(" ")[2]).toBe("127.0.0.3");

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { HostError } from "../../src/hosts/host.ts";
 import { SshHost, type SshTarget } from "../../src/hosts/ssh.ts";
 import { startSshd, sshdAvailable, createThrowawayUser, type Sshd, type ThrowawayUser } from "./support/sshd.ts";
+import { shellScript } from "../../src/util/sh.ts";
 
 const PORT = 2202;
 const SILENT_PORT = 2203; // accepts TCP, never speaks SSH
@@ -78,7 +79,7 @@ afterAll(async () => {
 describe("login", () => {
   test("with a key file as root", async () => {
     const h = await SshHost.connect(target());
-    expect((await h.exec("id -un")).stdout).toBe("root\n");
+    expect((await h.exec(shellScript("id -un"))).stdout).toBe("root\n");
     await h.close();
   });
 
@@ -90,7 +91,7 @@ describe("login", () => {
       const add = Bun.spawnSync(["ssh-add", sshd.clientKey], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stderr: "pipe" });
       expect(add.exitCode).toBe(0);
       const h = await SshHost.connect(target({ credentials: { keys: [], agent: sock } }));
-      expect((await h.exec("echo via-agent")).stdout).toBe("via-agent\n");
+      expect((await h.exec(shellScript("echo via-agent"))).stdout).toBe("via-agent\n");
       await h.close();
     } finally {
       agent.kill();
@@ -116,7 +117,7 @@ describe("login", () => {
     const alias = createThrowawayUser({ uid0: true });
     try {
       const h = await SshHost.connect(target({ user: alias.name, credentials: { keys: [], password: alias.password } }));
-      expect((await h.exec("id -u; id -un")).stdout).toBe("0\nroot\n");
+      expect((await h.exec(shellScript("id -u; id -un"))).stdout).toBe("0\nroot\n");
       const dst = join(work, "alias-upload");
       await h.upload(otherKey, dst, { mode: 0o600 });
       expect(readFileSync(dst)).toEqual(readFileSync(otherKey));
@@ -132,7 +133,7 @@ describe("login", () => {
     try {
       const t = target({ port: PAM_PORT, user: alias.name, credentials: { keys: [], password: alias.password } });
       const h = await SshHost.connect(t);
-      expect((await h.exec("id -u")).stdout).toBe("0\n");
+      expect((await h.exec(shellScript("id -u"))).stdout).toBe("0\n");
       await h.close();
       const err = await connectError({ ...t, credentials: { keys: [], password: "wrong" } });
       expect(err.message).toStartWith(`node1: authentication failed for ${alias.name}@127.0.0.1 (tried: password, keyboard-interactive; server accepts: publickey, keyboard-interactive)`);
@@ -277,17 +278,17 @@ describe("connection", () => {
     const h = await SshHost.connect(target());
     // Kill this connection's own sshd process (the first sshd above the command), nothing else.
     const killSession = 'p=$$; while [ "$(cat /proc/$p/comm)" != sshd ]; do p=$(cut -d" " -f4 /proc/$p/stat); done; kill -9 $p; sleep 5';
-    const err = await h.exec(killSession).catch((e) => e);
+    const err = await h.exec(shellScript(killSession)).catch((e) => e);
     expect(err).toBeInstanceOf(HostError);
     expect(err.message).toBe(`node1: connection lost while running: ${killSession}`);
-    expect((await h.exec("echo back")).stdout).toBe("back\n");
+    expect((await h.exec(shellScript("echo back"))).stdout).toBe("back\n");
     await h.close();
   });
 
   test("after close() the host refuses work", async () => {
     const h = await SshHost.connect(target());
     await h.close();
-    await expect(h.exec("true")).rejects.toThrow("node1: connection was already closed");
+    await expect(h.exec(shellScript("true"))).rejects.toThrow("node1: connection was already closed");
   });
 });
 
@@ -302,7 +303,7 @@ describe.skipIf(!sudoInstalled)("as a non-root user with passwordless sudo", () 
     writeFileSync(dropIn(), `${user.name} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
     try {
       const h = await SshHost.connect(target({ user: user.name, credentials: { keys: [], password: user.password } }));
-      expect((await h.exec("id -u")).stdout).toBe("0\n");
+      expect((await h.exec(shellScript("id -u"))).stdout).toBe("0\n");
       const dir = mkdtempSync(join(work, "sudo-"));
       expect(await h.writeFile(join(dir, "root-owned"), "x", { mode: 0o600 })).toBe(true);
       expect(statSync(join(dir, "root-owned")).uid).toBe(0);

@@ -3,7 +3,7 @@ import { runCheckCerts } from "../../certs/index.ts";
 import { openSession, parsePositiveInt } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { UsageError } from "../../util/errors.ts";
-import { controlPlanes, etcdMembers } from "../../config/types.ts";
+import { certNodes } from "../../pki/certlist.ts";
 import type { GlobalFlags } from "../flags.ts";
 
 export default async function checkCerts(flags: GlobalFlags & { warnDays?: number | string; output?: string }): Promise<number> {
@@ -13,8 +13,7 @@ export default async function checkCerts(flags: GlobalFlags & { warnDays?: numbe
   const config = readConfig(flags);
   const session = openSession(config, { ...flags, logFile: flags.logFile }, "check-certs");
   try {
-    const specs = [...new Map([...controlPlanes(config), ...etcdMembers(config)].map((h) => [h.name, h])).values()];
-    const hosts = await Promise.all(specs.map((s) => session.ctx.host(s)));
+    const hosts = await Promise.all(certNodes(config).map((s) => session.ctx.host(s)));
     const { text, exitCode } = await runCheckCerts({ hosts, config, warnDays, output: output as "table" | "json" | "yaml" });
     process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
     return exitCode;

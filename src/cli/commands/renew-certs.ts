@@ -1,6 +1,7 @@
 // `renew-certs [--etcd] [--kubernetes]`: back up, renew in turn (never without quorum), then show check-certs.
 import { runCheckCerts } from "../../certs/index.ts";
-import { backupDirFor, certNodes, describeRenewal, renewCerts, type RenewScope } from "../../ops/renew-certs.ts";
+import { certNodes } from "../../pki/certlist.ts";
+import { backupDirFor, describeRenewal, renewCerts, type RenewScope } from "../../ops/renew-certs.ts";
 import { openSession, confirm, type ClusterSession } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { EXIT_FAILURE, UsageError } from "../../util/errors.ts";

@@ -17,14 +17,12 @@ export async function tarballInstalled(host: Host, name: string, file: LockFile)
 
 /**
  * Fetch `file` from the depot and run `install` with $TARBALL set to its path on the node;
- * the marker is written only after the install command succeeded. `install` as a plain string is a
- * constant script of ours (taken while etcd.ts still passes one); anything with values is built with sh``.
+ * the marker is written only after the install command succeeded.
  */
-export async function installTarball(host: Host, ctx: PhaseContext, name: string, file: LockFile, install: ShellCommand | string): Promise<void> {
+export async function installTarball(host: Host, ctx: PhaseContext, name: string, file: LockFile, install: ShellCommand): Promise<void> {
   const tmp = `/tmp/k8s-ha-offline-${file.path.split("/").pop()}`;
   await fetchVerified(host, ctx, file, tmp);
-  const script = isShellCommand(install) ? install : shellScript(install);
-  const r = await host.exec(sh`TARBALL=${tmp}; set -e; ${script}`, { check: false, timeoutMs: 300_000 });
+  const r = await host.exec(sh`TARBALL=${tmp}; set -e; ${install}`, { check: false, timeoutMs: 300_000 });
   await host.exec(sh`rm -f ${tmp}`, { check: false });
   if (r.code !== 0) throw new Error(`installing ${file.path} failed: ${(r.stderr || r.stdout).trim()}`);
   await host.exec(sh`mkdir -p ${MARKERS}`);
