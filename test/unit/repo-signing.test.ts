@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { writeFlatRepo } from "../../src/depot/bundle/apt.ts";
 import { generateRepoKey, loadRepoKey, repoKeyUserId, type RepoKey, type RepoSigner } from "../../src/depot/repo-signing.ts";
-import { runTool, tinyDeb, tinyRpm } from "./support/tiny-packages.ts";
+import { isolatedAptOptions, runTool, tinyDeb, tinyRpm } from "./support/repo-tools.ts";
 
 const work = mkdtempSync(join(tmpdir(), "repo-signing-"));
 const gnupgHome = join(work, "gnupg"); // gpg and gpgv never touch root's ~/.gnupg
@@ -50,25 +50,12 @@ async function signedFlatRepo(name: string, by: RepoSigner | null): Promise<stri
 
 const gpgv = (ring: string, ...files: string[]) => runTool(["gpgv", "--homedir", gnupgHome, "--keyring", ring, ...files]);
 
-/** apt-get isolated from the system (own sources, lists, cache, empty dpkg status) reading one repository. */
+/** apt-get isolated from the system, reading only this repository with this keyring. */
 function aptArgs(repo: string, ring: string): string[] {
   const state = join(work, "apt-state", repo.split("/").pop()!);
-  for (const d of ["lists/partial", "archives/partial", "cache"]) mkdirSync(join(state, d), { recursive: true });
-  writeFileSync(join(state, "status"), "");
+  const options = isolatedAptOptions(state);
   writeFileSync(join(state, "sources.list"), `deb [signed-by=${ring}] file:${repo} ./\n`);
-  return [
-    "-o", `Dir::Etc::sourcelist=${join(state, "sources.list")}`,
-    "-o", "Dir::Etc::sourceparts=-",
-    "-o", `Dir::State::Lists=${join(state, "lists")}`,
-    "-o", `Dir::State::status=${join(state, "status")}`,
-    "-o", `Dir::Cache=${join(state, "cache")}`,
-    "-o", `Dir::Cache::archives=${join(state, "archives")}`,
-    "-o", "Debug::NoLocking=1",
-    "-o", "APT::Architecture=amd64",
-    "-o", "Acquire::Languages=none",
-    // The test's temp dirs are not readable by apt's _apt sandbox user.
-    "-o", "APT::Sandbox::User=root",
-  ];
+  return options;
 }
 
 describe("the repository signing key", () => {

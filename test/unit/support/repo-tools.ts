@@ -1,5 +1,6 @@
-// Tiny real packages for repository tests: a .deb made with dpkg-deb, a noarch .rpm made with rpmbuild.
-// Each installs one file, /usr/share/<name>/hello, holding "<name> <version>".
+// Tools for package-repository tests: tiny real packages (a .deb made with dpkg-deb, a noarch .rpm made
+// with rpmbuild, each installing /usr/share/<name>/hello holding "<name> <version>"), and apt-get options
+// that keep it away from the system's sources, lists, cache and dpkg status.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -41,4 +42,26 @@ export async function tinyRpm(work: string, name: string, version: string, relea
   writeFileSync(spec, lines.join("\n"));
   await mustRun(["rpmbuild", "--quiet", "--define", `_topdir ${top}`, "-bb", spec]);
   return join(top, "RPMS/noarch", `${name}-${version}-${release}.noarch.rpm`);
+}
+
+/**
+ * apt-get options reading only <state>/sources.list (written by the caller), with lists, cache and an
+ * empty dpkg status under state.
+ */
+export function isolatedAptOptions(state: string): string[] {
+  for (const d of ["lists/partial", "archives/partial", "cache"]) mkdirSync(join(state, d), { recursive: true });
+  writeFileSync(join(state, "status"), "");
+  return [
+    "-o", `Dir::Etc::sourcelist=${join(state, "sources.list")}`,
+    "-o", "Dir::Etc::sourceparts=-",
+    "-o", `Dir::State::Lists=${join(state, "lists")}`,
+    "-o", `Dir::State::status=${join(state, "status")}`,
+    "-o", `Dir::Cache=${join(state, "cache")}`,
+    "-o", `Dir::Cache::archives=${join(state, "archives")}`,
+    "-o", "Debug::NoLocking=1",
+    "-o", "APT::Architecture=amd64",
+    "-o", "Acquire::Languages=none",
+    // The test's temp dirs are not readable by apt's _apt sandbox user.
+    "-o", "APT::Sandbox::User=root",
+  ];
 }
