@@ -35,7 +35,8 @@ export interface RepoSigner {
   /** A clear-signed copy of text: apt's InRelease made from Release. */
   clearsign(text: string): Promise<string>;
   /** A detached signature over bytes: apt's Release.gpg (binary or armored), yum's repomd.xml.asc (armored). */
-  detachSign(bytes: Uint8Array, armored: boolean): Promise<string | Uint8Array>;
+  detachSign(bytes: Uint8Array, armored: true): Promise<string>;
+  detachSign(bytes: Uint8Array, armored: false): Promise<Uint8Array>;
 }
 
 const backdated = () => new Date(Date.now() - CLOCK_SKEW_ALLOWANCE_MS);
@@ -74,10 +75,10 @@ export async function loadRepoKey(privateArmored: string): Promise<RepoSigner> {
       const message = await openpgp.createCleartextMessage({ text });
       return openpgp.sign({ message, signingKeys: key, date: backdated() });
     },
-    async detachSign(bytes, armored) {
+    detachSign: (async (bytes: Uint8Array, armored: boolean) => {
       const message = await openpgp.createMessage({ binary: bytes });
       const common = { message, signingKeys: key, detached: true, date: backdated() };
       return armored ? openpgp.sign({ ...common, format: "armored" }) : openpgp.sign({ ...common, format: "binary" });
-    },
+    }) as RepoSigner["detachSign"],
   };
 }

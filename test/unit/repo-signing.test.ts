@@ -79,6 +79,13 @@ describe("the repository signing key", () => {
     const armored = await runTool(["gpg", "--homedir", gnupgHome, "--with-colons", "--show-keys", armoredKey]);
     expect(armored.out).toContain(`fpr:::::::::${ours.fingerprint}:`);
   });
+
+  test("a passphrase-protected copy is refused with the reason, not asked for a passphrase", async () => {
+    const openpgp = await import("openpgp");
+    const privateKey = await openpgp.readPrivateKey({ armoredKey: ours.privateArmored });
+    const locked = await openpgp.encryptKey({ privateKey, passphrase: "secret" });
+    await expect(loadRepoKey(locked.armor())).rejects.toThrow(/passphrase-protected/);
+  });
 });
 
 describe("the apt signatures under gpgv (and gpg), with the binary public key as keyring", () => {
