@@ -6,7 +6,7 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { writeFlatRepo } from "../../src/depot/bundle/apt.ts";
+import { writeFlatRepo } from "../../src/bundle/apt.ts";
 import { generateRepoKey, loadRepoKey, repoKeyUserId, type RepoKey, type RepoSigner } from "../../src/depot/repo-signing.ts";
 import { isolatedAptOptions, runTool, tinyDeb, tinyRpm } from "./support/repo-tools.ts";
 
