@@ -1,0 +1,176 @@
+// Issue 15's impostor drill: nobody on the network can feed the nodes. On the cluster the earlier drills
+// left, the depot is moved to its own address (depot.address, a second address on master1), then the
+// real depot steps aside and something else answers at that address, from the lab host on the same
+// segment (ARP caches flushed, as a spoofer would make them): plain HTTP, TLS with another CA's
+// certificate, the depot's own (stolen) certificate with a tampered .deb and an index signed with
+// another key, and the stolen certificate with the genuine packages but a retagged image. For each,
+// `install --only packages,runtime` (with work to do on node1) and `add-node node2` (a fresh worker)
+// must stop with exit 1 and a message naming the integrity failure, no /root/PWNED anywhere, and the
+// impostor's image never in containerd's store. With the real depot back, both succeed.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import YAML from "yaml";
+import { labExec, readLab, run } from "../lab/lab-client.ts";
+import { onMaster1, labHostLine, BUNDLE, NODES, ROOT, bundleLock } from "../e2e/support.ts";
+import { recordDrill, drillTable, type DrillRow } from "./report.ts";
+
+const STATE = "/var/lib/k8s-ha-offline";
+const DEPOT_ADDRESS = "192.168.217.90";
+const PORT = 5000;
+const NODE_CA = "/etc/k8s-ha-offline/depot-ca.crt";
+const BRIDGE = "k8slab0";
+const STACK = /\n\s+at .+[:(]\d+/;
+const ALL = [...NODES, "node2"];
+const work = mkdtempSync("/var/tmp/k8s-impostor-");
+const rows: DrillRow[] = [];
+const upper = (n: string) => join(readLab().state_dir, "nodes", n, "upper");
+let pauseRef = "";
+let pauseDigest = "";
+let victimPackage = "";
+
+/** What each impostor may be blamed for in the installer's message. */
+const INTEGRITY: Record<string, RegExp> = {
+  http: /TLS|SSL|certificate|https|wrong version number|not speak/i,
+  "other-ca": /certificate|SSL|TLS|verify|issuer/i,
+  tampered: /signature|signed|NO_PUBKEY|GPG|not signed|InRelease|certificate/i,
+  retag: /digest|does not match|integrity|unexpected|mismatch/i,
+};
+
+const depotUnit = "k8s-ha-offline-depot.service";
+
+async function realDepot(up: boolean) {
+  if (up) {
+    await labExec("master1", `ip addr add ${DEPOT_ADDRESS}/24 dev host0 2>/dev/null; systemctl restart ${depotUnit}`, { check: true });
+  } else {
+    await labExec("master1", `systemctl stop ${depotUnit}; ip addr del ${DEPOT_ADDRESS}/24 dev host0 2>/dev/null; true`, { check: true });
+  }
+  await flushArp();
+}
+
+async function flushArp() {
+  await Promise.all(ALL.map((n) => labExec(n, `ip neigh flush to ${DEPOT_ADDRESS} 2>/dev/null; true`)));
+}
+
+/** The impostor on the lab host, at the depot's address. */
+async function startImpostor(mode: string): Promise<{ stop: () => Promise<void>; log: () => string }> {
+  await run(["ip", "addr", "add", `${DEPOT_ADDRESS}/24`, "dev", BRIDGE]);
+  await flushArp();
+  const m1 = join(upper("master1"), STATE.slice(1), "pki");
+  const proc = Bun.spawn(
+    [process.execPath, join(ROOT, "test/drills/impostor.ts"), mode, `${DEPOT_ADDRESS}:${PORT}`, BUNDLE, work, join(m1, "depot.crt"), join(m1, "depot.key"), join(work, "InRelease")],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  let text = "";
+  (async () => {
+    for await (const c of proc.stderr) text += new TextDecoder().decode(c);
+  })();
+  for (let i = 0; i < 200 && !text.includes("impostor: " + mode + " on"); i++) {
+    if (proc.exitCode !== null) throw new Error(`impostor ${mode} exited: ${text}`);
+    await Bun.sleep(100);
+  }
+  return {
+    log: () => text,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await run(["ip", "addr", "del", `${DEPOT_ADDRESS}/24`, "dev", BRIDGE]);
+    },
+  };
+}
+
+/** Give node1 something to fetch in packages and runtime: a bundle package and the pause image gone. */
+async function makeWork() {
+  await labExec("node1", `dpkg -r --force-depends ${victimPackage} >/dev/null 2>&1; ctr -n k8s.io images rm ${pauseRef} >/dev/null 2>&1; true`);
+}
+
+async function noPwnedAnywhere(): Promise<string | undefined> {
+  const hit = ALL.filter((n) => existsSync(join(upper(n), "root/PWNED")));
+  return hit.length ? `/root/PWNED on ${hit.join(", ")}` : undefined;
+}
+
+/** containerd's pause image on node1/node2: absent, or exactly the locked digest. */
+async function pauseIntact(): Promise<string | undefined> {
+  for (const n of ["node1", "node2"]) {
+    const ls = (await labExec(n, "ctr -n k8s.io images ls 2>/dev/null")).stdout;
+    for (const line of ls.split("\n").filter((l) => l.includes("/pause:") || l.includes("/pause@")))
+      if (!line.includes(pauseDigest)) return `${n} has ${line.trim().split(/\s+/).slice(0, 3).join(" ")}`;
+  }
+  return undefined;
+}
+
+const setNode2 = (present: boolean) =>
+  labExec("master1", present ? `grep -q 'name: node2,' /root/cluster.yaml || sed -i '/name: node1,/a\\${labHostLine("node2")}' /root/cluster.yaml` : "sed -i '/name: node2,/d' /root/cluster.yaml", { check: true });
+
+beforeAll(async () => {
+  // The cluster the earlier drills left (installed if this file runs alone).
+  expect((await onMaster1("install -c cluster.yaml --yes")).code).toBe(0);
+  const lock = await bundleLock();
+  const pause = lock.images.find((i) => /\/pause:/.test(i.ref))!;
+  pauseDigest = pause.digest;
+  victimPackage = ["conntrack", "ebtables", "socat", "ethtool"].find((p) => lock.files.some((f) => f.path.includes(`/${p}_`))) ?? "conntrack";
+  // The depot on its own address: a second address on master1, named in cluster.yaml.
+  const yaml = YAML.parseDocument((await labExec("master1", "cat /root/cluster.yaml", { check: true })).stdout);
+  yaml.setIn(["depot", "address"], DEPOT_ADDRESS);
+  await labExec("master1", `ip addr add ${DEPOT_ADDRESS}/24 dev host0 2>/dev/null; cat > /root/cluster.yaml`, { check: true, stdin: yaml.toString() });
+  const moved = await onMaster1("install -c cluster.yaml --yes");
+  expect({ code: moved.code, out: moved.code ? moved.stdout + moved.stderr : "" }).toEqual({ code: 0, out: "" });
+  pauseRef = (await labExec("node1", "ctr -n k8s.io images ls -q | grep '/pause:' | head -1", { check: true })).stdout.trim();
+  expect(pauseRef).toContain(`${DEPOT_ADDRESS}:${PORT}/`);
+  // The cluster's own signed index, for the impostor that replays it.
+  const ca = join(upper("master1"), NODE_CA.slice(1));
+  const got = await run(["curl", "-fsS", "--cacert", ca, "-o", join(work, "InRelease"), `https://${DEPOT_ADDRESS}:${PORT}/repo/debian12/InRelease`]);
+  expect(got.code).toBe(0);
+  await setNode2(true);
+}, 1_800_000);
+
+afterAll(async () => {
+  await run(["ip", "addr", "del", `${DEPOT_ADDRESS}/24`, "dev", BRIDGE]).catch(() => {});
+  for (const r of rows) recordDrill(r);
+  process.stderr.write(`\n${drillTable(rows)}\n`);
+  rmSync(work, { recursive: true, force: true });
+});
+
+for (const mode of ["http", "other-ca", "tampered", "retag"]) {
+  test(`impostor (${mode}): install --only packages,runtime and add-node stop, naming the integrity failure; nothing of it lands`, async () => {
+    const failures: string[] = [];
+    const cases: string[] = [];
+    await realDepot(false);
+    const impostor = await startImpostor(mode);
+    try {
+      for (const [what, args] of [
+        ["install --only packages,runtime", "install --only packages,runtime -c cluster.yaml --yes"],
+        ["add-node node2", "add-node node2 --role worker -c cluster.yaml --yes"],
+      ] as const) {
+        await makeWork();
+        const r = await onMaster1(args, 900_000);
+        const out = r.stdout + r.stderr;
+        cases.push(what);
+        if (r.code !== 1) failures.push(`${what}: exit ${r.code}`);
+        else if (STACK.test(out)) failures.push(`${what}: stack trace`);
+        else if (!INTEGRITY[mode]!.test(out)) failures.push(`${what}: no integrity failure named in: ${out.slice(-600)}`);
+        for (const [name, check] of [["no /root/PWNED", noPwnedAnywhere], ["impostor image not in containerd", pauseIntact]] as const) {
+          const why = await check();
+          cases.push(`${what}: ${name}`);
+          if (why) failures.push(`${what}: ${why}`);
+        }
+      }
+    } finally {
+      await impostor.stop();
+      await realDepot(true);
+    }
+    rows.push({ drill: `impostor depot (${mode}): refused, nothing landed`, cases: cases.length, passed: cases.length - failures.length, failed: failures.length, ...(failures.length ? { note: failures.slice(0, 2).join("; ") } : {}) });
+    expect(failures).toEqual([]);
+  }, 1_800_000);
+}
+
+test("with the real depot back, the same commands succeed and node2 joins", async () => {
+  await makeWork();
+  const a = await onMaster1("install --only packages,runtime -c cluster.yaml --yes");
+  const b = await onMaster1("add-node node2 --role worker -c cluster.yaml --yes");
+  const ok = [a, b].filter((r) => r.code === 0).length;
+  rows.push({ drill: "real depot back: both commands succeed", cases: 2, passed: ok, failed: 2 - ok });
+  expect({ a: a.code, b: b.code, out: a.code || b.code ? (a.stdout + a.stderr + b.stdout + b.stderr).slice(-1500) : "" }).toEqual({ a: 0, b: 0, out: "" });
+  expect(await pauseIntact()).toBeUndefined();
+  expect((await labExec("node1", `dpkg-query -W -f '\${Status}' ${victimPackage}`)).stdout).toBe("install ok installed");
+}, 1_800_000);
