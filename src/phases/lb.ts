@@ -22,10 +22,12 @@ export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 export const CHECK_SCRIPT = "/etc/keepalived/check_apiserver_lb.sh";
 
 export function renderHaproxy(config: ClusterConfig, statsPassword: string, template = haproxyTemplate): string {
-  const servers = controlPlanes(config)
-    .map((h) => `    server ${h.name} ${h.address}:${APISERVER_PORT} check check-ssl verify none`)
-    .join("\n");
-  return render(template, { cluster: config.name, port: config.loadBalancer.port, servers, statsPort: config.loadBalancer.statsPort, statsPassword }, "haproxy.cfg");
+  const masters = controlPlanes(config);
+  // Ready apiservers (/readyz over TLS) take the clients; the same servers checked at TCP level are the
+  // fallback haproxy uses only while none is ready (see assets/haproxy/haproxy.cfg).
+  const servers = masters.map((h) => `    server ${h.name} ${h.address}:${APISERVER_PORT} check check-ssl verify none`).join("\n");
+  const reachableServers = masters.map((h) => `    server ${h.name} ${h.address}:${APISERVER_PORT} check`).join("\n");
+  return render(template, { cluster: config.name, port: config.loadBalancer.port, servers, reachableServers, statsPort: config.loadBalancer.statsPort, statsPassword }, "haproxy.cfg");
 }
 
 /** Priorities 100, 99, 98, ... in config order: the first control-plane node is the preferred holder. */
