@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { LocalHost } from "../../src/hosts/local.ts";
 import { fileLogSink } from "../../src/hosts/log-sink.ts";
 import { shellScript } from "../../src/util/sh.ts";
+import { HostError } from "../../src/hosts/host.ts";
 
 test("a file sink records command, exit code, duration and output; private file; secrets left out", async () => {
   const dir = mkdtempSync(join(tmpdir(), "hosts-log-"));
@@ -33,4 +34,25 @@ test("the CLI's run logger (anything with file(line)) receives the same transcri
   await host.exec(shellScript("echo hi"));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^\[master1\] \$ echo hi\n  -> exit 0 in \d+ ms\n  stdout:\n    hi$/);
+});
+
+test("a failing secret command's stdout reaches neither the error nor the log; its stderr says why", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "hosts-log-"));
+  try {
+    const file = join(dir, "install.log");
+    const host = new LocalHost({ name: "master1", log: fileLogSink(file) });
+    const err = (await host.exec(shellScript("echo abcdef.0123456789abcdef; echo token backend down >&2; exit 3"), { secret: true }).catch((e) => e)) as HostError;
+    expect(err).toBeInstanceOf(HostError);
+    expect(err.message).toBe("master1: command failed (exit 3): echo abcdef.0123456789abcdef; echo token backend down >&2; exit 3\ntoken backend down");
+    expect(err.result?.stdout).toBe("");
+    // A secret that printed nothing on stderr: the error still carries none of its stdout.
+    const quiet = (await host.exec(shellScript("printf 'k3y-material'; exit 1"), { secret: true }).catch((e) => e)) as HostError;
+    expect(quiet.message).not.toContain("k3y-material\n");
+    expect(quiet.message.split("k3y-material").length).toBe(2); // the command line only
+    const text = readFileSync(file, "utf8");
+    expect(text.split("abcdef.0123456789abcdef").length).toBe(2); // the command line only
+    expect(text.split("(output not logged: secret)").length).toBe(3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,4 +1,4 @@
-// Running kubeadm from the phases: its output kept out of the logs (it prints the certificate key),
+// Running kubeadm from the phases: its output kept out of the logs and its stdout out of errors (it prints the certificate key),
 // the init configuration's place in the state directory, and the depot as its image repository.
 import { join as joinPath } from "node:path";
 import type { Host } from "../../hosts/host.ts";
@@ -15,7 +15,8 @@ export const initConfigPath = (ctx: Pick<PhaseContext, "stateDir">) => joinPath(
 export async function kubeadm(host: Host, args: ShellCommand, secrets: string[], timeoutMs = 600_000): Promise<void> {
   const r = await host.exec(sh`kubeadm ${args}`, { check: false, secret: true, timeoutMs });
   if (r.code !== 0) {
-    const tail = redact(`${r.stdout}\n${r.stderr}`.trim(), secrets).split("\n").slice(-20).join("\n");
+    // stderr only: kubeadm prints the certificate key and join commands on stdout, and says why it failed on stderr.
+    const tail = redact(r.stderr.trim() || `exit ${r.code}, nothing on stderr`, secrets).split("\n").slice(-20).join("\n");
     throw new Error(`kubeadm ${args.text.split(" ")[0]} failed on ${host.name}:\n${tail}`);
   }
 }
