@@ -137,18 +137,20 @@ test("during the download the private directory is 0700 root and the attacker ca
 });
 
 test("a download directory that is a symlink or not root's is refused; nothing is installed", async () => {
-  for (const how of ["symlink", "owned by nobody"]) {
+  for (const how of ["symlink", "dangling symlink", "owned by nobody"]) {
     const base = freshBase(how.replace(/ /g, "-"));
     const parent = join(base, "..");
     mkdirSync(parent, { recursive: true });
     chmodSync(parent, 0o1777);
     const lure = join(parent, "lure");
-    expect(asNobody(how === "symlink" ? `mkdir ${lure} && ln -s ${lure} ${base}` : `mkdir ${base}`).exitCode).toBe(0);
+    const plant = { symlink: `mkdir ${lure} && ln -s ${lure} ${base}`, "dangling symlink": `ln -s ${lure} ${base}`, "owned by nobody": `mkdir ${base}` }[how]!;
+    expect(asNobody(plant).exitCode).toBe(0);
     const dest = join(work, `refused-${how.replace(/ /g, "-")}`);
     const err = await failure(verifiedDownload(host(), { url: url(), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
     expect(err.message).toContain(`node1: cannot use the download directory on the node: ${base} is a symlink or not a directory owned by root; refusing to download into it`);
     expect(existsSync(dest)).toBe(false);
     if (how === "symlink") expect(readdirSync(lure)).toEqual([]);
+    if (how === "dangling symlink") expect(existsSync(lure)).toBe(false);
   }
 });
 
@@ -193,6 +195,7 @@ test("fetchVerified places the file under the node's real download directory, wh
   await fetchVerified(host(), { depot }, { path: `files/${NAME}`, sha256: SHA, size: PAYLOAD.length } as never, dest);
   expect(readFileSync(dest).equals(PAYLOAD)).toBe(true);
   expect(statSync(dest).mode & 0o777).toBe(0o644);
+  expect(statSync(join(work, "final")).mode & 0o777).toBe(0o755); // made under the usual umask, not the private one
   const st = statSync(DOWNLOAD_DIR);
   expect({ mode: st.mode & 0o7777, uid: st.uid }).toEqual({ mode: 0o700, uid: 0 });
   expect(readdirSync(DOWNLOAD_DIR).filter((d) => d.startsWith(`dl.`) && existsSync(join(DOWNLOAD_DIR, d, NAME)))).toEqual([]);

@@ -41,7 +41,8 @@ const CHECKSUM_MISMATCH = 92;
  * One remote script: make the root-only download directory (refused when it is a symlink or not
  * root's), remove the leftovers of downloads whose shell is gone (a cut connection), download `url`
  * into a fresh 0700 directory, check its sha256, and run `then` on that same file with $FILE set
- * (TMPDIR points into the private directory too). The directory is removed on every exit.
+ * (TMPDIR points into the private directory too, so an install's own mktemp is private as well).
+ * The directory is removed on every exit.
  */
 export function verifiedDownloadScript(o: { url: string; sha256: string; name: string; base: string; then: ShellCommand }): ShellCommand {
   return shJoin(
@@ -51,7 +52,8 @@ export function verifiedDownloadScript(o: { url: string; sha256: string; name: s
       sh`base=${o.base}; want=${o.sha256}`,
       sh`trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM`,
       sh`umask 077`,
-      sh`mkdir -p -- "$base"`,
+      // A symlink (even a dangling one) or a file in the way makes mkdir fail: the check below names it.
+      sh`mkdir -p -- "$base" 2>/dev/null || true`,
       sh`if [ -L "$base" ] || [ ! -d "$base" ] || [ "$(stat -c %u -- "$base")" != 0 ]; then echo "$base is a symlink or not a directory owned by root; refusing to download into it (remove it: rm -rf $base)" >&2; exit ${REFUSED_DIR}; fi`,
       sh`chmod 0700 -- "$base"`,
       // dl.<pid of the downloading shell>.<random>: a directory whose shell is gone is a leftover.
@@ -64,7 +66,8 @@ export function verifiedDownloadScript(o: { url: string; sha256: string; name: s
       sh`if [ "$sum" != "$want" ]; then echo "sha256 $sum, the bundle lock says $want" >&2; exit ${CHECKSUM_MISMATCH}; fi`,
       // Checked and used in the same script: nobody but root can reach the file in between.
       sh`export FILE="$file" TMPDIR="$dir"`,
-      sh`(${o.then})`,
+      // The usual umask again for what `then` creates (directories on the way to a destination, extracted files).
+      sh`(umask 022; ${o.then})`,
     ],
     "\n",
   );
