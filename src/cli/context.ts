@@ -34,7 +34,7 @@ export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePre
   const logFile = flags.dryRun ? flags.logFile : (flags.logFile ?? defaultLogFile(config, command));
   const log = createLogger({ logFile, verbose: flags.verbose });
   const master = firstMaster(config);
-  const pool = new HostPool({ config, log });
+  const pool = new HostPool({ config, log, notice: (m) => log.info(m) });
   // The installer's state, the depot and kubectl live on master1, where this binary runs.
   const local = new LocalHost({ name: master.name, address: master.address, log: toLogSink(log) });
   const shared = new Map<string, unknown>();

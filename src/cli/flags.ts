@@ -6,4 +6,6 @@ export interface GlobalFlags {
   yes?: boolean;
   logFile?: string;
   verbose?: boolean;
+  /** Accept ssh.hostKeyPolicy off together with a password (refused otherwise: exit 2). */
+  insecureSkipHostKeyCheck?: boolean;
 }

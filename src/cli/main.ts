@@ -17,7 +17,8 @@ export function buildCli() {
     .option("--dry-run", "Print what would be done (phases x hosts) and change nothing")
     .option("-y, --yes", "Do not ask for confirmation")
     .option("--log-file <file>", "Write a full transcript (every command on every node) here")
-    .option("-v, --verbose", "More detail on the terminal");
+    .option("-v, --verbose", "More detail on the terminal")
+    .option("--insecure-skip-host-key-check", "Accept ssh.hostKeyPolicy: off together with a password (refused otherwise); see docs/ssh-host-keys.md");
 
   cli
     .command("init", "Write a commented cluster.yaml for the reference topology (3 masters + 1 worker) to edit")

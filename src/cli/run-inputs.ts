@@ -26,7 +26,7 @@ export type BundleOnlyInputs<F extends RunFlags = RunFlags> = Omit<RunInputs<F>,
 
 /** The config named by --config (cluster.yaml by default). */
 export function readConfig(flags: GlobalFlags): ClusterConfig {
-  return loadConfig(resolve(flags.config ?? "cluster.yaml"));
+  return loadConfig(resolve(flags.config ?? "cluster.yaml"), { insecureSkipHostKeyCheck: flags.insecureSkipHostKeyCheck === true });
 }
 
 /** The inputs of a run against a cluster; `config` is read from --config unless given. */

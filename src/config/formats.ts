@@ -171,11 +171,14 @@ const stateDir: Format = {
 /** Passwords anyone would try first; keepalived's own sample uses the first two. */
 const WEAK_PASSWORDS = new Set(["1111", "123456", "12345678", "admin", "admin123", "password", "passw0rd", "changeme", "secret", "keepalived", "qwerty", "abc123"]);
 const vrrpPass: Format = {
-  what: "string of 6-8 characters",
+  what: "6-8 letters and digits",
   check(v) {
-    const hint = "remove authPass to have a random one generated, or give 6-8 random printable characters";
+    const hint = "remove authPass to have a random one generated, or give 6-8 random letters and digits (A-Z, a-z, 0-9)";
     if (v.length > 8) return { message: `authPass is ${v.length} characters; VRRP PASS authentication uses only the first 8`, hint };
-    if (nonAscii(v)) return { message: "authPass contains a character that is not printable ASCII", hint };
+    // keepalived.conf treats # and ! as the start of a comment and would silently shorten the password;
+    // quotes and spaces split it. Letters and digits survive every config parser on the way.
+    const bad = [...v].find((ch) => !/[A-Za-z0-9]/.test(ch));
+    if (bad) return { message: `authPass contains ${q(bad)}; only A-Z, a-z and 0-9 are allowed (keepalived reads # and ! as the start of a comment and would cut the password there)`, hint };
     if (v.length < 6 || WEAK_PASSWORDS.has(v.toLowerCase()) || /^(.)\1*$/.test(v))
       return { message: "authPass is too weak (short, a common password, or one repeated character)", hint };
     return undefined;

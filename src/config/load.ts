@@ -5,7 +5,7 @@ import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { type Document, LineCounter, parseDocument } from "yaml";
 import { applyDerivedDefaults, applySchemaDefaults } from "./defaults.ts";
 import { ConfigError } from "./errors.ts";
-import { type Draft, RULES } from "./rules.ts";
+import { type Draft, RULES, hostKeyCheckedWithPassword } from "./rules.ts";
 import type { ClusterConfig } from "./types.ts";
 import { type PlainMap, SchemaWalker } from "./walk.ts";
 import { Findings, YamlSource } from "./yaml-source.ts";
@@ -13,7 +13,12 @@ import { Findings, YamlSource } from "./yaml-source.ts";
 /** A cluster description is a few kilobytes; anything past this is the wrong file or an attack. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
-export interface LoadOptions {
+export interface ParseOptions {
+  /** --insecure-skip-host-key-check: accept hostKeyPolicy off together with a password. */
+  insecureSkipHostKeyCheck?: boolean;
+}
+
+export interface LoadOptions extends ParseOptions {
   /** Name used in messages; default: the path, relative to the working directory when inside it. */
   sourceName?: string;
 }
@@ -77,7 +82,7 @@ function reportSyntax(text: string, doc: Document.Parsed, source: YamlSource, fi
 }
 
 /** Check `text` (the content of `sourceName`); relative paths in it are taken from `baseDir`. Throws ConfigError. */
-export function parseConfig(text: string, sourceName = "cluster.yaml", baseDir = process.cwd()): ClusterConfig {
+export function parseConfig(text: string, sourceName = "cluster.yaml", baseDir = process.cwd(), opts: ParseOptions = {}): ClusterConfig {
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_CONFIG_BYTES)
     throw new ConfigError(sourceName, [{ path: "(document)", line: 1, col: 1, message: `the file is ${bytes} bytes, more than the ${MAX_CONFIG_BYTES} a cluster configuration can need`, hint: "check that -c points at your cluster.yaml" }]);
@@ -88,6 +93,8 @@ export function parseConfig(text: string, sourceName = "cluster.yaml", baseDir =
   const root = reportSyntax(text, doc, source, findings) ? new SchemaWalker(source, findings).walkDocument() : undefined;
   if (root) {
     applySchemaDefaults(root, "", [], findings);
+    // Before the per-host SSH settings are merged: the issue must name the line that says off.
+    if (!opts.insecureSkipHostKeyCheck) hostKeyCheckedWithPassword(root as Draft, (path, message, hint) => findings.add(path, message, hint));
     applyDerivedDefaults(root, baseDir, findings);
     for (const rule of RULES) rule(root as Draft, (path, message, hint) => findings.add(path, message, hint));
   }
@@ -137,5 +144,5 @@ export function loadConfig(path: string, opts: LoadOptions = {}): ClusterConfig 
   } catch {
     throw unreadable(sourceName, "is not UTF-8 text", "save the file as UTF-8 (plain text)");
   }
-  return parseConfig(text, sourceName, dirname(resolve(path)));
+  return parseConfig(text, sourceName, dirname(resolve(path)), opts);
 }

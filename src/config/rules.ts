@@ -1,7 +1,7 @@
 // Checks that involve more than one key. They run on the defaults-applied values; a key that already
 // failed its own check is undefined here and every rule skips what it cannot judge.
 import { PROFILE_NAMES } from "../profiles/index.ts";
-import type { ClusterConfig, HostSpec } from "./types.ts";
+import type { ClusterConfig, HostSpec, SshSettings } from "./types.ts";
 import { type Cidr, cidrContains, cidrsOverlap, formatIPv4, isLoopback, isUnusableAddress, maskOf, networkOf, parseCidr, parseCidrLoose, parseIPv4 } from "./net.ts";
 import type { YamlPath } from "./yaml-source.ts";
 import { APISERVER_PORT, NODE_PORT_RANGE, componentPorts } from "./ports.ts";
@@ -160,6 +160,30 @@ function portsAreFree(d: Draft, report: Report) {
     else if (port >= NODE_PORT_RANGE.min && port <= NODE_PORT_RANGE.max)
       report(path, `port ${port} is in the Kubernetes NodePort range ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max}`, "pick a port outside it; services of type NodePort take these on every node");
   });
+}
+
+/**
+ * hostKeyPolicy off with a password: whoever answers at a node's address (ARP spoofing, a taken
+ * address) receives the password. Judged before the per-host SSH settings are merged over the
+ * defaults, so the issue points at the hostKeyPolicy line that says off. Skipped only with
+ * --insecure-skip-host-key-check on the command line.
+ */
+export function hostKeyCheckedWithPassword(d: Draft & { ssh?: DeepPartial<SshSettings> }, report: Report): void {
+  const reported = new Set<string>();
+  for (const { h, i } of hostList(d)) {
+    const own = h.ssh;
+    const policy = own?.hostKeyPolicy ?? d.ssh?.hostKeyPolicy;
+    const passwordEnv = own?.passwordEnv ?? d.ssh?.passwordEnv;
+    if (policy !== "off" || passwordEnv === undefined) continue;
+    const path = own?.hostKeyPolicy !== undefined ? ["hosts", i, "ssh", "hostKeyPolicy"] : ["ssh", "hostKeyPolicy"];
+    if (reported.has(path.join("."))) continue;
+    reported.add(path.join("."));
+    report(
+      path,
+      `hostKeyPolicy off with password login (passwordEnv ${passwordEnv}${own?.hostKeyPolicy !== undefined ? "" : `, e.g. for ${h.name ?? `hosts[${i}]`}`}) sends the SSH password to whoever answers at the node's address`,
+      "use strict with the keys checked out of band (docs/ssh-host-keys.md) or accept-new; only on a network you trust, run with --insecure-skip-host-key-check",
+    );
+  }
 }
 
 export const RULES: readonly ((d: Draft, report: Report) => void)[] = [

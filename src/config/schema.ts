@@ -54,7 +54,7 @@ export const SCHEMA: readonly Field[] = [
   port("ssh.port", 22, "Port sshd listens on, on the nodes."),
   { path: "ssh.keyFile", type: "string", format: "path", maxLength: 4096, doc: "Private key on master1 (relative to this file, or ~/...); without it the SSH agent or a password is used." },
   { path: "ssh.passwordEnv", type: "string", format: "envName", doc: "Name of the environment variable holding the SSH password (prompted on a terminal when unset). Passwords are never written in this file." },
-  { path: "ssh.hostKeyPolicy", type: "enum", values: ["strict", "accept-new", "off"], default: "accept-new", doc: "strict: host key must already be in knownHostsFile; accept-new: trust on first use and record it; off: no check." },
+  { path: "ssh.hostKeyPolicy", type: "enum", values: ["strict", "accept-new", "off"], default: "accept-new", doc: "strict: host key must already be in knownHostsFile (recommended: docs/ssh-host-keys.md); accept-new: trust on first use, record it and print its fingerprint; off: no check (refused with passwordEnv unless --insecure-skip-host-key-check)." },
   { path: "ssh.knownHostsFile", type: "string", format: "absPath", maxLength: 4096, derivedDefault: "<stateDir>/known_hosts", doc: "known_hosts file the host keys are checked against and recorded in." },
   { path: "ssh.connectTimeoutSeconds", type: "integer", min: 1, max: 600, default: 10, doc: "Give up connecting to a node after this many seconds." },
 
@@ -71,7 +71,7 @@ export const SCHEMA: readonly Field[] = [
   port("loadBalancer.port", 9443, `Port haproxy listens on for the API (not ${APISERVER_PORT}: the kube-apiservers use that on the same nodes).`),
   { path: "loadBalancer.virtualRouterId", type: "integer", min: 1, max: 255, default: 51, doc: "VRRP virtual_router_id; must be unique among VRRP routers on the network segment." },
   { path: "loadBalancer.vrrpMode", type: "enum", values: ["multicast", "unicast"], default: "multicast", doc: "multicast, or unicast to the other control-plane nodes (for networks that drop multicast)." },
-  { path: "loadBalancer.authPass", type: "string", format: "vrrpPass", maxLength: 8, derivedDefault: "generated, kept in stateDir", doc: "VRRP password (at most 8 characters); leave it out to have a random one generated." },
+  { path: "loadBalancer.authPass", type: "string", format: "vrrpPass", maxLength: 8, derivedDefault: "generated, kept in stateDir", doc: "VRRP password: 6-8 letters and digits (keepalived cuts a password at # or !); leave it out to have a random one generated." },
   { path: "loadBalancer.nopreempt", type: "boolean", default: false, doc: "true: a recovered node does not take the VIP back." },
   port("loadBalancer.statsPort", 9188, "haproxy stats page port, bound to 127.0.0.1 only."),
 

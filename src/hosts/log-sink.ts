@@ -1,6 +1,6 @@
 // Where every command run on a node is recorded (command, exit code, duration, output).
 // The CLI connects a file sink to --log-file; by default nothing is recorded.
-import { appendFileSync } from "node:fs";
+import { appendLog, openLogFile } from "../util/log.ts";
 
 export interface ExecRecord {
   host: string;
@@ -36,9 +36,10 @@ export function formatExecRecord(r: ExecRecord): string {
   return lines.join("\n") + "\n";
 }
 
-/** Appends every record to a file (synchronously, so a crash never loses the last command). */
+/** Appends every record to a file (synchronously, so a crash never loses the last command); 0600, never through a symlink. */
 export function fileLogSink(path: string): LogSink {
-  return { exec: (r) => appendFileSync(path, `${new Date().toISOString()} ${formatExecRecord(r)}`, { mode: 0o600 }) };
+  const fd = openLogFile(path);
+  return { exec: (r) => appendLog(fd, `${new Date().toISOString()} ${formatExecRecord(r)}`) };
 }
 
 /** Anything with a `file(line)` method (the CLI's run logger) can take the records too. */

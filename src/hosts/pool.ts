@@ -19,6 +19,11 @@ export interface HostPoolOptions {
   /** This machine's addresses (default: all interface addresses). */
   localAddresses?: string[];
   ssh?: Omit<SshHostOptions, "log">;
+  /**
+   * Where a host key recorded on first contact (accept-new) is announced, one line per node, for the
+   * operator to compare out of band. Default: the terminal (stderr).
+   */
+  notice?: (message: string) => void;
 }
 
 export function machineAddresses(): string[] {
@@ -56,7 +61,8 @@ export class HostPool {
   private async open(spec: HostSpec): Promise<Host> {
     if (this.isLocal(spec)) return new LocalHost({ name: spec.name, address: spec.address, log: this.log });
     const credentials = await this.credentials.resolve(spec.name, spec.ssh);
-    return SshHost.connect(sshTargetFor(spec, credentials), { ...this.opts.ssh, log: this.log });
+    const notice = this.opts.notice ?? ((m: string) => process.stderr.write(`${m}\n`));
+    return SshHost.connect({ ...sshTargetFor(spec, credentials), onHostKeyRecorded: notice }, { ...this.opts.ssh, log: this.log });
   }
 
   async closeAll(): Promise<void> {

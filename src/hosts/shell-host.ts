@@ -118,7 +118,9 @@ export abstract class ShellHost implements Host {
   async exec(cmd: ShellCommand, opts: ExecOptions = {}): Promise<ExecResult> {
     const raw = await this.run(cmd, opts);
     const result = { code: raw.code, stdout: raw.stdout.toString(), stderr: raw.stderr.toString() };
-    if (opts.check !== false && result.code !== 0) throw commandFailed(this.name, cmd.text, result);
+    // A secret command's stdout is what it was run for (a token, a key): never in an error, whose
+    // message reaches the terminal and the log. Its stderr says why it failed and stays.
+    if (opts.check !== false && result.code !== 0) throw commandFailed(this.name, cmd.text, opts.secret ? { ...result, stdout: "" } : result);
     return result;
   }
 

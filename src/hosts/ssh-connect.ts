@@ -29,6 +29,11 @@ export interface SshTarget {
   hostKeyPolicy: SshSettings["hostKeyPolicy"];
   knownHostsFile: string;
   connectTimeoutMs: number;
+  /**
+   * Told (one line) when accept-new recorded a key on first contact: trust on first use is only as
+   * good as the operator comparing that fingerprint with the node's own (docs/ssh-host-keys.md).
+   */
+  onHostKeyRecorded?: (message: string) => void;
 }
 
 // Host key algorithms ssh2 offers, strongest first; a known key type moves its algorithms to
@@ -70,6 +75,10 @@ function recordHostKey(t: SshTarget, blob: Buffer): string | undefined {
   }
 }
 
+/** "recorded host key of master2 (192.168.217.20): ssh-ed25519 SHA256:…; compare it out of band" */
+export const recordedText = (t: Pick<SshTarget, "name" | "address" | "port">, presented: string) =>
+  `recorded host key of ${t.name} (${t.port === 22 ? t.address : `${t.address}:${t.port}`}): ${presented}; compare it out of band`;
+
 const shortType = (type: string) => type.replace(/^ssh-/, "").replace(/^ecdsa-sha2-nistp\d+$/, "ecdsa");
 
 /** Decides on the presented host key; returns the reason to refuse it, or undefined to accept. */
@@ -83,7 +92,11 @@ function checkHostKey(t: SshTarget, entries: KnownHostEntry[], blob: Buffer): st
     case "known":
       return undefined;
     case "unknown":
-      if (t.hostKeyPolicy === "accept-new") return recordHostKey(t, blob);
+      if (t.hostKeyPolicy === "accept-new") {
+        const failed = recordHostKey(t, blob);
+        if (!failed) t.onHostKeyRecorded?.(recordedText(t, presented));
+        return failed;
+      }
       return (
         `host key of ${where} is not in ${t.knownHostsFile} (ssh.hostKeyPolicy: strict). It presents ${presented}. ` +
         `Check that fingerprint on the node (ssh-keygen -lf /etc/ssh/ssh_host_${shortType(keyTypeOf(blob))}_key.pub), then add it with: ` +

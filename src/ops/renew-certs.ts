@@ -125,7 +125,7 @@ export async function unparkManifests(host: Host): Promise<void> {
 
 async function kubeadmRenewAll(host: Host): Promise<void> {
   const r = await host.exec(sh`kubeadm certs renew all`, { check: false, secret: true, timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`kubeadm certs renew all failed on ${host.name}: ${(r.stderr || r.stdout).trim().split("\n").slice(-10).join("\n")}`);
+  if (r.code !== 0) throw new Error(`kubeadm certs renew all failed on ${host.name}: ${(r.stderr.trim() || `exit ${r.code}`).split("\n").slice(-10).join("\n")}`);
 }
 
 /** Whether kubeadm has set up a control plane on the node (its apiserver's static pod manifest is there). */

@@ -6,9 +6,8 @@ import type { Phase } from "./phase.ts";
 import { ADMIN_CONF, vipUrl } from "../cluster/endpoints.ts";
 import { readyAt, waitFor } from "../cluster/wait.ts";
 import { NOTHING, todo } from "./steps.ts";
-import { renderInitConfig } from "./util/kubeadm-config.ts";
 import { newJoinState } from "./util/join-secrets.ts";
-import { imageRepository, initConfigDir, initConfigPath, kubeadm } from "./util/kubeadm.ts";
+import { kubeadm, withInitConfig } from "./util/kubeadm.ts";
 import { sh } from "../util/sh.ts";
 
 export const kubeadmInit: Phase = {
@@ -20,15 +19,15 @@ export const kubeadmInit: Phase = {
     if (!(await ctx.local.readFile(ADMIN_CONF))) return todo("no control plane yet");
     return (await readyAt(ctx.local, vipUrl(ctx))) ? NOTHING : todo(`apiserver not ready at ${vipUrl(ctx)}`);
   },
-  async run(ctx, node) {
+  async run(ctx) {
     if (!(await ctx.local.readFile(ADMIN_CONF))) {
       const s = await newJoinState(ctx);
-      const cfg = renderInitConfig(ctx.config, node, s, imageRepository(ctx));
-      await ctx.local.exec(sh`mkdir -p ${initConfigDir(ctx)} && chmod 700 ${initConfigDir(ctx)}`);
-      await ctx.local.writeFile(initConfigPath(ctx), cfg, { mode: 0o600 });
       const secrets = [s.token, s.certificateKey];
-      await kubeadm(ctx.local, sh`config images pull --config ${initConfigPath(ctx)}`, secrets);
-      await kubeadm(ctx.local, sh`init --config ${initConfigPath(ctx)} --upload-certs`, secrets);
+      // The init configuration holds the token and the certificate key only while kubeadm reads it.
+      await withInitConfig(ctx, s, async (path) => {
+        await kubeadm(ctx.local, sh`config images pull --config ${path}`, secrets);
+        await kubeadm(ctx.local, sh`init --config ${path} --upload-certs`, secrets);
+      });
     } else {
       await ctx.local.exec(sh`systemctl restart kubelet.service`);
     }

@@ -1,11 +1,13 @@
-// Phase post: the admin kubeconfig for root on master1, the componentstatus fix for Kubernetes <= 1.22,
-// then every node of the config Ready and every system pod Running, shown as a table.
+// Phase post: no join secrets left in the kept kubeadm init configuration, the admin kubeconfig for root
+// on master1, the componentstatus fix for Kubernetes <= 1.22, then every node of the config Ready and
+// every system pod Running, shown as a table.
 import { controlPlanes, firstMaster } from "../config/types.ts";
 import type { Phase, PhaseContext } from "./phase.ts";
 import { ADMIN_CONF } from "../cluster/endpoints.ts";
 import { nodeRows, systemPods, type NodeRow, type PodRow } from "../cluster/kubectl.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { readText } from "./util/node.ts";
+import { initConfigPath, initConfigWithSecrets, scrubInitConfig } from "./util/kubeadm.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { sh } from "../util/sh.ts";
 
@@ -36,6 +38,7 @@ export const post: Phase = {
   hosts: (c) => [firstMaster(c)],
   mode: "once",
   async check(ctx) {
+    if (await initConfigWithSecrets(ctx)) return todo(`${initConfigPath(ctx)} still holds the bootstrap token or the certificate key (a run was cut during kubeadm)`);
     if ((await readText(ctx.local, "/root/.kube/config")) !== (await readText(ctx.local, ADMIN_CONF))) return todo("root has no kubeconfig");
     if (needsPortFix(ctx))
       for (const m of controlPlanes(ctx.config))
@@ -43,6 +46,9 @@ export const post: Phase = {
     return (await clusterUp(ctx)) ? NOTHING : todo("cluster not fully up yet");
   },
   async run(ctx) {
+    // The joins are done: the kept init configuration needs no secrets (kubeadm-init removes them after
+    // use; a run cut during kubeadm left them). The next upload-certs writes them again for its command only.
+    if (await initConfigWithSecrets(ctx)) await scrubInitConfig(ctx);
     await ctx.local.exec(sh`mkdir -p /root/.kube && chmod 700 /root/.kube`);
     await ctx.local.writeFile("/root/.kube/config", (await readText(ctx.local, ADMIN_CONF)) ?? "", { mode: 0o600 });
     if (needsPortFix(ctx))

@@ -96,9 +96,9 @@ test("the bootstrap token expires (tokenTTL 24h), unlike the seed's ttl 0", asyn
   expect(await sweep("bootstrap tokens expire", cases)).toEqual([]);
 });
 
-test("the token and the certificate key appear in no log on any node (installer, journal, stand-in)", async () => {
+test("the token and the certificate key appear in no log on any node (installer, journal, stand-in) nor in the kept kubeadm init.yaml", async () => {
   const cases: [string, () => Promise<string | undefined>][] = NODES.map((n) => [n, async () => {
-    const r = await labExec(n, `grep -rlaF -e '${join_.token.split(".")[1]}' -e '${join_.certificateKey}' /var/log ${STATE}/logs /var/lib/k8s-ha-offline-node 2>/dev/null; test -e /etc/kubernetes/k8s-ha-offline-join.yaml && echo /etc/kubernetes/k8s-ha-offline-join.yaml; true`);
+    const r = await labExec(n, `grep -rlaF -e '${join_.token.split(".")[1]}' -e '${join_.certificateKey}' /var/log ${STATE}/logs ${STATE}/kubeadm /var/lib/k8s-ha-offline-node 2>/dev/null; test -e /etc/kubernetes/k8s-ha-offline-join.yaml && echo /etc/kubernetes/k8s-ha-offline-join.yaml; true`);
     return r.stdout.trim() ? `found in ${r.stdout.trim().split("\n").join(", ")}` : undefined;
   }]);
   expect(await sweep("join secrets in no log", cases)).toEqual([]);

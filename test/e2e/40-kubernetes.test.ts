@@ -63,6 +63,8 @@ test("every node Ready, every system pod Running, root has a kubeconfig", async 
 test("secrets: the join secrets live in 0600 files on master1 and never reach a log the installer wrote", async () => {
   const join = JSON.parse((await labExec("master1", "cat /var/lib/k8s-ha-offline/join.json", { check: true })).stdout);
   expect((await labExec("master1", "stat -c %a /var/lib/k8s-ha-offline/join.json /var/lib/k8s-ha-offline/kubeadm/init.yaml")).stdout).toBe("600\n600\n");
+  // init.yaml held the token and the certificate key only while kubeadm read it (issue 15).
+  expect((await labExec("master1", `grep -cF -e '${join.token}' -e '${join.token.split(".")[1]}' -e '${join.certificateKey}' /var/lib/k8s-ha-offline/kubeadm/init.yaml || true`)).stdout.trim()).toBe("0");
   for (const n of NODES) {
     const hits = await labExec(n, `grep -rlF -e '${join.token}' -e '${join.certificateKey}' /var/lib/k8s-ha-offline/logs /var/log/k8s-ha-offline /var/log/kube-standin 2>/dev/null || true`);
     expect({ node: n, files: hits.stdout.trim() }).toEqual({ node: n, files: "" });

@@ -61,3 +61,12 @@ describe("bad configs", () => {
     });
   }
 });
+
+test("hostKeyPolicy off with a password goes through only with --insecure-skip-host-key-check", async () => {
+  const file = join(import.meta.dir, "fixtures/config/bad/95-host-key-off-with-password.yaml");
+  const refused = await inProcess(["phases", "-c", file]);
+  expect(refused.code).toBe(2);
+  expect(refused.err).toContain("95-host-key-off-with-password.yaml:10:18 ssh.hostKeyPolicy: hostKeyPolicy off with password login (passwordEnv K8S_SSH_PASSWORD, e.g. for master1) sends the SSH password to whoever answers at the node's address");
+  const allowed = await inProcess(["phases", "-c", file, "--insecure-skip-host-key-check"]);
+  expect({ code: allowed.code, err: allowed.err }).toEqual({ code: 0, err: "" });
+});

@@ -71,7 +71,7 @@ describe("valid configurations", () => {
     expect(byName.etcd2!.ssh).toMatchObject({ user: "root", port: 2222, keyFile: `${dir}/keys/deploy_ed25519` });
     expect(etcdMembers(c).map((h) => h.name)).toEqual(["etcd1", "etcd2", "etcd3"]);
     expect(byName.cp1!.roles).toEqual(["control-plane"]);
-    expect(c.loadBalancer).toMatchObject({ vip: "172.16.10.100", vipPrefix: 24, authPass: "Zq7!vR2m", vrrpMode: "unicast" });
+    expect(c.loadBalancer).toMatchObject({ vip: "172.16.10.100", vipPrefix: 24, authPass: "Zq7xvR2m", vrrpMode: "unicast" });
     expect(c.bundle.dir).toBe("/srv/bundles/el9");
   });
 

@@ -216,10 +216,18 @@ describe("known_hosts", () => {
 
   test("accept-new: records the key the way OpenSSH does, and OpenSSH's client accepts the file", async () => {
     const kh = join(work, "new-dir", "known_hosts");
-    const h = await SshHost.connect(target({ hostKeyPolicy: "accept-new", knownHostsFile: kh }));
+    const told: string[] = [];
+    const onHostKeyRecorded = (m: string) => told.push(m);
+    const h = await SshHost.connect(target({ hostKeyPolicy: "accept-new", knownHostsFile: kh, onHostKeyRecorded }));
     await h.close();
     expect(readFileSync(kh, "utf8")).toBe(`${edLine()}\n`);
     expect(statSync(kh).mode & 0o777).toBe(0o600);
+    // The operator is told what was trusted, to compare with the node's own fingerprint.
+    const fp = fingerprintOf(join(sshd.dir, "host_ed25519.pub"));
+    expect(told).toEqual([`recorded host key of node1 (127.0.0.1:${PORT}): ssh-ed25519 ${fp}; compare it out of band`]);
+    // Known from now on: nothing more to announce.
+    await (await SshHost.connect(target({ hostKeyPolicy: "accept-new", knownHostsFile: kh, onHostKeyRecorded }))).close();
+    expect(told.length).toBe(1);
     const strictAgain = await SshHost.connect(target({ hostKeyPolicy: "strict", knownHostsFile: kh }));
     await strictAgain.close();
     const ssh = Bun.spawnSync(

@@ -1,10 +1,10 @@
 // Nodes fetch payload files from the depot on master1 and check them against the embedded lock,
 // so a file corrupted on the way is never installed.
 import type { PhaseContext } from "../phase.ts";
-import type { Host } from "../../hosts/host.ts";
+import { HostError, type Host } from "../../hosts/host.ts";
 import type { BundleLock, LockFile } from "../../depot/lock.ts";
-import { dirname } from "node:path";
-import { sh, shJoin } from "../../util/sh.ts";
+import { basename, dirname } from "node:path";
+import { sh, shJoin, type ShellCommand } from "../../util/sh.ts";
 import { depotUrl } from "../../depot/endpoint.ts";
 import { InstallError } from "../../util/errors.ts";
 
@@ -22,24 +22,87 @@ export function lockedFile(ctx: Pick<PhaseContext, "lock">, pattern: RegExp, wha
   return hits[0]!;
 }
 
-/** Download a bundle file from the depot to `dest` on the node, verified by sha256 before it is moved in place. */
-export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depot">, file: LockFile, dest: string): Promise<void> {
-  const url = `${depotUrl(ctx.depot)}/${file.path}`;
-  const tmp = `${dest}.part`;
-  const r = await host.exec(
-    shJoin(
-      [
-        sh`mkdir -p ${dirname(dest)}`,
-        sh`curl -fsS --retry 3 --connect-timeout 5 -o ${tmp} ${url}`,
-        sh`echo ${`${file.sha256}  ${tmp}`} | sha256sum -c --status`,
-        sh`mv -f ${tmp} ${dest}`,
-      ],
-      " && ",
-    ),
-    { check: false, timeoutMs: 600_000 },
+/**
+ * Where nodes download payloads: a directory only root can enter, under the node's own state
+ * directory. A fresh `mktemp -d` inside it per download, so no path is predictable (the old
+ * /tmp/k8s-ha-offline-<name>.part let a local user pre-create the file and rewrite it between the
+ * sha256 check and the install: a swapped runc ran as root).
+ */
+export const NODE_STATE_DIR = "/var/lib/k8s-ha-offline-node";
+export const DOWNLOAD_DIR = `${NODE_STATE_DIR}/tmp`;
+
+// Exit codes of the download script, so the message says which step failed; the install
+// command's own codes (tar, install: 1, 2) pass through.
+const REFUSED_DIR = 90;
+const DOWNLOAD_FAILED = 91;
+const CHECKSUM_MISMATCH = 92;
+
+/**
+ * One remote script: make the root-only download directory (refused when it is a symlink or not
+ * root's), remove the leftovers of downloads whose shell is gone (a cut connection), download `url`
+ * into a fresh 0700 directory, check its sha256, and run `then` on that same file with $FILE set
+ * (TMPDIR points into the private directory too, so an install's own mktemp is private as well).
+ * The directory is removed on every exit.
+ */
+export function verifiedDownloadScript(o: { url: string; sha256: string; name: string; base: string; then: ShellCommand }): ShellCommand {
+  return shJoin(
+    [
+      sh`set -e`,
+      // Values are set once and then only read as "$var" (the EXIT trap's text is parsed again when it fires).
+      sh`base=${o.base}; want=${o.sha256}`,
+      sh`trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM`,
+      sh`umask 077`,
+      // A symlink (even a dangling one) or a file in the way makes mkdir fail: the check below names it.
+      sh`mkdir -p -- "$base" 2>/dev/null || true`,
+      sh`if [ -L "$base" ] || [ ! -d "$base" ] || [ "$(stat -c %u -- "$base")" != 0 ]; then echo "$base is a symlink or not a directory owned by root; refusing to download into it (remove it: rm -rf $base)" >&2; exit ${REFUSED_DIR}; fi`,
+      sh`chmod 0700 -- "$base"`,
+      // dl.<pid of the downloading shell>.<random>: a directory whose shell is gone is a leftover.
+      sh`for old in "$base"/dl.*; do [ -d "$old" ] || continue; pid=\${old#"$base"/dl.}; pid=\${pid%%.*}; kill -0 "$pid" 2>/dev/null || rm -rf -- "$old"; done`,
+      sh`dir=$(mktemp -d "$base/dl.$$.XXXXXXXX")`,
+      sh`trap 'rm -rf -- "$dir"' EXIT`,
+      sh`file="$dir"/${o.name}`,
+      sh`curl -fsS --retry 3 --connect-timeout 5 -o "$file" ${o.url} || exit ${DOWNLOAD_FAILED}`,
+      sh`sum=$(sha256sum < "$file"); sum=\${sum%% *}`,
+      sh`if [ "$sum" != "$want" ]; then echo "sha256 $sum, the bundle lock says $want" >&2; exit ${CHECKSUM_MISMATCH}; fi`,
+      // Checked and used in the same script: nobody but root can reach the file in between.
+      sh`export FILE="$file" TMPDIR="$dir"`,
+      // The usual umask again for what `then` creates (directories on the way to a destination, extracted files).
+      sh`(umask 022; ${o.then})`,
+    ],
+    "\n",
   );
-  if (r.code !== 0) {
-    await host.exec(sh`rm -f ${tmp}`, { check: false });
-    throw new Error(`could not fetch ${url} (sha256 ${file.sha256.slice(0, 12)}…) to ${dest}: ${r.stderr.trim() || "checksum mismatch"}`);
-  }
+}
+
+/** Run `then` on a verified download of `url` (see verifiedDownloadScript); `what` names the step for errors. */
+export async function verifiedDownload(
+  host: Host,
+  o: { url: string; sha256: string; name: string; then: ShellCommand; what: string; base?: string; timeoutMs?: number },
+): Promise<void> {
+  const base = o.base ?? DOWNLOAD_DIR;
+  const script = verifiedDownloadScript({ url: o.url, sha256: o.sha256, name: o.name, base, then: o.then });
+  const r = await host.exec(script, { check: false, timeoutMs: o.timeoutMs ?? 900_000 });
+  if (r.code === 0) return;
+  const said = r.stderr.trim();
+  const failure =
+    r.code === REFUSED_DIR ? `cannot use the download directory on the node: ${said}`
+    : r.code === DOWNLOAD_FAILED ? `could not download ${o.url}: ${said || `curl exit ${r.code}`}`
+    : r.code === CHECKSUM_MISMATCH ? `${o.url} is not the file of the bundle lock (${said}): nothing was installed; check that the depot on master1 serves this bundle`
+    : `${o.what} failed (exit ${r.code}): ${said || r.stdout.trim()}`;
+  throw new HostError(host.name, failure, r);
+}
+
+/** Where a bundle file is on the depot and what it must hash to. */
+export const depotFile = (ctx: Pick<PhaseContext, "depot">, file: LockFile) => ({ url: `${depotUrl(ctx.depot)}/${file.path}`, sha256: file.sha256, name: basename(file.path) });
+
+/**
+ * Download a bundle file from the depot to `dest` on the node, verified by sha256 before it is
+ * moved in place. `dest` must be in a directory only root can write (it is replaced by rename).
+ */
+export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depot">, file: LockFile, dest: string): Promise<void> {
+  await verifiedDownload(host, {
+    ...depotFile(ctx, file),
+    // Readable as the old download was (umask 022); the private directory's umask is 077.
+    then: sh`chmod 0644 "$FILE" && mkdir -p -- ${dirname(dest)} && mv -f -- "$FILE" ${dest}`,
+    what: `placing ${file.path} at ${dest}`,
+  });
 }

@@ -1,15 +1,14 @@
 // kubeadm join for the control-plane-join and worker-join phases. Secrets travel only inside a 0600
 // config file that does not outlive the join, never on a command line.
 import type { HostSpec } from "../../config/types.ts";
-import { firstMaster } from "../../config/types.ts";
 import type { PhaseContext } from "../phase.ts";
 import { CA_CRT } from "../../cluster/endpoints.ts";
 import { discoveryHash } from "../../pki/discovery.ts";
 import { sh } from "../../util/sh.ts";
 import { InstallError } from "../../util/errors.ts";
-import { renderInitConfig, renderJoinConfig } from "./kubeadm-config.ts";
+import { renderJoinConfig } from "./kubeadm-config.ts";
 import { readJoinState, writeJoinState, tokenUsable, certsUsable, ttlMs, type JoinState } from "./join-secrets.ts";
-import { imageRepository, initConfigPath, kubeadm } from "./kubeadm.ts";
+import { kubeadm, withInitConfig } from "./kubeadm.ts";
 import { readText } from "./node.ts";
 
 export const JOIN_CONFIG = "/etc/kubernetes/k8s-ha-offline-join.yaml";
@@ -30,8 +29,7 @@ async function joinSecrets(ctx: PhaseContext, controlPlane: boolean): Promise<Jo
   }
   if (controlPlane && !certsUsable(s)) {
     // kubeadm deleted the uploaded certificates (2 h): upload them again under the same key.
-    await ctx.local.writeFile(initConfigPath(ctx), renderInitConfig(ctx.config, firstMaster(ctx.config), s, imageRepository(ctx)), { mode: 0o600 });
-    await kubeadm(ctx.local, sh`init phase upload-certs --upload-certs --config ${initConfigPath(ctx)}`, [s.token, s.certificateKey]);
+    await withInitConfig(ctx, s, (path) => kubeadm(ctx.local, sh`init phase upload-certs --upload-certs --config ${path}`, [s.token, s.certificateKey]));
     s.certsUploadedAt = Date.now();
     await writeJoinState(ctx, s);
   }
