@@ -80,6 +80,8 @@ export interface RuntimeAccess {
   /** containerd: the ctr executable and, in tests, its socket. */
   ctr?: string;
   address?: string;
+  /** containerd: its root directory (config.toml `root`), where a failed download is left behind. */
+  root?: string;
   /** containerd: where the runtime phase wrote hosts.toml (the depot's TLS trust and mirrors). */
   hostsDir?: string;
   /** containerd: the CRI's snapshotter (native inside a container), so the pull unpacks where the kubelet looks. */
@@ -89,6 +91,8 @@ export interface RuntimeAccess {
 }
 
 const CTR = "/usr/local/bin/ctr";
+/** root in assets/containerd/config.toml. */
+const CONTAINERD_ROOT = "/var/lib/containerd";
 const HOSTS_DIR = "/etc/containerd/certs.d";
 
 function ctr(a: RuntimeAccess, args: ShellCommand): ShellCommand {
@@ -134,21 +138,44 @@ export async function unpinnedImages(host: Host, images: PinnedImage[], a: Runti
  */
 const MISMATCH = /unexpected commit digest|digest mismatch|failed precondition|verification failed|size mismatch|invalid desc|unexpected media type|expected manifest but found/i;
 
+/**
+ * containerd keeps a download whose commit failed (the impostor's bytes, complete) in its ingest
+ * directory, and the next pull of that digest resumes it instead of fetching again: it would fail the
+ * same way even once the depot answering is ours again (containerd issue #3974, still so in 1.6). The
+ * failed download of exactly this reference is removed; nothing writes to it any more.
+ */
+async function dropFailedDownload(host: Host, a: RuntimeAccess, ingestRef: string): Promise<void> {
+  const ingest = `${a.root ?? CONTAINERD_ROOT}/io.containerd.content.v1.content/ingest`;
+  await host.exec(
+    sh`for f in ${ingest}/*/ref; do [ -f "$f" ] || continue; case "$(cat "$f")" in */${ingestRef}) rm -rf "$(dirname "$f")";; esac; done`,
+    { check: false, timeoutMs: 30_000 },
+  );
+}
+
 /** Pull one image by digest and give it its name; the error says whether the depot served other content. */
 async function pinOne(host: Host, im: PinnedImage, a: RuntimeAccess): Promise<void> {
   const pull =
     a.runtime === "docker"
       ? sh`docker pull ${im.byDigest}`
       : ctr(a, sh`images pull --hosts-dir ${a.hostsDir ?? HOSTS_DIR} ${a.snapshotter ? sh`--snapshotter ${a.snapshotter}` : sh``} ${im.byDigest}`);
-  const r = await host.exec(pull, { check: false, timeoutMs: 900_000 });
-  if (r.code !== 0) {
-    const said = `${r.stderr}\n${r.stdout}`.trim().split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`;
-    if (MISMATCH.test(`${r.stderr}\n${r.stdout}`))
-      throw new InstallError(
-        `image ${im.ref} from the depot does not match the bundle lock (${im.digest}): the depot at ${a.depotUrl} may not be ours — ` +
-          `check that master1's depot is running and that nothing else answers at its address (${a.runtime} said: ${said})`,
-      );
-    throw new InstallError(`could not pull ${im.byDigest} (${im.ref}, pinned by the bundle lock) from the depot at ${a.depotUrl}: ${said}`);
+  for (let attempt = 1; ; attempt++) {
+    const r = await host.exec(pull, { check: false, timeoutMs: 900_000 });
+    if (r.code === 0) break;
+    const text = `${r.stderr}\n${r.stdout}`.trim();
+    const said = text.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`;
+    if (!MISMATCH.test(text)) throw new InstallError(`could not pull ${im.byDigest} (${im.ref}, pinned by the bundle lock) from the depot at ${a.depotUrl}: ${said}`);
+    // The mismatch may be containerd resuming an earlier failed download rather than what the depot
+    // serves now: drop that and try once more, so a depot that is ours again is not refused. The
+    // impostor's bytes are dropped after the last try too: the node keeps nothing of them.
+    const ingestRef = /failed commit on ref "([^"]+)"/.exec(text)?.[1];
+    if (a.runtime === "containerd" && ingestRef) {
+      await dropFailedDownload(host, a, ingestRef);
+      if (attempt === 1) continue;
+    }
+    throw new InstallError(
+      `image ${im.ref} from the depot does not match the bundle lock (${im.digest}): the depot at ${a.depotUrl} may not be ours — ` +
+        `check that master1's depot is running and that nothing else answers at its address (${a.runtime} said: ${said})`,
+    );
   }
   if (im.name === im.byDigest) return;
   // --force moves a name that points elsewhere (retagged by someone) back to the locked digest in one step.

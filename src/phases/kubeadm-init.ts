@@ -9,6 +9,7 @@ import { NOTHING, todo } from "./steps.ts";
 import { renderInitConfig } from "./util/kubeadm-config.ts";
 import { newJoinState } from "./util/join-secrets.ts";
 import { imageRepository, initConfigDir, initConfigPath, kubeadm } from "./util/kubeadm.ts";
+import { pinNodeImages } from "./util/images.ts";
 import { sh } from "../util/sh.ts";
 
 export const kubeadmInit: Phase = {
@@ -27,7 +28,9 @@ export const kubeadmInit: Phase = {
       await ctx.local.exec(sh`mkdir -p ${initConfigDir(ctx)} && chmod 700 ${initConfigDir(ctx)}`);
       await ctx.local.writeFile(initConfigPath(ctx), cfg, { mode: 0o600 });
       const secrets = [s.token, s.certificateKey];
-      await kubeadm(ctx.local, sh`config images pull --config ${initConfigPath(ctx)}`, secrets);
+      // Not `kubeadm config images pull`: it pulls every image by tag even when present. The images are
+      // pinned to the lock's digests instead, and init's preflight (imagePullPolicy: IfNotPresent) finds them.
+      await pinNodeImages(ctx, ctx.local, node);
       await kubeadm(ctx.local, sh`init --config ${initConfigPath(ctx)} --upload-certs`, secrets);
     } else {
       await ctx.local.exec(sh`systemctl restart kubelet.service`);

@@ -33,6 +33,7 @@ const access = (registry: string): RuntimeAccess => ({
   address: sock(),
   hostsDir: join(dir, "certs.d"),
   snapshotter: "native",
+  root: join(dir, "root"),
   depotUrl: `http://${registry}`,
 });
 
@@ -148,7 +149,17 @@ describe("pinning to the bundle lock", () => {
       const after = await storeNames();
       expect(after.filter((n) => n.startsWith(`${HOSTILE}/google_containers/${component}`))).toEqual([]);
       expect(after).toEqual(before);
+      // Not even a failed download of it is left in containerd's ingest directory.
+      const ingests = Bun.spawnSync(["sh", "-c", `cat ${dir}/root/io.containerd.content.v1.content/ingest/*/ref 2>/dev/null; true`]).stdout.toString();
+      expect(ingests).not.toContain(im!.digest);
     }, 60_000);
+
+  test("the real depot back at the same address right after a refusal: the same image pins (containerd's failed download is not resumed)", async () => {
+    hostileMode = null;
+    const [proxy] = nodeImages(lock, HOSTILE, worker).filter((i) => i.name.includes("/kube-proxy:"));
+    expect(await pinImages(host, [proxy!], access(HOSTILE))).toEqual([proxy!]);
+    expect((await storeListing()).split("\n").find((l) => l.startsWith(`${proxy!.name} `))).toContain(proxy!.digest);
+  }, 60_000);
 
   test("a worker's images: pulled by digest from the depot, named as kubeadm and the kubelet look for them", async () => {
     const images = nodeImages(lock, DEPOT, worker);
@@ -181,15 +192,15 @@ describe("pinning to the bundle lock", () => {
   }, 60_000);
 
   test("an impostor that serves the real bundle but retags an image: the pin by digest gets the real one, its image never lands", async () => {
-    hostileMode = { repo: "google_containers/kube-proxy", lie: false, byDigestToo: false };
+    hostileMode = { repo: "google_containers/pause", lie: false, byDigestToo: false };
     const evilDigest = digestOf("docker.io/registry/evil:1.0");
     // The tag really does point elsewhere at the impostor (what a pull by tag would have stored).
-    const head = await fetch(`http://${HOSTILE}/v2/google_containers/kube-proxy/manifests/v1.22.2`, { method: "HEAD" });
+    const head = await fetch(`http://${HOSTILE}/v2/google_containers/pause/manifests/3.5`, { method: "HEAD" });
     expect(head.headers.get("Docker-Content-Digest")).toBe(evilDigest);
-    const [proxy] = nodeImages(lock, HOSTILE, worker).filter((i) => i.name.includes("/kube-proxy:"));
-    expect(await pinImages(host, [proxy!], access(HOSTILE))).toEqual([proxy!]);
+    const [pause] = nodeImages(lock, HOSTILE, worker).filter((i) => i.name.includes("/pause:"));
+    expect(await pinImages(host, [pause!], access(HOSTILE))).toEqual([pause!]);
     const listing = await storeListing();
-    expect(listing.split("\n").find((l) => l.startsWith(`${proxy!.name} `))).toContain(digestOf("registry.k8s.io/kube-proxy:v1.22.2"));
+    expect(listing.split("\n").find((l) => l.startsWith(`${pause!.name} `))).toContain(digestOf("registry.k8s.io/pause:3.5"));
     expect(listing.split("\n").filter((l) => l.startsWith(`${HOSTILE}/`) && l.includes(evilDigest))).toEqual([]);
   }, 60_000);
 
