@@ -3,52 +3,34 @@
 // is pulled by tag (the registry must have it); Always pulls everything. A private containerd listens
 // on <root>/run/containerd/containerd.sock, where the stand-in looks under KUBE_STANDIN_ROOT.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { Preflight } from "./kubeadm/phase.ts";
 import { runtimeImages } from "./lib/cri-images.ts";
 import { initModel, readDocs } from "./config/load.ts";
 import { parseVersion } from "./lib/versions.ts";
 import { writeOciArchive } from "../unit/support/oci-fixture.ts";
+import { startContainerd, type PrivateContainerd } from "../unit/support/containerd.ts";
 
 const SOCKET = "unix:///run/containerd/containerd.sock";
 // Nothing listens here: a pull by tag of an absent image fails and names it.
 const REPO = "127.0.0.1:5349/google_containers";
 let dir: string;
-let containerd: Subprocess;
-const sock = () => join(dir, "run/containerd/containerd.sock");
-const ctr = (...args: string[]) => Bun.spawnSync(["ctr", "--address", sock(), "-n", "k8s.io", ...args], { stdout: "pipe", stderr: "pipe" });
+let containerd: PrivateContainerd;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "standin-cri-"));
-  mkdirSync(join(dir, "run/containerd"), { recursive: true });
-  writeFileSync(
-    join(dir, "config.toml"),
-    [
-      "version = 2",
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
-      `[grpc]\n  address = "${sock()}"`,
-      `[ttrpc]\n  address = "${sock()}.ttrpc"`,
-      `[debug]\n  address = "${dir}/debug.sock"`,
-      "",
-    ].join("\n"),
-  );
-  containerd = Bun.spawn(["containerd", "--config", join(dir, "config.toml")], { stdout: "ignore", stderr: Bun.file(join(dir, "containerd.log")) });
-  for (let i = 0; i < 100 && ctr("version").exitCode !== 0; i++) await Bun.sleep(100);
+  containerd = await startContainerd(dir, { socket: join(dir, "run/containerd/containerd.sock") });
   await writeOciArchive(join(dir, "pause.tar"), [{ ref: `${REPO}/pause:3.5`, platforms: ["linux/amd64"] }]);
-  const imported = ctr("images", "import", "--snapshotter", "native", "--index-name", `${REPO}/pause:3.5`, join(dir, "pause.tar"));
-  if (imported.exitCode !== 0) throw new Error(`ctr images import: ${imported.stderr.toString()}`);
+  const imported = await containerd.ctr("images", "import", "--snapshotter", "native", "--index-name", `${REPO}/pause:3.5`, join(dir, "pause.tar"));
+  if (imported.code !== 0) throw new Error(`ctr images import: ${imported.out}`);
   process.env.KUBE_STANDIN_ROOT = dir;
 });
 
 afterAll(async () => {
   delete process.env.KUBE_STANDIN_ROOT;
-  containerd?.kill("SIGTERM");
-  await containerd?.exited;
+  await containerd?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -90,12 +72,7 @@ nodeRegistration:
 apiVersion: kubeadm.k8s.io/v1beta3
 kind: ClusterConfiguration
 kubernetesVersion: v1.22.2
-etcd:
-  external:
-    endpoints: [https://10.0.0.1:2379]
-    caFile: /ca.pem
-    certFile: /c.pem
-    keyFile: /k.pem
+etcd: {external: {endpoints: [https://10.0.0.1:2379], caFile: /ca.pem, certFile: /c.pem, keyFile: /k.pem}}
 `, "init.yaml", v122),
       v122,
     );

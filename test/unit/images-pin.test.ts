@@ -1,18 +1,18 @@
 // Pinned images (issue 15): a node's containerd pulls every image by the bundle lock's digest from the
 // real depot server and names it the way kubeadm and the kubelet ask for it; a registry that answers
 // with another manifest (an impostor at the depot's address) gets nothing into the store. A private
-// containerd runs with its own root, state and socket in a temp dir (as registry-containerd.test.ts).
+// containerd runs with its own root, state and socket in a temp dir (support/containerd.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
 import type { BundleLock } from "../../src/depot/lock.ts";
 import type { HostSpec } from "../../src/config/types.ts";
 import { LocalHost } from "../../src/hosts/local.ts";
 import { depotImageByDigest, nodeImages, pinImages, unpinnedImages, type PinnedImage, type RuntimeAccess } from "../../src/cluster/images.ts";
 import { collectingLogger, writeOciArchive, type BuiltImage } from "./support/oci-fixture.ts";
+import { startContainerd, type PrivateContainerd } from "./support/containerd.ts";
 
 const DEPOT_PORT = 5137;
 const HOSTILE_PORT = 5138;
@@ -21,27 +21,22 @@ const HOSTILE = `127.0.0.1:${HOSTILE_PORT}`;
 let dir: string;
 let depot: DepotServer;
 let hostile: ReturnType<typeof Bun.serve>;
-let containerd: Subprocess;
+let containerd: PrivateContainerd;
 let built: BuiltImage[];
 let lock: BundleLock;
 const host = new LocalHost({ name: "node1" });
-const sock = () => join(dir, "containerd.sock");
 const worker: HostSpec = { name: "node1", address: "127.0.0.1", roles: ["worker"] } as HostSpec;
 const access = (registry: string): RuntimeAccess => ({
   runtime: "containerd",
   ctr: "ctr",
-  address: sock(),
+  address: containerd.socket,
   hostsDir: join(dir, "certs.d"),
   snapshotter: "native",
   root: join(dir, "root"),
   depotUrl: `http://${registry}`,
 });
 
-async function ctr(...args: string[]): Promise<{ code: number; out: string }> {
-  const p = Bun.spawn(["ctr", "-a", sock(), "-n", "k8s.io", ...args], { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out: out + err };
-}
+const ctr = (...args: string[]) => containerd.ctr(...args);
 const storeNames = async () => (await ctr("images", "ls", "-q")).out.trim().split("\n").filter(Boolean);
 const storeListing = async () => (await ctr("images", "ls")).out;
 const digestOf = (ref: string) => built.find((b) => b.ref === ref)!.digest;
@@ -103,27 +98,11 @@ beforeAll(async () => {
   hostile = Bun.serve({ hostname: "127.0.0.1", port: HOSTILE_PORT, fetch: hostileFetch });
   hostsToml(DEPOT);
   hostsToml(HOSTILE);
-  writeFileSync(
-    join(dir, "config.toml"),
-    [
-      "version = 2",
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
-      `[grpc]\n  address = "${sock()}"`,
-      `[ttrpc]\n  address = "${sock()}.ttrpc"`,
-      `[debug]\n  address = "${dir}/debug.sock"`,
-      "",
-    ].join("\n"),
-  );
-  containerd = Bun.spawn(["containerd", "--config", join(dir, "config.toml")], { stdout: "ignore", stderr: Bun.file(join(dir, "containerd.log")) });
-  for (let i = 0; i < 100 && (await ctr("version")).code !== 0; i++) await Bun.sleep(100);
-  if ((await ctr("version")).code !== 0) throw new Error(`private containerd did not start: ${await Bun.file(join(dir, "containerd.log")).text()}`);
+  containerd = await startContainerd(dir);
 });
 
 afterAll(async () => {
-  containerd?.kill("SIGTERM");
-  await containerd?.exited;
+  await containerd?.stop();
   hostile?.stop(true);
   await depot?.stop();
   rmSync(dir, { recursive: true, force: true });
