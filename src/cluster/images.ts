@@ -138,6 +138,9 @@ export async function unpinnedImages(host: Host, images: PinnedImage[], a: Runti
  */
 const MISMATCH = /unexpected commit digest|digest mismatch|failed precondition|verification failed|size mismatch|invalid desc|unexpected media type|expected manifest but found/i;
 
+/** A server at the depot's address that is not the depot: a certificate of another CA (or none), or plain HTTP where TLS is configured. */
+const UNTRUSTED = /x509:|certificate signed by unknown authority|tls: |server gave HTTP response to HTTPS client/i;
+
 /**
  * containerd keeps a download whose commit failed (the impostor's bytes, complete) in its ingest
  * directory, and the next pull of that digest resumes it instead of fetching again: it would fail the
@@ -163,6 +166,11 @@ async function pinOne(host: Host, im: PinnedImage, a: RuntimeAccess): Promise<vo
     if (r.code === 0) break;
     const text = `${r.stderr}\n${r.stdout}`.trim();
     const said = text.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`;
+    if (UNTRUSTED.test(text))
+      throw new InstallError(
+        `the depot at ${a.depotUrl} did not prove it is this cluster's depot while ${host.name} pulled ${im.ref} (${said}): ` +
+          `check that master1's depot is running and that nothing else answers at its address`,
+      );
     if (!MISMATCH.test(text)) throw new InstallError(`could not pull ${im.byDigest} (${im.ref}, pinned by the bundle lock) from the depot at ${a.depotUrl}: ${said}`);
     // The mismatch may be containerd resuming an earlier failed download rather than what the depot
     // serves now: drop that and try once more, so a depot that is ours again is not refused. The

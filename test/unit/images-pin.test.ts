@@ -192,6 +192,20 @@ describe("pinning to the bundle lock", () => {
     expect(err?.message).toStartWith(`could not pull ${pause!.byDigest} (registry.k8s.io/pause:3.5, pinned by the bundle lock) from the depot at http://127.0.0.1:5139: `);
   }, 60_000);
 
+  test("TLS configured but plain HTTP answers (an impostor without the depot's certificate): refused, naming the depot", async () => {
+    const TLS = "127.0.0.1:5137"; // the depot here speaks plain HTTP
+    mkdirSync(join(dir, "certs.tls", TLS), { recursive: true });
+    writeFileSync(join(dir, "certs.tls", TLS, "hosts.toml"), `server = "https://${TLS}"\n\n[host."https://${TLS}"]\n  capabilities = ["pull", "resolve"]\n`);
+    const flannel = depotImageByDigest(lock.images.find((i) => i.ref.includes("flannel"))!, TLS);
+    const err = await pinImages(host, [flannel], { ...access(TLS), hostsDir: join(dir, "certs.tls"), depotUrl: `https://${TLS}` }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toStartWith(`the depot at https://${TLS} did not prove it is this cluster's depot while node1 pulled docker.io/flannel/flannel:v0.15.1 (`);
+    expect(err?.message).toEndWith("check that master1's depot is running and that nothing else answers at its address");
+    expect((await storeNames()).filter((n) => n.includes("/flannel/"))).toEqual([]);
+  }, 60_000);
+
   test("the roles: a control plane also holds its static pods' images; an etcd-only node nothing; a missing kubeadm image is a bundle error", () => {
     const full: BundleLock = {
       ...lock,
