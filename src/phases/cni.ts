@@ -1,34 +1,32 @@
-// Phase cni: flannel applied once from master1 with image names rewritten to the depot; done when
-// every node is Ready.
+// Phase cni: flannel applied once from master1 with its images named by the depot and the bundle
+// lock's digests; done when every node is Ready.
 import { join as joinPath } from "node:path";
 import { firstMaster } from "../config/types.ts";
 import type { Phase, PhaseContext } from "./phase.ts";
 import { render } from "../templates/render.ts";
 import flannelTemplate from "../../assets/cni/flannel.yaml" with { type: "text" };
-import { endpointHostPort } from "../depot/endpoint.ts";
 import { kubectl, nodeRows } from "../cluster/kubectl.ts";
 import { waitFor } from "../cluster/wait.ts";
-import { requireLock } from "./util/depot-files.ts";
+import { cniImages } from "./util/images.ts";
 import { readText } from "./util/node.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { InstallError } from "../util/errors.ts";
 import { sh } from "../util/sh.ts";
 
-/** The flannel manifest with depot image names only. */
+/**
+ * The flannel manifest with depot images named by the bundle lock's digests (<depot>/<repo>@sha256:…):
+ * the kubelet pulls exactly those, whatever tag the depot's address serves (the runtime phase has
+ * already pinned them on every node, so normally nothing is pulled at all).
+ */
 export function renderCni(ctx: PhaseContext): string {
   if (ctx.config.kubernetes.cni !== "flannel")
     throw new InstallError(`CNI ${ctx.config.kubernetes.cni} is not in this build; use kubernetes.cni: flannel`);
-  const images = requireLock(ctx).images.map((i) => i.ref);
-  const depotName = (re: RegExp, what: string) => {
-    const ref = images.find((r) => re.test(r));
-    if (!ref) throw new InstallError(`the bundle has no ${what} image; re-assemble the bundle`);
-    return `${endpointHostPort(ctx.depot)}/${ref.replace(/^(docker\.io|quay\.io|ghcr\.io|registry\.k8s\.io)\//, "")}`;
-  };
+  const images = cniImages(ctx);
   return render(flannelTemplate, {
     clusterName: ctx.config.name,
     podSubnet: ctx.config.kubernetes.podSubnet,
-    flannelImage: depotName(/\/flannel:[^/]+$/, "flannel"),
-    cniPluginImage: depotName(/\/flannel-cni-plugin:[^/]+$/, "flannel-cni-plugin"),
+    flannelImage: images.flannel.byDigest,
+    cniPluginImage: images.cniPlugin.byDigest,
     iface: ctx.config.loadBalancer.interface,
   }, "flannel.yaml");
 }
@@ -38,7 +36,7 @@ const cniApplied = (ctx: PhaseContext) => joinPath(cniDir(ctx), "applied.yaml");
 
 export const cni: Phase = {
   name: "cni",
-  title: "The CNI (flannel) applied once with depot image names; nodes become Ready",
+  title: "The CNI (flannel) applied once with depot images pinned by digest; nodes become Ready",
   hosts: (c) => [firstMaster(c)],
   mode: "once",
   async check(ctx) {

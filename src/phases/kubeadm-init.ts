@@ -8,6 +8,7 @@ import { readyAt, waitFor } from "../cluster/wait.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { newJoinState } from "./util/join-secrets.ts";
 import { kubeadm, withInitConfig } from "./util/kubeadm.ts";
+import { pinNodeImages } from "./util/images.ts";
 import { sh } from "../util/sh.ts";
 
 export const kubeadmInit: Phase = {
@@ -19,13 +20,15 @@ export const kubeadmInit: Phase = {
     if (!(await ctx.local.readFile(ADMIN_CONF))) return todo("no control plane yet");
     return (await readyAt(ctx.local, vipUrl(ctx))) ? NOTHING : todo(`apiserver not ready at ${vipUrl(ctx)}`);
   },
-  async run(ctx) {
+  async run(ctx, node) {
     if (!(await ctx.local.readFile(ADMIN_CONF))) {
       const s = await newJoinState(ctx);
       const secrets = [s.token, s.certificateKey];
+      // Not `kubeadm config images pull`: it pulls every image by tag even when present. The images are
+      // pinned to the lock's digests instead, and init's preflight (imagePullPolicy: IfNotPresent) finds them.
+      await pinNodeImages(ctx, ctx.local, node);
       // The init configuration holds the token and the certificate key only while kubeadm reads it.
       await withInitConfig(ctx, s, async (path) => {
-        await kubeadm(ctx.local, sh`config images pull --config ${path}`, secrets);
         await kubeadm(ctx.local, sh`init --config ${path} --upload-certs`, secrets);
       });
     } else {

@@ -15,7 +15,8 @@ import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { InstallError } from "../util/errors.ts";
-import { readText, inContainer } from "./util/node.ts";
+import { readText } from "./util/node.ts";
+import { pinNodeImages, snapshotterOf, unpinnedNodeImages } from "./util/images.ts";
 import { dirname } from "node:path";
 import { sh, type ShellCommand } from "../util/sh.ts";
 
@@ -57,8 +58,7 @@ export function sandboxImage(ctx: PhaseContext): string {
 }
 
 async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, string][]> {
-  // overlayfs cannot stack on the overlay root of a container: there the native snapshotter is the one that works.
-  const snapshotter = (await inContainer(host)) ? "native" : "overlayfs";
+  const snapshotter = await snapshotterOf(host);
   const files: [string, string][] = [
     ["/etc/systemd/system/containerd.service", render(unitTemplate, {}, "containerd.service")],
     ["/etc/containerd/config.toml", render(configTemplate, { cluster: ctx.config.name, sandboxImage: sandboxImage(ctx), snapshotter }, "config.toml")],
@@ -124,9 +124,25 @@ const service: Step = {
   },
 };
 
+/**
+ * The images this node's kubelet will run, pulled by the bundle lock's digests and named as kubeadm and
+ * the kubelet ask for them (src/cluster/images.ts): nothing is ever pulled by tag, so a depot impostor
+ * that retags an image cannot get it into the store. A name someone retagged is moved back.
+ */
+const images: Step = {
+  name: "images",
+  async check(host, ctx, node) {
+    const wrong = await unpinnedNodeImages(ctx, host, node);
+    return wrong.length ? todo(`${wrong.map((i) => i.name).join(", ")} missing or not the bundle lock's digest`) : NOTHING;
+  },
+  async run(host, ctx, node) {
+    await pinNodeImages(ctx, host, node);
+  },
+};
+
 export const runtime = stepsPhase({
   name: "runtime",
-  title: "containerd (or docker) + runc + CNI plugins from the bundle tarballs, systemd cgroups, registries mirrored to the depot",
+  title: "containerd (or docker) + runc + CNI plugins from the bundle tarballs, systemd cgroups, registries mirrored to the depot, images pinned to the lock",
   hosts: (c) => c.hosts,
-  steps: [binaries, service],
+  steps: [binaries, service, images],
 });

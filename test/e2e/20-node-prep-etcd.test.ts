@@ -3,7 +3,7 @@
 // and a 3-member etcd cluster healthy over TLS; a second run changes nothing.
 import { beforeAll, describe, expect, test } from "bun:test";
 import { labExec } from "../lab/lab-client.ts";
-import { onMaster1, NODES, MASTERS, ROOT } from "./support.ts";
+import { onMaster1, NODES, MASTERS, ROOT, bundleLock } from "./support.ts";
 import YAML from "yaml";
 import { join } from "node:path";
 
@@ -65,6 +65,22 @@ test("containerd runs with the depot mirror: the worker pulls the pause image th
   // containerd resolves the tag (HEAD) and fetches by digest: both from the worker's address, in the depot's log.
   const depot = await labExec("master1", "grep -c '192.168.217.22 [A-Z]* /v2/pause/manifests/' /var/log/k8s-ha-offline/depot.log");
   expect(Number(depot.stdout.trim())).toBeGreaterThan(0);
+});
+
+test("runtime pinned every node's images to the bundle lock's digests, under the names kubeadm and the kubelet use (issue 15)", async () => {
+  const lock = await bundleLock();
+  const digest = (upstream: string) => lock.images.find((i) => i.ref.endsWith(`/${upstream}`))!.digest;
+  const DEPOT = "192.168.217.19:5000";
+  for (const n of NODES) {
+    const listing = (await labExec(n, "ctr -n k8s.io images ls", { check: true })).stdout.split("\n");
+    const target = (name: string) => listing.find((l) => l.startsWith(`${name} `))?.split(/\s+/)[2];
+    const kubeadm = ["pause:3.5", "kube-proxy:v1.22.2", "coredns:v1.8.4", ...(MASTERS.includes(n) ? ["kube-apiserver:v1.22.2", "kube-controller-manager:v1.22.2", "kube-scheduler:v1.22.2"] : [])];
+    for (const image of kubeadm) expect({ n, image, target: target(`${DEPOT}/google_containers/${image}`) }).toEqual({ n, image, target: digest(image) });
+    for (const image of ["flannel/flannel:v0.15.1", "flannel/flannel-cni-plugin:v1.0.0"]) {
+      const byDigest = `${DEPOT}/${image.split(":")[0]}@${digest(image)}`;
+      expect({ n, byDigest, target: target(byDigest) }).toEqual({ n, byDigest, target: digest(image) });
+    }
+  }
 });
 
 describe("etcd", () => {

@@ -3,7 +3,7 @@
 import { beforeAll, expect, test } from "bun:test";
 import { labExec } from "../lab/lab-client.ts";
 import { parseRecords, type InvocationRecord } from "../kube-standin/lib/records.ts";
-import { onMaster1, NODES, MASTERS } from "./support.ts";
+import { onMaster1, NODES, MASTERS, bundleLock } from "./support.ts";
 
 const VIP = "192.168.217.100";
 let install: Awaited<ReturnType<typeof onMaster1>>;
@@ -50,6 +50,19 @@ test("the CNI manifest was applied once, with depot image names only", async () 
   const images = applies[0]!.images as string[];
   expect(images.length).toBeGreaterThan(0);
   for (const i of images) expect(i).toStartWith("192.168.217.19:5000/");
+  // Pinned by the bundle lock's digests (issue 15): the kubelet pulls exactly the locked content.
+  const lock = await bundleLock();
+  for (const i of images) {
+    const [repo, digest] = i.split("@");
+    expect({ i, locked: lock.images.find((l) => l.ref.replace(/^docker\.io\//, "").startsWith(`${repo!.slice("192.168.217.19:5000/".length)}:`))?.digest }).toEqual({ i, locked: digest });
+  }
+});
+
+test("kubeadm found every image already present (pinned to the lock beforehand) and pulled none by tag", async () => {
+  const init = ok(await records("master1"), "kubeadm", "init");
+  expect(init[0]!.imagesPulled).toEqual([]);
+  expect((init[0]!.imagesPresent as string[]).length).toBe(6);
+  for (const n of ["master2", "master3"]) expect(ok(await records(n), "kubeadm", "join")[0]!.imagesPulled).toEqual([]);
 });
 
 test("every node Ready, every system pod Running, root has a kubeconfig", async () => {

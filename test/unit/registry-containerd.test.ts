@@ -5,24 +5,19 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
 import { collectingLogger, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
+import { startContainerd, type PrivateContainerd } from "./support/containerd.ts";
 
 const PORT = 5130;
 const MIRROR = `http://127.0.0.1:${PORT}`;
 let dir: string;
 let depot: DepotServer;
 let images: BuiltImage[];
-let containerd: Subprocess;
+let containerd: PrivateContainerd;
 const log = collectingLogger();
-const sock = () => join(dir, "containerd.sock");
 
-async function ctr(...args: string[]): Promise<{ code: number; out: string }> {
-  const p = Bun.spawn(["ctr", "-a", sock(), "-n", "k8s.io", ...args], { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, out: out + err };
-}
+const ctr = (...args: string[]) => containerd.ctr(...args);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "registry-containerd-"));
@@ -36,37 +31,17 @@ beforeAll(async () => {
       `server = "https://${registry}"\n\n[host."${MIRROR}"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n`,
     );
   }
-  writeFileSync(
-    join(dir, "config.toml"),
-    [
-      "version = 2",
-      `root = "${dir}/root"`,
-      `state = "${dir}/state"`,
-      // CRI is not needed to pull with ctr and would want CNI and cgroups; its registry section shows the node's setting.
-      `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
-      `[grpc]\n  address = "${sock()}"`,
-      `[ttrpc]\n  address = "${sock()}.ttrpc"`,
-      `[debug]\n  address = "${dir}/debug.sock"`,
-      `[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${hostsDir}"`,
-      "",
-    ].join("\n"),
-  );
-  containerd = Bun.spawn(["containerd", "--config", join(dir, "config.toml")], { stdout: "ignore", stderr: Bun.file(join(dir, "containerd.log")) });
-  // containerd is ready once its socket answers.
-  for (let i = 0; i < 100 && (await ctr("version")).code !== 0; i++) await Bun.sleep(100);
+  containerd = await startContainerd(dir, { hostsDir });
 });
 
 afterAll(async () => {
-  containerd?.kill("SIGTERM");
-  await containerd?.exited;
+  await containerd?.stop();
   await depot?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe("containerd through a hosts.toml mirror", () => {
   test("pulls and unpacks upstream names from the depot", async () => {
-    const version = await ctr("version");
-    if (version.code !== 0) throw new Error(`private containerd did not start: ${await Bun.file(join(dir, "containerd.log")).text()}`);
     for (const ref of ["registry.k8s.io/pause:3.5", "registry.k8s.io/kube-apiserver:v1.22.2", "docker.io/flannel/flannel:v0.22.0"]) {
       const r = await ctr("images", "pull", "--hosts-dir", join(dir, "certs.d"), "--snapshotter", "native", ref);
       expect({ ref, code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ ref, code: 0, out: "" });

@@ -10,6 +10,7 @@ import { renderJoinConfig } from "./kubeadm-config.ts";
 import { readJoinState, writeJoinState, tokenUsable, certsUsable, ttlMs, type JoinState } from "./join-secrets.ts";
 import { kubeadm, withInitConfig } from "./kubeadm.ts";
 import { readText } from "./node.ts";
+import { pinNodeImages } from "./images.ts";
 
 export const JOIN_CONFIG = "/etc/kubernetes/k8s-ha-offline-join.yaml";
 /** A run killed during kubeadm join cannot remove the file that holds the token and the certificate key. */
@@ -62,6 +63,9 @@ export async function joinNode(ctx: PhaseContext, node: HostSpec, controlPlane: 
   // kubeadm join starts the kubelet but does not enable it: a node reset by remove-node and joined
   // again would otherwise stay out of the cluster after its next reboot.
   await host.exec(sh`systemctl enable kubelet.service`);
+  // A control-plane join's preflight pulls kubeadm's images unless present (imagePullPolicy: IfNotPresent),
+  // and the kubelet starts kube-proxy and the sandbox right after: all present and pinned beforehand.
+  await pinNodeImages(ctx, host, node);
   const s = await joinSecrets(ctx, controlPlane);
   const cfg = renderJoinConfig(ctx.config, node, s, await caHash(ctx), controlPlane);
   await host.exec(sh`mkdir -p /etc/kubernetes`);

@@ -32,7 +32,7 @@ export interface ClusterModel {
 
 export interface BootstrapTokenModel { token: string; ttlMs: number; usages: string[]; groups: string[]; description?: string }
 
-export interface NodeRegistrationModel { name: string; criSocket?: string; taints: unknown[] | null; ignorePreflightErrors: string[]; kubeletExtraArgs: Record<string, string> }
+export interface NodeRegistrationModel { name: string; criSocket?: string; imagePullPolicy?: string; taints: unknown[] | null; ignorePreflightErrors: string[]; kubeletExtraArgs: Record<string, string> }
 
 export interface InitModel {
   cluster: ClusterModel;
@@ -173,7 +173,9 @@ function nodeRegistrationModel(d: Doc | undefined, errs: string[]): NodeRegistra
     errs.push(`nodeRegistration.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`);
   if (n.criSocket !== undefined && !/^(unix:\/\/)?\/.+\.sock$/.test(n.criSocket))
     errs.push(`nodeRegistration.criSocket: Invalid value: "${n.criSocket}": the CRI socket must be a path to a .sock file, optionally with unix://`);
-  return { name, criSocket: n.criSocket, taints: n.taints === undefined ? [] : n.taints, ignorePreflightErrors: n.ignorePreflightErrors ?? [], kubeletExtraArgs: argsOf(n.kubeletExtraArgs) };
+  if (n.imagePullPolicy !== undefined && !["Always", "IfNotPresent", "Never"].includes(n.imagePullPolicy))
+    errs.push(`nodeRegistration.imagePullPolicy: Unsupported value: "${n.imagePullPolicy}": supported values: "Always", "IfNotPresent", "Never"`);
+  return { name, criSocket: n.criSocket, imagePullPolicy: n.imagePullPolicy, taints: n.taints === undefined ? [] : n.taints, ignorePreflightErrors: n.ignorePreflightErrors ?? [], kubeletExtraArgs: argsOf(n.kubeletExtraArgs) };
 }
 
 function endpointModel(d: Doc | undefined, errs: string[], field: string) {

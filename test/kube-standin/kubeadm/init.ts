@@ -41,6 +41,7 @@ export async function init(argv: string[]): Promise<object> {
   const images = imageList({ version: c.kubernetesVersion, imageRepository: c.imageRepository, externalEtcd: true });
 
   console.log(`[init] Using Kubernetes version: ${c.kubernetesVersion.text}`);
+  let pulls: { present: string[]; pulled: string[] } | undefined;
   if (runs("preflight"))
     await phase("preflight", async () => {
       console.log("[preflight] Running pre-flight checks");
@@ -49,7 +50,7 @@ export async function init(argv: string[]): Promise<object> {
       pf.nodeSettings(m.kubelet.failSwapOn !== false);
       await pf.portFree(apiserverBindHost(m.advertiseAddress, c.extraArgs.apiServer["bind-address"]), m.bindPort);
       await pf.externalEtcd(c.etcdExternal!);
-      await pf.imagesPullable(images);
+      pulls = await pf.imagesPullable(images, m.node);
       pf.finish();
     });
   if (runs("certs")) await phase("certs", () => writeCerts(f, true));
@@ -103,5 +104,6 @@ ${join}`);
     command: "init", nodeName: f.nodeName, advertiseAddress: f.advertiseAddress, controlPlaneEndpoint: server, imageRepository: c.imageRepository,
     kubernetesVersion: c.kubernetesVersion.text, apiVersion: c.raw.apiVersion, uploadCerts: p.flags["upload-certs"] === true, skipPhases: skip,
     tokenIds: tokens.map((t) => t.token.split(".")[0]), etcdEndpoints: c.etcdExternal!.endpoints,
+    imagesPresent: pulls?.present, imagesPulled: pulls?.pulled,
   };
 }

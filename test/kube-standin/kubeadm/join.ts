@@ -120,6 +120,7 @@ export async function join(argv: string[]): Promise<object> {
     return discover(m);
   });
   const bootstrap: Client = { server, ca, token: m.token };
+  let pulls: { present: string[]; pulled: string[] } | undefined;
   const c = await phase("preflight", async () => {
     const c = await readClusterConfig(bootstrap);
     const existing = await call(bootstrap, "GET", `/api/v1/nodes/${nodeName}`).catch((e: ApiError) => (e.status === 404 ? null : Promise.reject(e)));
@@ -131,7 +132,7 @@ export async function join(argv: string[]): Promise<object> {
       const pf = new Preflight(ignore);
       // With a certificate key the etcd client files arrive with kubeadm-certs; they are checked after the download.
       if (!cp.certificateKey) await pf.externalEtcd(c.etcdExternal!);
-      await pf.imagesPullable(imageList({ version: c.kubernetesVersion, imageRepository: c.imageRepository, externalEtcd: !!c.etcdExternal }));
+      pulls = await pf.imagesPullable(imageList({ version: c.kubernetesVersion, imageRepository: c.imageRepository, externalEtcd: !!c.etcdExternal }), m.node);
       pf.finish();
     }
     return c;
@@ -179,5 +180,5 @@ export async function join(argv: string[]): Promise<object> {
 * The Kubelet was informed of the new secure connection details.\n
 Run 'kubectl get nodes' on the control-plane to see this node join the cluster.`);
   }
-  return { command: "join", controlPlane: !!cp, nodeName, endpoint: m.endpoint, advertiseAddress: cp ? advertise : undefined };
+  return { command: "join", controlPlane: !!cp, nodeName, endpoint: m.endpoint, advertiseAddress: cp ? advertise : undefined, imagesPresent: pulls?.present, imagesPulled: pulls?.pulled };
 }

@@ -5,6 +5,7 @@ import { StandinError, errText } from "../lib/errors.ts";
 import { rooted } from "../lib/env.ts";
 import { Etcd } from "../lib/etcd.ts";
 import { pullProblems } from "../lib/registry.ts";
+import { runtimeImages } from "../lib/cri-images.ts";
 import type { EtcdExternal } from "../config/load.ts";
 
 export async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -87,10 +88,19 @@ export class Preflight {
     if (swaps > 0 && failSwapOn) this.error("Swap", "running with swap on is not supported. Please disable swap");
   }
 
-  async imagesPullable(images: string[]) {
+  /**
+   * kubeadm's ImagePull check: with imagePullPolicy IfNotPresent (the default) an image the runtime
+   * already holds is not pulled; the others (all of them with Always) are pulled by tag, which here
+   * means the registry must have the manifest. Returns which were present and which were pulled.
+   */
+  async imagesPullable(images: string[], node: { criSocket?: string; imagePullPolicy?: string } = {}): Promise<{ present: string[]; pulled: string[] }> {
     console.log("[preflight] Pulling images required for setting up a Kubernetes cluster");
     console.log("[preflight] This might take a minute or two, depending on the speed of your internet connection");
     console.log("[preflight] You can also perform this action in beforehand using 'kubeadm config images pull'");
-    for (const p of await pullProblems(images)) this.error("ImagePull", p);
+    const held = node.imagePullPolicy === "Always" ? new Set<string>() : runtimeImages(node.criSocket);
+    const present = images.filter((i) => held.has(i));
+    const pulled = images.filter((i) => !held.has(i));
+    for (const p of await pullProblems(pulled)) this.error("ImagePull", p);
+    return { present, pulled };
   }
 }
