@@ -1,7 +1,7 @@
 // Issue 15's impostor drill: nobody on the network can feed the nodes. On the cluster the earlier drills
-// left, the depot is moved to its own address (depot.address, a second address on master1), then the
-// real depot steps aside and something else answers at that address, from the lab host on the same
-// segment (ARP caches flushed, as a spoofer would make them): plain HTTP, TLS with another CA's
+// left, the depot is moved to its own address (depot.address, a second address on master1), then
+// something else answers at that address for every other node, from the lab host on the same segment
+// (ARP-spoofed: the nodes' neighbour entry for the depot points at the host): plain HTTP, TLS with another CA's
 // certificate, the depot's own (stolen) certificate with a tampered .deb and an index signed with
 // another key, and the stolen certificate with the genuine packages but a retagged image. For each,
 // `install --only packages,runtime` (with work to do on node1) and `add-node node2` (a fresh worker)
@@ -19,6 +19,9 @@ const STATE = "/var/lib/k8s-ha-offline";
 const DEPOT_ADDRESS = "192.168.217.90";
 const PORT = 5000;
 const NODE_CA = "/etc/k8s-ha-offline/depot-ca.crt";
+// The depot's serving certificate and key in master1's state dir (what an insider could steal).
+const DEPOT_CERT = "depot.crt";
+const DEPOT_KEY = "depot.key";
 const BRIDGE = "k8slab0";
 const STACK = /\n\s+at .+[:(]\d+/;
 const ALL = [...NODES, "node2"];
@@ -37,44 +40,47 @@ const INTEGRITY: Record<string, RegExp> = {
   retag: /digest|does not match|integrity|unexpected|mismatch/i,
 };
 
-const depotUnit = "k8s-ha-offline-depot.service";
+/** The lab host's MAC on the bridge: where a spoofed neighbour entry sends the nodes' depot traffic. */
+const hostMac = () => readFileSync(`/sys/class/net/${BRIDGE}/address`, "utf8").trim();
+const SPOOFED = ALL.filter((n) => n !== "master1");
 
-async function realDepot(up: boolean) {
-  if (up) {
-    await labExec("master1", `ip addr add ${DEPOT_ADDRESS}/24 dev host0 2>/dev/null; systemctl restart ${depotUnit}`, { check: true });
-  } else {
-    await labExec("master1", `systemctl stop ${depotUnit}; ip addr del ${DEPOT_ADDRESS}/24 dev host0 2>/dev/null; true`, { check: true });
-  }
-  await flushArp();
-}
-
-async function flushArp() {
-  await Promise.all(ALL.map((n) => labExec(n, `ip neigh flush to ${DEPOT_ADDRESS} 2>/dev/null; true`)));
+/**
+ * ARP spoofing, as the issue's attacker does: every node but master1 is told the depot's address is at the
+ * lab host's MAC (a permanent neighbour entry), and the host answers there. The real depot keeps running on
+ * master1, so the installer's own view of it (the depot phase's check from master1) is unchanged.
+ */
+async function spoof(on: boolean) {
+  await Promise.all(
+    SPOOFED.map((n) =>
+      labExec(n, on ? `ip neigh replace ${DEPOT_ADDRESS} lladdr ${hostMac()} dev host0 nud permanent` : `ip neigh del ${DEPOT_ADDRESS} dev host0 2>/dev/null; true`, { check: true }),
+    ),
+  );
 }
 
 /** The impostor on the lab host, at the depot's address. */
 async function startImpostor(mode: string): Promise<{ stop: () => Promise<void>; log: () => string }> {
-  await run(["ip", "addr", "add", `${DEPOT_ADDRESS}/24`, "dev", BRIDGE]);
-  await flushArp();
+  await run(["ip", "addr", "add", `${DEPOT_ADDRESS}/32`, "dev", BRIDGE]);
   const m1 = join(upper("master1"), STATE.slice(1), "pki");
   const proc = Bun.spawn(
-    [process.execPath, join(ROOT, "test/drills/impostor.ts"), mode, `${DEPOT_ADDRESS}:${PORT}`, BUNDLE, work, join(m1, "depot.crt"), join(m1, "depot.key"), join(work, "InRelease")],
+    [process.execPath, join(ROOT, "test/drills/impostor.ts"), mode, `${DEPOT_ADDRESS}:${PORT}`, BUNDLE, work, join(m1, DEPOT_CERT), join(m1, DEPOT_KEY), join(work, "InRelease")],
     { stdout: "pipe", stderr: "pipe" },
   );
   let text = "";
   (async () => {
     for await (const c of proc.stderr) text += new TextDecoder().decode(c);
   })();
-  for (let i = 0; i < 200 && !text.includes("impostor: " + mode + " on"); i++) {
+  for (let i = 0; i < 300 && !text.includes(`impostor: ${mode} on`); i++) {
     if (proc.exitCode !== null) throw new Error(`impostor ${mode} exited: ${text}`);
     await Bun.sleep(100);
   }
+  await spoof(true);
   return {
     log: () => text,
     stop: async () => {
+      await spoof(false);
       proc.kill("SIGTERM");
       await proc.exited;
-      await run(["ip", "addr", "del", `${DEPOT_ADDRESS}/24`, "dev", BRIDGE]);
+      await run(["ip", "addr", "del", `${DEPOT_ADDRESS}/32`, "dev", BRIDGE]);
     },
   };
 }
@@ -125,7 +131,8 @@ beforeAll(async () => {
 }, 1_800_000);
 
 afterAll(async () => {
-  await run(["ip", "addr", "del", `${DEPOT_ADDRESS}/24`, "dev", BRIDGE]).catch(() => {});
+  await spoof(false).catch(() => {});
+  await run(["ip", "addr", "del", `${DEPOT_ADDRESS}/32`, "dev", BRIDGE]).catch(() => {});
   for (const r of rows) recordDrill(r);
   process.stderr.write(`\n${drillTable(rows)}\n`);
   rmSync(work, { recursive: true, force: true });
@@ -135,7 +142,6 @@ for (const mode of ["http", "other-ca", "tampered", "retag"]) {
   test(`impostor (${mode}): install --only packages,runtime and add-node stop, naming the integrity failure; nothing of it lands`, async () => {
     const failures: string[] = [];
     const cases: string[] = [];
-    await realDepot(false);
     const impostor = await startImpostor(mode);
     try {
       for (const [what, args] of [
@@ -157,7 +163,6 @@ for (const mode of ["http", "other-ca", "tampered", "retag"]) {
       }
     } finally {
       await impostor.stop();
-      await realDepot(true);
     }
     rows.push({ drill: `impostor depot (${mode}): refused, nothing landed`, cases: cases.length, passed: cases.length - failures.length, failed: failures.length, ...(failures.length ? { note: failures.slice(0, 2).join("; ") } : {}) });
     expect(failures).toEqual([]);
