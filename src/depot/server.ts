@@ -76,9 +76,9 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
   const url = `${tls ? "https" : "http"}://${endpointHostPort({ address: hostname, port: main.port ?? port })}`;
   const threadCount = 1 + workers.length;
   opts.log.info(
-    `depot: serving ${bundleRoot} on ${url} (${store.repositories.size} image repositories, ${threadCount} serving thread${threadCount === 1 ? "" : "s"}` +
-      `${signed ? `, ${Object.keys(signed).length} repository signature file(s)` : ", repositories unsigned"})`,
+    `depot: serving ${bundleRoot} on ${url} (${store.repositories.size} image repositories, ${threadCount} serving thread${threadCount === 1 ? "" : "s"})`,
   );
+  opts.log.info(signed ? `depot: package repositories signed (${Object.keys(signed).length} signature files)` : "depot: package repositories unsigned (no repository key given)");
   return {
     url,
     repositories: [...store.repositories.keys()].sort(),
