@@ -65,7 +65,7 @@ describe("trust phase", () => {
     }
     const n = nodes.get("node1")!;
     expect(readFileSync(n.local(NODE_DEPOT_CA), "utf8")).toBe(caPem);
-    expect(new Uint8Array(readFileSync(n.local(NODE_REPO_KEY_GPG)))).toEqual(key.publicBinary);
+    expect(readFileSync(n.local(NODE_REPO_KEY_GPG)).equals(Buffer.from(key.publicBinary))).toBe(true);
     expect(readFileSync(n.local(NODE_REPO_KEY_ASC), "utf8")).toBe(key.publicArmored);
     expect(readFileSync(n.local(NODE_REPO_KEY_ASC), "utf8")).not.toContain("PRIVATE");
     for (const p of [NODE_DEPOT_CA, NODE_REPO_KEY_GPG, NODE_REPO_KEY_ASC]) expect(statSync(n.local(p)).mode & 0o777).toBe(0o644);
