@@ -6,6 +6,7 @@ import type { BundleLock, LockFile } from "../../depot/lock.ts";
 import { dirname } from "node:path";
 import { sh, shJoin } from "../../util/sh.ts";
 import { depotUrl } from "../../depot/endpoint.ts";
+import { NODE_DEPOT_CA } from "../../depot/trust-paths.ts";
 import { InstallError } from "../../util/errors.ts";
 
 export function requireLock(ctx: Pick<PhaseContext, "lock">): BundleLock {
@@ -30,7 +31,8 @@ export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depot">
     shJoin(
       [
         sh`mkdir -p ${dirname(dest)}`,
-        sh`curl -fsS --retry 3 --connect-timeout 5 -o ${tmp} ${url}`,
+        // TLS only, verified against the depot CA the trust phase put on the node.
+        sh`curl -fsS --proto =https --cacert ${NODE_DEPOT_CA} --retry 3 --connect-timeout 5 -o ${tmp} ${url}`,
         sh`echo ${`${file.sha256}  ${tmp}`} | sha256sum -c --status`,
         sh`mv -f ${tmp} ${dest}`,
       ],
