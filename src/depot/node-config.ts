@@ -17,7 +17,7 @@ function hostPort(url: string): string {
  * depot over TLS (verified against the depot CA) and never to the internet; `server` is set to the depot
  * too, so a depot miss fails fast instead of timing out against an unreachable upstream.
  */
-export function renderContainerdHostsToml(upstreamRegistry: string, depotUrl: string): string {
+export function renderContainerdHostsToml(upstreamRegistry: string, depotUrl: string, caPath = NODE_DEPOT_CA): string {
   const depot = trimSlash(depotUrl);
   if (!depot.startsWith("https://")) throw new Error(`the depot must be reached over https, got ${depot}`);
   return [
@@ -26,7 +26,7 @@ export function renderContainerdHostsToml(upstreamRegistry: string, depotUrl: st
     "",
     `[host."${depot}"]`,
     `  capabilities = ["pull", "resolve"]`,
-    `  ca = "${NODE_DEPOT_CA}"`,
+    `  ca = ${JSON.stringify(caPath)}`,
     "",
   ].join("\n");
 }

@@ -12,7 +12,7 @@ import { labCluster } from "./support/cluster-fixture.ts";
 import { collectingLogger, writeFixtureBundle } from "./support/oci-fixture.ts";
 import { runTool } from "./support/repo-tools.ts";
 
-const PORT = 5130;
+const PORT = 5136;
 const BASE = `https://127.0.0.1:${PORT}`;
 let dir: string;
 let depot: DepotServer;
