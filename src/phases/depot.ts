@@ -30,24 +30,38 @@ async function systemdVersion(host: Host): Promise<number> {
   return Number(/^systemd (\d+)/.exec(r.stdout.trim())?.[1] ?? 0);
 }
 
-async function unitFor(ctx: PhaseContext): Promise<string> {
-  const credentials = ctx.once("depot-systemd-credentials", async () => (await systemdVersion(ctx.local)) >= CREDENTIALS_SINCE);
-  const repoKey = repoKeyPath(ctx.stateDir);
+export interface DepotUnitInput {
+  cluster: string;
+  bundleDir: string;
+  listen: string;
+  stateDir: string;
+  /** Whether master1's systemd has LoadCredential= (v247+). */
+  credentials: boolean;
+}
+
+/** The depot's unit file. */
+export function renderDepotUnit(u: DepotUnitInput): string {
+  const repoKey = repoKeyPath(u.stateDir);
   // A LoadCredential= path is not split into words, but % is still a specifier there.
   const credLine = (id: string, path: string) => `LoadCredential=${id}:${path.replace(/%/g, "%%")}\n`;
   return render(unitTemplate, {
-    cluster: ctx.config.name,
+    cluster: u.cluster,
     // ExecStart is parsed by systemd: each value must stay one argument, with % and $ taken literally.
     binary: systemdArg(NODE_BINARY),
-    bundleDir: systemdArg(ctx.bundleDir),
-    listen: systemdArg(endpointHostPort(ctx.depot)),
+    bundleDir: systemdArg(u.bundleDir),
+    listen: systemdArg(u.listen),
     tlsCert: systemdArg(DEPOT_SERVING.cert),
     // The private keys reach the service as credentials (%d: its credentials directory), so the service
     // does not need to read root's files itself.
-    credentials: (await credentials) ? credLine(CREDENTIAL.tlsKey, DEPOT_SERVING.key) + credLine(CREDENTIAL.repoKey, repoKey) : "",
-    tlsKey: (await credentials) ? `%d/${CREDENTIAL.tlsKey}` : systemdArg(DEPOT_SERVING.key),
-    repoKey: (await credentials) ? `%d/${CREDENTIAL.repoKey}` : systemdArg(repoKey),
+    credentials: u.credentials ? credLine(CREDENTIAL.tlsKey, DEPOT_SERVING.key) + credLine(CREDENTIAL.repoKey, repoKey) : "",
+    tlsKey: u.credentials ? `%d/${CREDENTIAL.tlsKey}` : systemdArg(DEPOT_SERVING.key),
+    repoKey: u.credentials ? `%d/${CREDENTIAL.repoKey}` : systemdArg(repoKey),
   }, "k8s-ha-offline-depot.service");
+}
+
+async function unitFor(ctx: PhaseContext): Promise<string> {
+  const credentials = await ctx.once("depot-systemd-credentials", async () => (await systemdVersion(ctx.local)) >= CREDENTIALS_SINCE);
+  return renderDepotUnit({ cluster: ctx.config.name, bundleDir: ctx.bundleDir, listen: endpointHostPort(ctx.depot), stateDir: ctx.stateDir, credentials });
 }
 
 const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
