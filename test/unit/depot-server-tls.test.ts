@@ -5,12 +5,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
-import { planDepotPki } from "../../src/pki/index.ts";
+import type { DepotServer } from "../../src/depot/server.ts";
 import { generateRepoKey, repoKeyUserId, type RepoKey } from "../../src/depot/repo-signing.ts";
-import { labCluster } from "./support/cluster-fixture.ts";
-import { collectingLogger, writeFixtureBundle } from "./support/oci-fixture.ts";
+import { writeFixtureBundle } from "./support/oci-fixture.ts";
 import { runTool } from "./support/repo-tools.ts";
+import { depotTls, startInstalledDepot } from "./support/depot-tls.ts";
 
 const PORT = 5136;
 const BASE = `https://127.0.0.1:${PORT}`;
@@ -29,22 +28,12 @@ beforeAll(async () => {
   mkdirSync(join(bundle, "repo", "el9", "repodata"), { recursive: true });
   writeFileSync(join(bundle, "repo", "el9", "repodata", "repomd.xml"), REPOMD);
   // The certificate names the masters' addresses; 127.0.0.1 stands in as depot.address.
-  const config = labCluster();
-  config.depot.address = "127.0.0.1";
-  const pki = await planDepotPki(config);
-  const file = (suffix: string) => pki.files.find((f) => !f.state && f.path.endsWith(suffix))!.content;
-  writeFileSync(ca(), pki.caCertPem);
+  const pki = await depotTls();
+  writeFileSync(ca(), pki.caPem);
   key = await generateRepoKey("lab");
   writeFileSync(join(dir, "repo.gpg"), key.publicBinary);
   mkdirSync(join(dir, "gnupg"), { mode: 0o700 });
-  depot = await startDepotServer({
-    bundleDir: bundle,
-    listen: { address: "127.0.0.1", port: PORT },
-    log: collectingLogger(),
-    threads: 2,
-    tls: { cert: file(".crt"), key: file(".key") },
-    repoKey: key.privateArmored,
-  });
+  depot = await startInstalledDepot(bundle, PORT, pki, key.privateArmored, 2);
 }, 60_000);
 
 afterAll(async () => {

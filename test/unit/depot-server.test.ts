@@ -9,8 +9,7 @@ import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
 import { parseEndpoint } from "../../src/depot/endpoint.ts";
 import { UsageError } from "../../src/util/errors.ts";
 import { collectingLogger, sha256, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
-import { planDepotPki } from "../../src/pki/index.ts";
-import { labCluster } from "./support/cluster-fixture.ts";
+import { depotTls } from "./support/depot-tls.ts";
 
 const PORT = 5110;
 const BASE = `https://127.0.0.1:${PORT}`;
@@ -63,13 +62,10 @@ beforeAll(async () => {
   writeFileSync(join(dir, "secret.txt"), "outside the bundle\n");
   symlinkSync(join(dir, "secret.txt"), join(bundle, "files", "escape.tar.gz"));
   symlinkSync("/etc", join(bundle, "repo", "debian12", "etc"));
-  const config = labCluster();
-  config.depot.address = "127.0.0.1";
-  const pki = await planDepotPki(config);
-  const file = (suffix: string) => pki.files.find((f) => !f.state && f.path.endsWith(suffix))!.content;
-  tls = { cert: file(".crt"), key: file(".key") };
+  const pki = await depotTls();
+  tls = pki.tls;
   caFile = join(dir, "depot-ca.crt");
-  writeFileSync(caFile, pki.caCertPem);
+  writeFileSync(caFile, pki.caPem);
   depot = await startDepotServer({ bundleDir: bundle, listen: { address: "127.0.0.1", port: PORT }, log, tls });
 });
 

@@ -8,7 +8,7 @@ import { collectStatus, expectedServices, type StatusReport } from "../../src/op
 import { etcdctlError } from "../../src/cluster/etcd.ts";
 import { renderStatusTable } from "../../src/ops/status-render.ts";
 import { labCluster } from "./support/cluster-fixture.ts";
-import { planDepotPki } from "../../src/pki/index.ts";
+import { depotTls } from "./support/depot-tls.ts";
 
 const config = labCluster();
 let depot: ReturnType<typeof Bun.serve>;
@@ -17,15 +17,13 @@ let depotCa = "";
 let otherCa = "";
 
 beforeAll(async () => {
-  const local = { ...config, depot: { ...config.depot, address: "127.0.0.1" } };
-  const [pki, other] = await Promise.all([planDepotPki(local), planDepotPki(local)]);
-  depotCa = pki.caCertPem;
-  otherCa = other.caCertPem;
-  const file = (suffix: string) => pki.files.find((f) => !f.state && f.path.endsWith(suffix))!.content;
+  const [pki, other] = await Promise.all([depotTls(), depotTls()]);
+  depotCa = pki.caPem;
+  otherCa = other.caPem;
   depot = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
-    tls: { cert: file(".crt"), key: file(".key") },
+    tls: pki.tls,
     fetch: (req) => new Response("{}", { status: new URL(req.url).pathname === "/v2/" ? depotStatus : 404 }),
   });
 });

@@ -10,8 +10,7 @@ import type { Subprocess } from "bun";
 import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
 import { collectingLogger, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
 import { renderContainerdHostsToml } from "../../src/depot/node-config.ts";
-import { planDepotPki } from "../../src/pki/index.ts";
-import { labCluster } from "./support/cluster-fixture.ts";
+import { depotTls } from "./support/depot-tls.ts";
 
 const PORT = 5130;
 const MIRROR = `https://127.0.0.1:${PORT}`;
@@ -31,13 +30,10 @@ async function ctr(...args: string[]): Promise<{ code: number; out: string }> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "registry-containerd-"));
   images = await writeFixtureBundle(join(dir, "bundle"));
-  const config = labCluster();
-  config.depot.address = "127.0.0.1";
-  const [pki, other] = await Promise.all([planDepotPki(config), planDepotPki(config)]);
-  const file = (suffix: string) => pki.files.find((f) => !f.state && f.path.endsWith(suffix))!.content;
-  writeFileSync(join(dir, "depot-ca.crt"), pki.caCertPem);
-  writeFileSync(join(dir, "other-ca.crt"), other.caCertPem);
-  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log, tls: { cert: file(".crt"), key: file(".key") } });
+  const [pki, other] = await Promise.all([depotTls(), depotTls()]);
+  writeFileSync(join(dir, "depot-ca.crt"), pki.caPem);
+  writeFileSync(join(dir, "other-ca.crt"), other.caPem);
+  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log, tls: pki.tls });
   // certs.d trusts the depot CA; certs.d-other trusts another CA (an impostor's view, or a node that lost its CA).
   for (const [hostsDir, ca] of [[join(dir, "certs.d"), "depot-ca.crt"], [join(dir, "certs.d-other"), "other-ca.crt"]] as const) {
     for (const registry of ["registry.k8s.io", "docker.io"]) {

@@ -7,8 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
 import { collectingLogger, sha256, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
-import { planDepotPki } from "../../src/pki/index.ts";
-import { labCluster } from "./support/cluster-fixture.ts";
+import { depotTls } from "./support/depot-tls.ts";
 
 const PORT = 5120;
 const HOST = `127.0.0.1:${PORT}`;
@@ -24,13 +23,10 @@ beforeAll(async () => {
   // A `docker save`-style archive too, written by skopeo from the pause image.
   const saved = await run(["copy", `oci-archive:${join(dir, "bundle", "images", "pause.tar")}`, `docker-archive:${join(dir, "bundle", "images", "saved.tar")}:registry.k8s.io/pause-saved:3.5`]);
   if (saved.code !== 0) throw new Error(`could not write the docker-archive fixture: ${saved.stderr}`);
-  const config = labCluster();
-  config.depot.address = "127.0.0.1";
-  const pki = await planDepotPki(config);
-  const file = (suffix: string) => pki.files.find((f) => !f.state && f.path.endsWith(suffix))!.content;
+  const pki = await depotTls();
   mkdirSync(certDir());
-  writeFileSync(join(certDir(), "ca.crt"), pki.caCertPem);
-  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log: collectingLogger(), tls: { cert: file(".crt"), key: file(".key") } });
+  writeFileSync(join(certDir(), "ca.crt"), pki.caPem);
+  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log: collectingLogger(), tls: pki.tls });
 });
 
 afterAll(async () => {

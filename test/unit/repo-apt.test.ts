@@ -7,19 +7,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadDebs, resolveDebClosure, writeFlatRepo } from "../../src/bundle/apt.ts";
 import { renderAptDepotConf, renderAptSource } from "../../src/profiles/apt.ts";
-import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
-import { planDepotPki } from "../../src/pki/index.ts";
+import type { DepotServer } from "../../src/depot/server.ts";
 import { generateRepoKey, type RepoKey } from "../../src/depot/repo-signing.ts";
 import { NODE_DEPOT_CA, NODE_REPO_KEY_GPG } from "../../src/depot/trust-paths.ts";
-import { labCluster } from "./support/cluster-fixture.ts";
-import { collectingLogger } from "./support/oci-fixture.ts";
+import { depotTls, startInstalledDepot, type DepotTlsFixture } from "./support/depot-tls.ts";
 
 const PORT = 5210;
 const URL_ = `https://127.0.0.1:${PORT}`;
 const work = mkdtempSync(join(tmpdir(), "repo-apt-"));
 const repo = join(work, "bundle/repo/debian12");
 let depot: DepotServer | undefined;
-let tls: { cert: string; key: string };
+let pki: DepotTlsFixture;
 let repoKey: RepoKey;
 const caFile = join(work, "depot-ca.crt");
 const keyring = join(work, "depot-repo.gpg");
@@ -27,7 +25,7 @@ const keyring = join(work, "depot-repo.gpg");
 /** The depot signs the repositories it finds when it starts: (re)start it after a repository is added. */
 async function restartDepot(): Promise<void> {
   await depot?.stop();
-  depot = await startDepotServer({ bundleDir: join(work, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log: collectingLogger(), threads: 1, tls, repoKey: repoKey.privateArmored });
+  depot = await startInstalledDepot(join(work, "bundle"), PORT, pki, repoKey.privateArmored);
 }
 
 async function sh(cmd: string[], cwd?: string): Promise<{ code: number; out: string }> {
@@ -81,12 +79,8 @@ beforeAll(async () => {
   await buildDeb("depot-lib", "1.0-1");
   await buildDeb("depot-app", "2:2.5-3", "depot-lib (>= 1.0)");
   await writeFlatRepo(repo, { label: "test", date: new Date("2021-09-15T00:00:00Z") });
-  const config = labCluster();
-  config.depot.address = "127.0.0.1";
-  const pki = await planDepotPki(config);
-  const file = (suffix: string) => pki.files.find((f) => !f.state && f.path.endsWith(suffix))!.content;
-  tls = { cert: file(".crt"), key: file(".key") };
-  writeFileSync(caFile, pki.caCertPem);
+  pki = await depotTls();
+  writeFileSync(caFile, pki.caPem);
   repoKey = await generateRepoKey("lab");
   writeFileSync(keyring, repoKey.publicBinary);
   await restartDepot();

@@ -15,12 +15,10 @@ import { tarBytes, withParentDirs, writeTar } from "../../src/bundle/tar.ts";
 import { readLock, type BundleLock } from "../../src/depot/lock.ts";
 import { renderYumRepo } from "../../src/profiles/yum.ts";
 import { verifyBundle } from "../../src/depot/verify.ts";
-import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
-import { planDepotPki } from "../../src/pki/index.ts";
+import type { DepotServer } from "../../src/depot/server.ts";
 import { generateRepoKey, type RepoKey } from "../../src/depot/repo-signing.ts";
 import { NODE_DEPOT_CA, NODE_REPO_KEY_ASC } from "../../src/depot/trust-paths.ts";
-import { labCluster } from "./support/cluster-fixture.ts";
-import { collectingLogger } from "./support/oci-fixture.ts";
+import { depotTls, startInstalledDepot } from "./support/depot-tls.ts";
 
 const UPSTREAM = 5220; // yum repo + release files
 const REGISTRY = 5221;
@@ -246,21 +244,11 @@ beforeAll(async () => {
   writeManifests();
   lock = await assembleBundle({ profile: "el9", outDir, root, log: () => {} });
   // The real depot, as installed: HTTPS with a certificate of the depot CA, repodata signed with the cluster key.
-  const config = labCluster();
-  config.depot.address = "127.0.0.1";
-  const pki = await planDepotPki(config);
-  const file = (suffix: string) => pki.files.find((f) => !f.state && f.path.endsWith(suffix))!.content;
+  const pki = await depotTls();
   repoKey = await generateRepoKey("lab");
-  writeFileSync(join(work, "depot-ca.crt"), pki.caCertPem);
+  writeFileSync(join(work, "depot-ca.crt"), pki.caPem);
   writeFileSync(join(work, "depot-repo.asc"), repoKey.publicArmored);
-  depot = await startDepotServer({
-    bundleDir: outDir,
-    listen: { address: "127.0.0.1", port: DEPOT },
-    log: collectingLogger(),
-    threads: 1,
-    tls: { cert: file(".crt"), key: file(".key") },
-    repoKey: repoKey.privateArmored,
-  });
+  depot = await startInstalledDepot(outDir, DEPOT, pki, repoKey.privateArmored);
 }, 120_000);
 
 afterAll(async () => {
