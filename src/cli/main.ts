@@ -90,6 +90,9 @@ export function buildCli() {
     .command("serve", "Serve the bundle: OCI registry (/v2/), package repository (/repo/) and files (/files/)")
     .option("--bundle <dir>", BUNDLE_FLAG)
     .option("--listen <addr:port>", "Address and port to listen on (default: depot.address, depot.port from the config)")
+    .option("--tls-cert <file>", "Serve HTTPS only, with this certificate (PEM); needs --tls-key. Without both: plain HTTP, for local use only (nodes refuse it)")
+    .option("--tls-key <file>", "The serving certificate's private key (PEM)")
+    .option("--repo-key <file>", "Sign the package repositories with this OpenPGP key (armored): InRelease, Release.gpg, repomd.xml.asc")
     .example("  k8s-ha-offline serve --bundle ./bundle-debian12 --listen 127.0.0.1:5000")
     .action(lazy(() => import("./commands/serve.ts")));
 

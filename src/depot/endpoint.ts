@@ -21,9 +21,9 @@ export function endpointHostPort(ep: DepotEndpoint): string {
   return `${ep.address.includes(":") ? `[${ep.address}]` : ep.address}:${ep.port}`;
 }
 
-/** Base URL of the depot, no trailing slash, e.g. http://192.168.217.19:5000 */
+/** Base URL of the depot as the nodes reach it (TLS only, issue 15), no trailing slash, e.g. https://192.168.217.19:5000 */
 export function depotUrl(ep: DepotEndpoint): string {
-  return `http://${endpointHostPort(ep)}`;
+  return `https://${endpointHostPort(ep)}`;
 }
 
 /** Reads "ADDR:PORT" or "[v6addr]:PORT" (the --listen flag). */

@@ -82,3 +82,16 @@ export async function loadRepoKey(privateArmored: string): Promise<RepoSigner> {
     }) as RepoSigner["detachSign"],
   };
 }
+
+/** The public half of the key kept in the state dir, in both forms the nodes keep (see trust-paths.ts). */
+export async function publicRepoKey(privateArmored: string): Promise<Omit<RepoKey, "privateArmored">> {
+  const openpgp = await import("openpgp");
+  let key: PrivateKey;
+  try {
+    key = await openpgp.readPrivateKey({ armoredKey: privateArmored });
+  } catch (e) {
+    throw new Error(`cannot read the repository signing key: ${(e as Error).message}`);
+  }
+  const pub = key.toPublic();
+  return { publicArmored: pub.armor(), publicBinary: pub.write(), fingerprint: pub.getFingerprint().toUpperCase() };
+}

@@ -1,15 +1,18 @@
-// The depot: one read-only HTTP server on master1 that gives the nodes everything the air-gapped
+// The depot: one read-only HTTPS server on master1 that gives the nodes everything the air-gapped
 // install needs from the bundle — an OCI registry (/v2/), the package repository (/repo/<profile>/)
-// and plain files (/files/<name>). Started by `serve` and by `install`.
+// and plain files (/files/<name>). Started by `serve` and by `install`. With a serving certificate it
+// speaks only TLS (what every node is given); with the repository key it signs the package repositories
+// at start (see http/signed-repo.ts). Without either (`serve` for local use) it is plain, unsigned HTTP.
 import { realpathSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { InstallError, UsageError } from "../util/errors.ts";
 import type { Logger } from "../util/log.ts";
 import { createHandler, internalError } from "./http/handler.ts";
-import type { FromWorker, ToWorker } from "./http/serve-worker.ts";
+import type { DepotTls, FromWorker, ToWorker } from "./http/serve-worker.ts";
+import { signRepositories } from "./http/signed-repo.ts";
 import { loadImageStore } from "./registry/store.ts";
-import { depotUrl, endpointHostPort, type DepotEndpoint } from "./endpoint.ts";
+import { endpointHostPort, type DepotEndpoint } from "./endpoint.ts";
 
 export interface DepotServerOptions {
   /** The bundle directory (lock.json, repo/, files/, images/). */
@@ -21,10 +24,14 @@ export interface DepotServerOptions {
   accessLog?: "info" | "debug" | "off";
   /** Serving threads sharing the port; default one per core, at most 4. */
   threads?: number;
+  /** Serve HTTPS only, with this certificate (chain) and key, PEM. Without it: plain HTTP. */
+  tls?: DepotTls;
+  /** The repository signing key (armored private key): InRelease, Release.gpg and repomd.xml.asc are served. */
+  repoKey?: string;
 }
 
 export interface DepotServer {
-  /** Base URL, e.g. http://192.168.217.19:5000 (no trailing slash). */
+  /** Base URL, e.g. https://192.168.217.19:5000 (no trailing slash). */
   url: string;
   /** Stop accepting connections, let requests in flight finish, then resolve. */
   stop(): Promise<void>;
@@ -38,6 +45,8 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
   const store = await loadImageStore(join(bundleRoot, "images"), opts.log);
   const access = accessSink(opts);
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
+  const signed = opts.repoKey === undefined ? undefined : await signRepositories(bundleRoot, opts.repoKey).catch((e) => Promise.reject(new InstallError(`depot: ${(e as Error).message}`)));
+  const tls = opts.tls;
 
   // Serving threads share the port with SO_REUSEPORT, which would also let a second depot join
   // silently; a plain bind first proves nobody (not even another depot) holds the port.
@@ -55,19 +64,21 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
       port,
       reusePort: threads > 1,
       development: false,
-      fetch: createHandler({ store, bundleRoot, access }),
+      ...(tls ? { tls } : {}),
+      fetch: createHandler({ store, bundleRoot, access, signed }),
       error: (err) => internalError(err, (m) => opts.log.warn(m)),
     });
   } catch (e) {
     throw listenError(e, opts.listen);
   }
-  const workers = await startWorkers(threads - 1, { type: "start", store, bundleRoot, hostname, port, accessLog: !!access }, opts.log, access);
+  const workers = await startWorkers(threads - 1, { type: "start", store, bundleRoot, hostname, port, accessLog: !!access, tls, signed }, opts.log, access);
   let stopping: Promise<void> | undefined;
-  const url = depotUrl({ address: hostname, port: main.port ?? port });
+  const url = `${tls ? "https" : "http"}://${endpointHostPort({ address: hostname, port: main.port ?? port })}`;
   const threadCount = 1 + workers.length;
   opts.log.info(
     `depot: serving ${bundleRoot} on ${url} (${store.repositories.size} image repositories, ${threadCount} serving thread${threadCount === 1 ? "" : "s"})`,
   );
+  opts.log.info(signed ? `depot: package repositories signed (${Object.keys(signed).length} signature files)` : "depot: package repositories unsigned (no repository key given)");
   return {
     url,
     repositories: [...store.repositories.keys()].sort(),

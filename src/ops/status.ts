@@ -9,6 +9,8 @@ import { ADMIN_CONF, etcdClientUrl } from "../cluster/endpoints.ts";
 import { etcdctl, etcdctlError } from "../cluster/etcd.ts";
 import { kubectlCommand, nodeIsReady } from "../cluster/kubectl.ts";
 import { vipHolders } from "./vip.ts";
+import { depotCaStatePaths } from "../pki/depot-pki.ts";
+import { NODE_DEPOT_CA } from "../depot/trust-paths.ts";
 
 export interface NodeStatus {
   name: string;
@@ -45,8 +47,19 @@ export interface StatusSources {
   config: ClusterConfig;
   /** Connected Host for a node; rejects when the node cannot be reached. */
   host(spec: HostSpec): Promise<Host>;
-  /** Base URL of the depot, e.g. http://192.168.217.19:5000 */
+  /** Base URL of the depot, e.g. https://192.168.217.19:5000 */
   depotUrl: string;
+  /** The depot CA (PEM) the depot is verified against, as every node does; see readDepotCa. Undefined: not found. */
+  depotCa: string | undefined;
+}
+
+/** The depot CA on the machine status runs on: master1's state dir, else the copy every node keeps (NODE_DEPOT_CA). */
+export async function readDepotCa(local: Host, stateDir: string): Promise<string | undefined> {
+  for (const path of [depotCaStatePaths(stateDir).cert, NODE_DEPOT_CA]) {
+    const b = await local.readFile(path).catch(() => null);
+    if (b) return new TextDecoder().decode(b);
+  }
+  return undefined;
 }
 
 /** The services a node of these roles runs once the cluster is installed. */
@@ -102,9 +115,10 @@ async function etcdStatus(runner: Host, member: HostSpec): Promise<EtcdMemberSta
   return out;
 }
 
-async function depotStatus(url: string): Promise<StatusReport["depot"]> {
+async function depotStatus(url: string, ca: string | undefined): Promise<StatusReport["depot"]> {
+  if (!ca) return { url: `${url}/v2/`, ok: false, detail: `no depot CA here (${NODE_DEPOT_CA} or the state dir's pki/depot-ca.crt): run status on master1 or a node after install` };
   try {
-    const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5_000) });
+    const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5_000), tls: { ca } });
     await res.arrayBuffer();
     return { url: `${url}/v2/`, ok: res.status === 200, detail: `HTTP ${res.status}` };
   } catch (err) {
@@ -176,7 +190,7 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
       ? Promise.all(members.map((m) => etcdStatus(runner, m)))
       : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "no etcd member reachable to ask from" }))),
     vipHolders(cps, config.loadBalancer.vip),
-    depotStatus(sources.depotUrl),
+    depotStatus(sources.depotUrl, sources.depotCa),
     kubernetesStatus(master1),
   ]);
   const unreachableCps = controlPlanes(config).filter((s) => hostOf(s) instanceof Error).map((s) => s.name);

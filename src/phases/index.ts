@@ -4,6 +4,7 @@ import type { Phase } from "./phase.ts";
 import { preflight } from "./preflight/index.ts";
 import { binary } from "./binary.ts";
 import { depot } from "./depot.ts";
+import { trust } from "./trust.ts";
 import { os } from "./os.ts";
 import { packages } from "./packages.ts";
 import { time } from "./time.ts";
@@ -21,7 +22,8 @@ import { post } from "./post.ts";
 export const PHASES: readonly Phase[] = [
   preflight, //  read-only checks on every node; stops before any change
   binary, //     this executable on every node (sha256-compared)
-  depot, //      master1 serves the bundle: registry, package repo, files
+  depot, //      master1 serves the bundle over HTTPS: registry, signed package repo, files
+  trust, //      depot CA + repository public key on every node (over SSH)
   os, //         hostname, /etc/hosts, swap, SELinux, firewall, modules, sysctls
   packages, //   depot repository only, locked versions
   time, //       chrony; master1 serves time unless NTP servers are given

@@ -40,9 +40,11 @@ function lockedPackages(ctx: Pick<PhaseContext, "lock">, node: HostSpec): Pinned
   return out;
 }
 
-function repoFile(ctx: PhaseContext): { path: string; content: string } {
-  const profile = bundleProfile(ctx);
-  return { path: profile.packageManager.repoPath, content: profile.packageManager.renderRepo(depotUrl(ctx.depot), profile.name) };
+/** The repository file and what verifies it (the depot CA for apt), written together. */
+function repoFiles(ctx: PhaseContext): { path: string; content: string }[] {
+  const { packageManager: pm, name } = bundleProfile(ctx);
+  const url = depotUrl(ctx.depot);
+  return [{ path: pm.repoPath, content: pm.renderRepo(url, name) }, ...pm.trustFiles(url)];
 }
 
 async function installedVersions(host: Host, ctx: PhaseContext, names: string[]): Promise<Map<string, string>> {
@@ -53,13 +55,14 @@ async function installedVersions(host: Host, ctx: PhaseContext, names: string[])
 const repo: Step = {
   name: "depot-repo",
   async check(host, ctx) {
-    const { path, content } = repoFile(ctx);
-    const cur = await host.readFile(path);
-    return cur && new TextDecoder().decode(cur) === content ? NOTHING : todo(`${path} missing or different`);
+    for (const { path, content } of repoFiles(ctx)) {
+      const cur = await host.readFile(path);
+      if (!cur || new TextDecoder().decode(cur) !== content) return todo(`${path} missing or different`);
+    }
+    return NOTHING;
   },
   async run(host, ctx) {
-    const { path, content } = repoFile(ctx);
-    await host.writeFile(path, content, { mode: 0o644 });
+    for (const { path, content } of repoFiles(ctx)) await host.writeFile(path, content, { mode: 0o644 });
   },
 };
 

@@ -6,7 +6,8 @@ import type { PhaseContext } from "./phase.ts";
 import { render } from "../templates/render.ts";
 import configTemplate from "../../assets/containerd/config.toml" with { type: "text" };
 import unitTemplate from "../../assets/containerd/containerd.service" with { type: "text" };
-import { renderContainerdHostsToml, containerdHostsDir, renderDockerDaemonJson } from "../depot/node-config.ts";
+import { renderContainerdHostsToml, containerdHostsDir, renderDockerDaemonJson, dockerRegistryCaPath } from "../depot/node-config.ts";
+import { depotCaStatePaths } from "../pki/depot-pki.ts";
 import { depotUrl, endpointHostPort } from "../depot/endpoint.ts";
 import dockerUnitTemplate from "../../assets/docker/docker.service" with { type: "text" };
 import type { LockFile } from "../depot/lock.ts";
@@ -57,6 +58,14 @@ export function sandboxImage(ctx: PhaseContext): string {
   return `${endpointHostPort(ctx.depot)}/google_containers/pause:${pause.ref.split(":").pop()}`;
 }
 
+/** The depot CA from master1's state dir (the depot phase made it; the trust phase gave every node the same). */
+async function depotCa(ctx: PhaseContext): Promise<string> {
+  const path = depotCaStatePaths(ctx.stateDir).cert;
+  const ca = await ctx.local.readFile(path);
+  if (!ca) throw new InstallError(`${path} not found on master1; the depot phase makes it: run install --only depot,trust`);
+  return new TextDecoder().decode(ca);
+}
+
 async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, string][]> {
   const snapshotter = await snapshotterOf(host);
   const files: [string, string][] = [
@@ -66,7 +75,11 @@ async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, stri
   for (const reg of mirroredRegistries(ctx))
     files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, depotUrl(ctx.depot))]);
   if (dockerRuntime(ctx))
-    files.push(["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")], ["/etc/docker/daemon.json", renderDockerDaemonJson(endpointHostPort(ctx.depot))]);
+    files.push(
+      ["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")],
+      ["/etc/docker/daemon.json", renderDockerDaemonJson(endpointHostPort(ctx.depot))],
+      [dockerRegistryCaPath(endpointHostPort(ctx.depot)), await depotCa(ctx)],
+    );
   return files;
 }
 

@@ -9,15 +9,19 @@ import type { ClusterConfig, HostSpec, Role } from "../config/types.ts";
 import { CA_VALIDITY_DAYS } from "./ca.ts";
 import { LEAF_VALIDITY_DAYS, type Usage } from "./cert.ts";
 import { shellScript, type ShellCommand } from "../util/sh.ts";
+import { NODE_DEPOT_CA, NODE_ETC_DIR } from "../depot/trust-paths.ts";
 
-/** Who makes the certificate: our etcd PKI (src/pki/etcd-pki.ts), kubeadm, or the kubelet itself. */
-export type Issuer = "etcd-pki" | "kubeadm" | "kubelet";
+/**
+ * Who makes the certificate: our etcd PKI (src/pki/etcd-pki.ts), the installer's own depot PKI
+ * (src/pki/depot-pki.ts, issued by the depot phase), kubeadm, or the kubelet itself.
+ */
+export type Issuer = "etcd-pki" | "installer" | "kubeadm" | "kubelet";
 
 /**
  * Who renews it: renew-certs --etcd reissues ours from the etcd CA, renew-certs --kubernetes runs
  * `kubeadm certs renew all` on each master, the kubelet rotates its own, and a CA (10 years) is replaced by hand.
  */
-export type Renewer = "renew-certs --etcd" | "renew-certs --kubernetes" | "kubelet" | "by hand";
+export type Renewer = "renew-certs --etcd" | "renew-certs --kubernetes" | "install (depot phase)" | "kubelet" | "by hand";
 
 /** One file of a certificate, and the nodes that hold it. */
 export interface Placement {
@@ -50,7 +54,7 @@ interface Row {
 /** A self-signed CA; a CA with several placements is one CA copied to several places. */
 export interface CaDef extends Row {
   kind: "ca";
-  /** For the CA our etcd PKI makes (its key stays in master1's state directory, see etcdCaStatePaths). */
+  /** For a CA we make (its key stays in master1's state directory, see etcdCaStatePaths, depotCaStatePaths). */
   issue?: { commonName: string; validityDays: number };
 }
 
@@ -61,7 +65,7 @@ export interface LeafIssue {
   /** Subject O, e.g. system:masters. */
   organizations?: string[];
   /** Host names and addresses mixed; needsRenewal reissues a certificate that lacks one. */
-  sans?: (node: HostSpec) => string[];
+  sans?: (node: HostSpec, config: ClusterConfig) => string[];
   /** Extended key usages (key usage is always digitalSignature + keyEncipherment, see cert.ts). */
   usages: Usage[];
   validityDays: number;
@@ -82,9 +86,20 @@ export type CertDef = CaDef | LeafDef;
 const KUBERNETES_NODES: Role[] = ["control-plane", "worker"];
 const MASTERS: Role[] = ["control-plane"];
 const MEMBERS: Role[] = ["etcd"];
+const EVERY_NODE: Role[] = ["control-plane", "worker", "etcd"];
 
 const nodeName = (node: HostSpec): ExpectedName => ({ value: node.name, what: "this node's name" });
 const nodeAddress = (node: HostSpec): ExpectedName => ({ value: node.address, what: "this node's address" });
+/** Every address the nodes may reach the depot at: each control-plane node (by name and address) and depot.address. */
+function depotNames(config: ClusterConfig): ExpectedName[] {
+  const masters = config.hosts.filter((h) => h.roles.includes("control-plane"));
+  const names = masters.flatMap((m) => [
+    { value: m.address, what: `the address of ${m.name}` },
+    { value: m.name, what: `the name of ${m.name}` },
+  ]);
+  if (config.depot.address) names.push({ value: config.depot.address, what: "depot.address" });
+  return names.filter((n, i) => names.findIndex((o) => o.value === n.value) === i);
+}
 const etcdMember = (_: ClusterConfig, node: HostSpec) => [nodeName(node), nodeAddress(node)];
 /** etcd's own gRPC gateway dials the member with the server certificate, so it also needs clientAuth. */
 const etcdServing = (extraSans: string[]): LeafIssue => ({
@@ -200,6 +215,36 @@ export const CERTIFICATES: readonly CertDef[] = [
     renewedBy: "renew-certs --etcd",
     files: [{ path: "/etc/etcd/pki/healthcheck-client.crt", on: MEMBERS }],
     issue: etcdClient("kube-etcd-healthcheck-client"),
+  },
+
+  // The installer's depot PKI: the depot CA (key in master1's state directory only) that every node trusts
+  // for the depot, and the depot's one serving certificate, which names every control-plane node so that
+  // any master can serve the depot with it.
+  {
+    name: "depot-ca",
+    longName: "depot CA",
+    kind: "ca",
+    issuedBy: "installer",
+    renewedBy: "by hand",
+    files: [{ path: NODE_DEPOT_CA, on: EVERY_NODE }],
+    issue: { commonName: "k8s-ha-offline-depot-ca", validityDays: CA_VALIDITY_DAYS },
+  },
+  {
+    name: "depot-server",
+    longName: "certificate for serving the depot (registry, package repository, files)",
+    kind: "leaf",
+    ca: "depot-ca",
+    issuedBy: "installer",
+    renewedBy: "install (depot phase)",
+    files: [{ path: `${NODE_ETC_DIR}/pki/depot.crt`, on: MASTERS }],
+    issue: {
+      commonName: () => "k8s-ha-offline-depot",
+      sans: (_, config) => depotNames(config).map((n) => n.value),
+      usages: ["server"],
+      validityDays: LEAF_VALIDITY_DAYS,
+      perNode: false,
+    },
+    mustName: (config) => depotNames(config),
   },
 
   // kubeadm's kubeconfigs, each with an embedded client certificate (kubelet.conf points at the kubelet's file instead).

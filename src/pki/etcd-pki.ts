@@ -5,7 +5,10 @@
 import { basename } from "node:path";
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { etcdMembers, firstMaster } from "../config/types.ts";
-import { createCa, loadCa, type CertAndKey, type SigningCa } from "./ca.ts";
+import type { CertAndKey } from "./ca.ts";
+import { caStateFiles, caStatePaths, checkCaComplete, ensureStateCa, type CaStatePaths, type PlannedFile, type StateCa } from "./ca-state.ts";
+
+export type { PlannedFile } from "./ca-state.ts";
 import { issueCert, type LeafSpec } from "./cert.ts";
 import { CERTIFICATES, certDef, holders, keyPathOf, type CaDef, type CertDef, type LeafDef } from "./certlist.ts";
 import { MIN_DAYS_LEFT, needsRenewal, type RenewalVerdict } from "./renewal.ts";
@@ -13,26 +16,8 @@ import { MIN_DAYS_LEFT, needsRenewal, type RenewalVerdict } from "./renewal.ts";
 export { ETCD_PKI_DIR, KUBEADM_ETCD_CLIENT } from "./certlist.ts";
 
 /** The etcd CA on master1: its key lives nowhere else. The backup is what to restore from if the first copy is lost. */
-export function etcdCaStatePaths(stateDir: string) {
-  return {
-    cert: `${stateDir}/pki/etcd-ca.crt`,
-    key: `${stateDir}/pki/etcd-ca.key`,
-    backupCert: `${stateDir}/pki/backup/etcd-ca.crt`,
-    backupKey: `${stateDir}/pki/backup/etcd-ca.key`,
-  };
-}
+export const etcdCaStatePaths = (stateDir: string): CaStatePaths => caStatePaths(stateDir, "etcd-ca");
 
-export interface PlannedFile {
-  /** Node name from the config. */
-  node: string;
-  path: string;
-  /** For keys (mode 0o600) a secret: write it, never log or print it. */
-  content: string;
-  /** 0o600 for keys, 0o644 for certificates. */
-  mode: number;
-  /** True for files in the installer's state dir on master1 (write them through the local Host). */
-  state: boolean;
-}
 
 /** One certificate of the etcd PKI, and where its current copy is read from. */
 export interface EtcdLeafSource {
@@ -89,7 +74,7 @@ function leafDefs(config: ClusterConfig): PlannedLeaf[] {
   return ISSUED_LEAVES.flatMap((d): PlannedLeaf[] => {
     const copies = d.files.flatMap((f) => holders(config, f).map((host) => ({ host, target: { node: host.name, certPath: f.path, keyPath: keyPathOf(f.path) } })));
     const { commonName, organizations, sans, usages, validityDays } = d.issue;
-    const spec = (node: HostSpec) => ({ commonName: commonName(node), organizations, sans: sans?.(node), usages, validityDays });
+    const spec = (node: HostSpec) => ({ commonName: commonName(node), organizations, sans: sans?.(node, config), usages, validityDays });
     if (d.issue.perNode) return copies.map(({ host, target }) => ({ id: `${baseId(d)}/${host.name}`, ...target, spec: spec(host), targets: [target] }));
     if (copies.length === 0) return [];
     return [{ id: baseId(d), ...copies[0]!.target, spec: spec(copies[0]!.host), targets: copies.map((c) => c.target) }];
@@ -100,27 +85,14 @@ function leafDefs(config: ClusterConfig): PlannedLeaf[] {
 export const etcdPkiSources = (config: ClusterConfig): EtcdLeafSource[] =>
   leafDefs(config).map(({ id, node, certPath, keyPath }) => ({ id, node, certPath, keyPath }));
 
-/** A CA certificate without its key (or the reverse) cannot be repaired silently: say what to do. */
-function checkCaComplete(config: ClusterConfig, existing: ExistingEtcdPki["ca"]): void {
-  if (!existing?.certPem === !existing?.keyPem) return;
-  const paths = etcdCaStatePaths(config.stateDir);
-  const has = existing!.certPem ? paths.cert : paths.key;
-  throw new Error(
-    `the etcd CA is incomplete: ${has} exists but its partner does not (also not in ${config.stateDir}/pki/backup). ` +
-      `Restore the missing file, or move ${has} away to create a new CA (every etcd certificate will then be reissued and etcd restarted).`,
-  );
-}
-
-async function ensureCa(config: ClusterConfig, existing: ExistingEtcdPki["ca"], now: Date): Promise<{ ca: SigningCa; pair: CertAndKey; created: boolean }> {
-  const paths = etcdCaStatePaths(config.stateDir);
-  if (existing?.certPem && existing.keyPem) {
-    const pair = { certPem: existing.certPem, keyPem: existing.keyPem };
-    return { ca: await loadCa(pair, paths.cert), pair, created: false };
-  }
-  checkCaComplete(config, existing);
-  const pair = await createCa({ commonName: ETCD_CA.issue.commonName, validityDays: ETCD_CA.issue.validityDays, now });
-  return { ca: await loadCa(pair, paths.cert), pair, created: true };
-}
+const etcdStateCa = (config: ClusterConfig): StateCa => ({
+  what: "the etcd CA",
+  paths: etcdCaStatePaths(config.stateDir),
+  stateDir: config.stateDir,
+  consequence: "every etcd certificate will then be reissued and etcd restarted",
+  commonName: ETCD_CA.issue.commonName,
+  validityDays: ETCD_CA.issue.validityDays,
+});
 
 function leafVerdict(d: PlannedLeaf, have: Partial<CertAndKey> | undefined, caPem: string, opts: PlanOptions, now: Date): RenewalVerdict {
   if (!have?.keyPem) return { renew: true, why: have?.certPem ? "key missing" : "missing" };
@@ -142,7 +114,7 @@ function leafVerdict(d: PlannedLeaf, have: Partial<CertAndKey> | undefined, caPe
 export function reviewEtcdPki(config: ClusterConfig, existing: ExistingEtcdPki = {}, opts: PlanOptions = {}): EtcdPkiPlan["actions"] {
   const now = opts.now ?? new Date();
   const defs = leafDefs(config);
-  checkCaComplete(config, existing.ca);
+  checkCaComplete(etcdStateCa(config), existing.ca);
   const caPem = existing.ca?.certPem;
   if (!caPem) {
     const why = (id: string) => (existing.leaves?.[id]?.certPem ? "not signed by the current CA" : "missing");
@@ -160,15 +132,9 @@ export function reviewEtcdPki(config: ClusterConfig, existing: ExistingEtcdPki =
 export async function planEtcdPki(config: ClusterConfig, existing: ExistingEtcdPki = {}, opts: PlanOptions = {}): Promise<EtcdPkiPlan> {
   const now = opts.now ?? new Date();
   const defs = leafDefs(config);
-  const { ca, pair: caPair, created } = await ensureCa(config, existing.ca, now);
+  const { ca, pair: caPair, created } = await ensureStateCa(etcdStateCa(config), existing.ca, now);
   const master1 = firstMaster(config).name;
-  const state = etcdCaStatePaths(config.stateDir);
-  const files: PlannedFile[] = [
-    { node: master1, path: state.cert, content: caPair.certPem, mode: 0o644, state: true },
-    { node: master1, path: state.key, content: caPair.keyPem, mode: 0o600, state: true },
-    { node: master1, path: state.backupCert, content: caPair.certPem, mode: 0o644, state: true },
-    { node: master1, path: state.backupKey, content: caPair.keyPem, mode: 0o600, state: true },
-  ];
+  const files: PlannedFile[] = caStateFiles(master1, etcdCaStatePaths(config.stateDir), caPair);
   const caTargets = new Map<string, string[]>();
   const addCa = (node: string, path: string) => caTargets.set(node, [...(caTargets.get(node) ?? []), path]);
   for (const f of ETCD_CA.files) for (const h of holders(config, f)) addCa(h.name, f.path);

@@ -33,3 +33,12 @@ export {
 } from "./certlist.ts";
 export { discoveryHash, bootstrapToken, certificateKey, randomPassword, BOOTSTRAP_TOKEN_FORMAT } from "./discovery.ts";
 export { pemBlocks, pemEncode } from "./pem.ts";
+export {
+  planDepotPki,
+  reviewDepotPki,
+  depotCaStatePaths,
+  depotServingSans,
+  DEPOT_SERVING,
+  type DepotPkiPlan,
+  type ExistingDepotPki,
+} from "./depot-pki.ts";

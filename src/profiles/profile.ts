@@ -29,6 +29,12 @@ export interface PinnedPackage {
   version: string;
 }
 
+/** A file the phases write on a node as is. */
+export interface RepoFile {
+  path: string;
+  content: string;
+}
+
 /** How a node installs packages, and the one repository file that points it at the depot. */
 export interface PackageManager {
   /** The package files it installs (the lock's file kind). */
@@ -37,6 +43,8 @@ export interface PackageManager {
   repoPath: string;
   /** That file: the depot's repo/<profile>/ as the only source. depotUrl is the depot as nodes reach it. */
   renderRepo(depotUrl: string, profile: string): string;
+  /** Other files the package manager needs to verify the depot (e.g. apt's CA setting); written with the repository file. */
+  trustFiles(depotUrl: string): RepoFile[];
   /** Prints "name version" for each of `names` that is installed (nothing for the others). */
   installed(names: readonly string[]): ShellCommand;
   /** Installs exactly these versions from the depot repository, and from nowhere else. */

@@ -1,8 +1,9 @@
-// yum on Enterprise Linux nodes: one .repo file for the depot, and every other repository disabled
-// for the install.
+// yum on Enterprise Linux nodes: one .repo file for the depot, verified over TLS against the depot CA and
+// by the signature of its repomd.xml, and every other repository disabled for the install.
 import { sh } from "../util/sh.ts";
 import { REPO_FILE_HEADER, depotRepoUrl } from "./depot-repo.ts";
 import type { PackageManager } from "./profile.ts";
+import { NODE_DEPOT_CA, NODE_REPO_KEY_ASC } from "../depot/trust-paths.ts";
 
 const YUM_REPO = "/etc/yum.repos.d/k8s-ha-offline.repo";
 const REPO_ID = "k8s-ha-offline";
@@ -11,15 +12,21 @@ const REPO_ID = "k8s-ha-offline";
 export function renderYumRepo(depotUrl: string, profile: string): string {
   return [
     REPO_FILE_HEADER,
-    "# gpgcheck=0: the RPMs keep their upstream signatures, but the vendors' keys are not on an offline",
-    "# node; every package was checked against the sha256 sums of the upstream repository metadata at",
-    "# bundle time and against the lock embedded in the installer before it served anything.",
+    "# The depot is verified over TLS against the depot CA, and its repodata/repomd.xml against the",
+    "# cluster's repository key (repo_gpgcheck=1; the public key was put here over SSH). The signed",
+    "# repomd.xml pins the checksum of the primary metadata, which pins each package's sha256, so a",
+    "# package that is not exactly the bundled one is refused. Per-package signatures are not checked",
+    "# (gpgcheck off) because the bundle does not carry the vendors' RPM keys; that is acceptable only",
+    "# together with repo_gpgcheck=1, which must never be turned off here.",
     `[${REPO_ID}]`,
     `name=k8s-ha-offline depot (${profile})`,
     `baseurl=${depotRepoUrl(depotUrl, profile)}`,
     "enabled=1",
+    `sslcacert=${NODE_DEPOT_CA}`,
+    "sslverify=1",
+    "repo_gpgcheck=1",
+    `gpgkey=file://${NODE_REPO_KEY_ASC}`,
     "gpgcheck=0",
-    "repo_gpgcheck=0",
     "skip_if_unavailable=0",
     // The depot never changes during an install; don't let an expired cache trigger a refetch mid-run.
     "metadata_expire=never",
@@ -31,6 +38,8 @@ export const yum: PackageManager = {
   format: "rpm",
   repoPath: YUM_REPO,
   renderRepo: renderYumRepo,
+  // Everything yum needs to verify the depot is in the .repo file itself.
+  trustFiles: () => [],
   installed: (names) =>
     sh`rpm -q --qf '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n' ${names} 2>/dev/null | grep -v 'not installed'`,
   install: (pkgs) => sh`yum --disablerepo='*' --enablerepo=${REPO_ID} install -y ${pkgs.map((p) => `${p.name}-${p.version}`)}`,

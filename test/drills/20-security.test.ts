@@ -9,7 +9,9 @@ import { secretsOf } from "./fingerprint.ts";
 import { recordDrill, drillTable, type DrillRow } from "./report.ts";
 
 const STATE = "/var/lib/k8s-ha-offline";
-const DEPOT = "http://192.168.217.19:5000";
+const DEPOT = "https://192.168.217.19:5000";
+/** Every request to the depot verifies it with the CA the trust phase put on the node (never curl -k). */
+const DEPOT_CA = "--cacert /etc/k8s-ha-offline/depot-ca.crt";
 const DEFAULTS = ["", "1111", "123456", "admin", "admin123", "password", "changeme", "abcdef.0123456789abcdef"];
 const rows: DrillRow[] = [];
 
@@ -125,8 +127,8 @@ test("etcd refuses a client without a certificate and one with a certificate of 
 });
 
 test("the depot refuses writes, path traversal, malformed digests and oversized requests (asked from the worker)", async () => {
-  const code = async (args: string) => (await labExec("node1", `curl -s -o /tmp/body -w '%{http_code}' --max-time 30 ${args}; echo; head -c 300 /tmp/body`)).stdout;
-  const repo = JSON.parse((await labExec("node1", `curl -s ${DEPOT}/v2/_catalog`, { check: true })).stdout).repositories[0];
+  const code = async (args: string) => (await labExec("node1", `curl -s ${DEPOT_CA} -o /tmp/body -w '%{http_code}' --max-time 30 ${args}; echo; head -c 300 /tmp/body`)).stdout;
+  const repo = JSON.parse((await labExec("node1", `curl -s ${DEPOT_CA} ${DEPOT}/v2/_catalog`, { check: true })).stdout).repositories[0];
   const cases: [string, () => Promise<string | undefined>][] = [
     ["PUT a file", async () => (/^405/.test(await code(`-X PUT --data x ${DEPOT}/files/x`)) ? undefined : "not 405")],
     ["DELETE a file", async () => (/^405/.test(await code(`-X DELETE ${DEPOT}/repo/`)) ? undefined : "not 405")],
@@ -138,8 +140,16 @@ test("the depot refuses writes, path traversal, malformed digests and oversized 
     ["malformed digest", async () => (/^400[\s\S]*DIGEST_INVALID/.test(await code(`${DEPOT}/v2/${repo}/blobs/sha256:zz`)) ? undefined : "not 400 DIGEST_INVALID")],
     ["digest of the wrong length", async () => (/^4\d\d/.test(await code(`${DEPOT}/v2/${repo}/blobs/sha256:${"a".repeat(63)}`)) ? undefined : "accepted")],
     ["an 8 KB URL", async () => (/^414/.test(await code(`${DEPOT}/files/${"a".repeat(8192)}`)) ? undefined : "not 414")],
+    ["plain HTTP on the depot's port gets no HTTP answer", async () => {
+      const r = await labExec("node1", `curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://192.168.217.19:5000/v2/; echo " exit=$?"`);
+      return /^000 exit=(52|56)$/.test(r.stdout.trim()) ? undefined : r.stdout.trim();
+    }],
+    ["a client without the depot CA refuses the depot's certificate", async () => {
+      const r = await labExec("node1", `curl -s -o /dev/null -w '%{http_code}' --max-time 10 ${DEPOT}/v2/; echo " exit=$?"`);
+      return r.stdout.trim() === "000 exit=60" ? undefined : r.stdout.trim();
+    }],
     ["a 64 MB body, then the depot still answers", async () => {
-      const r = await labExec("node1", `head -c 67108864 /dev/zero | curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST --data-binary @- ${DEPOT}/files/x; echo; curl -s -o /dev/null -w '%{http_code}' ${DEPOT}/v2/`);
+      const r = await labExec("node1", `head -c 67108864 /dev/zero | curl -s ${DEPOT_CA} -o /dev/null -w '%{http_code}' --max-time 60 -X POST --data-binary @- ${DEPOT}/files/x; echo; curl -s ${DEPOT_CA} -o /dev/null -w '%{http_code}' ${DEPOT}/v2/`);
       const [big, after] = r.stdout.trim().split("\n");
       return /^4\d\d$|^000$/.test(big!) && after === "200" ? undefined : `body ${big}, then /v2/ ${after}`;
     }],

@@ -7,7 +7,7 @@ import { onMaster1, NODES, MASTERS, ROOT, bundleLock } from "./support.ts";
 import YAML from "yaml";
 import { join } from "node:path";
 
-const PHASES = "preflight,binary,depot,os,packages,time,runtime,etcd-pki,etcd";
+const PHASES = "preflight,binary,depot,trust,os,packages,time,runtime,etcd-pki,etcd";
 const ETCDCTL = "ETCDCTL_API=3 /usr/local/bin/etcdctl --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key --endpoints=https://127.0.0.1:2379";
 /** Files these phases own: a re-run must not even touch them. */
 const OWNED = [
@@ -47,7 +47,21 @@ describe("every node", () => {
         const version = manifest.packages.find((p) => p.name === name)!.version;
         expect({ name, version: (await labExec(n, `dpkg-query -W -f='\${Version}' ${name}`)).stdout }).toEqual({ name, version });
       }
-      expect((await labExec(n, "cat /etc/apt/sources.list.d/k8s-ha-offline.list")).stdout).toContain("http://192.168.217.19:5000/repo/debian12/");
+      const list = (await labExec(n, "cat /etc/apt/sources.list.d/k8s-ha-offline.list")).stdout;
+      expect(list).toContain("deb [signed-by=/etc/k8s-ha-offline/depot-repo.gpg] https://192.168.217.19:5000/repo/debian12/ ./");
+      expect((await labExec(n, "cat /etc/apt/apt.conf.d/60k8s-ha-offline-depot")).stdout).toContain(
+        'Acquire::https::192.168.217.19::CaInfo "/etc/k8s-ha-offline/depot-ca.crt";',
+      );
+    });
+
+    test(`${n}: trusts the depot only through what the trust phase put there: nothing insecure under /etc`, async () => {
+      const r = await labExec(n, "grep -rIl 'skip_verify\\|gpgcheck=0\\|trusted=yes\\|insecure-registries' /etc; echo exit=$?");
+      expect(r.stdout.trim()).toBe("exit=1");
+      // apt-get update verifies TLS (depot CA) and InRelease (cluster key) with no warning.
+      const upd = await labExec(n, "apt-get -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/k8s-ha-offline.list -o Dir::Etc::sourceparts=- update 2>&1");
+      expect(upd.code).toBe(0);
+      expect(upd.stdout).toContain("https://192.168.217.19:5000/repo/debian12 ./ InRelease");
+      expect(upd.stdout).not.toMatch(/^(W|E):/m);
     });
 
     if (n !== "master1")
@@ -58,7 +72,10 @@ describe("every node", () => {
   }
 });
 
-test("containerd runs with the depot mirror: the worker pulls the pause image through it", async () => {
+test("containerd runs with the depot mirror: the worker pulls the pause image through it, over TLS verified with the depot CA", async () => {
+  const hosts = (await labExec("node1", "cat /etc/containerd/certs.d/registry.k8s.io/hosts.toml")).stdout;
+  expect(hosts).toContain('server = "https://192.168.217.19:5000"');
+  expect(hosts).toContain('ca = "/etc/k8s-ha-offline/depot-ca.crt"');
   const r = await labExec("node1", "ctr -n k8s.io images pull --hosts-dir /etc/containerd/certs.d registry.k8s.io/pause:3.5 && ctr -n k8s.io images ls -q", { timeoutMs: 120_000 });
   expect(r.code).toBe(0);
   expect(r.stdout).toContain("registry.k8s.io/pause:3.5");

@@ -18,7 +18,9 @@ async function certFilesOn(node: string): Promise<string[]> {
   const r = await labExec(
     node,
     "find /etc/kubernetes/pki /etc/etcd/pki -name '*.crt' 2>/dev/null; find /etc/kubernetes -maxdepth 1 -name '*.conf' 2>/dev/null; " +
-      "ls /var/lib/kubelet/pki/kubelet-client-current.pem /var/lib/kubelet/pki/kubelet.crt 2>/dev/null; true",
+      "ls /var/lib/kubelet/pki/kubelet-client-current.pem /var/lib/kubelet/pki/kubelet.crt 2>/dev/null; " +
+      // The depot PKI: the CA every node trusts, and the serving certificate where the depot runs (master1).
+      "ls /etc/k8s-ha-offline/depot-ca.crt /etc/k8s-ha-offline/pki/depot.crt 2>/dev/null; true",
     { check: true },
   );
   return r.stdout.split("\n").filter(Boolean).sort();
@@ -48,7 +50,7 @@ async function clusterInstalled(): Promise<boolean> {
   return masters.every(Boolean) && worker && (await labExec("master1", VIP_READY())).code === 0;
 }
 
-const ETCD_PHASES = "preflight,binary,depot,os,packages,time,runtime,etcd-pki,etcd";
+const ETCD_PHASES = "preflight,binary,depot,trust,os,packages,time,runtime,etcd-pki,etcd";
 /** False when the Kubernetes part of install failed twice: the etcd tests still run (they need only etcd), the output says so. */
 let kubernetesInstalled = false;
 
@@ -82,7 +84,12 @@ describe("check-certs after install", () => {
       // Everything a master must have is there (so an empty find cannot pass).
       const must = ["/etc/etcd/pki/server.crt", "/etc/etcd/pki/peer.crt", "/etc/etcd/pki/healthcheck-client.crt", "/etc/kubernetes/pki/apiserver-etcd-client.crt"];
       for (const f of kubernetesInstalled ? [...must, "/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/admin.conf"] : must) expect(listed).toContain(f);
+      expect(listed).toContain("/etc/k8s-ha-offline/depot-ca.crt");
     }
+    // The depot's serving certificate, on master1, signed by the depot CA and naming every master.
+    const depotCert = report.certificates.find((c) => c.node === "master1" && c.certificate === "/etc/k8s-ha-offline/pki/depot.crt");
+    expect(depotCert?.status).toBe("ok");
+    for (const m of MASTERS) expect(depotCert?.sans).toContain(addressOf(m));
     // The worker is neither control-plane nor etcd: not asked.
     expect(report.certificates.filter((c) => c.node === "node1")).toEqual([]);
     expect(report.certificates.filter((c) => c.status !== "ok").map((c) => `${c.node} ${c.certificate} ${c.status} ${c.problems.join("; ")}`)).toEqual([]);

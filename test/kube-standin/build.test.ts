@@ -16,8 +16,9 @@ beforeAll(async () => {
   bin = buildStandin(fs.mkdirSync(path.join(dir, "bin"), { recursive: true }) ?? path.join(dir, "bin"), "v1.31.0");
   etcd = await startEtcd(path.join(dir, "etcd"), 5321, 5322);
   registry = await startRegistry(path.join(dir, "registry"), 5323);
-  for (const i of IMAGES) await pushImage(registry.base, `${registry.host}/k8s/${i}`);
+  for (const i of IMAGES) await pushImage(registry, `${registry.host}/k8s/${i}`);
   n = new TestNode("cp131", path.join(dir, "root"), bin);
+  n.write("/etc/k8s-ha-offline/depot-ca.crt", registry.ca); // what the trust phase puts on every node
   for (const [src, dst] of [[etcd.pki.ca, "ca.pem"], [etcd.pki.cert, "client.pem"], [etcd.pki.key, "client-key.pem"]]) n.write(`/etc/etcd/pki/${dst}`, fs.readFileSync(src!, "utf8"));
 }, 120_000);
 

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
+import { NODE_DEPOT_CA } from "./lib/registry.ts";
 import { buildStandin, pushImage, startEtcd, startRegistry, stopProc, TestNode, tmpdir } from "./harness.ts";
 import { certFacts, signedBy, spkiPin } from "./lib/pki.ts";
 
@@ -26,6 +27,8 @@ let m1: TestNode, m2: TestNode, w1: TestNode;
 function node(name: string, withEtcdFiles = true) {
   const n = new TestNode(name, path.join(dir, "nodes", name), bin);
   nodes.push(n);
+  // The installer's trust phase puts the depot CA on every node; image pulls verify the depot with it.
+  n.write(NODE_DEPOT_CA, registry.ca);
   if (!withEtcdFiles) return n;
   // The installer distributes the etcd client files to every node (seed section 四).
   for (const [src, dst] of [[etcd.pki.ca, "ca.pem"], [etcd.pki.cert, "apiserver-etcd-client.pem"], [etcd.pki.key, "apiserver-etcd-client-key.pem"]])
@@ -91,9 +94,9 @@ beforeAll(async () => {
   bin = buildStandin(fs.mkdirSync(path.join(dir, "bin"), { recursive: true }) ?? path.join(dir, "bin"));
   etcd = await startEtcd(path.join(dir, "etcd"), 5301, 5302);
   registry = await startRegistry(path.join(dir, "registry"), 5303);
-  for (const i of IMAGES) await pushImage(registry.base, `${registry.host}/${REPO_PATH}/${i}`);
+  for (const i of IMAGES) await pushImage(registry, `${registry.host}/${REPO_PATH}/${i}`);
   // A repository that lacks one image, to prove the pull check names it.
-  for (const i of IMAGES.filter((x) => !x.startsWith("coredns"))) await pushImage(registry.base, `${registry.host}/incomplete/${i}`);
+  for (const i of IMAGES.filter((x) => !x.startsWith("coredns"))) await pushImage(registry, `${registry.host}/incomplete/${i}`);
   m1 = node("master1");
   m2 = node("master2");
   w1 = node("node1");
@@ -129,6 +132,19 @@ describe("kubeadm basics", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`failed to pull image ${registry.host}/incomplete/coredns:v1.8.4`);
     expect(r.stderr).not.toContain("kube-proxy");
+  });
+
+  test("config images pull refuses a depot it cannot verify: no depot CA on the node, or another CA", async () => {
+    const stranger = node("stranger", false);
+    stranger.write("/root/c.yaml", initConfig());
+    fs.rmSync(path.join(stranger.root, NODE_DEPOT_CA));
+    const none = await stranger.run("kubeadm", ["config", "images", "pull", "--config", "/root/c.yaml"]);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain(`failed to pull image ${registry.host}/${REPO_PATH}/`);
+    stranger.write(NODE_DEPOT_CA, etcd.tls.ca); // a CA, but not the one that signed the depot's certificate
+    const other = await stranger.run("kubeadm", ["config", "images", "pull", "--config", "/root/c.yaml"]);
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain(`failed to pull image ${registry.host}/${REPO_PATH}/`);
   });
 });
 

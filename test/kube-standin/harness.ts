@@ -52,43 +52,60 @@ export async function startEtcd(dir: string, clientPort: number, peerPort: numbe
   return { proc, url, pki, tls };
 }
 
+/** A CA and a serving certificate for 127.0.0.1 made with openssl: the registry stands in for the TLS depot. */
+export function depotPki(dir: string) {
+  fs.mkdirSync(dir, { recursive: true });
+  const o = (...a: string[]) => sh("openssl", a, { cwd: dir });
+  o("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-subj", "/CN=depot-ca", "-days", "2");
+  fs.writeFileSync(path.join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  o("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server-key.pem", "-out", "server.csr", "-subj", "/CN=depot");
+  o("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext");
+  return { ca: fs.readFileSync(path.join(dir, "ca.pem"), "utf8"), cert: path.join(dir, "server.pem"), key: path.join(dir, "server-key.pem") };
+}
+
+/** docker-registry over TLS only (as the depot); `ca` is what a node must trust (NODE_DEPOT_CA). */
 export async function startRegistry(dir: string, port: number) {
   fs.mkdirSync(dir, { recursive: true });
+  const pki = depotPki(path.join(dir, "pki"));
   const cfg = path.join(dir, "config.yml");
-  fs.writeFileSync(cfg, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  fs.writeFileSync(
+    cfg,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n  tls:\n    certificate: ${pki.cert}\n    key: ${pki.key}\n`,
+  );
   const log = fs.openSync(path.join(dir, "registry.log"), "a");
   const proc = spawn("docker-registry", ["serve", cfg], { stdio: ["ignore", log, log] });
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor("registry", async () => (await fetch(`${base}/v2/`)).ok);
-  return { proc, host: `127.0.0.1:${port}`, base };
+  const base = `https://127.0.0.1:${port}`;
+  await waitFor("registry", async () => (await fetch(`${base}/v2/`, { tls: { ca: pki.ca } } as RequestInit)).ok);
+  return { proc, host: `127.0.0.1:${port}`, base, ca: pki.ca };
 }
 
 const digest = (b: string) => "sha256:" + createHash("sha256").update(b).digest("hex");
 
-async function pushBlob(base: string, name: string, data: string) {
+async function pushBlob(base: string, name: string, data: string, ca: string) {
   const d = digest(data);
-  const start = await fetch(`${base}/v2/${name}/blobs/uploads/`, { method: "POST" });
+  const start = await fetch(`${base}/v2/${name}/blobs/uploads/`, { method: "POST", tls: { ca } } as RequestInit);
   if (start.status !== 202) throw new Error(`blob upload start ${name}: ${start.status}`);
   const loc = new URL(start.headers.get("location")!, base);
   loc.searchParams.set("digest", d);
-  const put = await fetch(loc, { method: "PUT", body: data, headers: { "content-type": "application/octet-stream" } });
+  const put = await fetch(loc, { method: "PUT", body: data, headers: { "content-type": "application/octet-stream" }, tls: { ca } } as RequestInit);
   if (put.status !== 201) throw new Error(`blob upload ${name}: ${put.status} ${await put.text()}`);
   return { digest: d, size: Buffer.byteLength(data) };
 }
 
 /** Push a minimal OCI image (one config, one layer) as registry/<path>:<tag>. */
-export async function pushImage(base: string, image: string) {
+export async function pushImage(registry: { base: string; ca: string }, image: string) {
+  const { base, ca } = registry;
   const [, rest] = image.split(/\/(.*)/s);
   const at = rest!.lastIndexOf(":");
   const name = rest!.slice(0, at), tag = rest!.slice(at + 1);
-  const config = await pushBlob(base, name, JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
-  const layer = await pushBlob(base, name, `layer of ${image}`);
+  const config = await pushBlob(base, name, JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }), ca);
+  const layer = await pushBlob(base, name, `layer of ${image}`, ca);
   const manifest = JSON.stringify({
     schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
     config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
     layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", ...layer }],
   });
-  const r = await fetch(`${base}/v2/${name}/manifests/${tag}`, { method: "PUT", body: manifest, headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } });
+  const r = await fetch(`${base}/v2/${name}/manifests/${tag}`, { method: "PUT", body: manifest, headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" }, tls: { ca } } as RequestInit);
   if (r.status !== 201) throw new Error(`manifest ${image}: ${r.status} ${await r.text()}`);
 }
 

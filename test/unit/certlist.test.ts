@@ -8,6 +8,8 @@ import { globWords, readByEtcd } from "../../src/pki/certlist.ts";
 const KUBERNETES_GLOBS = [
   "/etc/kubernetes/pki/*.crt",
   "/etc/kubernetes/pki/etcd/*.crt",
+  "/etc/k8s-ha-offline/depot-ca.crt",
+  "/etc/k8s-ha-offline/pki/depot.crt",
   "/etc/kubernetes/admin.conf",
   "/etc/kubernetes/super-admin.conf",
   "/etc/kubernetes/controller-manager.conf",
@@ -34,8 +36,8 @@ describe("the rows", () => {
     }
   });
 
-  test("what our etcd PKI issues says what goes in it; what kubeadm or the kubelet issues does not", () => {
-    for (const d of CERTIFICATES) expect([d.name, d.issue !== undefined]).toEqual([d.name, d.issuedBy === "etcd-pki"]);
+  test("what our etcd and depot PKIs issue says what goes in it; what kubeadm or the kubelet issues does not", () => {
+    for (const d of CERTIFICATES) expect([d.name, d.issue !== undefined]).toEqual([d.name, d.issuedBy === "etcd-pki" || d.issuedBy === "installer"]);
     for (const d of CERTIFICATES.filter((d) => d.issuedBy === "etcd-pki" && d.kind !== "ca")) expect(d.renewedBy).toBe("renew-certs --etcd");
   });
 });
@@ -64,6 +66,7 @@ describe("derived", () => {
       "/etc/kubernetes/kubelet.conf": "/etc/kubernetes/pki/ca.crt",
       "/var/lib/kubelet/pki/kubelet-client-current.pem": "/etc/kubernetes/pki/ca.crt",
       "/var/lib/kubelet/pki/kubelet.crt": undefined,
+      "/etc/k8s-ha-offline/pki/depot.crt": "/etc/k8s-ha-offline/depot-ca.crt",
       "/tmp/elsewhere.crt": undefined,
     };
     for (const [path, ca] of Object.entries(cases)) expect([path, expectedCa(path)]).toEqual([path, ca]);
@@ -80,6 +83,15 @@ describe("derived", () => {
       "/etc/etcd/pki/server.crt": [
         { value: "master2", what: "this node's name" },
         { value: "10.77.0.12", what: "this node's address" },
+      ],
+      // The one depot certificate names every master (any of them may serve the depot), whichever node holds it.
+      "/etc/k8s-ha-offline/pki/depot.crt": [
+        { value: "10.77.0.11", what: "the address of master1" },
+        { value: "master1", what: "the name of master1" },
+        { value: "10.77.0.12", what: "the address of master2" },
+        { value: "master2", what: "the name of master2" },
+        { value: "10.77.0.13", what: "the address of master3" },
+        { value: "master3", what: "the name of master3" },
       ],
       "/etc/etcd/pki/peer.crt": [
         { value: "master2", what: "this node's name" },

@@ -3,7 +3,7 @@
 // the binary still serves everything on one thread. (Bun places the embedded worker relative to the
 // longest common *string* prefix of the entrypoints, so the entry's name must not start with "depot".)
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeFixtureBundle } from "./support/oci-fixture.ts";
@@ -15,6 +15,8 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "depot-compiled-"));
   await writeFixtureBundle(join(dir, "bundle"));
   cpSync(join(ROOT, "src"), join(dir, "src"), { recursive: true });
+  // The depot signs repositories with openpgp (loaded lazily, but bundled all the same).
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
   writeFileSync(
     join(dir, "src", "cli-depot-test.ts"),
     `import { startDepotServer } from "./depot/server.ts";

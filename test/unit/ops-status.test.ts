@@ -1,5 +1,5 @@
 // `status` collection and verdict: nodes answer scripted command output (the real commands run in
-// the lab suite), the depot is a real HTTP server on loopback. A stopped or unhealthy etcd member,
+// the lab suite), the depot is a real HTTPS server on loopback with a certificate of the depot PKI. A stopped or unhealthy etcd member,
 // an unreachable node, a lost or doubled VIP, a failing depot and a NotReady node each degrade it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { ExecResult, Host } from "../../src/hosts/host.ts";
@@ -8,13 +8,24 @@ import { collectStatus, expectedServices, type StatusReport } from "../../src/op
 import { etcdctlError } from "../../src/cluster/etcd.ts";
 import { renderStatusTable } from "../../src/ops/status-render.ts";
 import { labCluster } from "./support/cluster-fixture.ts";
+import { depotTls } from "./support/depot-tls.ts";
 
 const config = labCluster();
 let depot: ReturnType<typeof Bun.serve>;
 let depotStatus = 200;
+let depotCa = "";
+let otherCa = "";
 
-beforeAll(() => {
-  depot = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => new Response("{}", { status: new URL(req.url).pathname === "/v2/" ? depotStatus : 404 }) });
+beforeAll(async () => {
+  const [pki, other] = await Promise.all([depotTls(), depotTls()]);
+  depotCa = pki.caPem;
+  otherCa = other.caPem;
+  depot = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    tls: pki.tls,
+    fetch: (req) => new Response("{}", { status: new URL(req.url).pathname === "/v2/" ? depotStatus : 404 }),
+  });
 });
 afterAll(() => depot?.stop(true));
 
@@ -65,7 +76,8 @@ function fakeCluster(state: Record<string, NodeState>, kube: { ready?: Record<st
   });
   return {
     config,
-    depotUrl: `http://127.0.0.1:${depot.port}`,
+    depotUrl: `https://127.0.0.1:${depot.port}`,
+    depotCa,
     host: async (s: HostSpec) => {
       if (state[s.name]?.down) throw new Error(`${s.name}: connect ETIMEDOUT ${s.address}:22`);
       return host(s.name);
@@ -107,12 +119,21 @@ describe("status", () => {
       expect(r.problems).toEqual([
         "node1: unreachable (node1: connect ETIMEDOUT 10.77.0.21:22)",
         "VIP 10.77.0.100 is held by master1 and master2 at once (split brain: VRRP adverts do not reach each other)",
-        `depot http://127.0.0.1:${depot.port}/v2/: HTTP 503`,
+        `depot https://127.0.0.1:${depot.port}/v2/: HTTP 503`,
         "kubernetes: node node1 is NotReady",
       ]);
     } finally {
       depotStatus = 200;
     }
+  });
+
+  test("a depot whose certificate the depot CA did not sign, or no depot CA at hand, is a problem (never trusted blindly)", async () => {
+    const impostor = await collectStatus({ ...fakeCluster(HEALTHY), depotCa: otherCa });
+    expect(impostor.depot.ok).toBe(false);
+    expect(impostor.problems).toEqual([expect.stringMatching(/^depot https:\/\/127\.0\.0\.1:\d+\/v2\/: .*(certificate|verify|issuer)/i)]);
+    const none = await collectStatus({ ...fakeCluster(HEALTHY), depotCa: undefined });
+    expect(none.depot.ok).toBe(false);
+    expect(none.depot.detail).toContain("no depot CA here");
   });
 
   test("no VIP holder, no etcd leader, no admin.conf: degraded, and JSON carries the same problems", async () => {

@@ -1,5 +1,6 @@
 // containerd (Debian package) pulls upstream image names through a hosts.toml mirror that points
-// at the depot — the way every node of the cluster gets its images. A private containerd runs with
+// at the depot over TLS, verified against the depot CA — the way every node of the cluster gets its
+// images (the hosts.toml is the installer's own, from src/depot/node-config.ts). A private containerd runs with
 // its own root, state and socket in a temp dir, and is stopped afterwards.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -8,9 +9,11 @@ import { join } from "node:path";
 import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
 import { collectingLogger, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
 import { startContainerd, type PrivateContainerd } from "./support/containerd.ts";
+import { renderContainerdHostsToml } from "../../src/depot/node-config.ts";
+import { depotTls } from "./support/depot-tls.ts";
 
 const PORT = 5130;
-const MIRROR = `http://127.0.0.1:${PORT}`;
+const MIRROR = `https://127.0.0.1:${PORT}`;
 let dir: string;
 let depot: DepotServer;
 let images: BuiltImage[];
@@ -22,16 +25,18 @@ const ctr = (...args: string[]) => containerd.ctr(...args);
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "registry-containerd-"));
   images = await writeFixtureBundle(join(dir, "bundle"));
-  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log });
-  const hostsDir = join(dir, "certs.d");
-  for (const registry of ["registry.k8s.io", "docker.io"]) {
-    mkdirSync(join(hostsDir, registry), { recursive: true });
-    writeFileSync(
-      join(hostsDir, registry, "hosts.toml"),
-      `server = "https://${registry}"\n\n[host."${MIRROR}"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true\n`,
-    );
+  const [pki, other] = await Promise.all([depotTls(), depotTls()]);
+  writeFileSync(join(dir, "depot-ca.crt"), pki.caPem);
+  writeFileSync(join(dir, "other-ca.crt"), other.caPem);
+  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log, tls: pki.tls });
+  // certs.d trusts the depot CA; certs.d-other trusts another CA (an impostor's view, or a node that lost its CA).
+  for (const [hostsDir, ca] of [[join(dir, "certs.d"), "depot-ca.crt"], [join(dir, "certs.d-other"), "other-ca.crt"]] as const) {
+    for (const registry of ["registry.k8s.io", "docker.io"]) {
+      mkdirSync(join(hostsDir, registry), { recursive: true });
+      writeFileSync(join(hostsDir, registry, "hosts.toml"), renderContainerdHostsToml(registry, MIRROR, join(dir, ca)));
+    }
   }
-  containerd = await startContainerd(dir, { hostsDir });
+  containerd = await startContainerd(dir, { hostsDir: join(dir, "certs.d") });
 });
 
 afterAll(async () => {
@@ -53,4 +58,10 @@ describe("containerd through a hosts.toml mirror", () => {
     expect(log.lines.some((l) => / HEAD \/v2\/pause\/manifests\/3\.5\?ns=registry\.k8s\.io 200 /.test(l))).toBe(true);
     expect(log.lines.some((l) => / GET \/v2\/flannel\/flannel\/blobs\/sha256:[a-f0-9]{64}\?ns=docker\.io 200 /.test(l))).toBe(true);
   }, 120_000);
+
+  test("refuses the depot when its certificate is not signed by the CA in hosts.toml, and never falls back to upstream", async () => {
+    const r = await ctr("images", "pull", "--hosts-dir", join(dir, "certs.d-other"), "--snapshotter", "native", "registry.k8s.io/coredns/coredns:v1.8.4");
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/x509|certificate/);
+  }, 60_000);
 });

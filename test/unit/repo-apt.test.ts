@@ -1,15 +1,32 @@
-// The apt flat repository writer against the real apt-get: index, Release hashes, dependency resolution.
+// The apt flat repository writer against the real apt-get, served by the real depot as installed (HTTPS
+// with the depot CA, InRelease signed with the cluster key) and read with the node's own source list and
+// apt.conf.d file: index, signed Release hashes, dependency resolution, and refusal of what is not verified.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadDebs, resolveDebClosure, writeFlatRepo } from "../../src/bundle/apt.ts";
-import { renderAptSource } from "../../src/profiles/apt.ts";
+import { renderAptDepotConf, renderAptSource } from "../../src/profiles/apt.ts";
+import type { DepotServer } from "../../src/depot/server.ts";
+import { generateRepoKey, type RepoKey } from "../../src/depot/repo-signing.ts";
+import { NODE_DEPOT_CA, NODE_REPO_KEY_GPG } from "../../src/depot/trust-paths.ts";
+import { depotTls, startInstalledDepot, type DepotTlsFixture } from "./support/depot-tls.ts";
 
 const PORT = 5210;
+const URL_ = `https://127.0.0.1:${PORT}`;
 const work = mkdtempSync(join(tmpdir(), "repo-apt-"));
 const repo = join(work, "bundle/repo/debian12");
-let server: ReturnType<typeof Bun.serve>;
+let depot: DepotServer | undefined;
+let pki: DepotTlsFixture;
+let repoKey: RepoKey;
+const caFile = join(work, "depot-ca.crt");
+const keyring = join(work, "depot-repo.gpg");
+
+/** The depot signs the repositories it finds when it starts: (re)start it after a repository is added. */
+async function restartDepot(): Promise<void> {
+  await depot?.stop();
+  depot = await startInstalledDepot(join(work, "bundle"), PORT, pki, repoKey.privateArmored);
+}
 
 async function sh(cmd: string[], cwd?: string): Promise<{ code: number; out: string }> {
   const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" } });
@@ -31,12 +48,18 @@ async function buildDeb(name: string, version: string, depends?: string): Promis
   if (r.code !== 0) throw new Error(r.out);
 }
 
-/** apt-get isolated from the system: its own sources, lists, cache and an empty dpkg status. */
-function aptArgs(state: string, profile = "debian12"): string[] {
+/**
+ * apt-get isolated from the system: its own sources, lists, cache and an empty dpkg status. The source list
+ * and apt.conf.d file are the node's, with the keyring and CA at this test's paths; withCa false leaves the
+ * CA setting out (a node the trust phase has not reached).
+ */
+function aptArgs(state: string, profile = "debian12", withCa = true): string[] {
   for (const d of ["lists/partial", "archives/partial", "cache"]) mkdirSync(join(state, d), { recursive: true });
   writeFileSync(join(state, "status"), "");
-  writeFileSync(join(state, "sources.list"), renderAptSource(`http://127.0.0.1:${PORT}`, profile));
+  writeFileSync(join(state, "sources.list"), renderAptSource(URL_, profile).replace(NODE_REPO_KEY_GPG, keyring));
+  writeFileSync(join(state, "depot.conf"), withCa ? renderAptDepotConf(URL_).replace(NODE_DEPOT_CA, caFile) : "");
   return [
+    "-c", join(state, "depot.conf"),
     "-o", `Dir::Etc::sourcelist=${join(state, "sources.list")}`,
     "-o", "Dir::Etc::sourceparts=-",
     "-o", `Dir::State::lists=${join(state, "lists")}`,
@@ -56,20 +79,14 @@ beforeAll(async () => {
   await buildDeb("depot-lib", "1.0-1");
   await buildDeb("depot-app", "2:2.5-3", "depot-lib (>= 1.0)");
   await writeFlatRepo(repo, { label: "test", date: new Date("2021-09-15T00:00:00Z") });
-  const bundle = join(work, "bundle");
-  server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: PORT,
-    fetch(req) {
-      const path = decodeURIComponent(new URL(req.url).pathname);
-      if (path.includes("..")) return new Response("no", { status: 400 });
-      const f = Bun.file(join(bundle, path));
-      return f.size > 0 ? new Response(f) : new Response("not found", { status: 404 });
-    },
-  });
-});
-afterAll(() => {
-  server?.stop(true);
+  pki = await depotTls();
+  writeFileSync(caFile, pki.caPem);
+  repoKey = await generateRepoKey("lab");
+  writeFileSync(keyring, repoKey.publicBinary);
+  await restartDepot();
+}, 60_000);
+afterAll(async () => {
+  await depot?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -86,10 +103,11 @@ describe("apt flat repository", () => {
     expect(app).toMatch(/Description: test package\n for the depot's apt repository$/);
   });
 
-  test("apt-get update accepts it and install resolves the dependency from the depot", async () => {
+  test("apt-get update accepts it (TLS and InRelease verified, no warning) and install resolves the dependency from the depot", async () => {
     const args = aptArgs(join(work, "state1"));
     const upd = await sh(["apt-get", ...args, "update"]);
     expect(upd.out).not.toContain("W:");
+    expect(upd.out).toMatch(/Get:1 https:\/\/127\.0\.0\.1:\d+\/repo\/debian12 \.\/ InRelease/);
     expect(upd.code).toBe(0);
     const inst = await sh(["apt-get", ...args, "-y", "--download-only", "install", "depot-app"]);
     expect(inst.code).toBe(0);
@@ -98,6 +116,20 @@ describe("apt flat repository", () => {
       "depot-lib_1.0-1_all.deb",
     ]);
   });
+
+  test("without the depot CA, or with another repository key, apt refuses the depot", async () => {
+    const noCa = await sh(["apt-get", ...aptArgs(join(work, "state-noca"), "debian12", false), "-o", "Acquire::Retries=0", "update"]);
+    expect(noCa.out).toMatch(/certificate|SSL|TLS/i);
+    expect(noCa.out).not.toContain("Get:1");
+    const other = await generateRepoKey("someone-else");
+    const args = aptArgs(join(work, "state-otherkey"));
+    writeFileSync(join(work, "state-otherkey", "sources.list"), renderAptSource(URL_, "debian12").replace(NODE_REPO_KEY_GPG, join(work, "other.gpg")));
+    writeFileSync(join(work, "other.gpg"), other.publicBinary);
+    const wrongKey = await sh(["apt-get", ...args, "update"]);
+    expect(wrongKey.out).toMatch(/NO_PUBKEY|not signed|signatures couldn't be verified/);
+    const inst = await sh(["apt-get", ...args, "-y", "--download-only", "install", "depot-app"]);
+    expect(inst.code).not.toBe(0);
+  }, 60_000);
 
   test("a Packages.gz that does not match Release is refused by apt", async () => {
     const gz = join(repo, "Packages.gz");
@@ -120,6 +152,7 @@ describe("apt flat repository", () => {
     const dir = join(work, "bundle/repo/closure");
     await downloadDebs(closure, dir);
     await writeFlatRepo(dir, { label: "closure" });
+    await restartDepot();
     const args = aptArgs(join(work, "state3"), "closure");
     expect((await sh(["apt-get", ...args, "update"])).code).toBe(0);
     const sim = await sh(["apt-get", ...args, "-s", "install", "socat"]);

@@ -1,43 +1,72 @@
 // The files that point nodes at the depot, parsed back by real parsers (Bun's TOML, JSON, and for the
-// apt source and .repo file see repo-apt/repo-yum, where apt-get and dnf use them for real).
+// apt source and .repo file see repo-apt/repo-yum, where apt-get and dnf use them for real). Every one
+// verifies the depot (TLS against the depot CA, signed repositories): no trusted=yes, no skip_verify,
+// no insecure registry, no plain http, and no gpgcheck=0 unless repo_gpgcheck=1 covers it.
 import { describe, expect, test } from "bun:test";
-import { containerdHostsDir, depotHostPort, renderContainerdHostsToml, renderDockerDaemonJson } from "../../src/depot/node-config.ts";
-import { renderAptSource } from "../../src/profiles/apt.ts";
-import { renderYumRepo } from "../../src/profiles/yum.ts";
+import { containerdHostsDir, depotHostPort, dockerRegistryCaPath, renderContainerdHostsToml, renderDockerDaemonJson } from "../../src/depot/node-config.ts";
+import { apt, renderAptDepotConf, renderAptSource } from "../../src/profiles/apt.ts";
+import { renderYumRepo, yum } from "../../src/profiles/yum.ts";
+import { NODE_DEPOT_CA, NODE_REPO_KEY_ASC, NODE_REPO_KEY_GPG } from "../../src/depot/trust-paths.ts";
 
-const DEPOT = "http://192.168.217.19:5000/";
+const DEPOT = "https://192.168.217.19:5000/";
+const INSECURE = /trusted=yes|skip_verify|insecure|http:\/\/(?!linux\.duke)|sslverify=0|repo_gpgcheck=0/;
 
 describe("node config renderers", () => {
-  test("apt source: one trusted flat-repo line for the profile, trailing slash normalised", () => {
-    const lines = renderAptSource(DEPOT, "debian12").split("\n").filter((l) => l && !l.startsWith("#"));
-    expect(lines).toEqual(["deb [trusted=yes] http://192.168.217.19:5000/repo/debian12/ ./"]);
+  test("apt source: one flat-repo line over https, signed-by the cluster key, never trusted=yes", () => {
+    const text = renderAptSource(DEPOT, "debian12");
+    const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
+    expect(lines).toEqual([`deb [signed-by=${NODE_REPO_KEY_GPG}] https://192.168.217.19:5000/repo/debian12/ ./`]);
+    expect(text).not.toMatch(INSECURE);
   });
 
-  test("yum repo: only the depot, gpgcheck off with the reason written next to it", () => {
+  test("apt.conf.d: the depot's host is verified against the depot CA, for every later apt run too", () => {
+    expect(renderAptDepotConf(DEPOT).split("\n").filter((l) => l && !l.startsWith("//"))).toEqual([
+      `Acquire::https::192.168.217.19::CaInfo "${NODE_DEPOT_CA}";`,
+      `Acquire::https::192.168.217.19::Verify-Peer "true";`,
+      `Acquire::https::192.168.217.19::Verify-Host "true";`,
+    ]);
+    expect(renderAptDepotConf("https://[fd00::19]:5000")).toContain(`Acquire::https::fd00::19::CaInfo`);
+    expect(apt.trustFiles(DEPOT)).toEqual([{ path: "/etc/apt/apt.conf.d/60k8s-ha-offline-depot", content: renderAptDepotConf(DEPOT) }]);
+  });
+
+  test("yum repo: only the depot, https with the depot CA, repodata signed (repo_gpgcheck=1), the reason for gpgcheck=0 written next to it", () => {
     const text = renderYumRepo(DEPOT, "el7-k8s1.22");
     expect(text.match(/^\[.*\]$/gm)).toEqual(["[k8s-ha-offline]"]);
-    expect(text).toContain("baseurl=http://192.168.217.19:5000/repo/el7-k8s1.22/\n");
-    expect(text).toContain("gpgcheck=0\n");
-    expect(text).toMatch(/# gpgcheck=0: .*keys are not on an offline/);
+    const settings = Object.fromEntries(text.split("\n").filter((l) => l.includes("=") && !l.startsWith("#")).map((l) => l.split(/=(.*)/s).slice(0, 2)));
+    expect(settings).toMatchObject({
+      baseurl: "https://192.168.217.19:5000/repo/el7-k8s1.22/",
+      sslcacert: NODE_DEPOT_CA,
+      sslverify: "1",
+      repo_gpgcheck: "1",
+      gpgkey: `file://${NODE_REPO_KEY_ASC}`,
+      // The bundle carries no vendor RPM keys: per-package checks are off, covered by the signed repomd.xml.
+      gpgcheck: "0",
+    });
+    expect(text).toMatch(/# .*repo_gpgcheck=1.*\n(#.*\n)*.*gpgcheck off\) because the bundle does not carry the vendors' RPM keys/);
+    expect(text).not.toMatch(INSECURE);
+    expect(yum.trustFiles(DEPOT)).toEqual([]);
   });
 
-  test("containerd hosts.toml parses and sends resolve and pull for the upstream registry to the depot", () => {
-    const toml = Bun.TOML.parse(renderContainerdHostsToml("registry.k8s.io", DEPOT)) as {
-      server: string;
-      host: Record<string, { capabilities: string[]; skip_verify: boolean }>;
-    };
-    expect(toml.server).toBe("http://192.168.217.19:5000");
-    expect(Object.keys(toml.host)).toEqual(["http://192.168.217.19:5000"]);
-    expect(toml.host["http://192.168.217.19:5000"]!.capabilities).toEqual(["pull", "resolve"]);
+  test("containerd hosts.toml parses, sends resolve and pull to the depot over https, verified with the depot CA", () => {
+    const text = renderContainerdHostsToml("registry.k8s.io", DEPOT);
+    const toml = Bun.TOML.parse(text) as { server: string; host: Record<string, { capabilities: string[]; ca: string; skip_verify?: boolean }> };
+    expect(toml.server).toBe("https://192.168.217.19:5000");
+    expect(Object.keys(toml.host)).toEqual(["https://192.168.217.19:5000"]);
+    expect(toml.host["https://192.168.217.19:5000"]).toEqual({ capabilities: ["pull", "resolve"], ca: NODE_DEPOT_CA });
+    expect(text).not.toMatch(INSECURE);
+    expect(() => renderContainerdHostsToml("registry.k8s.io", "http://192.168.217.19:5000")).toThrow("must be reached over https");
     expect(containerdHostsDir("docker.io")).toBe("/etc/containerd/certs.d/docker.io");
   });
 
-  test("docker daemon.json: systemd cgroups, the depot as insecure registry and mirror", () => {
+  test("docker daemon.json: systemd cgroups, the depot as https mirror, no insecure registry; its CA in certs.d", () => {
     const hp = depotHostPort(DEPOT);
     expect(hp).toBe("192.168.217.19:5000");
-    const cfg = JSON.parse(renderDockerDaemonJson(hp));
+    const text = renderDockerDaemonJson(hp);
+    const cfg = JSON.parse(text);
     expect(cfg["exec-opts"]).toEqual(["native.cgroupdriver=systemd"]);
-    expect(cfg["insecure-registries"]).toEqual(["192.168.217.19:5000"]);
-    expect(cfg["registry-mirrors"]).toEqual(["http://192.168.217.19:5000"]);
+    expect(cfg["insecure-registries"]).toBeUndefined();
+    expect(cfg["registry-mirrors"]).toEqual(["https://192.168.217.19:5000"]);
+    expect(text).not.toMatch(INSECURE);
+    expect(dockerRegistryCaPath(hp)).toBe("/etc/docker/certs.d/192.168.217.19:5000/ca.crt");
   });
 });

@@ -15,12 +15,16 @@ import { tarBytes, withParentDirs, writeTar } from "../../src/bundle/tar.ts";
 import { readLock, type BundleLock } from "../../src/depot/lock.ts";
 import { renderYumRepo } from "../../src/profiles/yum.ts";
 import { verifyBundle } from "../../src/depot/verify.ts";
+import type { DepotServer } from "../../src/depot/server.ts";
+import { generateRepoKey, type RepoKey } from "../../src/depot/repo-signing.ts";
+import { NODE_DEPOT_CA, NODE_REPO_KEY_ASC } from "../../src/depot/trust-paths.ts";
+import { depotTls, startInstalledDepot } from "./support/depot-tls.ts";
 
 const UPSTREAM = 5220; // yum repo + release files
 const REGISTRY = 5221;
 const AUTH = 5222;
 const CDN = 5223;
-const DEPOT = 5224; // serves the assembled bundle to dnf
+const DEPOT = 5224; // the depot serves the assembled bundle to dnf (TLS, signed repodata)
 const REGIONAL = 5225; // where the registry redirects pause:3.9 (like registry.k8s.io → a regional registry)
 const tokenFor = (service: string) => `anon-pull-token-for-${service}`;
 
@@ -38,6 +42,8 @@ let amd64Digest = "";
 let amd64Layer = "";
 let indexDigest = "";
 let etcdSha = "";
+let depot: DepotServer | undefined;
+let repoKey: RepoKey;
 
 async function sh(cmd: string[], cwd?: string): Promise<string> {
   const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" } });
@@ -237,10 +243,16 @@ beforeAll(async () => {
   );
   writeManifests();
   lock = await assembleBundle({ profile: "el9", outDir, root, log: () => {} });
-  serveDir(DEPOT, outDir);
+  // The real depot, as installed: HTTPS with a certificate of the depot CA, repodata signed with the cluster key.
+  const pki = await depotTls();
+  repoKey = await generateRepoKey("lab");
+  writeFileSync(join(work, "depot-ca.crt"), pki.caPem);
+  writeFileSync(join(work, "depot-repo.asc"), repoKey.publicArmored);
+  depot = await startInstalledDepot(outDir, DEPOT, pki, repoKey.privateArmored);
 }, 120_000);
 
-afterAll(() => {
+afterAll(async () => {
+  await depot?.stop();
   for (const s of servers) s.stop(true);
   rmSync(work, { recursive: true, force: true });
 });
@@ -287,16 +299,20 @@ describe("el9 bundle from stand-in upstreams", () => {
     await sh(["skopeo", "copy", "--quiet", `oci-archive:${tar}:${api.ref}`, `dir:${join(work, "copied")}`]);
   });
 
-  test("dnf installs a package and its dependency from the bundle's repository over HTTP", async () => {
+  test("dnf installs a package and its dependency from the depot over TLS, the repodata verified with the cluster key", async () => {
     const installroot = join(work, "installroot");
     const reposdir = join(work, "yum.repos.d");
     mkdirSync(reposdir, { recursive: true });
-    writeFileSync(join(reposdir, "k8s-ha-offline.repo"), renderYumRepo(`http://127.0.0.1:${DEPOT}`, "el9"));
+    // The node's file as rendered, with the CA and key at this test's paths instead of the node's /etc.
+    const repo = renderYumRepo(`https://127.0.0.1:${DEPOT}`, "el9").replace(NODE_DEPOT_CA, join(work, "depot-ca.crt")).replace(NODE_REPO_KEY_ASC, join(work, "depot-repo.asc"));
+    expect(repo).toContain("repo_gpgcheck=1\n");
+    writeFileSync(join(reposdir, "k8s-ha-offline.repo"), repo);
     const out = await sh([
       "dnf", "-y", "--installroot", installroot, "--releasever", "9", "--setopt", `reposdir=${reposdir}`,
       "--setopt", "install_weak_deps=False", "install", "depot-app",
     ]);
     expect(out).toContain("Complete!");
+    expect(out.match(/Fingerprint: (.+)/)?.[1]?.replace(/ /g, "")).toBe(repoKey.fingerprint);
     expect(await Bun.file(join(installroot, "usr/share/depot-app/hello")).text()).toBe("depot-app-2.5\n");
     expect(await Bun.file(join(installroot, "usr/share/depot-lib/hello")).text()).toBe("depot-lib-1.0\n");
   });

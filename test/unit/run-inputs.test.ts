@@ -54,11 +54,11 @@ describe("depot endpoint", () => {
 
   test("written out as a URL and as ADDR:PORT, read back from --listen", () => {
     const ep = { address: "192.168.217.19", port: 5000 };
-    expect(depotUrl(ep)).toBe("http://192.168.217.19:5000");
+    expect(depotUrl(ep)).toBe("https://192.168.217.19:5000"); // nodes reach the depot over TLS only
     expect(endpointHostPort(ep)).toBe("192.168.217.19:5000");
     expect(parseEndpoint(endpointHostPort(ep))).toEqual(ep);
     const v6 = { address: "fd00::19", port: 5000 };
-    expect(depotUrl(v6)).toBe("http://[fd00::19]:5000");
+    expect(depotUrl(v6)).toBe("https://[fd00::19]:5000");
     expect(parseEndpoint(endpointHostPort(v6))).toEqual(v6);
   });
 });

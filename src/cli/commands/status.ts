@@ -4,7 +4,7 @@ import { openSession } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { UsageError, EXIT_OK, EXIT_FAILURE } from "../../util/errors.ts";
 import type { GlobalFlags } from "../flags.ts";
-import { collectStatus } from "../../ops/status.ts";
+import { collectStatus, readDepotCa } from "../../ops/status.ts";
 import { depotUrl } from "../../depot/endpoint.ts";
 import { renderStatusTable } from "../../ops/status-render.ts";
 
@@ -14,7 +14,8 @@ export default async function status(flags: GlobalFlags & { output?: string }): 
   const config = readConfig(flags);
   const session = openSession(config, flags, "status");
   try {
-    const report = await collectStatus({ config, host: session.ctx.host, depotUrl: depotUrl(session.ctx.depot) });
+    const depotCa = await readDepotCa(session.ctx.local, session.ctx.stateDir);
+    const report = await collectStatus({ config, host: session.ctx.host, depotUrl: depotUrl(session.ctx.depot), depotCa });
     process.stdout.write(output === "json" ? `${JSON.stringify(report, null, 2)}\n` : renderStatusTable(report));
     return report.healthy ? EXIT_OK : EXIT_FAILURE;
   } finally {

@@ -5,6 +5,7 @@ import { registryError } from "../registry/errors.ts";
 import { handleRegistry } from "../registry/routes.ts";
 import type { ImageStore } from "../registry/store.ts";
 import { isBundleFilePath, plain, serveBundleFile } from "./bundle-files.ts";
+import { memoryResponse, type SignedFiles } from "./signed-repo.ts";
 
 /** Longest request URL accepted; real clients stay far below (the longest is a catalog page link). */
 const MAX_URL_LENGTH = 4096;
@@ -13,6 +14,8 @@ export interface HandlerContext {
   store: ImageStore;
   /** Real path of the bundle directory. */
   bundleRoot: string;
+  /** The repositories' signatures made at start (InRelease, Release.gpg, repomd.xml.asc), served before any bundle file. */
+  signed?: SignedFiles;
   /** Receives one access log line per request, or nothing when access logging is off. */
   access?: (line: string) => void;
 }
@@ -37,6 +40,8 @@ async function route(req: Request, ctx: HandlerContext): Promise<Response> {
       : plain(405, "the depot is read-only: only GET and HEAD are served\n", { Allow: "GET, HEAD" });
   }
   if (isRegistry) return handleRegistry(req, url, ctx.store);
+  const signed = ctx.signed && Object.hasOwn(ctx.signed, path) ? ctx.signed[path] : undefined;
+  if (signed) return memoryResponse(req, signed);
   if (isBundleFilePath(path)) return serveBundleFile(req, path, ctx.bundleRoot);
   return plain(404, "not found (the depot serves /v2/, /repo/<profile>/ and /files/)\n");
 }

@@ -5,9 +5,16 @@
 // `bun build --compile` must list this file as an extra entrypoint (see build.ts).
 import type { ImageStore } from "../registry/store.ts";
 import { createHandler, internalError } from "./handler.ts";
+import type { SignedFiles } from "./signed-repo.ts";
+
+/** The serving certificate and key (PEM) when the depot serves HTTPS. */
+export interface DepotTls {
+  cert: string;
+  key: string;
+}
 
 export type ToWorker =
-  | { type: "start"; store: ImageStore; bundleRoot: string; hostname: string; port: number; accessLog: boolean }
+  | { type: "start"; store: ImageStore; bundleRoot: string; hostname: string; port: number; accessLog: boolean; tls?: DepotTls; signed?: SignedFiles }
   | { type: "stop" };
 
 export type FromWorker =
@@ -30,9 +37,11 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
         port: msg.port,
         reusePort: true,
         development: false,
+        ...(msg.tls ? { tls: msg.tls } : {}),
         fetch: createHandler({
           store: msg.store,
           bundleRoot: msg.bundleRoot,
+          signed: msg.signed,
           access: msg.accessLog ? (line) => post({ type: "log", line }) : undefined,
         }),
         error: (err) => internalError(err, (line) => post({ type: "warn", line })),

@@ -6,6 +6,7 @@ import type { BundleLock, LockFile } from "../../depot/lock.ts";
 import { basename, dirname } from "node:path";
 import { sh, shJoin, type ShellCommand } from "../../util/sh.ts";
 import { depotUrl } from "../../depot/endpoint.ts";
+import { NODE_DEPOT_CA } from "../../depot/trust-paths.ts";
 import { InstallError } from "../../util/errors.ts";
 
 export function requireLock(ctx: Pick<PhaseContext, "lock">): BundleLock {
@@ -61,7 +62,8 @@ export function verifiedDownloadScript(o: { url: string; sha256: string; name: s
       sh`dir=$(mktemp -d "$base/dl.$$.XXXXXXXX")`,
       sh`trap 'rm -rf -- "$dir"' EXIT`,
       sh`file="$dir"/${o.name}`,
-      sh`curl -fsS --retry 3 --connect-timeout 5 -o "$file" ${o.url} || exit ${DOWNLOAD_FAILED}`,
+      // TLS only, verified against the depot CA the trust phase put on the node.
+      sh`curl -fsS --proto =https --cacert ${NODE_DEPOT_CA} --retry 3 --connect-timeout 5 -o "$file" ${o.url} || exit ${DOWNLOAD_FAILED}`,
       sh`sum=$(sha256sum < "$file"); sum=\${sum%% *}`,
       sh`if [ "$sum" != "$want" ]; then echo "sha256 $sum, the bundle lock says $want" >&2; exit ${CHECKSUM_MISMATCH}; fi`,
       // Checked and used in the same script: nobody but root can reach the file in between.

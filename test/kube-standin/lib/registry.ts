@@ -1,5 +1,20 @@
 // The pull check: ask the registry for each image's manifest, as a CRI would before pulling layers.
-// The lab's depot is plain HTTP (master1:5000), so that is the scheme used.
+// The lab's depot speaks TLS only (master1:5000), verified as containerd's hosts.toml makes containerd
+// verify it: against the depot CA the installer's trust phase put on the node. No CA there, or a
+// registry whose certificate that CA did not sign, and the pull fails, as it does for the real one.
+import fs from "node:fs";
+import { rooted } from "./env.ts";
+
+/** src/depot/trust-paths.ts NODE_DEPOT_CA (the stand-in is built on its own, so the path is repeated). */
+export const NODE_DEPOT_CA = "/etc/k8s-ha-offline/depot-ca.crt";
+
+function depotCa(): string | undefined {
+  try {
+    return fs.readFileSync(rooted(NODE_DEPOT_CA), "utf8");
+  } catch {
+    return undefined; // then only the system's CAs: our depot is not trusted, as containerd would not trust it
+  }
+}
 const ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
   "application/vnd.oci.image.manifest.v1+json",
@@ -24,9 +39,10 @@ export async function manifestProblem(image: string): Promise<string | null> {
   } catch (e) {
     return (e as Error).message;
   }
-  const url = `http://${ref.registry}/v2/${ref.path}/manifests/${ref.tag}`;
+  const url = `https://${ref.registry}/v2/${ref.path}/manifests/${ref.tag}`;
+  const ca = depotCa();
   try {
-    const res = await fetch(url, { headers: { Accept: ACCEPT }, signal: AbortSignal.timeout(15_000) });
+    const res = await fetch(url, { headers: { Accept: ACCEPT }, signal: AbortSignal.timeout(15_000), ...(ca ? { tls: { ca } } : {}) } as RequestInit);
     await res.arrayBuffer();
     if (res.ok) return null;
     return `GET ${url}: ${res.status} ${res.statusText}${res.status === 404 ? " (manifest unknown)" : ""}`;
