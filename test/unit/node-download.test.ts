@@ -11,6 +11,7 @@ import { LocalHost } from "../../src/hosts/local.ts";
 import { HostError } from "../../src/hosts/host.ts";
 import { bytesSha256 } from "../../src/hosts/sha256.ts";
 import { DOWNLOAD_DIR, fetchVerified, verifiedDownload } from "../../src/phases/util/depot-files.ts";
+import { depotTls } from "./support/depot-tls.ts";
 import { sh } from "../../src/util/sh.ts";
 
 const NOBODY = 65534;
@@ -27,13 +28,20 @@ let server: ReturnType<typeof Bun.serve>;
 /** While set, /slow/ sends the first chunk and waits for it before the rest. */
 let gate: Promise<void> | undefined;
 
-beforeAll(() => {
+let ca: string;
+
+beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "node-download-"));
   // Reachable by nobody, like the real /tmp; the base directories are made inside it.
   chmodSync(work, 0o755);
+  // The depot is TLS only: the test's depot CA stands for the one the trust phase puts on a node.
+  const pki = await depotTls();
+  ca = join(work, "depot-ca.crt");
+  writeFileSync(ca, pki.caPem);
   server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
+    tls: pki.tls,
     fetch(req) {
       const path = new URL(req.url).pathname;
       if (path === `/files/${NAME}`) return new Response(PAYLOAD);
@@ -60,7 +68,7 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const url = (kind = "files") => `http://127.0.0.1:${server.port}/${kind}/${NAME}`;
+const url = (kind = "files") => `https://127.0.0.1:${server.port}/${kind}/${NAME}`;
 const host = () => new LocalHost({ name: "node1" });
 /** <work>/<name>-XXXX/node-state/tmp; the first level is reachable by nobody, like /var/lib. */
 function freshBase(name: string): string {
@@ -90,7 +98,7 @@ test("the attacker's pre-created .part file and symlink at the old predictable p
     expect(asNobody(`printf 'evil runc\\n' > ${old}.part && ln -s ${victim} ${old}`).exitCode).toBe(0);
     const base = freshBase("old-path");
     const dest = join(work, "old-path-runc");
-    await verifiedDownload(host(), { url: url(), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
+    await verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
     expect(readFileSync(dest).equals(PAYLOAD)).toBe(true);
     expect(statSync(dest).mode & 0o7777).toBe(0o755);
     // The attacker's files are ignored: untouched, still theirs.
@@ -109,7 +117,7 @@ test("during the download the private directory is 0700 root and the attacker ca
   const dest = join(work, "during-runc");
   let release!: () => void;
   gate = new Promise((r) => (release = r));
-  const running = verifiedDownload(host(), { url: url("slow"), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
+  const running = verifiedDownload(host(), { ca, url: url("slow"), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
   try {
     let dirs: string[] = [];
     for (let i = 0; i < 200 && !dirs.some((d) => existsSync(join(base, d, NAME))); i++) {
@@ -146,7 +154,7 @@ test("a download directory that is a symlink or not root's is refused; nothing i
     const plant = { symlink: `mkdir ${lure} && ln -s ${lure} ${base}`, "dangling symlink": `ln -s ${lure} ${base}`, "owned by nobody": `mkdir ${base}` }[how]!;
     expect(asNobody(plant).exitCode).toBe(0);
     const dest = join(work, `refused-${how.replace(/ /g, "-")}`);
-    const err = await failure(verifiedDownload(host(), { url: url(), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
+    const err = await failure(verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
     expect(err.message).toContain(`node1: cannot use the download directory on the node: ${base} is a symlink or not a directory owned by root; refusing to download into it`);
     expect(existsSync(dest)).toBe(false);
     if (how === "symlink") expect(readdirSync(lure)).toEqual([]);
@@ -158,15 +166,15 @@ test("a payload that does not match the lock is never used, and the directory is
   const base = freshBase("mismatch");
   const dest = join(work, "mismatch-runc");
   const wrong = bytesSha256("something else");
-  const err = await failure(verifiedDownload(host(), { url: url(), sha256: wrong, name: NAME, then: install(dest), what: "installing runc", base }));
+  const err = await failure(verifiedDownload(host(), { ca, url: url(), sha256: wrong, name: NAME, then: install(dest), what: "installing runc", base }));
   expect(err.message).toBe(`node1: ${url()} is not the file of the bundle lock (sha256 ${SHA}, the bundle lock says ${wrong}): nothing was installed; check that the depot on master1 serves this bundle`);
   expect(existsSync(dest)).toBe(false);
   expect(readdirSync(base)).toEqual([]);
-  const missing = await failure(verifiedDownload(host(), { url: `${url()}.absent`, sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
+  const missing = await failure(verifiedDownload(host(), { ca, url: `${url()}.absent`, sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
   expect(missing.message).toContain(`could not download ${url()}.absent: curl: (22)`);
   expect(readdirSync(base)).toEqual([]);
   // A failing install is reported as the install's failure, and cleans up too.
-  const broken = await failure(verifiedDownload(host(), { url: url(), sha256: SHA, name: NAME, then: sh`echo no space left >&2; exit 1`, what: "installing runc", base }));
+  const broken = await failure(verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: sh`echo no space left >&2; exit 1`, what: "installing runc", base }));
   expect(broken.message).toBe("node1: installing runc failed (exit 1): no space left");
   expect(readdirSync(base)).toEqual([]);
 });
@@ -177,14 +185,14 @@ test("a directory left by a cut connection (its shell gone) is removed by the ne
   writeFileSync(join(base, "dl.2147483646.AbCdEfGh", NAME), "half");
   const live = `dl.${process.pid}.LiveLive`;
   mkdirSync(join(base, live), { mode: 0o700 });
-  await verifiedDownload(host(), { url: url(), sha256: SHA, name: NAME, then: sh`test -s "$FILE"`, what: "checking", base });
+  await verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: sh`test -s "$FILE"`, what: "checking", base });
   expect(readdirSync(base)).toEqual([live]);
 });
 
 test("the install command's own mktemp lands in the private directory too (TMPDIR)", async () => {
   const base = freshBase("tmpdir");
   const seen = join(work, "tmpdir-seen");
-  await verifiedDownload(host(), { url: url(), sha256: SHA, name: NAME, then: sh`d=$(mktemp -d); echo "$d" > ${seen}`, what: "extracting", base });
+  await verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: sh`d=$(mktemp -d); echo "$d" > ${seen}`, what: "extracting", base });
   expect(readFileSync(seen, "utf8").startsWith(`${base}/dl.`)).toBe(true);
   expect(readdirSync(base)).toEqual([]);
 });
@@ -192,7 +200,7 @@ test("the install command's own mktemp lands in the private directory too (TMPDI
 test("fetchVerified places the file under the node's real download directory, which stays 0700 root and empty", async () => {
   const dest = join(work, "final", `${NAME}.bin`);
   const depot = { address: "127.0.0.1", port: server.port! };
-  await fetchVerified(host(), { depot }, { path: `files/${NAME}`, sha256: SHA, size: PAYLOAD.length } as never, dest);
+  await fetchVerified(host(), { depot }, { path: `files/${NAME}`, sha256: SHA, size: PAYLOAD.length } as never, dest, ca);
   expect(readFileSync(dest).equals(PAYLOAD)).toBe(true);
   expect(statSync(dest).mode & 0o777).toBe(0o644);
   expect(statSync(join(work, "final")).mode & 0o777).toBe(0o755); // made under the usual umask, not the private one

@@ -45,7 +45,7 @@ const CHECKSUM_MISMATCH = 92;
  * (TMPDIR points into the private directory too, so an install's own mktemp is private as well).
  * The directory is removed on every exit.
  */
-export function verifiedDownloadScript(o: { url: string; sha256: string; name: string; base: string; then: ShellCommand }): ShellCommand {
+export function verifiedDownloadScript(o: { url: string; sha256: string; name: string; base: string; then: ShellCommand; ca: string }): ShellCommand {
   return shJoin(
     [
       sh`set -e`,
@@ -63,7 +63,7 @@ export function verifiedDownloadScript(o: { url: string; sha256: string; name: s
       sh`trap 'rm -rf -- "$dir"' EXIT`,
       sh`file="$dir"/${o.name}`,
       // TLS only, verified against the depot CA the trust phase put on the node.
-      sh`curl -fsS --proto =https --cacert ${NODE_DEPOT_CA} --retry 3 --connect-timeout 5 -o "$file" ${o.url} || exit ${DOWNLOAD_FAILED}`,
+      sh`curl -fsS --proto =https --cacert ${o.ca} --retry 3 --connect-timeout 5 -o "$file" ${o.url} || exit ${DOWNLOAD_FAILED}`,
       sh`sum=$(sha256sum < "$file"); sum=\${sum%% *}`,
       sh`if [ "$sum" != "$want" ]; then echo "sha256 $sum, the bundle lock says $want" >&2; exit ${CHECKSUM_MISMATCH}; fi`,
       // Checked and used in the same script: nobody but root can reach the file in between.
@@ -78,10 +78,11 @@ export function verifiedDownloadScript(o: { url: string; sha256: string; name: s
 /** Run `then` on a verified download of `url` (see verifiedDownloadScript); `what` names the step for errors. */
 export async function verifiedDownload(
   host: Host,
-  o: { url: string; sha256: string; name: string; then: ShellCommand; what: string; base?: string; timeoutMs?: number },
+  o: { url: string; sha256: string; name: string; then: ShellCommand; what: string; base?: string; timeoutMs?: number; ca?: string },
 ): Promise<void> {
   const base = o.base ?? DOWNLOAD_DIR;
-  const script = verifiedDownloadScript({ url: o.url, sha256: o.sha256, name: o.name, base, then: o.then });
+  // The depot CA the trust phase put on the node (a test passes its own).
+  const script = verifiedDownloadScript({ url: o.url, sha256: o.sha256, name: o.name, base, then: o.then, ca: o.ca ?? NODE_DEPOT_CA });
   const r = await host.exec(script, { check: false, timeoutMs: o.timeoutMs ?? 900_000 });
   if (r.code === 0) return;
   const said = r.stderr.trim();
@@ -100,9 +101,10 @@ export const depotFile = (ctx: Pick<PhaseContext, "depot">, file: LockFile) => (
  * Download a bundle file from the depot to `dest` on the node, verified by sha256 before it is
  * moved in place. `dest` must be in a directory only root can write (it is replaced by rename).
  */
-export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depot">, file: LockFile, dest: string): Promise<void> {
+export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depot">, file: LockFile, dest: string, ca = NODE_DEPOT_CA): Promise<void> {
   await verifiedDownload(host, {
     ...depotFile(ctx, file),
+    ca,
     // Readable as the old download was (umask 022); the private directory's umask is 077.
     then: sh`chmod 0644 "$FILE" && mkdir -p -- ${dirname(dest)} && mv -f -- "$FILE" ${dest}`,
     what: `placing ${file.path} at ${dest}`,
