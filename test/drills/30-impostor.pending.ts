@@ -14,14 +14,12 @@ import YAML from "yaml";
 import { labExec, readLab, run } from "../lab/lab-client.ts";
 import { onMaster1, labHostLine, BUNDLE, NODES, ROOT, bundleLock } from "../e2e/support.ts";
 import { recordDrill, drillTable, type DrillRow } from "./report.ts";
+import { DEPOT_SERVING } from "../../src/pki/depot-pki.ts";
+import { NODE_DEPOT_CA } from "../../src/depot/trust-paths.ts";
 
-const STATE = "/var/lib/k8s-ha-offline";
 const DEPOT_ADDRESS = "192.168.217.90";
 const PORT = 5000;
-const NODE_CA = "/etc/k8s-ha-offline/depot-ca.crt";
-// The depot's serving certificate and key in master1's state dir (what an insider could steal).
-const DEPOT_CERT = "depot.crt";
-const DEPOT_KEY = "depot.key";
+
 const BRIDGE = "k8slab0";
 const STACK = /\n\s+at .+[:(]\d+/;
 const ALL = [...NODES, "node2"];
@@ -60,9 +58,10 @@ async function spoof(on: boolean) {
 /** The impostor on the lab host, at the depot's address. */
 async function startImpostor(mode: string): Promise<{ stop: () => Promise<void>; log: () => string }> {
   await run(["ip", "addr", "add", `${DEPOT_ADDRESS}/32`, "dev", BRIDGE]);
-  const m1 = join(upper("master1"), STATE.slice(1), "pki");
+  // The depot's own serving certificate and key from master1 (what an insider could steal).
+  const stolen = (p: string) => join(upper("master1"), p.slice(1));
   const proc = Bun.spawn(
-    [process.execPath, join(ROOT, "test/drills/impostor.ts"), mode, `${DEPOT_ADDRESS}:${PORT}`, BUNDLE, work, join(m1, DEPOT_CERT), join(m1, DEPOT_KEY), join(work, "InRelease")],
+    [process.execPath, join(ROOT, "test/drills/impostor.ts"), mode, `${DEPOT_ADDRESS}:${PORT}`, BUNDLE, work, stolen(DEPOT_SERVING.cert), stolen(DEPOT_SERVING.key), join(work, "InRelease")],
     { stdout: "pipe", stderr: "pipe" },
   );
   let text = "";
@@ -124,7 +123,7 @@ beforeAll(async () => {
   pauseRef = (await labExec("node1", "ctr -n k8s.io images ls -q | grep '/pause:' | head -1", { check: true })).stdout.trim();
   expect(pauseRef).toContain(`${DEPOT_ADDRESS}:${PORT}/`);
   // The cluster's own signed index, for the impostor that replays it.
-  const ca = join(upper("master1"), NODE_CA.slice(1));
+  const ca = join(upper("master1"), NODE_DEPOT_CA.slice(1));
   const got = await run(["curl", "-fsS", "--cacert", ca, "-o", join(work, "InRelease"), `https://${DEPOT_ADDRESS}:${PORT}/repo/debian12/InRelease`]);
   expect(got.code).toBe(0);
   await setNode2(true);
