@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { labExec, readLab } from "../lab/lab-client.ts";
-import { onMaster1, NODES, MASTERS } from "../e2e/support.ts";
+import { onMaster1, NODES, MASTERS, bundleLock } from "../e2e/support.ts";
 import { secretsOf } from "./fingerprint.ts";
 import { recordDrill, drillTable, type DrillRow } from "./report.ts";
 
@@ -182,4 +182,61 @@ test("keepalived and haproxy configurations are not readable by other users", as
     }]),
   );
   expect(await sweep("LB configs private", cases)).toEqual([]);
+});
+
+// ---- issue 15: the supply chain, as the installed nodes see it -----------------------------------
+
+test("nodes trust only the depot they were given: nothing insecure under /etc (trusted=yes, skip_verify, gpgcheck=0, insecure registries, plain-http depot)", async () => {
+  const cases: [string, () => Promise<string | undefined>][] = NODES.map((n) => [
+    n,
+    async () => {
+      const r = await labExec(n, `grep -rIlE 'trusted=yes|skip_verify|gpgcheck=0|insecure-registries|http://192\\.168\\.217\\.19:5000' /etc 2>/dev/null; true`);
+      return r.stdout.trim() ? `found in ${r.stdout.trim().replace(/\n/g, ", ")}` : undefined;
+    },
+  ]);
+  expect(await sweep("nodes trust nothing insecure (grep /etc)", cases)).toEqual([]);
+});
+
+test("apt on every node fetches the depot's index over TLS, signed, with no warning", async () => {
+  const cases: [string, () => Promise<string | undefined>][] = NODES.map((n) => [
+    n,
+    async () => {
+      const list = (await labExec(n, "cat /etc/apt/sources.list.d/k8s-ha-offline.list", { check: true })).stdout;
+      if (!/^deb \[signed-by=\S+\] https:\/\//m.test(list) || list.includes("trusted=yes")) return `source: ${list.trim()}`;
+      const r = await labExec(n, "apt-get update -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/k8s-ha-offline.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 2>&1; echo exit=$?");
+      if (!/exit=0$/.test(r.stdout.trim())) return r.stdout.trim().split("\n").slice(-3).join(" | ");
+      if (/^(W|E):/m.test(r.stdout) || /unsigned|not signed|insecure/i.test(r.stdout)) return r.stdout.trim().split("\n").filter((l) => /^(W|E):/.test(l)).join(" | ");
+      return /InRelease/.test(r.stdout) ? undefined : "no InRelease fetched";
+    },
+  ]);
+  expect(await sweep("apt: TLS and signed index on every node", cases)).toEqual([]);
+});
+
+test("every image in containerd's store on every node is the one the bundle lock names (pinned by digest)", async () => {
+  const lock = await bundleLock();
+  // By "name:tag", the last part of a reference: the node names kubeadm's images <depot>/google_containers/<name>:<tag>.
+  const last = (ref: string) => ref.slice(ref.lastIndexOf("/") + 1);
+  const locked = new Map(lock.images.map((i) => [last(i.ref), i.digest]));
+  const cases: [string, () => Promise<string | undefined>][] = NODES.map((n) => [
+    n,
+    async () => {
+      const rows = (await labExec(n, "ctr -n k8s.io images ls 2>/dev/null | awk 'NR>1 {print $1, $3}'", { check: true })).stdout.trim().split("\n").filter(Boolean);
+      const named = rows.map((l) => l.split(" ") as [string, string]).filter(([ref]) => !ref.includes("@sha256:") && locked.has(last(ref)));
+      if (named.length < 3) return `only ${named.length} of the lock's images named on the node`;
+      const wrong = named.filter(([ref, digest]) => locked.get(last(ref)) !== digest);
+      return wrong.length ? `not the lock's digest: ${wrong.map(([r]) => r).join(", ")}` : undefined;
+    },
+  ]);
+  expect(await sweep("images pinned to the lock's digests", cases)).toEqual([]);
+});
+
+test("downloads on the nodes stay private: the download directory is 0700 root and empty, no predictable /tmp files", async () => {
+  const cases: [string, () => Promise<string | undefined>][] = NODES.map((n) => [
+    n,
+    async () => {
+      const r = await labExec(n, "stat -c '%a %u %F' /var/lib/k8s-ha-offline-node/tmp; ls -A /var/lib/k8s-ha-offline-node/tmp; ls -d /tmp/k8s-ha-offline-* 2>/dev/null; true");
+      return r.stdout.trim() === "700 0 directory" ? undefined : r.stdout.trim().replace(/\n/g, " | ");
+    },
+  ]);
+  expect(await sweep("downloads private (0700 dir, nothing left)", cases)).toEqual([]);
 });
