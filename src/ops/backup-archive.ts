@@ -75,15 +75,16 @@ export async function packArchive(meta: Omit<BackupManifest, "files" | "format">
   return { bytes: passphrase === undefined ? plain : encryptArchive(plain, passphrase), manifest };
 }
 
-async function untar(data: Uint8Array, where: string): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
+/** The regular files of a tar, by name, with their modes. */
+export async function readTar(data: Uint8Array, where: string): Promise<Map<string, { data: Uint8Array; mode: number }>> {
+  const out = new Map<string, { data: Uint8Array; mode: number }>();
   const extract = tar.extract();
   const finished = new Promise<void>((resolve, reject) => {
     extract.on("entry", (header, stream, next) => {
       const parts: Buffer[] = [];
       stream.on("data", (c: unknown) => parts.push(c as Buffer));
       stream.on("end", () => {
-        if (header.type === "file") out.set(header.name, Buffer.concat(parts));
+        if (header.type === "file") out.set(header.name, { data: Buffer.concat(parts), mode: (header.mode ?? 0o600) & 0o777 });
         next();
       });
       stream.on("error", reject);
@@ -118,8 +119,8 @@ export async function openArchive(data: Uint8Array, where: string, passphrase?: 
   } else if (passphrase !== undefined) {
     throw new BackupArchiveError(`${where} is not encrypted, yet a passphrase was given: it is not the archive you think, or it was written without --passphrase-env`);
   }
-  const raw = await untar(data, where);
-  const m = raw.get(MANIFEST);
+  const raw = await readTar(data, where);
+  const m = raw.get(MANIFEST)?.data;
   if (!m) throw new BackupArchiveError(`${where}: no ${MANIFEST} inside; it is truncated or not a k8s-ha-offline backup`);
   let manifest: BackupManifest;
   try {
@@ -131,7 +132,7 @@ export async function openArchive(data: Uint8Array, where: string, passphrase?: 
   const problems: string[] = [];
   const files = new Map<string, ArchiveEntry>();
   for (const f of manifest.files ?? []) {
-    const d = raw.get(f.path);
+    const d = raw.get(f.path)?.data;
     if (!safeEntryPath(f.path)) problems.push(`${f.path}: unsafe path`);
     else if (!d) problems.push(`${f.path}: missing`);
     else if (sha256(d) !== f.sha256) problems.push(`${f.path}: sha256 differs from the manifest`);
