@@ -1,8 +1,7 @@
 // `backup`: one archive of everything a lost cluster needs back — an etcd snapshot from a healthy
 // member, every master's /etc/kubernetes/pki, every member's etcd PKI, the installer's state (with
 // the etcd CA key, which exists nowhere else) and cluster.yaml — and `backup --verify` of one.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers, firstMaster } from "../config/types.ts";
@@ -197,16 +196,16 @@ export async function checkSnapshot(local: Host, opened: OpenedArchive): Promise
   const data = opened.files.get(SNAPSHOT)!.data;
   const problem = snapshotHashProblem(data);
   if (problem) throw new InstallError(`the archive's etcd snapshot is damaged: ${problem}`);
-  const dir = mkdtempSync(join(tmpdir(), "k8s-ha-offline-verify-"));
+  const dir = (await local.exec(sh`umask 077 && mktemp -d /tmp/k8s-ha-offline-verify.XXXXXX`)).stdout.trim();
   try {
-    const file = join(dir, "snapshot.db");
-    writeFileSync(file, data, { mode: 0o600 });
+    const file = `${dir}/snapshot.db`;
+    await local.writeFile(file, data, { mode: 0o600 });
     const s = await snapshotStatus(local, file);
     const m = opened.manifest.snapshot;
     if (s.hash !== m.hash || s.revision !== m.revision || s.totalKey !== m.totalKey)
       throw new InstallError(`the archive's etcd snapshot is not the one its manifest describes (hash ${s.hash} vs ${m.hash}, revision ${s.revision} vs ${m.revision})`);
     return `revision ${s.revision}, ${s.totalKey} keys, hash ${s.hash}, from ${m.member}`;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await local.exec(sh`rm -rf ${dir}`, { check: false });
   }
 }

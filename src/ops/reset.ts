@@ -78,10 +78,10 @@ function purgeCommand(config: ClusterConfig): ShellCommand {
 }
 
 /**
- * One script for the node: each part tolerates what is already gone, so a re-run (or a node that
- * was never fully installed) finishes. The VIP is taken off whatever interface holds it.
+ * The node's services, kubeadm's own undo, the VIP and the packages: stopped, disabled, released,
+ * removed. Each part tolerates what is already gone, so a re-run (or a node never fully installed) finishes.
  */
-export function resetScript(config: ClusterConfig, plan: NodeResetPlan): ShellCommand {
+export function resetServicesScript(config: ClusterConfig, plan: NodeResetPlan): ShellCommand {
   const units = plan.services.map((s) => (s.includes(".") ? s : `${s}.service`));
   const parts: ShellCommand[] = [
     sh`for u in ${units}; do systemctl disable --now "$u" >/dev/null 2>&1 || true; done`,
@@ -93,14 +93,18 @@ export function resetScript(config: ClusterConfig, plan: NodeResetPlan): ShellCo
   if (plan.releaseVip)
     parts.push(sh`ip -o -4 addr show 2>/dev/null | awk -v a=${plan.releaseVip} '{split($4,p,"/"); if (p[1]==a) print $2, $4}' | while read -r dev cidr; do ip addr del "$cidr" dev "$dev" 2>/dev/null || true; done`);
   if (plan.purgePackages) parts.push(purgeCommand(config));
-  parts.push(
-    sh`rm -rf ${plan.paths}`,
-    sh`[ ! -f /etc/hosts ] || sed -i ${`/^${HOSTS_BEGIN.replace(/[/.]/g, "\\$&")}/,/^${HOSTS_END.replace(/[/.]/g, "\\$&")}/d`} /etc/hosts`,
-    sh`systemctl daemon-reload >/dev/null 2>&1 || true`,
-    sh`sysctl --system >/dev/null 2>&1 || true`,
-  );
   return shJoin(parts, "\n");
 }
+
+/** The node's files: every path of the plan, and the managed block of /etc/hosts (the rest of it kept). */
+export function resetFilesScript(plan: NodeResetPlan): ShellCommand {
+  // "%" as the sed address delimiter: the markers hold no "%".
+  const block = `\\%^${HOSTS_BEGIN}%,\\%^${HOSTS_END}%d`;
+  return shJoin([sh`rm -rf ${plan.paths}`, sh`[ ! -f /etc/hosts ] || sed -i ${block} /etc/hosts`], "\n");
+}
+
+/** After the files are gone: systemd forgets the removed units, the kernel settings fall back to the OS's. */
+export const RESET_AFTER = sh`systemctl daemon-reload >/dev/null 2>&1 || true; systemctl reset-failed >/dev/null 2>&1 || true; sysctl --system >/dev/null 2>&1 || true`;
 
 /** Nodes a `reset --node NAME` must refuse: an etcd member whose loss breaks quorum, the last control plane, master1. */
 export function nodeResetRefusal(config: ClusterConfig, name: string): string | undefined {
@@ -108,15 +112,17 @@ export function nodeResetRefusal(config: ClusterConfig, name: string): string | 
   if (!spec) return `${name} is not in ${config.source}`;
   if (name === firstMaster(config).name) return `${name} is master1, where the installer, its state and the depot live: reset the whole cluster instead`;
   if (hasRole(spec, "etcd")) {
+    // Resetting a member does not take it out of etcd's member list: the others run one member short.
     const n = etcdMembers(config).length;
-    if (n - 1 < Math.floor(n / 2) + 1) return `${name} is one of ${n} etcd members: without it the others (${n - 1}) lose quorum (${Math.floor(n / 2) + 1} needed)`;
-    return `${name} is an etcd member; removing it would shrink the etcd cluster below its configured size (membership changes are not automated)`;
+    const quorum = Math.floor(n / 2) + 1;
+    if (n - 1 < quorum) return `${name} is one of ${n} etcd members: without it the others (${n - 1}) lose quorum (${quorum} needed)`;
+    return `${name} is one of ${n} etcd members (quorum ${quorum}): resetting it would leave its member in etcd's list and the cluster ${n - 1 - quorum === 0 ? "one failure from losing quorum" : "short of a member"}; etcd membership changes are not automated`;
   }
   if (hasRole(spec, "control-plane") && controlPlanes(config).length <= 1) return `${name} is the last control plane`;
   return undefined;
 }
 
 export async function resetNode(host: Host, config: ClusterConfig, plan: NodeResetPlan): Promise<void> {
-  const r = await host.exec(resetScript(config, plan), { check: false, timeoutMs: 900_000 });
+  const r = await host.exec(shJoin([resetServicesScript(config, plan), resetFilesScript(plan), RESET_AFTER], "\n"), { check: false, timeoutMs: 900_000 });
   if (r.code !== 0) throw new Error(`${plan.node}: reset failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-10).join("\n")}`);
 }

@@ -30,7 +30,6 @@ export interface RestoreContext extends ClusterAccess {
 export async function preflightRestore(ctx: RestoreContext, opened: OpenedArchive): Promise<{ snapshot: string; cas: CaComparison[] }> {
   if (opened.manifest.cluster !== ctx.config.name)
     throw new InstallError(`the archive is of cluster "${opened.manifest.cluster}", the config's is "${ctx.config.name}": refusing to restore another cluster's backup`);
-  const snapshot = await checkSnapshot(ctx.local, opened);
   const cas = await compareCas(ctx, opened.manifest);
   const differs = cas.filter((c) => c.verdict === "differs");
   if (differs.length)
@@ -39,6 +38,7 @@ export async function preflightRestore(ctx: RestoreContext, opened: OpenedArchiv
     );
   const down = cas.filter((c) => c.verdict === "unreachable");
   if (down.length) throw new InstallError(`cannot reach ${[...new Set(down.map((c) => c.node))].join(", ")} (${down[0]!.detail}): restore needs every etcd member and master. Nothing was changed`);
+  const snapshot = await checkSnapshot(ctx.local, opened);
   return { snapshot, cas };
 }
 
