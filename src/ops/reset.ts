@@ -110,6 +110,7 @@ export const RESET_AFTER = sh`systemctl daemon-reload >/dev/null 2>&1 || true; s
 export function nodeResetRefusal(config: ClusterConfig, name: string): string | undefined {
   const spec = config.hosts.find((h) => h.name === name);
   if (!spec) return `${name} is not in ${config.source}`;
+  if (hasRole(spec, "control-plane") && controlPlanes(config).length <= 1) return `${name} is the last control plane`;
   if (name === firstMaster(config).name) return `${name} is master1, where the installer, its state and the depot live: reset the whole cluster instead`;
   if (hasRole(spec, "etcd")) {
     // Resetting a member does not take it out of etcd's member list: the others run one member short.
@@ -118,7 +119,6 @@ export function nodeResetRefusal(config: ClusterConfig, name: string): string | 
     if (n - 1 < quorum) return `${name} is one of ${n} etcd members: without it the others (${n - 1}) lose quorum (${quorum} needed)`;
     return `${name} is one of ${n} etcd members (quorum ${quorum}): resetting it would leave its member in etcd's list and the cluster ${n - 1 - quorum === 0 ? "one failure from losing quorum" : "short of a member"}; etcd membership changes are not automated`;
   }
-  if (hasRole(spec, "control-plane") && controlPlanes(config).length <= 1) return `${name} is the last control plane`;
   return undefined;
 }
 
