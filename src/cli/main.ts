@@ -109,9 +109,13 @@ export function buildCli() {
     .option("-o, --output <file>", "Archive to write (default: ./k8s-ha-offline-backup-<cluster>-<time>.tar[.enc])")
     .option("--passphrase-env <name>", "Encrypt (or decrypt) with the passphrase in this environment variable (scrypt + AES-256-GCM)")
     .option("--verify <file>", "Check an archive: manifest hashes, the etcd snapshot, its CAs against the running cluster's (exit 0/1)")
+    .option("--schedule <when>", "hourly | daily: install a systemd timer on every master that backs it up into /var/lib/k8s-ha-offline-backups")
+    .option("--keep <n>", "With --schedule (or -o DIR): keep the newest N backups")
+    .option("--this-node", "Back up only what this master holds (what the timer runs)")
     .example("  k8s-ha-offline backup -o /root/prod.tar")
     .example("  BACKUP_PASS=... k8s-ha-offline backup --passphrase-env BACKUP_PASS")
     .example("  k8s-ha-offline backup --verify /root/prod.tar")
+    .example("  k8s-ha-offline backup --schedule daily --keep 7")
     .action(lazy(() => import("./commands/backup.ts")));
 
   cli

@@ -51,10 +51,10 @@ async function pullDir(host: Host, dir: string, exclude: readonly string[] = [])
   return [...files].map(([rel, e]) => ({ path: `${dir}/${rel.replace(/^\.\//, "")}`, data: e.data, mode: e.mode }));
 }
 
-/** The first member that answers healthy; the snapshot is taken from it. */
-async function healthyMember(ctx: ClusterAccess): Promise<{ spec: HostSpec; host: Host }> {
+/** The first member that answers healthy (of `among`); the snapshot is taken from it. */
+async function healthyMember(ctx: ClusterAccess, among: readonly HostSpec[]): Promise<{ spec: HostSpec; host: Host }> {
   const tried: string[] = [];
-  for (const m of etcdMembers(ctx.config)) {
+  for (const m of among) {
     try {
       const host = await ctx.host(m);
       if (await etcdHealthy(host, m)) return { spec: m, host };
@@ -63,13 +63,17 @@ async function healthyMember(ctx: ClusterAccess): Promise<{ spec: HostSpec; host
       tried.push(`${m.name}: ${(e as Error).message.split("\n")[0]}`);
     }
   }
-  throw new InstallError(`no etcd member answers healthy, so no snapshot can be taken (${tried.join("; ")})`);
+  throw new InstallError(`no etcd member answers healthy, so no snapshot can be taken (${tried.join("; ") || "no etcd member here"})`);
 }
 
 export const lockId = (lock: BundleLock) => sha256Hex(serializeLock(lock));
 
-/** Collects everything and returns the archive bytes and its manifest. */
-export async function makeBackup(ctx: BackupContext, passphrase?: string, now = new Date()): Promise<{ bytes: Uint8Array; manifest: BackupManifest }> {
+/**
+ * Collects everything and returns the archive bytes and its manifest. With `thisNode` (the timer's
+ * backup on a master) only that node is read: its member's snapshot, its PKI, the state if it has it.
+ */
+export async function makeBackup(ctx: BackupContext, passphrase?: string, now = new Date(), thisNode?: HostSpec): Promise<{ bytes: Uint8Array; manifest: BackupManifest }> {
+  const only = (nodes: HostSpec[]) => (thisNode ? nodes.filter((n) => n.name === thisNode.name) : nodes);
   const entries: ArchiveEntry[] = [];
   const step = async <T>(what: string, fn: () => Promise<T>) => {
     const t = Date.now();
@@ -77,12 +81,12 @@ export async function makeBackup(ctx: BackupContext, passphrase?: string, now = 
     ctx.log.info(`  ${what} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
     return out;
   };
-  const member = await healthyMember(ctx);
+  const member = await healthyMember(ctx, only(etcdMembers(ctx.config)));
   const snap = await step(`etcd snapshot from ${member.spec.name}`, () => takeClusterSnapshot(member.host, member.spec));
   entries.push({ path: SNAPSHOT, data: snap.data, mode: 0o600 });
   ctx.log.info(`    revision ${snap.status.revision}, ${snap.status.totalKey} keys, ${snap.status.totalSize} bytes, hash ${snap.status.hash}`);
 
-  const pkiNodes = [...new Map([...controlPlanes(ctx.config), ...etcdMembers(ctx.config)].map((h) => [h.name, h])).values()];
+  const pkiNodes = only([...new Map([...controlPlanes(ctx.config), ...etcdMembers(ctx.config)].map((h) => [h.name, h])).values()]);
   await step(`PKI of ${pkiNodes.map((n) => n.name).join(", ")}`, () =>
     Promise.all(
       pkiNodes.map(async (n) => {
