@@ -102,7 +102,7 @@ export interface NodeBackupAge {
 /** The newest backup on one master and whether its schedule is kept (one round trip). */
 export async function backupAge(host: Host, node: HostSpec, cluster: string, now = Date.now()): Promise<NodeBackupAge> {
   const r = await host.exec(
-    sh`sed -n 's/^OnCalendar=//p' ${`/etc/systemd/system/${BACKUP_TIMER}`} 2>/dev/null; echo ---; cd ${BACKUP_DIR} 2>/dev/null && for f in ${`k8s-ha-offline-backup-${cluster}-`}*.tar*; do [ -f "$f" ] && echo "$(stat -c %Y "$f") $f"; done; true`,
+    sh`sed -n 's|^OnCalendar=||p' ${`/etc/systemd/system/${BACKUP_TIMER}`} 2>/dev/null; echo ---; cd ${BACKUP_DIR} 2>/dev/null && for f in ${`k8s-ha-offline-backup-${cluster}-`}*.tar*; do [ -f "$f" ] && echo "$(stat -c %Y "$f") $f"; done; true`,
     { check: false, timeoutMs: 15_000 },
   );
   const [head = "", list = ""] = r.stdout.split("---\n");
