@@ -19,8 +19,8 @@ import { certFingerprint, packArchive, readTar, type ArchiveEntry, type BackupMa
 import { snapshotHashProblem, snapshotStatus, takeClusterSnapshot } from "./backup-snapshot.ts";
 
 export const KUBE_PKI_DIR = "/etc/kubernetes/pki";
-/** Parts of the state directory a backup leaves out: run logs, and backups themselves. */
-export const STATE_EXCLUDED = ["logs", "backups"];
+/** Parts of the state directory a backup leaves out: run logs, backups themselves, and the run lock (a restored one would be stale). */
+export const STATE_EXCLUDED = ["logs", "backups", "run.lock"];
 
 /** The CAs whose fingerprints identify a cluster: name → where each node holds its certificate. */
 export const CA_FILES: { name: string; path: string; on: "control-plane" | "etcd" }[] = [
