@@ -84,10 +84,14 @@ function purgeCommand(config: ClusterConfig): ShellCommand {
 export function resetServicesScript(config: ClusterConfig, plan: NodeResetPlan): ShellCommand {
   const units = plan.services.map((s) => (s.includes(".") ? s : `${s}.service`));
   const parts: ShellCommand[] = [
-    sh`for u in ${units}; do systemctl disable --now "$u" >/dev/null 2>&1 || true; done`,
-    // kubeadm's own undo first (iptables, IPVS and the kubelet's mounts), when it is still there.
+    // The kubelet first, then kubeadm's own undo while the runtime still runs (it removes the
+    // containers through it; iptables, IPVS), then every other service.
+    sh`systemctl disable --now kubelet.service >/dev/null 2>&1 || true`,
     sh`if command -v kubeadm >/dev/null 2>&1 && [ -d /etc/kubernetes ]; then kubeadm reset -f >/dev/null 2>&1 || true; fi`,
-    sh`for m in $(awk '$2 ~ "^/var/lib/kubelet/" {print $2}' /proc/mounts 2>/dev/null | sort -r); do umount "$m" 2>/dev/null || true; done`,
+    sh`for u in ${units}; do systemctl disable --now "$u" >/dev/null 2>&1 || true; done`,
+    // containerd.service stops with KillMode=process: the shims of the install's containerd outlive it.
+    sh`for p in $(pgrep -f '^/usr/local/bin/containerd-shim' 2>/dev/null); do kill "$p" 2>/dev/null || true; done`,
+    sh`for m in $(awk '$2 ~ "^(/var/lib/kubelet|/var/lib/containerd|/run/containerd)/" {print $2}' /proc/mounts 2>/dev/null | sort -r); do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done`,
   ];
   // With the prefix the interface holds it with (keepalived's choice), which `ip addr del` must match.
   if (plan.releaseVip)
