@@ -9,6 +9,7 @@ import type { Host } from "../hosts/host.ts";
 import { findProfile } from "../profiles/index.ts";
 import { NODE_ETC_DIR } from "../depot/trust-paths.ts";
 import { PACKAGES_ADDED } from "../cluster/packages-added.ts";
+import { restoreChronyOriginal } from "../cluster/chrony-original.ts";
 import { sh, shJoin, type ShellCommand } from "../util/sh.ts";
 
 export const HOSTS_BEGIN = "# BEGIN k8s-ha-offline managed block";
@@ -34,7 +35,7 @@ export const RESET_PATHS = [
   "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/keepalived/check_apiserver_lb.sh",
   // the OS settings
   "/etc/modules-load.d/k8s.conf", "/etc/sysctl.d/99-kubernetes.conf", "/etc/fstab.k8s-ha-offline.bak",
-  // chrony's drop-ins (the config file itself is the package's: see resetScript)
+  // chrony's drop-ins (its config file is put back from the copy the time phase kept: see resetServicesScript)
   "/etc/systemd/system/chrony.service.d/k8s-ha-offline.conf", "/etc/systemd/system/chronyd.service.d/k8s-ha-offline.conf",
   // the repository source, trust, binary, markers, depot and backup units
   "/etc/apt/sources.list.d/k8s-ha-offline.list", "/etc/yum.repos.d/k8s-ha-offline.repo", NODE_ETC_DIR,
@@ -96,6 +97,8 @@ export function resetServicesScript(config: ClusterConfig, plan: NodeResetPlan):
   // With the prefix the interface holds it with (keepalived's choice), which `ip addr del` must match.
   if (plan.releaseVip)
     parts.push(sh`ip -o -4 addr show 2>/dev/null | awk -v a=${plan.releaseVip} '{split($4,p,"/"); if (p[1]==a) print $2, $4}' | while read -r dev cidr; do ip addr del "$cidr" dev "$dev" 2>/dev/null || true; done`);
+  // chrony's own config back first: a purge then removes it with a package the install added.
+  parts.push(restoreChronyOriginal());
   if (plan.purgePackages) parts.push(purgeCommand(config));
   return shJoin(parts, "\n");
 }
@@ -108,7 +111,7 @@ export function resetFilesScript(plan: NodeResetPlan): ShellCommand {
 }
 
 /** After the files are gone: systemd forgets the removed units, the kernel settings fall back to the OS's. */
-export const RESET_AFTER = sh`systemctl daemon-reload >/dev/null 2>&1 || true; systemctl reset-failed >/dev/null 2>&1 || true; sysctl --system >/dev/null 2>&1 || true`;
+export const RESET_AFTER = sh`systemctl daemon-reload >/dev/null 2>&1 || true; systemctl reset-failed >/dev/null 2>&1 || true; systemctl try-restart chrony.service chronyd.service >/dev/null 2>&1 || true; sysctl --system >/dev/null 2>&1 || true`;
 
 /** Nodes a `reset --node NAME` must refuse: an etcd member whose loss breaks quorum, the last control plane, master1. */
 export function nodeResetRefusal(config: ClusterConfig, name: string): string | undefined {

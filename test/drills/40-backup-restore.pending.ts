@@ -182,7 +182,6 @@ test("reset --node node1 resets the worker and leaves the other nodes untouched"
 /** Differences between a fresh lab and a reset one that are documented (README "reset"). */
 const DOCUMENTED = [
   /\/etc\/hostname /, // the node keeps its name
-  /\/etc\/chrony\/chrony\.conf /, // the time phase rewrote the package's file; it stays when chrony was there before the install
   /\/etc\/hosts /, // blank lines around the removed block may differ
   /var\/lib\/k8s-ha-offline-backups/, // reset keeps the backups
   /packages: .*\bpn\b/, // a purged package is remembered by dpkg as "not installed"

@@ -10,6 +10,7 @@ import { DirHost } from "./support/dir-host.ts";
 import { labCluster } from "./support/cluster-fixture.ts";
 import { RESET_PATHS, RESET_SERVICES, nodeResetRefusal, planNodeReset, resetFilesScript, resetServicesScript } from "../../src/ops/reset.ts";
 import { hostsBlock, withHostsBlock } from "../../src/phases/os.ts";
+import { restoreChronyOriginal } from "../../src/cluster/chrony-original.ts";
 
 const root = mkdtempSync(join(tmpdir(), "reset-test-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -20,7 +21,7 @@ const KEPT = new Set([
   "/etc/hostname", // the node keeps the name it was given
   "/etc/hosts", // only the managed block goes (checked below)
   "/etc/selinux/config", // permissive stays: an OS policy choice, documented in the README
-  "/etc/chrony.conf", "/etc/chrony/chrony.conf", // the package's file; removed with the package by --purge-packages when the install added chrony
+  "/etc/chrony.conf", "/etc/chrony/chrony.conf", // the package's file: its original is put back (see below)
   "/var/run/dockershim.sock", // a socket kubeadm is pointed at, never written
   "/etc/systemd/system/", // the directory of every unit
 ]);
@@ -68,6 +69,20 @@ test("reset's files part on a node with the installer's files: every one removed
   // A second run finds nothing to do and fails on nothing.
   await host.exec(resetFilesScript(plan));
   expect(existsSync(host.local("/etc/kubernetes"))).toBe(false);
+});
+
+test("chrony's config: the copy the time phase kept is put back, a node without one keeps its file", async () => {
+  const host = new DirHost(join(root, "chrony"), "node1");
+  mkdirSync(host.local("/etc/chrony"), { recursive: true });
+  writeFileSync(host.local("/etc/chrony/chrony.conf"), "ours\n");
+  writeFileSync(host.local("/etc/chrony/chrony.conf.k8s-ha-offline.orig"), "the package's\n");
+  writeFileSync(host.local("/etc/chrony.conf"), "no copy kept\n");
+  await host.exec(restoreChronyOriginal());
+  expect(readdirSync(host.local("/etc/chrony"))).toEqual(["chrony.conf"]);
+  expect(readFileSync(host.local("/etc/chrony/chrony.conf"), "utf8")).toBe("the package's\n");
+  expect(readFileSync(host.local("/etc/chrony.conf"), "utf8")).toBe("no copy kept\n");
+  const svc = String(resetServicesScript(config, planNodeReset(config, config.hosts[3]!, { purgePackages: true })));
+  expect(svc.indexOf(String(restoreChronyOriginal()))).toBeLessThan(svc.indexOf("yum remove"));
 });
 
 test("master1 also loses the state directory; --purge-packages takes the record along, only then", () => {
