@@ -14,7 +14,7 @@ import { embeddedLock } from "../depot/lock.ts";
 import { acquireRunLock } from "./run-lock.ts";
 
 /** Commands that change nodes: one of them at a time (see run-lock.ts). */
-const CHANGING = new Set(["install", "remove-node", "renew-certs", "verify-failover"]);
+const CHANGING = new Set(["install", "remove-node", "renew-certs", "verify-failover", "restore", "reset", "backup-schedule"]);
 
 export interface ClusterSession {
   config: ClusterConfig;

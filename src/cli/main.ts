@@ -109,6 +109,35 @@ export function buildCli() {
     .action(lazy(() => import("./commands/remove-node.ts")));
 
   cli
+    .command("backup", "Write one archive of the cluster (etcd snapshot, PKI with the CA keys, installer state, cluster.yaml); --verify checks one")
+    .option("-o, --output <file>", "Archive to write (default: ./k8s-ha-offline-backup-<cluster>-<time>.tar[.enc])")
+    .option("--passphrase-env <name>", "Encrypt (or decrypt) with the passphrase in this environment variable (scrypt + AES-256-GCM)")
+    .option("--verify <file>", "Check an archive: manifest hashes, the etcd snapshot, its CAs against the running cluster's (exit 0/1)")
+    .option("--schedule <when>", "hourly | daily: install a systemd timer on every master that backs it up into /var/lib/k8s-ha-offline-backups")
+    .option("--keep <n>", "With --schedule (or -o DIR): keep the newest N backups")
+    .option("--this-node", "Back up only what this master holds (what the timer runs)")
+    .example("  k8s-ha-offline backup -o /root/prod.tar")
+    .example("  BACKUP_PASS=... k8s-ha-offline backup --passphrase-env BACKUP_PASS")
+    .example("  k8s-ha-offline backup --verify /root/prod.tar")
+    .example("  k8s-ha-offline backup --schedule daily --keep 7")
+    .action(lazy(() => import("./commands/backup.ts")));
+
+  cli
+    .command("restore <file>", "Disaster recovery onto the same nodes: check the archive, restore etcd on every member, put back lost PKI, start the control planes")
+    .option("--passphrase-env <name>", "The archive's passphrase is in this environment variable")
+    .example("  k8s-ha-offline restore /root/prod.tar --yes")
+    .action(lazy(() => import("./commands/restore.ts")));
+
+  cli
+    .command("reset", "Undo the install: services, units, configs, data, certificates, /etc/hosts block, repository source, VIP, binary and state")
+    .option("--node <name>", "Reset only this node (drained and deleted from Kubernetes first; never one whose loss breaks etcd quorum)")
+    .option("--purge-packages", "Also remove the packages the install added (as recorded on each node)")
+    .example("  k8s-ha-offline reset --dry-run             # what would be removed, per node")
+    .example("  k8s-ha-offline reset --purge-packages --yes")
+    .example("  k8s-ha-offline reset --node node1 --yes")
+    .action(lazy(() => import("./commands/reset.ts")));
+
+  cli
     .command("phases", "List the install phases in order, with the hosts each applies to")
     .action(lazy(() => import("./commands/phases.ts")));
 

@@ -101,13 +101,21 @@ async function apiserverAnswers(host: Host, node: HostSpec): Promise<boolean> {
  * the apiserver is gone, then back (kubeadm's documented way; a kubelet restart alone keeps the pods).
  */
 export async function restartControlPlane(host: Host, node: HostSpec): Promise<void> {
-  await host.exec(sh`mkdir -p ${PARKED_MANIFESTS} && for f in ${CONTROL_PLANE_PODS}; do [ ! -f ${MANIFESTS}/$f ] || mv ${MANIFESTS}/$f ${PARKED_MANIFESTS}/; done`);
+  await parkManifests(host);
   try {
     await waitFor(`the kubelet on ${node.name} to stop its control-plane pods`, async () => !(await apiserverAnswers(host, node)), 90_000, 1000);
   } finally {
     await unparkManifests(host);
   }
 }
+
+/** Moves the control-plane manifests out of the kubelet's sight: it stops those pods (restore keeps them parked while etcd is replaced). */
+export async function parkManifests(host: Host): Promise<void> {
+  await host.exec(sh`mkdir -p ${PARKED_MANIFESTS} && for f in ${CONTROL_PLANE_PODS}; do [ ! -f ${MANIFESTS}/$f ] || mv ${MANIFESTS}/$f ${PARKED_MANIFESTS}/; done`);
+}
+
+/** Whether anything still answers HTTP on the node's apiserver port (exported for restore's wait). */
+export const apiserverGone = async (host: Host, node: HostSpec) => !(await apiserverAnswers(host, node));
 
 /** Puts parked manifests back (also after an interrupted earlier run); never overwrites a manifest in place. */
 export async function unparkManifests(host: Host): Promise<void> {

@@ -1,6 +1,11 @@
 // How `status` prints its report: one table per concern, then the problems, then one verdict line.
 import type { StatusReport } from "./status.ts";
 import { textTable } from "./table.ts";
+import { formatAge, type NodeBackupAge } from "./backup-schedule.ts";
+
+/** One entry per master: the newest backup's age and the schedule, e.g. "master1 12 min (daily)". */
+const renderBackups = (b: readonly NodeBackupAge[]) =>
+  b.map((n) => `${n.node} ${n.ageSeconds === undefined ? "none" : formatAge(n.ageSeconds)}${n.schedule ? ` (${n.schedule})` : " (not scheduled)"}`).join(", ");
 
 export function renderStatusTable(r: StatusReport): string {
   const units = [...new Set(r.nodes.flatMap((n) => Object.keys(n.services)))];
@@ -29,6 +34,8 @@ export function renderStatusTable(r: StatusReport): string {
     `Depot ${r.depot.url}: ${r.depot.ok ? "ok" : "FAILING"} (${r.depot.detail})`,
     `Kubernetes: ${kube}`,
   ];
+  if (r.backups?.some((b) => b.schedule || b.newest)) out.push(`Backups: ${renderBackups(r.backups)}`);
+  for (const b of r.backups ?? []) if (b.warning) out.push(`WARNING: ${b.warning}`);
   if (r.problems.length) out.push("", "Problems:", ...r.problems.map((p) => `  - ${p}`));
   out.push("", r.healthy ? "status: healthy" : `status: DEGRADED (${r.problems.length} problem${r.problems.length === 1 ? "" : "s"})`);
   return out.join("\n") + "\n";

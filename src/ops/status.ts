@@ -11,6 +11,7 @@ import { kubectlCommand, nodeIsReady } from "../cluster/kubectl.ts";
 import { vipHolders } from "./vip.ts";
 import { depotCaStatePaths } from "../pki/depot-pki.ts";
 import { NODE_DEPOT_CA } from "../depot/trust-paths.ts";
+import { backupAge, type NodeBackupAge } from "./backup-schedule.ts";
 
 export interface NodeStatus {
   name: string;
@@ -41,6 +42,8 @@ export interface StatusReport {
   depot: { url: string; ok: boolean; detail: string };
   kubernetes: { checked: boolean; detail: string; nodes: { name: string; ready: boolean }[] };
   problems: string[];
+  /** The newest backup on each master (backup --schedule); a stale one warns without degrading the cluster. */
+  backups?: NodeBackupAge[];
 }
 
 export interface StatusSources {
@@ -184,7 +187,7 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     const h = hostOf(s);
     return h instanceof Error ? [] : [{ name: s.name, host: h }];
   });
-  const [nodes, etcd, vip, depot, kubernetes] = await Promise.all([
+  const [nodes, etcd, vip, depot, kubernetes, backups] = await Promise.all([
     Promise.all(config.hosts.map((spec) => nodeStatus(config, spec, hostOf(spec)))),
     runner
       ? Promise.all(members.map((m) => etcdStatus(runner, m)))
@@ -192,9 +195,10 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     vipHolders(cps, config.loadBalancer.vip),
     depotStatus(sources.depotUrl, sources.depotCa),
     kubernetesStatus(master1),
+    Promise.all(cps.map((c) => backupAge(c.host, controlPlanes(config).find((s) => s.name === c.name)!, config.name).catch(() => ({ node: c.name })))),
   ]);
   const unreachableCps = controlPlanes(config).filter((s) => hostOf(s) instanceof Error).map((s) => s.name);
   const partial = { cluster: config.name, nodes, etcd, vip: { address: config.loadBalancer.vip, holders: vip.holders, unknown: [...unreachableCps, ...vip.unknown] }, depot, kubernetes };
   const problems = findProblems(config, partial);
-  return { ...partial, healthy: problems.length === 0, problems };
+  return { ...partial, healthy: problems.length === 0, problems, backups };
 }

@@ -10,6 +10,7 @@ import { hasRole, type HostSpec } from "../config/types.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { requireLock } from "./util/depot-files.ts";
 import { InstallError } from "../util/errors.ts";
+import { installedPackageNames, recordPackagesAdded } from "../cluster/packages-added.ts";
 
 /** Only the control-plane nodes run the load balancer. */
 const LB_ONLY = ["haproxy", "keepalived"];
@@ -76,7 +77,9 @@ const install: Step = {
   },
   async run(host, ctx, node) {
     const pkgs = lockedPackages(ctx, node);
+    const before = await installedPackageNames(host);
     const r = await host.exec(bundleProfile(ctx).packageManager.install(pkgs), { check: false, timeoutMs: 900_000 });
+    await recordPackagesAdded(host, before); // what reset --purge-packages may remove
     if (r.code !== 0) throw new Error(`package installation from the depot failed:\n${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);
     const have = await installedVersions(host, ctx, pkgs.map((p) => p.name));
     const off = pkgs.filter((p) => have.get(p.name) !== p.version);

@@ -6,6 +6,7 @@ import type { Host } from "../hosts/host.ts";
 import { render } from "../templates/render.ts";
 import chronyTemplate from "../../assets/chrony/chrony.conf" with { type: "text" };
 import { installUnitFile, ensureService, unitState } from "../cluster/systemd.ts";
+import { CHRONY_ORIGINAL_SUFFIX } from "../cluster/chrony-original.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { readText, inContainer } from "./util/node.ts";
@@ -71,6 +72,7 @@ const chrony: Step = {
   },
   async run(host, ctx, node) {
     const l = layout(ctx.config);
+    await host.exec(sh`[ ! -f ${l.conf} ] || [ -e ${`${l.conf}${CHRONY_ORIGINAL_SUFFIX}`} ] || cp -p ${l.conf} ${`${l.conf}${CHRONY_ORIGINAL_SUFFIX}`}`); // reset puts it back
     let changed = await host.writeFile(l.conf, renderChrony(ctx.config, node), { mode: 0o644 });
     if (await inContainer(host)) {
       await host.exec(sh`mkdir -p ${dropInDir(l)}`);

@@ -4,7 +4,7 @@ import { openSession, confirm } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { UsageError, InstallError } from "../../util/errors.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
-import { kubectl } from "../../cluster/kubectl.ts";
+import { drainAndDeleteNode } from "../../cluster/node-removal.ts";
 import type { GlobalFlags } from "../flags.ts";
 import { sh } from "../../util/sh.ts";
 
@@ -23,12 +23,8 @@ export default async function removeNode(name: string, flags: GlobalFlags): Prom
   const session = openSession(config, flags, "remove-node");
   try {
     const { ctx } = session;
-    const known = (await kubectl(ctx, sh`get nodes -o name`)).split("\n").includes(`node/${name}`);
-    if (known) {
-      await kubectl(ctx, sh`drain ${name} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s`, 180_000);
-      await kubectl(ctx, sh`delete node ${name}`);
-      console.log(`${name}: drained and deleted from the cluster`);
-    } else console.log(`${name}: not a node of the cluster (already deleted)`);
+    if (await drainAndDeleteNode(ctx, name)) console.log(`${name}: drained and deleted from the cluster`);
+    else console.log(`${name}: not a node of the cluster (already deleted)`);
     const host = await ctx.host(spec);
     const r = await host.exec(sh`kubeadm reset -f && systemctl disable --now kubelet && rm -rf /etc/kubernetes /var/lib/kubelet /etc/cni/net.d`, { check: false, timeoutMs: 180_000 });
     if (r.code !== 0) throw new InstallError(`${name}: reset failed: ${(r.stderr || r.stdout).trim()}`);
