@@ -24,6 +24,7 @@ const KEPT = new Set([
   "/etc/chrony.conf", "/etc/chrony/chrony.conf", // the package's file: its original is put back (see below)
   "/var/run/dockershim.sock", // a socket kubeadm is pointed at, never written
   "/etc/systemd/system/", // the directory of every unit
+  "/var/lib/k8s-ha-offline-node", // its contents go (checked below); the directory and the packages record only with --purge-packages
 ]);
 
 function files(dir: string): string[] {
