@@ -1,4 +1,4 @@
-// An impostor depot for the impostor drill (30-impostor.test.ts): something else answers at the
+// An impostor depot for the impostor drill (40-impostor.test.ts): something else answers at the
 // depot's address and tries to feed the nodes. Runs on the lab host, which sits on the nodes' segment
 // like any other machine there.
 //   bun test/drills/impostor.ts MODE ADDR:PORT BUNDLE_DIR WORK_DIR [CERT KEY [INRELEASE]]

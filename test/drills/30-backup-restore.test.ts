@@ -1,5 +1,5 @@
 // Issue 17's acceptance on the installed lab (the drills before this leave a 4-node cluster), as
-// one drill; the lead renames it to 40-backup-restore.test.ts after a first run. Every step is timed
+// one drill. Every step is timed
 // and its seconds are in the drill table's note:
 //   1. backup/restore: 500 etcd keys + a namespace and configmaps, backup, 100 more keys, etcd
 //      stopped on all three members and its data deleted, restore → 3/3 healthy, the 500 keys and
