@@ -1,5 +1,6 @@
 // Phase "preflight": read-only checks on every node, one table, stop before anything changes.
-import type { Phase } from "../phase.ts";
+import type { Phase, PhaseContext } from "../phase.ts";
+import { controlPlanes } from "../../config/types.ts";
 import { InstallError } from "../../util/errors.ts";
 import { reasonOn } from "../../hosts/host.ts";
 import { gatherFacts, type NodeFacts } from "./facts.ts";
@@ -28,7 +29,7 @@ export const preflight: Phase = {
     if (unreachable.length) throw new InstallError(`cannot work on every node; nothing was changed:\n${unreachable.join("\n")}`);
     const vip = ctx.config.loadBalancer.vip;
     const held = [...facts.values()].some((f) => Object.values(f.addrs).flat().some((c) => c.split("/")[0] === vip));
-    const vipAnswers = !held && (await ctx.local.exec(sh`ping -c 1 -W 1 ${vip} >/dev/null 2>&1`, { check: false })).code === 0;
+    const vipAnswers = !held && (await ctx.local.exec(sh`ping -c 1 -W 1 ${vip} >/dev/null 2>&1`, { check: false })).code === 0 && !(await heldByAMaster(ctx, vip));
     const findings = evaluate(ctx.config, facts, vipAnswers);
     const stop = blocking(findings, ctx.ignorePreflightErrors);
     const table = findingsTable(findings);
@@ -36,3 +37,19 @@ export const preflight: Phase = {
     ctx.log.info(table);
   },
 };
+
+/**
+ * Whether a control-plane node holds the VIP now. The facts were read a moment before the ping: while our own
+ * keepalived moves the VIP (a re-run after a killed lb phase), no node held it then and one holds it now.
+ * Asked a few times over about three seconds, so only an address nobody of ours takes is reported.
+ */
+async function heldByAMaster(ctx: PhaseContext, vip: string): Promise<boolean> {
+  for (let i = 0; i < 4; i++) {
+    if (i) await Bun.sleep(1000);
+    const outs = await Promise.all(
+      controlPlanes(ctx.config).map(async (m) => (await (await ctx.host(m)).exec(sh`ip -o -4 addr show`, { check: false, timeoutMs: 10_000 })).stdout),
+    );
+    if (outs.some((o) => o.split(/\s+/).some((w) => w.split("/")[0] === vip))) return true;
+  }
+  return false;
+}
