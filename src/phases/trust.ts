@@ -20,7 +20,7 @@ function trustFiles(ctx: PhaseContext): Promise<TrustFile[]> {
     const ca = await ctx.local.readFile(caPath);
     const key = await readRepoKey(ctx);
     const missing = [...(ca ? [] : [caPath]), ...(key ? [] : [repoKeyPath(ctx.stateDir)])];
-    if (!ca || !key) throw new InstallError(`trust: ${missing.join(" and ")} not found on master1; the depot phase makes them: run install --only depot,trust`);
+    if (!ca || !key) throw new InstallError(`trust: ${missing.join(" and ")} not found on master1; the depot-pki phase makes them: run install --only depot-pki,trust`);
     return [
       { path: NODE_DEPOT_CA, content: ca },
       { path: NODE_REPO_KEY_GPG, content: key.publicBinary },
