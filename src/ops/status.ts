@@ -65,6 +65,8 @@ export interface StatusSources {
    * this one included, comes from the config (allDepots); a given URL only replaces master1's.
    */
   depotUrl?: string;
+  /** The depots to ask, each with the master that runs it (default: every master's, from the config). */
+  depots?: { node: string; url: string }[];
   /** The depot CA (PEM) the depot is verified against, as every node does; see readDepotCa. Undefined: not found. */
   depotCa: string | undefined;
 }
@@ -188,6 +190,11 @@ export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "probl
   return problems;
 }
 
+/** Every master's depot, master1's first (at sources.depotUrl when given). */
+function depotsToAsk(sources: StatusSources): { node: string; url: string }[] {
+  return sources.depots ?? allDepots(sources.config).map((d, i) => ({ node: d.node, url: i === 0 && sources.depotUrl ? sources.depotUrl : depotUrl(d.endpoint) }));
+}
+
 export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
   const { config } = sources;
   const hosts = await Promise.all(config.hosts.map((spec) => connect(sources, spec)));
@@ -206,7 +213,7 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
       ? Promise.all(members.map((m) => etcdStatus(runner, m)))
       : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "no etcd member reachable to ask from" }))),
     vipHolders(cps, config.loadBalancer.vip),
-    Promise.all(allDepots(config).map((d, i) => depotStatus(d.node, i === 0 && sources.depotUrl ? sources.depotUrl : depotUrl(d.endpoint), sources.depotCa))),
+    Promise.all(depotsToAsk(sources).map((d) => depotStatus(d.node, d.url, sources.depotCa))),
     kubernetesStatus(master1),
     Promise.all(cps.map((c) => backupAge(c.host, controlPlanes(config).find((s) => s.name === c.name)!, config.name).catch(() => ({ node: c.name })))),
   ]);

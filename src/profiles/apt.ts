@@ -42,6 +42,9 @@ export function renderAptDepotConf(depotUrls: readonly string[]): string {
       `Acquire::https::${h}::Verify-Peer "true";`,
       `Acquire::https::${h}::Verify-Host "true";`,
     ]),
+    // With several depots the next one in the mirror list is the retry: apt's own retries of a depot that is
+    // down (3, with 1+2+4 s back-off) would cost 7 s for every file while a master is off.
+    ...(depotUrls.length > 1 ? ['Acquire::Retries "0";'] : []),
     "",
   ].join("\n");
 }

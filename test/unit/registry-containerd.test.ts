@@ -33,7 +33,7 @@ beforeAll(async () => {
   for (const [hostsDir, ca] of [[join(dir, "certs.d"), "depot-ca.crt"], [join(dir, "certs.d-other"), "other-ca.crt"]] as const) {
     for (const registry of ["registry.k8s.io", "docker.io"]) {
       mkdirSync(join(hostsDir, registry), { recursive: true });
-      writeFileSync(join(hostsDir, registry, "hosts.toml"), renderContainerdHostsToml(registry, MIRROR, join(dir, ca)));
+      writeFileSync(join(hostsDir, registry, "hosts.toml"), renderContainerdHostsToml(registry, [MIRROR], join(dir, ca)));
     }
   }
   containerd = await startContainerd(dir, { hostsDir: join(dir, "certs.d") });
