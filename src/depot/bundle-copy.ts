@@ -16,9 +16,9 @@ import { LOCK_FILE, serializeLock, type BundleLock, type LockFile } from "./lock
 export const DEPOT_BUNDLE_DIR = "/var/lib/k8s-ha-offline-depot/bundle";
 
 /**
- * "<dir>.verified": the lock's fingerprint and `stat` (size, mtime, inode) of every file right after all
- * of them hashed to the lock's sha256. While nothing changes those, the copy needs no hashing again;
- * any write to a file changes its mtime (or, replaced, its inode) and the file is hashed again.
+ * "<dir>.verified": the lock's fingerprint and `stat` (size, mtime, ctime, inode) of every file right after
+ * all of them hashed to the lock's sha256. While nothing changes those, the copy needs no hashing again;
+ * any write to a file changes its ctime (which, unlike mtime, cannot be set back) or, replaced, its inode.
  */
 export const stampPath = (dir: string) => `${dir}.verified`;
 
@@ -40,9 +40,9 @@ const stampText = (lock: BundleLock, listing: string) => `lock ${lockFingerprint
 /** The lock's files and sums, as one digest: a new bundle means a new stamp. */
 export const lockFingerprint = (lock: BundleLock) => bytesSha256(lock.files.map((f) => `${f.sha256} ${f.size} ${f.path}`).join("\n"));
 
-/** "size mtime inode path" of every lock file present in the copy, in lock order (paths on stdin: no argv limit). */
+/** "size mtime ctime inode path" of every lock file present in the copy, in lock order (paths on stdin: no argv limit). */
 async function statListing(host: Host, dir: string, lock: BundleLock): Promise<string> {
-  const r = await host.exec(sh`cd -- ${dir} 2>/dev/null && xargs -r -d '\\n' stat -c '%s %Y %i %n' -- 2>/dev/null`, {
+  const r = await host.exec(sh`cd -- ${dir} 2>/dev/null && xargs -r -d '\\n' stat -c '%s %Y %Z %i %n' -- 2>/dev/null`, {
     check: false,
     stdin: lock.files.map((f) => f.path).join("\n") + "\n",
   });
@@ -80,7 +80,7 @@ export async function inspectBundleCopy(host: Host, lock: BundleLock, dir = DEPO
   if ((await readStamp(host, dir)) === stampText(lock, listing)) return { differing: [], extra, stamped: true };
   // Sizes from the listing first: a file of the wrong size needs no hashing to be known wrong.
   const sizes = new Map(listing.split("\n").filter(Boolean).map((l) => {
-    const [size, , , ...path] = l.split(" ");
+    const [size, , , , ...path] = l.split(" ");
     return [path.join(" "), Number(size)] as const;
   }));
   const sameSize = lock.files.filter((f) => sizes.get(f.path) === f.size);
