@@ -38,6 +38,13 @@ const CREDENTIAL = { tlsKey: "depot-tls.key", repoKey: "repo-signing.key" } as c
  */
 const STARTED_WITH = `${dirname(DEPOT_BUNDLE_DIR)}/service.inputs`;
 
+/**
+ * The depot CA (public) beside the copy, for the phase's own check on the node: the depot is asked from the
+ * master itself, because the os phase, which opens the port in the firewall, comes later, and the trust
+ * phase, which puts the CA where the nodes keep it, too.
+ */
+const CHECK_CA = `${dirname(DEPOT_BUNDLE_DIR)}/depot-ca.crt`;
+
 async function systemdVersion(host: Host): Promise<number> {
   const r = await host.exec(sh`systemctl --version`, { check: false });
   return Number(/^systemd (\d+)/.exec(r.stdout.trim())?.[1] ?? 0);
@@ -91,16 +98,18 @@ interface DepotSecret {
 }
 
 /**
- * The serving pair and the signing key as master1 keeps them: what every master's depot is given. Read
- * afresh each time (three small local files): the depot-pki phase may have just replaced them.
+ * The serving pair and the signing key as master1 keeps them: what every master's depot is given (with the
+ * depot CA, public, for the check: CHECK_CA). Read afresh each time (four small local files): the depot-pki
+ * phase may have just replaced them.
  */
 async function readSecretsOnMaster1(ctx: PhaseContext): Promise<{ secrets: DepotSecret[]; missing: string[] }> {
   const secrets: DepotSecret[] = [];
   const missing: string[] = [];
-  for (const [path, mode] of [[DEPOT_SERVING.cert, 0o644], [DEPOT_SERVING.key, 0o600], [repoKeyPath(ctx.stateDir), 0o600]] as const) {
-    const content = await ctx.local.readFile(path);
+  const wanted = [[DEPOT_SERVING.cert, DEPOT_SERVING.cert, 0o644], [DEPOT_SERVING.key, DEPOT_SERVING.key, 0o600], [repoKeyPath(ctx.stateDir), repoKeyPath(ctx.stateDir), 0o600], [depotCaStatePaths(ctx.stateDir).cert, CHECK_CA, 0o644]] as const;
+  for (const [from, path, mode] of wanted) {
+    const content = await ctx.local.readFile(from);
     if (content) secrets.push({ path, content, mode });
-    else missing.push(path);
+    else missing.push(from);
   }
   return { secrets, missing };
 }
@@ -125,18 +134,11 @@ async function runsStaleBinary(host: Host): Promise<boolean> {
   return r.stdout.includes("(deleted)");
 }
 
-/** The depot answers over TLS, verified against the depot CA (what every node does). */
-export async function depotAnswers(url: string, caPem: string | undefined): Promise<boolean> {
-  if (!caPem) return false;
-  const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000), tls: { ca: caPem } }).catch(() => null);
-  await res?.arrayBuffer().catch(() => undefined);
-  return res?.status === 200;
+/** The master's depot answers over TLS at its address, verified against the depot CA (what every node does), asked on the master itself. */
+async function depotAnswers(host: Host, url: string): Promise<boolean> {
+  const r = await host.exec(sh`curl -sS -o /dev/null -w '%{http_code}' --max-time 3 --proto =https --cacert ${CHECK_CA} ${`${url}/v2/`}`, { check: false, timeoutMs: 10_000 });
+  return r.stdout.trim() === "200";
 }
-
-const depotCa = async (ctx: PhaseContext) => {
-  const b = await ctx.local.readFile(depotCaStatePaths(ctx.stateDir).cert);
-  return b ? new TextDecoder().decode(b) : undefined;
-};
 
 /** master1 links its copy from the operator's bundle; the others are sent master1's files over SSH. */
 function sourceFor(ctx: PhaseContext, node: HostSpec): BundleSource {
@@ -163,7 +165,7 @@ export const depot: Phase = {
     const started = await host.readFile(STARTED_WITH);
     if (!started || new TextDecoder().decode(started) !== (await wantedInputs(ctx, host, node))) return todo("depot runs with an older certificate, key or bundle");
     const url = depotUrl(endpointOf(ctx, node));
-    if (!(await depotAnswers(url, await depotCa(ctx)))) return todo(`depot does not answer over TLS (verified with the depot CA) at ${url}`);
+    if (!(await depotAnswers(host, url))) return todo(`depot does not answer over TLS (verified with the depot CA) at ${url}`);
     return NOTHING;
   },
   async run(ctx, node) {
@@ -182,7 +184,6 @@ export const depot: Phase = {
     await ensureService(host, DEPOT_UNIT, restart ? "restart" : "start");
     await host.writeFile(STARTED_WITH, want, { mode: 0o600 });
     const url = depotUrl(endpointOf(ctx, node));
-    const ca = await depotCa(ctx);
-    await waitFor(`the depot of ${node.name} at ${url}/v2/ (over TLS, verified with the depot CA)`, () => depotAnswers(url, ca), 30_000);
+    await waitFor(`the depot of ${node.name} at ${url}/v2/ (over TLS, verified with the depot CA)`, () => depotAnswers(host, url), 30_000);
   },
 };
