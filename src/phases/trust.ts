@@ -13,7 +13,7 @@ import { sh } from "../util/sh.ts";
 
 type TrustFile = { path: string; content: Uint8Array };
 
-/** The three files, from master1's state dir (made by the depot phase); read once per run. */
+/** The three files, from master1's state dir (made by the depot-pki phase); read once per run. */
 function trustFiles(ctx: PhaseContext): Promise<TrustFile[]> {
   return ctx.once("trust-files", async () => {
     const caPath = depotCaStatePaths(ctx.stateDir).cert;
