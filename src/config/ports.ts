@@ -56,7 +56,7 @@ export function portTable(config?: Configured): PortUse[] {
     fixed(SCHEDULER_PORT, "tcp", "kube-scheduler", "control-plane", true, true),
     fixed(ETCD_CLIENT_PORT, "tcp", "etcd client", "etcd", true, true),
     fixed(ETCD_PEER_PORT, "tcp", "etcd peer", "etcd", true, true),
-    ...ours((c) => c.depot.port, "depot", "master1"),
+    ...ours((c) => c.depot.port, "depot", "control-plane"),
     fixed(KUBELET_HEALTHZ_PORT, "tcp", "kubelet (healthz)", "every", false, false),
     fixed(KUBE_PROXY_METRICS_PORT, "tcp", "kube-proxy (metrics)", "every", false, false),
     fixed(KUBE_PROXY_HEALTHZ_PORT, "tcp", "kube-proxy (healthz)", "every", false, false),

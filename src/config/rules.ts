@@ -150,7 +150,7 @@ function portsAreFree(d: Draft, report: Report) {
   const ours: { path: YamlPath; port: number | undefined; what: string }[] = [
     { path: ["loadBalancer", "port"], port: lb?.port, what: "the API load balancer (haproxy)" },
     { path: ["loadBalancer", "statsPort"], port: lb?.statsPort, what: "the haproxy stats page" },
-    { path: ["depot", "port"], port: d.depot?.port, what: "the depot on master1" },
+    { path: ["depot", "port"], port: d.depot?.port, what: "the depots on the masters" },
   ];
   ours.forEach(({ path, port, what }, k) => {
     if (port === undefined) return;

@@ -1,6 +1,6 @@
-// Files that point a node's container runtime at the depot on master1 instead of the internet (the
+// Files that point a node's container runtime at the depots on the masters instead of the internet (the
 // package manager's repository file is the OS profile's: src/profiles/apt.ts, yum.ts). Pure functions:
-// the phases write what these return. depotUrl is the depot as nodes reach it, e.g. https://192.168.217.19:5000.
+// the phases write what these return. A depot URL is a depot as nodes reach it, e.g. https://192.168.217.19:5000.
 // The depot speaks TLS only, and every runtime verifies it against the depot CA the trust phase put at
 // NODE_DEPOT_CA: no skip_verify, no insecure registry.
 import { NODE_DEPOT_CA } from "./trust-paths.ts";
@@ -14,19 +14,19 @@ function hostPort(url: string): string {
 
 /**
  * /etc/containerd/certs.d/<upstreamRegistry>/hosts.toml: pulls of <upstreamRegistry>/x:y go to the
- * depot over TLS (verified against the depot CA) and never to the internet; `server` is set to the depot
- * too, so a depot miss fails fast instead of timing out against an unreachable upstream.
+ * depots over TLS (verified against the depot CA) and never to the internet. containerd tries the
+ * [host] entries in the order written and moves to the next when one fails (refused, unreachable,
+ * 5xx), so listing every master's depot is what lets a node pull while a master is down. `server`
+ * is the first depot too, so a miss everywhere fails fast instead of timing out against an upstream.
  */
-export function renderContainerdHostsToml(upstreamRegistry: string, depotUrl: string, caPath = NODE_DEPOT_CA): string {
-  const depot = trimSlash(depotUrl);
-  if (!depot.startsWith("https://")) throw new Error(`the depot must be reached over https, got ${depot}`);
+export function renderContainerdHostsToml(upstreamRegistry: string, depotUrls: readonly string[], caPath = NODE_DEPOT_CA): string {
+  const depots = depotUrls.map(trimSlash);
+  if (depots.length === 0) throw new Error(`no depot to mirror ${upstreamRegistry} to`);
+  for (const d of depots) if (!d.startsWith("https://")) throw new Error(`the depot must be reached over https, got ${d}`);
   return [
-    `# Written by k8s-ha-offline: ${upstreamRegistry} images are served by the depot on master1 (TLS, depot CA).`,
-    `server = "${depot}"`,
-    "",
-    `[host."${depot}"]`,
-    `  capabilities = ["pull", "resolve"]`,
-    `  ca = ${JSON.stringify(caPath)}`,
+    `# Written by k8s-ha-offline: ${upstreamRegistry} images are served by the depots on the masters (TLS, depot CA), tried in this order.`,
+    `server = "${depots[0]}"`,
+    ...depots.flatMap((d) => ["", `[host."${d}"]`, `  capabilities = ["pull", "resolve"]`, `  ca = ${JSON.stringify(caPath)}`]),
     "",
   ].join("\n");
 }
@@ -41,13 +41,17 @@ export function dockerRegistryCaPath(depotHostPort: string): string {
   return `/etc/docker/certs.d/${depotHostPort}/ca.crt`;
 }
 
-/** /etc/docker/daemon.json for the docker runtime (as in the reference guide, ../shared/seed/): the depot as mirror, over TLS. */
-export function renderDockerDaemonJson(depotHostPort: string): string {
+/**
+ * /etc/docker/daemon.json for the docker runtime (as in the reference guide, ../shared/seed/): every depot
+ * as a mirror over TLS, in order (docker tries the next mirror when one fails).
+ */
+export function renderDockerDaemonJson(depotHostPorts: readonly string[]): string {
   const config = {
     "exec-opts": ["native.cgroupdriver=systemd"],
     // Docker only mirrors docker.io; other registries' images are pulled as <depot>/<repo> by kubeadm's
-    // imageRepository. Both verify the depot with certs.d/<depot>/ca.crt (dockerRegistryCaPath).
-    "registry-mirrors": [`https://${depotHostPort}`],
+    // imageRepository (master1's depot: docker has no fallback for those). All verify the depot with
+    // certs.d/<depot>/ca.crt (dockerRegistryCaPath).
+    "registry-mirrors": depotHostPorts.map((d) => `https://${d}`),
     "log-driver": "json-file",
     "log-opts": { "max-size": "100m" },
     "storage-driver": "overlay2",

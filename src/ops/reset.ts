@@ -38,10 +38,10 @@ export const RESET_PATHS = [
   // chrony's drop-ins (its config file is put back from the copy the time phase kept: see resetServicesScript)
   "/etc/systemd/system/chrony.service.d/k8s-ha-offline.conf", "/etc/systemd/system/chronyd.service.d/k8s-ha-offline.conf",
   // the repository source, trust, binary, markers, depot and backup units
-  "/etc/apt/sources.list.d/k8s-ha-offline.list", "/etc/apt/apt.conf.d/60k8s-ha-offline-depot", "/etc/yum.repos.d/k8s-ha-offline.repo", NODE_ETC_DIR,
+  "/etc/apt/sources.list.d/k8s-ha-offline.list", "/etc/apt/apt.conf.d/60k8s-ha-offline-depot", "/etc/apt/k8s-ha-offline.mirrors", "/etc/yum.repos.d/k8s-ha-offline.repo", NODE_ETC_DIR,
   // the private download directory (the node state dir itself goes with --purge-packages: it holds the packages record)
   "/var/lib/k8s-ha-offline-node/tmp",
-  "/usr/local/bin/k8s-ha-offline", "/etc/systemd/system/k8s-ha-offline-depot.service", "/var/log/k8s-ha-offline",
+  "/usr/local/bin/k8s-ha-offline", "/etc/systemd/system/k8s-ha-offline-depot.service", "/var/log/k8s-ha-offline", "/var/lib/k8s-ha-offline-depot",
   "/etc/systemd/system/k8s-ha-offline-backup.service", "/etc/systemd/system/k8s-ha-offline-backup.timer",
 ];
 
@@ -58,10 +58,10 @@ export interface NodeResetPlan {
   releaseVip?: string;
 }
 
-/** What reset does on one node (master1 also loses the installer's state directory). */
+/** What reset does on one node (a master also loses the installer's state directory: master1's, or the depot's signing key there on the others). */
 export function planNodeReset(config: ClusterConfig, node: HostSpec, opts: ResetOptions): NodeResetPlan {
   const paths = [...RESET_PATHS];
-  if (node.name === firstMaster(config).name) paths.push(config.stateDir);
+  if (hasRole(node, "control-plane")) paths.push(config.stateDir);
   if (!opts.purgePackages) paths.push("/var/lib/k8s-ha-offline-node/installed");
   else paths.push("/var/lib/k8s-ha-offline-node");
   return {

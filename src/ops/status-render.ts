@@ -31,7 +31,7 @@ export function renderStatusTable(r: StatusReport): string {
     textTable(["ETCD MEMBER", "ENDPOINT", "HEALTH", "LEADER", "VERSION", "ERROR"], etcdRows),
     "",
     `VIP ${r.vip.address}: ${vip}`,
-    `Depot ${r.depot.url}: ${r.depot.ok ? "ok" : "FAILING"} (${r.depot.detail})`,
+    ...r.depots.map((d) => `Depot of ${d.node} ${d.url}: ${d.ok ? "up" : "DOWN"} (${d.detail})`),
     `Kubernetes: ${kube}`,
   ];
   if (r.backups?.some((b) => b.schedule || b.newest)) out.push(`Backups: ${renderBackups(r.backups)}`);

@@ -1,5 +1,5 @@
 // `status`: one look at the whole installed cluster — nodes, their services, etcd health per member,
-// the VIP holder, the depot and Kubernetes' own view of its nodes. Read-only; every problem found
+// the VIP holder, every master's depot and Kubernetes' own view of its nodes. Read-only; every problem found
 // is named, and any problem makes the cluster "degraded".
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers, firstMaster, hasRole } from "../config/types.ts";
@@ -11,6 +11,7 @@ import { kubectlCommand, nodeIsReady } from "../cluster/kubectl.ts";
 import { vipHolders } from "./vip.ts";
 import { depotCaStatePaths } from "../pki/depot-pki.ts";
 import { NODE_DEPOT_CA } from "../depot/trust-paths.ts";
+import { allDepots, depotUrl } from "../depot/endpoint.ts";
 import { backupAge, type NodeBackupAge } from "./backup-schedule.ts";
 
 export interface NodeStatus {
@@ -33,13 +34,22 @@ export interface EtcdMemberStatus {
   error?: string;
 }
 
+export interface DepotStatus {
+  /** The master that runs it. */
+  node: string;
+  url: string;
+  ok: boolean;
+  detail: string;
+}
+
 export interface StatusReport {
   cluster: string;
   healthy: boolean;
   nodes: NodeStatus[];
   etcd: EtcdMemberStatus[];
   vip: { address: string; holders: string[]; unknown: string[] };
-  depot: { url: string; ok: boolean; detail: string };
+  /** Every master's depot (master1's at depot.address first), each asked over TLS: losing one degrades, not breaks, the cluster. */
+  depots: DepotStatus[];
   kubernetes: { checked: boolean; detail: string; nodes: { name: string; ready: boolean }[] };
   problems: string[];
   /** The newest backup on each master (backup --schedule); a stale one warns without degrading the cluster. */
@@ -50,8 +60,13 @@ export interface StatusSources {
   config: ClusterConfig;
   /** Connected Host for a node; rejects when the node cannot be reached. */
   host(spec: HostSpec): Promise<Host>;
-  /** Base URL of the depot, e.g. https://192.168.217.19:5000 */
-  depotUrl: string;
+  /**
+   * Base URL of master1's depot (depot.address), e.g. https://192.168.217.19:5000. Optional: every depot,
+   * this one included, comes from the config (allDepots); a given URL only replaces master1's.
+   */
+  depotUrl?: string;
+  /** The depots to ask, each with the master that runs it (default: every master's, from the config). */
+  depots?: { node: string; url: string }[];
   /** The depot CA (PEM) the depot is verified against, as every node does; see readDepotCa. Undefined: not found. */
   depotCa: string | undefined;
 }
@@ -118,14 +133,14 @@ async function etcdStatus(runner: Host, member: HostSpec): Promise<EtcdMemberSta
   return out;
 }
 
-async function depotStatus(url: string, ca: string | undefined): Promise<StatusReport["depot"]> {
-  if (!ca) return { url: `${url}/v2/`, ok: false, detail: `no depot CA here (${NODE_DEPOT_CA} or the state dir's pki/depot-ca.crt): run status on master1 or a node after install` };
+async function depotStatus(node: string, url: string, ca: string | undefined): Promise<DepotStatus> {
+  if (!ca) return { node, url: `${url}/v2/`, ok: false, detail: `no depot CA here (${NODE_DEPOT_CA} or the state dir's pki/depot-ca.crt): run status on master1 or a node after install` };
   try {
     const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(5_000), tls: { ca } });
     await res.arrayBuffer();
-    return { url: `${url}/v2/`, ok: res.status === 200, detail: `HTTP ${res.status}` };
+    return { node, url: `${url}/v2/`, ok: res.status === 200, detail: `HTTP ${res.status}` };
   } catch (err) {
-    return { url: `${url}/v2/`, ok: false, detail: message(err) };
+    return { node, url: `${url}/v2/`, ok: false, detail: message(err) };
   }
 }
 
@@ -164,7 +179,7 @@ export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "probl
   if (r.etcd.length > 0 && !r.etcd.some((m) => m.leader)) problems.push("etcd: no member reports being the leader");
   if (r.vip.holders.length === 0) problems.push(`VIP ${r.vip.address} is held by no control-plane node${r.vip.unknown.length ? ` (could not ask ${r.vip.unknown.join(", ")})` : ""}`);
   if (r.vip.holders.length > 1) problems.push(`VIP ${r.vip.address} is held by ${r.vip.holders.join(" and ")} at once (split brain: VRRP adverts do not reach each other)`);
-  if (!r.depot.ok) problems.push(`depot ${r.depot.url}: ${r.depot.detail}`);
+  for (const d of r.depots) if (!d.ok) problems.push(`depot of ${d.node} ${d.url}: ${d.detail}`);
   if (!r.kubernetes.checked) problems.push(`kubernetes: ${r.kubernetes.detail}`);
   else
     for (const h of config.hosts) {
@@ -173,6 +188,11 @@ export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "probl
       else if (!k.ready) problems.push(`kubernetes: node ${h.name} is NotReady`);
     }
   return problems;
+}
+
+/** Every master's depot, master1's first (at sources.depotUrl when given). */
+function depotsToAsk(sources: StatusSources): { node: string; url: string }[] {
+  return sources.depots ?? allDepots(sources.config).map((d, i) => ({ node: d.node, url: i === 0 && sources.depotUrl ? sources.depotUrl : depotUrl(d.endpoint) }));
 }
 
 export async function collectStatus(sources: StatusSources): Promise<StatusReport> {
@@ -187,18 +207,18 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     const h = hostOf(s);
     return h instanceof Error ? [] : [{ name: s.name, host: h }];
   });
-  const [nodes, etcd, vip, depot, kubernetes, backups] = await Promise.all([
+  const [nodes, etcd, vip, depots, kubernetes, backups] = await Promise.all([
     Promise.all(config.hosts.map((spec) => nodeStatus(config, spec, hostOf(spec)))),
     runner
       ? Promise.all(members.map((m) => etcdStatus(runner, m)))
       : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "no etcd member reachable to ask from" }))),
     vipHolders(cps, config.loadBalancer.vip),
-    depotStatus(sources.depotUrl, sources.depotCa),
+    Promise.all(depotsToAsk(sources).map((d) => depotStatus(d.node, d.url, sources.depotCa))),
     kubernetesStatus(master1),
     Promise.all(cps.map((c) => backupAge(c.host, controlPlanes(config).find((s) => s.name === c.name)!, config.name).catch(() => ({ node: c.name })))),
   ]);
   const unreachableCps = controlPlanes(config).filter((s) => hostOf(s) instanceof Error).map((s) => s.name);
-  const partial = { cluster: config.name, nodes, etcd, vip: { address: config.loadBalancer.vip, holders: vip.holders, unknown: [...unreachableCps, ...vip.unknown] }, depot, kubernetes };
+  const partial = { cluster: config.name, nodes, etcd, vip: { address: config.loadBalancer.vip, holders: vip.holders, unknown: [...unreachableCps, ...vip.unknown] }, depots, kubernetes };
   const problems = findProblems(config, partial);
   return { ...partial, healthy: problems.length === 0, problems, backups };
 }

@@ -1,29 +1,49 @@
-// Phase "depot": the binary serves the bundle from master1 as a systemd service, so the nodes
-// can pull images and packages during install and whenever a node is added later. Before the service
-// (re)starts, the depot PKI (CA kept in the state dir, serving certificate naming every master) and the
-// repository signing key are made or kept; the service gets both private keys through LoadCredential=.
-import { dirname } from "node:path";
-import type { Phase } from "./phase.ts";
-import { firstMaster } from "../config/types.ts";
+// Phase "depot": every control-plane node serves the bundle as a systemd service (issue 16: losing any
+// master, master1 included, loses no image, package or file), so the nodes can pull images and packages
+// during install, whenever a node is added later, and while a master is down. On each master: its own
+// verified copy of the bundle (src/depot/bundle-copy.ts), the serving pair and the repository signing key
+// from master1's state (the depot-pki phase made them; 0600, given over SSH like the etcd certificates),
+// the same unit listening on the node's own address (master1's on depot.address), both private keys
+// handed to the service through LoadCredential=.
+import type { Phase, PhaseContext } from "./phase.ts";
+import { controlPlanes, firstMaster, type HostSpec } from "../config/types.ts";
 import { render } from "../templates/render.ts";
 import unitTemplate from "../../assets/systemd/k8s-ha-offline-depot.service" with { type: "text" };
 import { installUnitFile, ensureService, unitState } from "../cluster/systemd.ts";
 import { waitFor } from "../cluster/wait.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { NODE_BINARY } from "./binary.ts";
-import type { PhaseContext } from "./phase.ts";
 import { sh } from "../util/sh.ts";
 import { systemdArg } from "../util/systemd-escape.ts";
-import { depotUrl, endpointHostPort } from "../depot/endpoint.ts";
-import { DEPOT_SERVING, depotCaStatePaths, planDepotPki, reviewDepotPki, type ExistingDepotPki } from "../pki/depot-pki.ts";
-import { ensureRepoKey, readRepoKey, repoKeyPath } from "./util/repo-key.ts";
+import { depotUrl, endpointHostPort, ownDepot } from "../depot/endpoint.ts";
+import { DEPOT_SERVING, depotCaStatePaths } from "../pki/depot-pki.ts";
+import { repoKeyPath } from "./util/repo-key.ts";
+import { requireLock } from "./util/depot-files.ts";
+import { DEPOT_BUNDLE_DIR, inspectBundleCopy, lockFingerprint, syncBundleCopy, type BundleSource } from "../depot/bundle-copy.ts";
+import { bytesSha256 } from "../hosts/sha256.ts";
+import { InstallError } from "../util/errors.ts";
 import type { Host } from "../hosts/host.ts";
+import { dirname } from "node:path";
 
 export const DEPOT_UNIT = "k8s-ha-offline-depot.service";
 
 /** systemd learned LoadCredential= (and the %d specifier) in v247; el7's systemd 219 gets the key paths directly. */
 const CREDENTIALS_SINCE = 247;
 const CREDENTIAL = { tlsKey: "depot-tls.key", repoKey: "repo-signing.key" } as const;
+
+/**
+ * What the running service was started with (unit, serving pair, signing key, bundle): a digest written
+ * after each (re)start, so a new certificate on master1 — where the depot-pki phase writes it in place —
+ * or a new bundle restarts the service, and nothing else does.
+ */
+const STARTED_WITH = `${dirname(DEPOT_BUNDLE_DIR)}/service.inputs`;
+
+/**
+ * The depot CA (public) beside the copy, for the phase's own check on the node: the depot is asked from the
+ * master itself, because the os phase, which opens the port in the firewall, comes later, and the trust
+ * phase, which puts the CA where the nodes keep it, too.
+ */
+const CHECK_CA = `${dirname(DEPOT_BUNDLE_DIR)}/depot-ca.crt`;
 
 async function systemdVersion(host: Host): Promise<number> {
   const r = await host.exec(sh`systemctl --version`, { check: false });
@@ -35,7 +55,7 @@ export interface DepotUnitInput {
   bundleDir: string;
   listen: string;
   stateDir: string;
-  /** Whether master1's systemd has LoadCredential= (v247+). */
+  /** Whether the node's systemd has LoadCredential= (v247+). */
   credentials: boolean;
 }
 
@@ -59,77 +79,111 @@ export function renderDepotUnit(u: DepotUnitInput): string {
   }, "k8s-ha-offline-depot.service");
 }
 
-async function unitFor(ctx: PhaseContext): Promise<string> {
-  const credentials = await ctx.once("depot-systemd-credentials", async () => (await systemdVersion(ctx.local)) >= CREDENTIALS_SINCE);
-  return renderDepotUnit({ cluster: ctx.config.name, bundleDir: ctx.bundleDir, listen: endpointHostPort(ctx.depot), stateDir: ctx.stateDir, credentials });
+/** Where this master's depot listens and is reached: its own address (master1: depot.address). */
+function endpointOf(ctx: PhaseContext, node: HostSpec) {
+  const ep = ownDepot(ctx.config, node.name);
+  if (!ep) throw new InstallError(`${node.name} is not a control-plane node; only masters run a depot`);
+  return ep;
 }
 
-const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
+async function unitFor(ctx: PhaseContext, host: Host, node: HostSpec): Promise<string> {
+  const credentials = await ctx.once(`depot-systemd-credentials:${node.name}`, async () => (await systemdVersion(host)) >= CREDENTIALS_SINCE);
+  return renderDepotUnit({ cluster: ctx.config.name, bundleDir: DEPOT_BUNDLE_DIR, listen: endpointHostPort(endpointOf(ctx, node)), stateDir: ctx.stateDir, credentials });
+}
 
-/** The depot PKI as it is on master1: the CA from the state dir (or its backup), the serving pair. */
-export async function readDepotPki(ctx: Pick<PhaseContext, "local" | "stateDir">): Promise<ExistingDepotPki> {
-  const p = depotCaStatePaths(ctx.stateDir);
-  const read = async (a: string, b?: string) => decode(await ctx.local.readFile(a)) ?? (b ? decode(await ctx.local.readFile(b)) : undefined);
-  const ca = { certPem: await read(p.cert, p.backupCert), keyPem: await read(p.key, p.backupKey) };
-  return { ca: ca.certPem || ca.keyPem ? ca : undefined, serving: { certPem: await read(DEPOT_SERVING.cert), keyPem: await read(DEPOT_SERVING.key) } };
+interface DepotSecret {
+  path: string;
+  content: Uint8Array;
+  mode: number;
+}
+
+/**
+ * The serving pair and the signing key as master1 keeps them: what every master's depot is given (with the
+ * depot CA, public, for the check: CHECK_CA). Read afresh each time (four small local files): the depot-pki
+ * phase may have just replaced them.
+ */
+async function readSecretsOnMaster1(ctx: PhaseContext): Promise<{ secrets: DepotSecret[]; missing: string[] }> {
+  const secrets: DepotSecret[] = [];
+  const missing: string[] = [];
+  const wanted = [[DEPOT_SERVING.cert, DEPOT_SERVING.cert, 0o644], [DEPOT_SERVING.key, DEPOT_SERVING.key, 0o600], [repoKeyPath(ctx.stateDir), repoKeyPath(ctx.stateDir), 0o600], [depotCaStatePaths(ctx.stateDir).cert, CHECK_CA, 0o644]] as const;
+  for (const [from, path, mode] of wanted) {
+    const content = await ctx.local.readFile(from);
+    if (content) secrets.push({ path, content, mode });
+    else missing.push(from);
+  }
+  return { secrets, missing };
+}
+
+async function secretsOnMaster1(ctx: PhaseContext): Promise<DepotSecret[]> {
+  const { secrets, missing } = await readSecretsOnMaster1(ctx);
+  if (missing.length) throw new InstallError(`depot: ${missing.join(", ")} not found on master1; the depot-pki phase makes them: run install --only depot-pki,depot`);
+  return secrets;
+}
+
+const same = (a: Uint8Array | null, b: Uint8Array) => a !== null && Buffer.from(a).equals(Buffer.from(b));
+
+/** The digest of what the service should be running with (see STARTED_WITH). */
+async function wantedInputs(ctx: PhaseContext, host: Host, node: HostSpec): Promise<string> {
+  const parts = [await unitFor(ctx, host, node), ...(await secretsOnMaster1(ctx)).map((s) => bytesSha256(s.content)), lockFingerprint(requireLock(ctx))];
+  return `${bytesSha256(parts.join("\n"))}\n`;
 }
 
 /** The service still runs a binary that the binary phase has since replaced. */
-async function runsStaleBinary(ctx: PhaseContext): Promise<boolean> {
-  const r = await ctx.local.exec(sh`pid=$(systemctl show -p MainPID --value ${DEPOT_UNIT}); [ "$pid" -gt 0 ] && readlink /proc/$pid/exe`, { check: false });
+async function runsStaleBinary(host: Host): Promise<boolean> {
+  const r = await host.exec(sh`pid=$(systemctl show -p MainPID --value ${DEPOT_UNIT}); [ "$pid" -gt 0 ] && readlink /proc/$pid/exe`, { check: false });
   return r.stdout.includes("(deleted)");
 }
 
-/** The depot answers over TLS, verified against the depot CA (what every node does). */
-export async function depotAnswers(url: string, caPem: string | undefined): Promise<boolean> {
-  if (!caPem) return false;
-  const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(2000), tls: { ca: caPem } }).catch(() => null);
-  await res?.arrayBuffer().catch(() => undefined);
-  return res?.status === 200;
+/** The master's depot answers over TLS at its address, verified against the depot CA (what every node does), asked on the master itself. */
+async function depotAnswers(host: Host, url: string): Promise<boolean> {
+  const r = await host.exec(sh`curl -sS -o /dev/null -w '%{http_code}' --max-time 3 --proto =https --cacert ${CHECK_CA} ${`${url}/v2/`}`, { check: false, timeoutMs: 10_000 });
+  return r.stdout.trim() === "200";
 }
 
-/** What the depot phase would change in the PKI and the key, in words; empty when everything is kept. */
-async function pendingSecrets(ctx: PhaseContext): Promise<string[]> {
-  const existing = await readDepotPki(ctx);
-  const out = reviewDepotPki(ctx.config, existing).filter((a) => a.action === "issued").map((a) => `${a.id}: ${a.why}`);
-  const paths = depotCaStatePaths(ctx.stateDir);
-  if (out.length === 0) {
-    // Kept, but a copy (or the backup) may be missing.
-    for (const [path, want] of [[paths.cert, existing.ca?.certPem], [paths.backupCert, existing.ca?.certPem], [paths.backupKey, existing.ca?.keyPem], [paths.key, existing.ca?.keyPem]] as const)
-      if (decode(await ctx.local.readFile(path)) !== want) out.push(`${path} missing or different`);
-  }
-  if (!(await readRepoKey(ctx))) out.push(`repository signing key: missing (${repoKeyPath(ctx.stateDir)})`);
-  return out;
+/** master1 links its copy from the operator's bundle; the others are sent master1's files over SSH. */
+function sourceFor(ctx: PhaseContext, node: HostSpec): BundleSource {
+  return node.name === firstMaster(ctx.config).name ? { kind: "local", dir: ctx.bundleDir } : { kind: "upload", dirs: [ctx.bundleDir, DEPOT_BUNDLE_DIR] };
 }
 
 export const depot: Phase = {
   name: "depot",
-  title: "Serve the bundle from master1 over HTTPS (registry /v2/, signed packages /repo/, files /files/) as a systemd service",
-  hosts: (c) => [firstMaster(c)],
-  mode: "once",
-  async check(ctx) {
-    const secrets = await pendingSecrets(ctx);
-    if (secrets.length) return todo(secrets.join(", "));
-    const cur = await ctx.local.readFile(`/etc/systemd/system/${DEPOT_UNIT}`);
-    if (!cur || new TextDecoder().decode(cur) !== (await unitFor(ctx))) return todo("depot service not installed or different");
-    if (!(await unitState(ctx.local, DEPOT_UNIT)).active) return todo("depot service not running");
-    if (await runsStaleBinary(ctx)) return todo("depot runs an older build of the binary");
-    const ca = decode(await ctx.local.readFile(depotCaStatePaths(ctx.stateDir).cert));
-    if (!(await depotAnswers(depotUrl(ctx.depot), ca))) return todo(`depot does not answer over TLS (verified with the depot CA) at ${depotUrl(ctx.depot)}`);
+  title: "Every master serves its verified copy of the bundle over HTTPS (registry /v2/, signed packages /repo/, files /files/) as a systemd service",
+  hosts: (c) => controlPlanes(c),
+  mode: "parallel",
+  async check(ctx, node) {
+    const host = await ctx.host(node);
+    const copy = await inspectBundleCopy(host, requireLock(ctx));
+    if (copy.differing.length) return todo(`bundle copy: ${copy.differing.length} file(s) missing or different (${copy.differing.slice(0, 3).map((f) => f.path).join(", ")}${copy.differing.length > 3 ? ", ..." : ""})`);
+    if (copy.extra.length) return todo(`bundle copy: ${copy.extra.length} file(s) the lock does not list`);
+    const { secrets, missing } = await readSecretsOnMaster1(ctx);
+    if (missing.length) return todo(`${missing.join(", ")} not on master1 yet (the depot-pki phase makes them)`);
+    for (const s of secrets) if (!same(await host.readFile(s.path), s.content)) return todo(`${s.path} missing or different`);
+    const cur = await host.readFile(`/etc/systemd/system/${DEPOT_UNIT}`);
+    if (!cur || new TextDecoder().decode(cur) !== (await unitFor(ctx, host, node))) return todo("depot service not installed or different");
+    if (!(await unitState(host, DEPOT_UNIT)).active) return todo("depot service not running");
+    if (await runsStaleBinary(host)) return todo("depot runs an older build of the binary");
+    const started = await host.readFile(STARTED_WITH);
+    if (!started || new TextDecoder().decode(started) !== (await wantedInputs(ctx, host, node))) return todo("depot runs with an older certificate, key or bundle");
+    const url = depotUrl(endpointOf(ctx, node));
+    if (!(await depotAnswers(host, url))) return todo(`depot does not answer over TLS (verified with the depot CA) at ${url}`);
     return NOTHING;
   },
-  async run(ctx) {
-    const plan = await planDepotPki(ctx.config, await readDepotPki(ctx));
-    for (const a of plan.actions) if (a.action === "issued") ctx.log.info(`    depot: issued ${a.id} (${a.why})`);
-    await ctx.local.exec(
-      sh`mkdir -p /var/log/k8s-ha-offline ${[...new Set(plan.files.map((f) => dirname(f.path)))]} && chmod 700 ${`${ctx.stateDir}/pki`} ${dirname(DEPOT_SERVING.key)}`,
-    );
-    let secretsChanged = false;
-    for (const f of plan.files) secretsChanged = (await ctx.local.writeFile(f.path, f.content, { mode: f.mode })) || secretsChanged;
-    const { created } = await ensureRepoKey(ctx);
-    const changed = await installUnitFile(ctx.local, `/etc/systemd/system/${DEPOT_UNIT}`, await unitFor(ctx));
-    // A new certificate or key, a new unit or a new build of the binary (the binary phase just replaced it) all need a restart.
-    await ensureService(ctx.local, DEPOT_UNIT, changed || secretsChanged || created || (await runsStaleBinary(ctx)) ? "restart" : "start");
-    await waitFor(`the depot at ${depotUrl(ctx.depot)}/v2/ (over TLS, verified with the depot CA)`, () => depotAnswers(depotUrl(ctx.depot), plan.caCertPem), 30_000);
+  async run(ctx, node) {
+    const host = await ctx.host(node);
+    const report = await syncBundleCopy(host, requireLock(ctx), sourceFor(ctx, node), { progress: (l) => ctx.log.info(`    depot copy: ${l}`) });
+    if (report.transferred.length || report.removed.length)
+      ctx.log.info(`    ${node.name}: depot copy: ${report.transferred.length} file(s) (${(report.bytes / 1048576).toFixed(0)} MB) placed, ${report.removed.length} removed, all checked against the lock`);
+    const secrets = await secretsOnMaster1(ctx);
+    await host.exec(sh`mkdir -p /var/log/k8s-ha-offline ${[...new Set(secrets.map((s) => dirname(s.path)))]} && chmod 700 ${dirname(DEPOT_SERVING.key)} ${dirname(repoKeyPath(ctx.stateDir))}`);
+    for (const s of secrets) await host.writeFile(s.path, s.content, { mode: s.mode });
+    await installUnitFile(host, `/etc/systemd/system/${DEPOT_UNIT}`, await unitFor(ctx, host, node));
+    const want = await wantedInputs(ctx, host, node);
+    const started = await host.readFile(STARTED_WITH);
+    // A new certificate, key, unit, bundle or build of the binary (the binary phase just replaced it) all need a restart.
+    const restart = !started || new TextDecoder().decode(started) !== want || (await runsStaleBinary(host));
+    await ensureService(host, DEPOT_UNIT, restart ? "restart" : "start");
+    await host.writeFile(STARTED_WITH, want, { mode: 0o600 });
+    const url = depotUrl(endpointOf(ctx, node));
+    await waitFor(`the depot of ${node.name} at ${url}/v2/ (over TLS, verified with the depot CA)`, () => depotAnswers(host, url), 30_000);
   },
 };

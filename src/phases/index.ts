@@ -3,6 +3,7 @@
 import type { Phase } from "./phase.ts";
 import { preflight } from "./preflight/index.ts";
 import { binary } from "./binary.ts";
+import { depotPki } from "./depot-pki.ts";
 import { depot } from "./depot.ts";
 import { trust } from "./trust.ts";
 import { os } from "./os.ts";
@@ -22,7 +23,8 @@ import { post } from "./post.ts";
 export const PHASES: readonly Phase[] = [
   preflight, //  read-only checks on every node; stops before any change
   binary, //     this executable on every node (sha256-compared)
-  depot, //      master1 serves the bundle over HTTPS: registry, signed package repo, files
+  depotPki, //   depot CA, serving certificate (every master) and repo signing key, once on master1
+  depot, //      every master serves its verified bundle copy over HTTPS: registry, signed package repo, files
   trust, //      depot CA + repository public key on every node (over SSH)
   os, //         hostname, /etc/hosts, swap, SELinux, firewall, modules, sysctls
   packages, //   depot repository only, locked versions

@@ -5,7 +5,7 @@ import type { Host } from "../hosts/host.ts";
 import { findProfile, type OsProfile } from "../profiles/index.ts";
 import { embeddedManifests } from "../profiles/manifests.ts";
 import type { PinnedPackage } from "../profiles/profile.ts";
-import { depotUrl } from "../depot/endpoint.ts";
+import { depotUrl, depotsFor } from "../depot/endpoint.ts";
 import { hasRole, type HostSpec } from "../config/types.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { requireLock } from "./util/depot-files.ts";
@@ -41,11 +41,10 @@ function lockedPackages(ctx: Pick<PhaseContext, "lock">, node: HostSpec): Pinned
   return out;
 }
 
-/** The repository file and what verifies it (the depot CA for apt), written together. */
-function repoFiles(ctx: PhaseContext): { path: string; content: string }[] {
+/** The repository files naming every depot (this node's own first) and what verifies them, written together. */
+function repoFiles(ctx: PhaseContext, node: HostSpec): { path: string; content: string }[] {
   const { packageManager: pm, name } = bundleProfile(ctx);
-  const url = depotUrl(ctx.depot);
-  return [{ path: pm.repoPath, content: pm.renderRepo(url, name) }, ...pm.trustFiles(url)];
+  return pm.repoFiles(depotsFor(ctx.config, node.name).map(depotUrl), name);
 }
 
 async function installedVersions(host: Host, ctx: PhaseContext, names: string[]): Promise<Map<string, string>> {
@@ -55,15 +54,15 @@ async function installedVersions(host: Host, ctx: PhaseContext, names: string[])
 
 const repo: Step = {
   name: "depot-repo",
-  async check(host, ctx) {
-    for (const { path, content } of repoFiles(ctx)) {
+  async check(host, ctx, node) {
+    for (const { path, content } of repoFiles(ctx, node)) {
       const cur = await host.readFile(path);
       if (!cur || new TextDecoder().decode(cur) !== content) return todo(`${path} missing or different`);
     }
     return NOTHING;
   },
-  async run(host, ctx) {
-    for (const { path, content } of repoFiles(ctx)) await host.writeFile(path, content, { mode: 0o644 });
+  async run(host, ctx, node) {
+    for (const { path, content } of repoFiles(ctx, node)) await host.writeFile(path, content, { mode: 0o644 });
   },
 };
 

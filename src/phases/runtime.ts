@@ -8,7 +8,8 @@ import configTemplate from "../../assets/containerd/config.toml" with { type: "t
 import unitTemplate from "../../assets/containerd/containerd.service" with { type: "text" };
 import { renderContainerdHostsToml, containerdHostsDir, renderDockerDaemonJson, dockerRegistryCaPath } from "../depot/node-config.ts";
 import { depotCaStatePaths } from "../pki/depot-pki.ts";
-import { depotUrl, endpointHostPort } from "../depot/endpoint.ts";
+import { depotUrl, depotsFor, endpointHostPort } from "../depot/endpoint.ts";
+import type { HostSpec } from "../config/types.ts";
 import dockerUnitTemplate from "../../assets/docker/docker.service" with { type: "text" };
 import type { LockFile } from "../depot/lock.ts";
 import { installUnitFile, ensureService, unitState } from "../cluster/systemd.ts";
@@ -62,24 +63,30 @@ export function sandboxImage(ctx: PhaseContext): string {
 async function depotCa(ctx: PhaseContext): Promise<string> {
   const path = depotCaStatePaths(ctx.stateDir).cert;
   const ca = await ctx.local.readFile(path);
-  if (!ca) throw new InstallError(`${path} not found on master1; the depot phase makes it: run install --only depot,trust`);
+  if (!ca) throw new InstallError(`${path} not found on master1; the depot-pki phase makes it: run install --only depot-pki,depot,trust`);
   return new TextDecoder().decode(ca);
 }
 
-async function wantedFiles(host: Host, ctx: PhaseContext): Promise<[string, string][]> {
+async function wantedFiles(host: Host, ctx: PhaseContext, node: HostSpec): Promise<[string, string][]> {
   const snapshotter = await snapshotterOf(host);
   const files: [string, string][] = [
     ["/etc/systemd/system/containerd.service", render(unitTemplate, {}, "containerd.service")],
     ["/etc/containerd/config.toml", render(configTemplate, { cluster: ctx.config.name, sandboxImage: sandboxImage(ctx), snapshotter }, "config.toml")],
   ];
+  // Every depot, this node's own first (src/depot/endpoint.ts says why that order); the registry named
+  // after master1's depot (kubeadm's imageRepository) is listed too, so its images come from another
+  // master's depot while master1 is down.
+  const depots = depotsFor(ctx.config, node.name);
   for (const reg of mirroredRegistries(ctx))
-    files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, depotUrl(ctx.depot))]);
-  if (dockerRuntime(ctx))
+    files.push([`${containerdHostsDir(reg)}/hosts.toml`, renderContainerdHostsToml(reg, depots.map(depotUrl))]);
+  if (dockerRuntime(ctx)) {
+    const ca = await depotCa(ctx);
     files.push(
       ["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")],
-      ["/etc/docker/daemon.json", renderDockerDaemonJson(endpointHostPort(ctx.depot))],
-      [dockerRegistryCaPath(endpointHostPort(ctx.depot)), await depotCa(ctx)],
+      ["/etc/docker/daemon.json", renderDockerDaemonJson(depots.map(endpointHostPort))],
+      ...depots.map((d): [string, string] => [dockerRegistryCaPath(endpointHostPort(d)), ca]),
     );
+  }
   return files;
 }
 
@@ -114,15 +121,15 @@ const binaries: Step = {
 
 const service: Step = {
   name: "containerd",
-  async check(host, ctx) {
-    for (const [p, c] of await wantedFiles(host, ctx)) if ((await readText(host, p)) !== c) return todo(`${p} missing or different`);
+  async check(host, ctx, node) {
+    for (const [p, c] of await wantedFiles(host, ctx, node)) if ((await readText(host, p)) !== c) return todo(`${p} missing or different`);
     if (!(await unitState(host, "containerd.service")).active) return todo("containerd not running");
     if (dockerRuntime(ctx) && !(await unitState(host, "docker.service")).active) return todo("docker not running");
     return NOTHING;
   },
-  async run(host, ctx) {
+  async run(host, ctx, node) {
     let changed = false;
-    for (const [p, c] of await wantedFiles(host, ctx)) {
+    for (const [p, c] of await wantedFiles(host, ctx, node)) {
       await host.exec(sh`mkdir -p ${dirname(p)}`);
       changed = (p.endsWith(".service") ? await installUnitFile(host, p, c) : await host.writeFile(p, c, { mode: 0o644 })) || changed;
     }

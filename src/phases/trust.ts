@@ -13,14 +13,14 @@ import { sh } from "../util/sh.ts";
 
 type TrustFile = { path: string; content: Uint8Array };
 
-/** The three files, from master1's state dir (made by the depot phase); read once per run. */
+/** The three files, from master1's state dir (made by the depot-pki phase); read once per run. */
 function trustFiles(ctx: PhaseContext): Promise<TrustFile[]> {
   return ctx.once("trust-files", async () => {
     const caPath = depotCaStatePaths(ctx.stateDir).cert;
     const ca = await ctx.local.readFile(caPath);
     const key = await readRepoKey(ctx);
     const missing = [...(ca ? [] : [caPath]), ...(key ? [] : [repoKeyPath(ctx.stateDir)])];
-    if (!ca || !key) throw new InstallError(`trust: ${missing.join(" and ")} not found on master1; the depot phase makes them: run install --only depot,trust`);
+    if (!ca || !key) throw new InstallError(`trust: ${missing.join(" and ")} not found on master1; the depot-pki phase makes them: run install --only depot-pki,trust`);
     return [
       { path: NODE_DEPOT_CA, content: ca },
       { path: NODE_REPO_KEY_GPG, content: key.publicBinary },

@@ -35,16 +35,16 @@ export interface RepoFile {
   content: string;
 }
 
-/** How a node installs packages, and the one repository file that points it at the depot. */
+/** How a node installs packages, and the repository files that point it at the depots. */
 export interface PackageManager {
   /** The package files it installs (the lock's file kind). */
   format: PackageFormat;
-  /** Where the repository file goes on the node. */
-  repoPath: string;
-  /** That file: the depot's repo/<profile>/ as the only source. depotUrl is the depot as nodes reach it. */
-  renderRepo(depotUrl: string, profile: string): string;
-  /** Other files the package manager needs to verify the depot (e.g. apt's CA setting); written with the repository file. */
-  trustFiles(depotUrl: string): RepoFile[];
+  /**
+   * The repository file(s) naming the depots' repo/<profile>/ as the only source, tried in the order of
+   * depotUrls (the depots as this node reaches them), with whatever the package manager needs to verify
+   * them (e.g. apt's CA setting). Written together by the packages phase.
+   */
+  repoFiles(depotUrls: readonly string[], profile: string): RepoFile[];
   /** Prints "name version" for each of `names` that is installed (nothing for the others). */
   installed(names: readonly string[]): ShellCommand;
   /** Installs exactly these versions from the depot repository, and from nowhere else. */

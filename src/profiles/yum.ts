@@ -1,4 +1,4 @@
-// yum on Enterprise Linux nodes: one .repo file for the depot, verified over TLS against the depot CA and
+// yum on Enterprise Linux nodes: one .repo file for the depots, verified over TLS against the depot CA and
 // by the signature of its repomd.xml, and every other repository disabled for the install.
 import { sh } from "../util/sh.ts";
 import { REPO_FILE_HEADER, depotRepoUrl } from "./depot-repo.ts";
@@ -8,8 +8,15 @@ import { NODE_DEPOT_CA, NODE_REPO_KEY_ASC } from "../depot/trust-paths.ts";
 const YUM_REPO = "/etc/yum.repos.d/k8s-ha-offline.repo";
 const REPO_ID = "k8s-ha-offline";
 
-/** /etc/yum.repos.d/k8s-ha-offline.repo — the only enabled repository (install with --disablerepo='*' --enablerepo=k8s-ha-offline). */
-export function renderYumRepo(depotUrl: string, profile: string): string {
+/**
+ * /etc/yum.repos.d/k8s-ha-offline.repo — the only enabled repository (install with --disablerepo='*'
+ * --enablerepo=k8s-ha-offline), on every depot: yum and dnf fetch from the first baseurl and move to the
+ * next when one fails (failovermethod=priority keeps el7's yum in this order instead of a random start;
+ * dnf always goes in order).
+ */
+export function renderYumRepo(depotUrls: readonly string[], profile: string): string {
+  const [first, ...rest] = depotUrls.map((u) => depotRepoUrl(u, profile));
+  if (!first) throw new Error("no depot for the yum repository");
   return [
     REPO_FILE_HEADER,
     "# The depot is verified over TLS against the depot CA, and its repodata/repomd.xml against the",
@@ -20,7 +27,10 @@ export function renderYumRepo(depotUrl: string, profile: string): string {
     "# together with repo_gpgcheck=1, which must never be turned off here.",
     `[${REPO_ID}]`,
     `name=k8s-ha-offline depot (${profile})`,
-    `baseurl=${depotRepoUrl(depotUrl, profile)}`,
+    // One URL a line, the others indented: the continuation form yum and dnf both read.
+    `baseurl=${first}`,
+    ...rest.map((u) => `        ${u}`),
+    "failovermethod=priority",
     "enabled=1",
     `sslcacert=${NODE_DEPOT_CA}`,
     "sslverify=1",
@@ -36,10 +46,8 @@ export function renderYumRepo(depotUrl: string, profile: string): string {
 
 export const yum: PackageManager = {
   format: "rpm",
-  repoPath: YUM_REPO,
-  renderRepo: renderYumRepo,
-  // Everything yum needs to verify the depot is in the .repo file itself.
-  trustFiles: () => [],
+  // Everything yum needs to verify the depots is in the .repo file itself.
+  repoFiles: (depotUrls, profile) => [{ path: YUM_REPO, content: renderYumRepo(depotUrls, profile) }],
   installed: (names) =>
     sh`rpm -q --qf '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n' ${names} 2>/dev/null | grep -v 'not installed'`,
   install: (pkgs) => sh`yum --disablerepo='*' --enablerepo=${REPO_ID} install -y ${pkgs.map((p) => `${p.name}-${p.version}`)}`,

@@ -190,7 +190,7 @@ test("nodes trust only the depot they were given: nothing insecure under /etc (t
   const cases: [string, () => Promise<string | undefined>][] = NODES.map((n) => [
     n,
     async () => {
-      const r = await labExec(n, `grep -rIlE 'trusted=yes|skip_verify|gpgcheck=0|insecure-registries|http://192\\.168\\.217\\.19:5000' /etc 2>/dev/null; true`);
+      const r = await labExec(n, `grep -rIlE 'trusted=yes|skip_verify|gpgcheck=0|insecure-registries|http://192\\.168\\.217\\.(19|20|21):5000' /etc 2>/dev/null; true`);
       return r.stdout.trim() ? `found in ${r.stdout.trim().replace(/\n/g, ", ")}` : undefined;
     },
   ]);
@@ -202,7 +202,10 @@ test("apt on every node fetches the depot's index over TLS, signed, with no warn
     n,
     async () => {
       const list = (await labExec(n, "cat /etc/apt/sources.list.d/k8s-ha-offline.list", { check: true })).stdout;
-      if (!/^deb \[signed-by=\S+\] https:\/\//m.test(list) || list.includes("trusted=yes")) return `source: ${list.trim()}`;
+      // The depots come through apt's mirror method (issue 16): the source names the mirror list, which names every depot over https.
+      if (!/^deb \[signed-by=\S+\] mirror\+file:\/etc\/apt\/k8s-ha-offline\.mirrors \.\/$/m.test(list) || list.includes("trusted=yes")) return `source: ${list.trim()}`;
+      const mirrors = (await labExec(n, "cat /etc/apt/k8s-ha-offline.mirrors", { check: true })).stdout.trim().split("\n");
+      if (mirrors.length !== 3 || mirrors.some((m) => !m.startsWith("https://"))) return `mirror list: ${mirrors.join(", ")}`;
       const r = await labExec(n, "apt-get update -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/k8s-ha-offline.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 2>&1; echo exit=$?");
       if (!/exit=0$/.test(r.stdout.trim())) return r.stdout.trim().split("\n").slice(-3).join(" | ");
       if (/^(W|E):/m.test(r.stdout) || /unsigned|not signed|insecure/i.test(r.stdout)) return r.stdout.trim().split("\n").filter((l) => /^(W|E):/.test(l)).join(" | ");

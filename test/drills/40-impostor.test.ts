@@ -1,4 +1,5 @@
-// Issue 15's impostor drill: nobody on the network can feed the nodes. On the cluster the earlier drills
+// Issue 15's impostor drill: nobody on the network can feed the nodes. (Issue 16: with the other masters'
+// depots up the nodes bypass the impostor and the install succeeds; with them closed, it stops.) On the cluster the earlier drills
 // left, the depot is moved to its own address (depot.address, a second address on master1), then
 // something else answers at that address for every other node, from the lab host on the same segment
 // (ARP-spoofed: the nodes' neighbour entry for the depot points at the host): plain HTTP, TLS with another CA's
@@ -84,6 +85,19 @@ async function startImpostor(mode: string): Promise<{ stop: () => Promise<void>;
   };
 }
 
+/**
+ * Every master runs a depot (issue 16) and the nodes move on to the next one when the first fails, so an
+ * impostor at depot.address alone cannot stop an install: the nodes take everything from master2's and
+ * master3's depots instead. To see the refusal itself, those are closed to the network for a while (their
+ * own master still reaches them through lo, so the depot phase's check on the master passes).
+ */
+async function closeOtherDepots(closed: boolean) {
+  const rule = `INPUT -p tcp --dport ${PORT} ! -i lo -j REJECT --reject-with tcp-reset`;
+  await Promise.all(
+    ["master2", "master3"].map((m) => labExec(m, closed ? `iptables -w -C ${rule} 2>/dev/null || iptables -w -I ${rule}` : `while iptables -w -D ${rule} 2>/dev/null; do :; done; true`, { check: true })),
+  );
+}
+
 /** Give node1 something to fetch in packages and runtime: a bundle package and the pause image gone. */
 async function makeWork() {
   await labExec("node1", `dpkg -r --force-depends ${victimPackage} >/dev/null 2>&1; ctr -n k8s.io images rm ${pauseRef} >/dev/null 2>&1; true`);
@@ -131,6 +145,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await spoof(false).catch(() => {});
+  await closeOtherDepots(false).catch(() => {});
   await run(["ip", "addr", "del", `${DEPOT_ADDRESS}/32`, "dev", BRIDGE]).catch(() => {});
   for (const r of rows) recordDrill(r);
   process.stderr.write(`\n${drillTable(rows)}\n`);
@@ -138,10 +153,32 @@ afterAll(async () => {
 });
 
 for (const mode of ["http", "other-ca", "tampered", "retag"]) {
-  test(`impostor (${mode}): install --only packages,runtime and add-node stop, naming the integrity failure; nothing of it lands`, async () => {
+  test(`impostor (${mode}) at depot.address, the other masters' depots up: the install takes nothing from it and succeeds through them`, async () => {
     const failures: string[] = [];
     const cases: string[] = [];
     const impostor = await startImpostor(mode);
+    try {
+      await makeWork();
+      const r = await onMaster1("install --only packages,runtime -c cluster.yaml --yes", 900_000);
+      cases.push("install --only packages,runtime");
+      if (r.code !== 0) failures.push(`install --only packages,runtime: exit ${r.code}: ${(r.stdout + r.stderr).slice(-600)}`);
+      for (const [name, check] of [["no /root/PWNED", noPwnedAnywhere], ["impostor image not in containerd", pauseIntact]] as const) {
+        const why = await check();
+        cases.push(name);
+        if (why) failures.push(why);
+      }
+    } finally {
+      await impostor.stop();
+    }
+    rows.push({ drill: `impostor depot (${mode}), other depots up: bypassed, nothing landed`, cases: cases.length, passed: cases.length - failures.length, failed: failures.length, ...(failures.length ? { note: failures.slice(0, 2).join("; ") } : {}) });
+    expect(failures).toEqual([]);
+  }, 1_800_000);
+
+  test(`impostor (${mode}), the other masters' depots closed: install --only packages,runtime and add-node stop, naming the integrity failure; nothing of it lands`, async () => {
+    const failures: string[] = [];
+    const cases: string[] = [];
+    const impostor = await startImpostor(mode);
+    await closeOtherDepots(true);
     try {
       for (const [what, args] of [
         ["install --only packages,runtime", "install --only packages,runtime -c cluster.yaml --yes"],
@@ -161,6 +198,7 @@ for (const mode of ["http", "other-ca", "tampered", "retag"]) {
         }
       }
     } finally {
+      await closeOtherDepots(false);
       await impostor.stop();
     }
     rows.push({ drill: `impostor depot (${mode}): refused, nothing landed`, cases: cases.length, passed: cases.length - failures.length, failed: failures.length, ...(failures.length ? { note: failures.slice(0, 2).join("; ") } : {}) });

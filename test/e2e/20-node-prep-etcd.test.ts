@@ -7,15 +7,23 @@ import { onMaster1, NODES, MASTERS, ROOT, bundleLock } from "./support.ts";
 import YAML from "yaml";
 import { join } from "node:path";
 
-const PHASES = "preflight,binary,depot,trust,os,packages,time,runtime,etcd-pki,etcd";
+const PHASES = "preflight,binary,depot-pki,depot,trust,os,packages,time,runtime,etcd-pki,etcd";
+const ADDR: Record<string, string> = { master1: "192.168.217.19", master2: "192.168.217.20", master3: "192.168.217.21", node1: "192.168.217.22" };
+/** The depots in the order node n tries them (issue 16): its own first when it is a master, then master1's, then the others. */
+const depotOrder = (n: string) => {
+  const all = MASTERS.map((m) => ADDR[m]!);
+  return MASTERS.includes(n) ? [ADDR[n]!, ...all.filter((a) => a !== ADDR[n])] : all;
+};
 const ETCDCTL = "ETCDCTL_API=3 /usr/local/bin/etcdctl --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key --endpoints=https://127.0.0.1:2379";
 /** Files these phases own: a re-run must not even touch them. */
 const OWNED = [
   "/etc/hostname", "/etc/hosts", "/etc/k8s-ha-offline/cluster", "/etc/modules-load.d/k8s.conf", "/etc/sysctl.d/99-kubernetes.conf",
-  "/etc/apt/sources.list.d/k8s-ha-offline.list", "/etc/chrony/chrony.conf", "/etc/containerd/config.toml",
+  "/etc/apt/sources.list.d/k8s-ha-offline.list", "/etc/apt/k8s-ha-offline.mirrors", "/etc/chrony/chrony.conf", "/etc/containerd/config.toml",
   "/etc/systemd/system/containerd.service", "/usr/local/bin/containerd", "/usr/local/bin/k8s-ha-offline",
 ];
-const OWNED_ETCD = ["/etc/systemd/system/etcd.service", "/usr/local/bin/etcd", "/etc/etcd/pki/ca.crt", "/etc/etcd/pki/server.crt", "/etc/etcd/pki/server.key", "/etc/etcd/pki/peer.crt"];
+const OWNED_ETCD = ["/etc/systemd/system/etcd.service", "/usr/local/bin/etcd", "/etc/etcd/pki/ca.crt", "/etc/etcd/pki/server.crt", "/etc/etcd/pki/server.key", "/etc/etcd/pki/peer.crt",
+  // Every master's depot: unit, serving pair, the bundle copy's stamp (a re-run neither copies nor re-verifies).
+  "/etc/systemd/system/k8s-ha-offline-depot.service", "/etc/k8s-ha-offline/pki/depot.crt", "/etc/k8s-ha-offline/pki/depot.key", "/var/lib/k8s-ha-offline-depot/bundle.verified"];
 const owned = (n: string) => (MASTERS.includes(n) ? [...OWNED, ...OWNED_ETCD] : OWNED);
 const mtimes = async (n: string) => (await labExec(n, `stat -c '%n %Y.%y' ${owned(n).join(" ")}`, { check: true })).stdout;
 
@@ -48,10 +56,11 @@ describe("every node", () => {
         expect({ name, version: (await labExec(n, `dpkg-query -W -f='\${Version}' ${name}`)).stdout }).toEqual({ name, version });
       }
       const list = (await labExec(n, "cat /etc/apt/sources.list.d/k8s-ha-offline.list")).stdout;
-      expect(list).toContain("deb [signed-by=/etc/k8s-ha-offline/depot-repo.gpg] https://192.168.217.19:5000/repo/debian12/ ./");
-      expect((await labExec(n, "cat /etc/apt/apt.conf.d/60k8s-ha-offline-depot")).stdout).toContain(
-        'Acquire::https::192.168.217.19::CaInfo "/etc/k8s-ha-offline/depot-ca.crt";',
-      );
+      expect(list).toContain("deb [signed-by=/etc/k8s-ha-offline/depot-repo.gpg] mirror+file:/etc/apt/k8s-ha-offline.mirrors ./");
+      // Every master's depot, this node's own first (issue 16): apt moves to the next when one is down.
+      expect((await labExec(n, "cat /etc/apt/k8s-ha-offline.mirrors")).stdout.trim().split("\n")).toEqual(depotOrder(n).map((a) => `https://${a}:5000/repo/debian12/`));
+      const conf = (await labExec(n, "cat /etc/apt/apt.conf.d/60k8s-ha-offline-depot")).stdout;
+      for (const a of depotOrder(n)) expect(conf).toContain(`Acquire::https::${a}::CaInfo "/etc/k8s-ha-offline/depot-ca.crt";`);
     });
 
     test(`${n}: trusts the depot only through what the trust phase put there: nothing insecure under /etc`, async () => {
@@ -60,7 +69,7 @@ describe("every node", () => {
       // apt-get update verifies TLS (depot CA) and InRelease (cluster key) with no warning.
       const upd = await labExec(n, "apt-get -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/k8s-ha-offline.list -o Dir::Etc::sourceparts=- update 2>&1");
       expect(upd.code).toBe(0);
-      expect(upd.stdout).toContain("https://192.168.217.19:5000/repo/debian12 ./ InRelease");
+      expect(upd.stdout).toContain(`https://${depotOrder(n)[0]}:5000/repo/debian12 ./ InRelease`);
       expect(upd.stdout).not.toMatch(/^(W|E):/m);
     });
 
@@ -70,6 +79,30 @@ describe("every node", () => {
         expect(r.stdout).toMatch(/^\^\*\s+192\.168\.217\.19\b/m);
       });
   }
+});
+
+describe("every master runs the depot (issue 16)", () => {
+  for (const m of MASTERS) {
+    test(`${m}: the depot service answers over TLS on its own address, from a root-owned copy of the bundle that verifies against the lock`, async () => {
+      expect((await labExec(m, "systemctl is-active k8s-ha-offline-depot")).stdout.trim()).toBe("active");
+      const v2 = await labExec("node1", `curl -sS -o /dev/null -w '%{http_code}' --cacert /etc/k8s-ha-offline/depot-ca.crt https://${ADDR[m]}:5000/v2/`);
+      expect(v2.stdout).toBe("200");
+      const verify = await labExec(m, "k8s-ha-offline verify-bundle --bundle /var/lib/k8s-ha-offline-depot/bundle");
+      expect({ m, code: verify.code, out: verify.code === 0 ? "" : verify.stdout + verify.stderr }).toEqual({ m, code: 0, out: "" });
+      const notRoot = await labExec(m, "find /var/lib/k8s-ha-offline-depot/bundle ! -user root -o -perm /022 -type f | head -3");
+      expect(notRoot.stdout.trim()).toBe("");
+      expect((await labExec(m, "stat -c '%a %U' /etc/k8s-ha-offline/pki/depot.key /var/lib/k8s-ha-offline/repo-signing.key")).stdout.trim().split("\n")).toEqual(["600 root", "600 root"]);
+    });
+  }
+});
+
+test("every node's hosts.toml lists the three depots, its own first, for upstream names and for the depot-named registry kubeadm uses", async () => {
+  for (const n of NODES)
+    for (const registry of ["registry.k8s.io", "192.168.217.19:5000"]) {
+      const text = (await labExec(n, `cat /etc/containerd/certs.d/${registry}/hosts.toml`)).stdout;
+      const hosts = [...text.matchAll(/^\[host\."([^"]+)"\]/gm)].map((x) => x[1]);
+      expect({ n, registry, hosts }).toEqual({ n, registry, hosts: depotOrder(n).map((a) => `https://${a}:5000`) });
+    }
 });
 
 test("containerd runs with the depot mirror: the worker pulls the pause image through it, over TLS verified with the depot CA", async () => {

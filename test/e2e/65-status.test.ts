@@ -36,7 +36,12 @@ describe("status", () => {
     expect(report.etcd.map((m: any) => m.healthy)).toEqual([true, true, true]);
     expect(report.etcd.filter((m: any) => m.leader).length).toBe(1);
     expect(report.vip.holders.length).toBe(1);
-    expect(report.depot).toMatchObject({ ok: true, url: "https://192.168.217.19:5000/v2/" });
+    // Every master's depot (issue 16), master1's first.
+    expect(report.depots.map((d: any) => [d.node, d.ok, d.url])).toEqual([
+      ["master1", true, "https://192.168.217.19:5000/v2/"],
+      ["master2", true, "https://192.168.217.20:5000/v2/"],
+      ["master3", true, "https://192.168.217.21:5000/v2/"],
+    ]);
     expect(report.kubernetes.nodes.map((n: any) => [n.name, n.ready]).sort()).toEqual(NODES.map((n) => [n, true]));
   });
 

@@ -50,7 +50,7 @@ async function clusterInstalled(): Promise<boolean> {
   return masters.every(Boolean) && worker && (await labExec("master1", VIP_READY())).code === 0;
 }
 
-const ETCD_PHASES = "preflight,binary,depot,trust,os,packages,time,runtime,etcd-pki,etcd";
+const ETCD_PHASES = "preflight,binary,depot-pki,depot,trust,os,packages,time,runtime,etcd-pki,etcd";
 /** False when the Kubernetes part of install failed twice: the etcd tests still run (they need only etcd), the output says so. */
 let kubernetesInstalled = false;
 

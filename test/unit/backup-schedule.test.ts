@@ -48,7 +48,7 @@ test("status: the newest backup's age; a warning when older than the schedule al
   rmSync(dir, { recursive: true });
   expect((await backupAge(host, config.hosts[1]!, "lab", now)).warning).toBe("master2: backups are scheduled hourly but none is in /var/lib/k8s-ha-offline-backups");
 
-  const report = { cluster: "lab", healthy: true, nodes: [], etcd: [], vip: { address: "10.77.0.100", holders: ["master1"], unknown: [] }, depot: { url: "u", ok: true, detail: "HTTP 200" }, kubernetes: { checked: false, detail: "x", nodes: [] }, problems: [] };
+  const report = { cluster: "lab", healthy: true, nodes: [], etcd: [], vip: { address: "10.77.0.100", holders: ["master1"], unknown: [] }, depots: [{ node: "master1", url: "u", ok: true, detail: "HTTP 200" }], kubernetes: { checked: false, detail: "x", nodes: [] }, problems: [] };
   const text = renderStatusTable({ ...report, backups: [{ node: "master1", schedule: "daily", ageSeconds: 720 }, { ...age, node: "master2" }] });
   expect(text).toContain("Backups: master1 12 min (daily), master2 3.2 h (hourly)");
   expect(text).toContain("WARNING: master2: the newest backup is 3.2 h old");

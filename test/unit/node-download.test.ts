@@ -10,7 +10,8 @@ import { randomBytes } from "node:crypto";
 import { LocalHost } from "../../src/hosts/local.ts";
 import { HostError } from "../../src/hosts/host.ts";
 import { bytesSha256 } from "../../src/hosts/sha256.ts";
-import { DOWNLOAD_DIR, fetchVerified, verifiedDownload } from "../../src/phases/util/depot-files.ts";
+import { DOWNLOAD_DIR, depotFile, fetchVerified, verifiedDownload } from "../../src/phases/util/depot-files.ts";
+import { labCluster } from "./support/cluster-fixture.ts";
 import { depotTls } from "./support/depot-tls.ts";
 import { sh } from "../../src/util/sh.ts";
 
@@ -98,7 +99,7 @@ test("the attacker's pre-created .part file and symlink at the old predictable p
     expect(asNobody(`printf 'evil runc\\n' > ${old}.part && ln -s ${victim} ${old}`).exitCode).toBe(0);
     const base = freshBase("old-path");
     const dest = join(work, "old-path-runc");
-    await verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
+    await verifiedDownload(host(), { ca, urls: [url()], sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
     expect(readFileSync(dest).equals(PAYLOAD)).toBe(true);
     expect(statSync(dest).mode & 0o7777).toBe(0o755);
     // The attacker's files are ignored: untouched, still theirs.
@@ -117,7 +118,7 @@ test("during the download the private directory is 0700 root and the attacker ca
   const dest = join(work, "during-runc");
   let release!: () => void;
   gate = new Promise((r) => (release = r));
-  const running = verifiedDownload(host(), { ca, url: url("slow"), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
+  const running = verifiedDownload(host(), { ca, urls: [url("slow")], sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
   try {
     let dirs: string[] = [];
     for (let i = 0; i < 200 && !dirs.some((d) => existsSync(join(base, d, NAME))); i++) {
@@ -154,7 +155,7 @@ test("a download directory that is a symlink or not root's is refused; nothing i
     const plant = { symlink: `mkdir ${lure} && ln -s ${lure} ${base}`, "dangling symlink": `ln -s ${lure} ${base}`, "owned by nobody": `mkdir ${base}` }[how]!;
     expect(asNobody(plant).exitCode).toBe(0);
     const dest = join(work, `refused-${how.replace(/ /g, "-")}`);
-    const err = await failure(verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
+    const err = await failure(verifiedDownload(host(), { ca, urls: [url()], sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
     expect(err.message).toContain(`node1: cannot use the download directory on the node: ${base} is a symlink or not a directory owned by root; refusing to download into it`);
     expect(existsSync(dest)).toBe(false);
     if (how === "symlink") expect(readdirSync(lure)).toEqual([]);
@@ -166,15 +167,15 @@ test("a payload that does not match the lock is never used, and the directory is
   const base = freshBase("mismatch");
   const dest = join(work, "mismatch-runc");
   const wrong = bytesSha256("something else");
-  const err = await failure(verifiedDownload(host(), { ca, url: url(), sha256: wrong, name: NAME, then: install(dest), what: "installing runc", base }));
-  expect(err.message).toBe(`node1: ${url()} is not the file of the bundle lock (sha256 ${SHA}, the bundle lock says ${wrong}): nothing was installed; check that the depot on master1 serves this bundle`);
+  const err = await failure(verifiedDownload(host(), { ca, urls: [url()], sha256: wrong, name: NAME, then: install(dest), what: "installing runc", base }));
+  expect(err.message).toBe(`node1: ${NAME} is not the file of the bundle lock (${url()} has sha256 ${SHA}, the bundle lock says ${wrong}): nothing was installed; check that the depots serve this bundle`);
   expect(existsSync(dest)).toBe(false);
   expect(readdirSync(base)).toEqual([]);
-  const missing = await failure(verifiedDownload(host(), { ca, url: `${url()}.absent`, sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
-  expect(missing.message).toContain(`could not download ${url()}.absent: curl: (22)`);
+  const missing = await failure(verifiedDownload(host(), { ca, urls: [`${url()}.absent`], sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base }));
+  expect(missing.message).toContain(`could not download ${NAME} from any depot (${url()}.absent: curl: (22)`);
   expect(readdirSync(base)).toEqual([]);
   // A failing install is reported as the install's failure, and cleans up too.
-  const broken = await failure(verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: sh`echo no space left >&2; exit 1`, what: "installing runc", base }));
+  const broken = await failure(verifiedDownload(host(), { ca, urls: [url()], sha256: SHA, name: NAME, then: sh`echo no space left >&2; exit 1`, what: "installing runc", base }));
   expect(broken.message).toBe("node1: installing runc failed (exit 1): no space left");
   expect(readdirSync(base)).toEqual([]);
 });
@@ -185,26 +186,51 @@ test("a directory left by a cut connection (its shell gone) is removed by the ne
   writeFileSync(join(base, "dl.2147483646.AbCdEfGh", NAME), "half");
   const live = `dl.${process.pid}.LiveLive`;
   mkdirSync(join(base, live), { mode: 0o700 });
-  await verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: sh`test -s "$FILE"`, what: "checking", base });
+  await verifiedDownload(host(), { ca, urls: [url()], sha256: SHA, name: NAME, then: sh`test -s "$FILE"`, what: "checking", base });
   expect(readdirSync(base)).toEqual([live]);
 });
 
 test("the install command's own mktemp lands in the private directory too (TMPDIR)", async () => {
   const base = freshBase("tmpdir");
   const seen = join(work, "tmpdir-seen");
-  await verifiedDownload(host(), { ca, url: url(), sha256: SHA, name: NAME, then: sh`d=$(mktemp -d); echo "$d" > ${seen}`, what: "extracting", base });
+  await verifiedDownload(host(), { ca, urls: [url()], sha256: SHA, name: NAME, then: sh`d=$(mktemp -d); echo "$d" > ${seen}`, what: "extracting", base });
   expect(readFileSync(seen, "utf8").startsWith(`${base}/dl.`)).toBe(true);
   expect(readdirSync(base)).toEqual([]);
 });
 
 test("fetchVerified places the file under the node's real download directory, which stays 0700 root and empty", async () => {
   const dest = join(work, "final", `${NAME}.bin`);
-  const depot = { address: "127.0.0.1", port: server.port! };
-  await fetchVerified(host(), { depot }, { path: `files/${NAME}`, sha256: SHA, size: PAYLOAD.length } as never, dest, ca);
+  const config = labCluster();
+  config.depot = { address: "127.0.0.1", port: server.port! };
+  await fetchVerified(host(), { config }, { path: `files/${NAME}`, sha256: SHA, size: PAYLOAD.length } as never, dest, ca);
   expect(readFileSync(dest).equals(PAYLOAD)).toBe(true);
   expect(statSync(dest).mode & 0o777).toBe(0o644);
   expect(statSync(join(work, "final")).mode & 0o777).toBe(0o755); // made under the usual umask, not the private one
   const st = statSync(DOWNLOAD_DIR);
   expect({ mode: st.mode & 0o7777, uid: st.uid }).toEqual({ mode: 0o700, uid: 0 });
   expect(readdirSync(DOWNLOAD_DIR).filter((d) => d.startsWith(`dl.`) && existsSync(join(DOWNLOAD_DIR, d, NAME)))).toEqual([]);
+});
+
+test("a depot that is down costs one refused connection: the next depot serves the file; none answering names each", async () => {
+  // master1's depot stopped (nothing listens at its port any more), master2's serving.
+  const stopped = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const dead = `https://127.0.0.1:${stopped.port}/files/${NAME}`;
+  stopped.stop(true);
+  const base = freshBase("fallback");
+  const dest = join(work, "fallback-runc");
+  await verifiedDownload(host(), { ca, urls: [dead, url()], sha256: SHA, name: NAME, then: install(dest), what: "installing runc", base });
+  expect(readFileSync(dest).equals(PAYLOAD)).toBe(true);
+  expect(readdirSync(base)).toEqual([]);
+  const err = await failure(verifiedDownload(host(), { ca, urls: [dead, `${url()}.absent`], sha256: SHA, name: NAME, then: install(join(work, "never")), what: "installing runc", base }));
+  expect(err.message).toMatch(new RegExp(`^node1: could not download ${NAME} from any depot \\(${dead.replace(/[.]/g, "\\.")}: curl: \\(7\\).*; ${url().replace(/[.]/g, "\\.")}\\.absent: curl: \\(22\\)`));
+  expect(existsSync(join(work, "never"))).toBe(false);
+});
+
+test("depotFile lists every depot in the node's order: a master's own first, then master1's, then the others", () => {
+  const config = labCluster();
+  const file = { path: "files/x.tgz", sha256: SHA, size: 1 } as never;
+  const m = (n: string) => config.hosts.find((h) => h.name === n)!.address;
+  const p = config.depot.port;
+  expect(depotFile({ config }, file, "node1").urls).toEqual([`https://${m("master1")}:${p}/files/x.tgz`, `https://${m("master2")}:${p}/files/x.tgz`, `https://${m("master3")}:${p}/files/x.tgz`]);
+  expect(depotFile({ config }, file, "master3").urls).toEqual([`https://${m("master3")}:${p}/files/x.tgz`, `https://${m("master1")}:${p}/files/x.tgz`, `https://${m("master2")}:${p}/files/x.tgz`]);
 });

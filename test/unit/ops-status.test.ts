@@ -12,6 +12,9 @@ import { depotTls } from "./support/depot-tls.ts";
 
 const config = labCluster();
 let depot: ReturnType<typeof Bun.serve>;
+/** master2's depot, on another loopback address; master3's is down (nothing listens at its URL). */
+let depot2: ReturnType<typeof Bun.serve>;
+let depot3Url = "";
 let depotStatus = 200;
 let depotCa = "";
 let otherCa = "";
@@ -26,8 +29,15 @@ beforeAll(async () => {
     tls: pki.tls,
     fetch: (req) => new Response("{}", { status: new URL(req.url).pathname === "/v2/" ? depotStatus : 404 }),
   });
+  depot2 = Bun.serve({ port: 0, hostname: "127.0.0.2", tls: pki.tls, fetch: () => new Response("{}") });
+  const gone = Bun.serve({ port: 0, hostname: "127.0.0.3", fetch: () => new Response("{}") });
+  depot3Url = `https://127.0.0.3:${gone.port}`;
+  gone.stop(true);
 });
-afterAll(() => depot?.stop(true));
+afterAll(() => {
+  depot?.stop(true);
+  depot2?.stop(true);
+});
 
 interface NodeState {
   down?: boolean;
@@ -38,7 +48,7 @@ interface NodeState {
 }
 
 /** A node as `status` sees it: hostname + is-active words, ip addr, etcdctl health/status, kubectl. */
-function fakeCluster(state: Record<string, NodeState>, kube: { ready?: Record<string, boolean>; installed?: boolean } = {}) {
+function fakeCluster(state: Record<string, NodeState>, kube: { ready?: Record<string, boolean>; installed?: boolean; depot3Up?: false } = {}) {
   const spec = (name: string) => config.hosts.find((h) => h.name === name)!;
   const host = (name: string): Host => ({
     name,
@@ -76,7 +86,11 @@ function fakeCluster(state: Record<string, NodeState>, kube: { ready?: Record<st
   });
   return {
     config,
-    depotUrl: `https://127.0.0.1:${depot.port}`,
+    depots: [
+      { node: "master1", url: `https://127.0.0.1:${depot.port}` },
+      { node: "master2", url: `https://127.0.0.2:${depot2.port}` },
+      ...(kube.depot3Up === false ? [{ node: "master3", url: depot3Url }] : []),
+    ],
     depotCa,
     host: async (s: HostSpec) => {
       if (state[s.name]?.down) throw new Error(`${s.name}: connect ETIMEDOUT ${s.address}:22`);
@@ -95,8 +109,9 @@ describe("status", () => {
     expect(r.vip.holders).toEqual(["master1"]);
     expect(r.etcd.map((m) => [m.name, m.healthy, m.leader])).toEqual([["master1", true, true], ["master2", true, false], ["master3", true, false]]);
     expect(r.nodes.find((n) => n.name === "node1")!.services).toEqual({ containerd: "active", kubelet: "active" });
-    expect(r.depot.ok).toBe(true);
+    expect(r.depots.map((d) => [d.node, d.ok])).toEqual([["master1", true], ["master2", true]]);
     const text = renderStatusTable(r);
+    expect(text).toContain(`Depot of master2 https://127.0.0.2:${depot2.port}/v2/: up (HTTP 200)`);
     expect(text).toContain("VIP 10.77.0.100: held by master1");
     expect(text).toContain("Kubernetes: 4/4 Ready");
     expect(text.trimEnd().endsWith("status: healthy")).toBe(true);
@@ -119,7 +134,7 @@ describe("status", () => {
       expect(r.problems).toEqual([
         "node1: unreachable (node1: connect ETIMEDOUT 10.77.0.21:22)",
         "VIP 10.77.0.100 is held by master1 and master2 at once (split brain: VRRP adverts do not reach each other)",
-        `depot https://127.0.0.1:${depot.port}/v2/: HTTP 503`,
+        `depot of master1 https://127.0.0.1:${depot.port}/v2/: HTTP 503`,
         "kubernetes: node node1 is NotReady",
       ]);
     } finally {
@@ -129,11 +144,18 @@ describe("status", () => {
 
   test("a depot whose certificate the depot CA did not sign, or no depot CA at hand, is a problem (never trusted blindly)", async () => {
     const impostor = await collectStatus({ ...fakeCluster(HEALTHY), depotCa: otherCa });
-    expect(impostor.depot.ok).toBe(false);
-    expect(impostor.problems).toEqual([expect.stringMatching(/^depot https:\/\/127\.0\.0\.1:\d+\/v2\/: .*(certificate|verify|issuer)/i)]);
+    expect(impostor.depots.map((d) => d.ok)).toEqual([false, false]);
+    expect(impostor.problems[0]).toMatch(/^depot of master1 https:\/\/127\.0\.0\.1:\d+\/v2\/: .*(certificate|verify|issuer)/i);
     const none = await collectStatus({ ...fakeCluster(HEALTHY), depotCa: undefined });
-    expect(none.depot.ok).toBe(false);
-    expect(none.depot.detail).toContain("no depot CA here");
+    expect(none.depots[0]!.ok).toBe(false);
+    expect(none.depots[0]!.detail).toContain("no depot CA here");
+  });
+
+  test("one master's depot down: that depot is named DOWN, the others up, the cluster degraded", async () => {
+    const r = await collectStatus(fakeCluster(HEALTHY, { depot3Up: false }));
+    expect(r.depots.map((d) => [d.node, d.ok])).toEqual([["master1", true], ["master2", true], ["master3", false]]);
+    expect(r.problems).toEqual([expect.stringMatching(new RegExp(`^depot of master3 ${depot3Url.replace(/\./g, "\\.")}/v2/: `))]);
+    expect(renderStatusTable(r)).toMatch(/^Depot of master3 \S+: DOWN \(/m);
   });
 
   test("no VIP holder, no etcd leader, no admin.conf: degraded, and JSON carries the same problems", async () => {

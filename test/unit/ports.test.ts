@@ -24,7 +24,7 @@ test("a configured port next to a fixed one stays a port of its own", () => {
   expect(firewallPorts(c)).toContain("2381/tcp");
 });
 
-test("preflight wants free what each node's roles will listen on, in a fixed order", () => {
+test("preflight wants free what each node's roles will listen on, in a fixed order (every master runs a depot)", () => {
   expect([...portsToBeFree(config, node("master1"))]).toEqual([
     [10250, "kubelet"],
     [6443, "kube-apiserver"],
@@ -35,7 +35,7 @@ test("preflight wants free what each node's roles will listen on, in a fixed ord
     [2380, "etcd peer"],
     [depot, "depot"],
   ]);
-  expect([...portsToBeFree(config, node("master2")).keys()]).toEqual([10250, 6443, lb, 10257, 10259, 2379, 2380]);
+  expect([...portsToBeFree(config, node("master2")).keys()]).toEqual([10250, 6443, lb, 10257, 10259, 2379, 2380, depot]);
   expect([...portsToBeFree(config, node("node1"))]).toEqual([[10250, "kubelet"]]);
 });
 

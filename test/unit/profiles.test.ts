@@ -59,11 +59,11 @@ describe("package managers: the commands the packages phase runs", () => {
     expect(apt.installed(["kubeadm", "a b"]).text).toBe(
       "dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n' kubeadm 'a b' 2>/dev/null | awk '$3 ~ /^ii/ {print $1, $2}'",
     );
-    expect(apt.repoPath).toBe("/etc/apt/sources.list.d/k8s-ha-offline.list");
+    expect(apt.repoFiles(["https://10.0.0.1:5000"], "debian12")[0]!.path).toBe("/etc/apt/sources.list.d/k8s-ha-offline.list");
   });
   test("yum enables the depot's repository alone and installs the pinned versions", () => {
     expect(yum.install(pkgs).text).toBe("yum --disablerepo='*' --enablerepo=k8s-ha-offline install -y kubeadm-1.22.2-00 'odd name-1:2'");
     expect(yum.installed(["kubeadm"]).text).toBe("rpm -q --qf '%{NAME} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n' kubeadm 2>/dev/null | grep -v 'not installed'");
-    expect(yum.repoPath).toBe("/etc/yum.repos.d/k8s-ha-offline.repo");
+    expect(yum.repoFiles(["https://10.0.0.1:5000"], "el9")[0]!.path).toBe("/etc/yum.repos.d/k8s-ha-offline.repo");
   });
 });

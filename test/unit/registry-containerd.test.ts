@@ -33,7 +33,7 @@ beforeAll(async () => {
   for (const [hostsDir, ca] of [[join(dir, "certs.d"), "depot-ca.crt"], [join(dir, "certs.d-other"), "other-ca.crt"]] as const) {
     for (const registry of ["registry.k8s.io", "docker.io"]) {
       mkdirSync(join(hostsDir, registry), { recursive: true });
-      writeFileSync(join(hostsDir, registry, "hosts.toml"), renderContainerdHostsToml(registry, MIRROR, join(dir, ca)));
+      writeFileSync(join(hostsDir, registry, "hosts.toml"), renderContainerdHostsToml(registry, [MIRROR], join(dir, ca)));
     }
   }
   containerd = await startContainerd(dir, { hostsDir: join(dir, "certs.d") });
@@ -64,4 +64,37 @@ describe("containerd through a hosts.toml mirror", () => {
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/x509|certificate/);
   }, 60_000);
+});
+
+describe("containerd with several depots (issue 16: every master runs one)", () => {
+  test("master1's depot stopped: the image named after master1's depot, and an upstream name, come from master2's depot", async () => {
+    // The hosts.toml every node gets: master1's depot first (depot.address), then master2's. master1's was
+    // started and stopped, so nothing listens at its address: containerd must move on to the next [host].
+    const pki = await depotTls();
+    const first = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT + 1 }, log: collectingLogger(), tls: pki.tls });
+    await first.stop();
+    const log2 = collectingLogger();
+    const second = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.2", port: PORT + 2 }, log: log2, tls: pki.tls });
+    try {
+      writeFileSync(join(dir, "depot-ca-2.crt"), pki.caPem);
+      const hostsDir = join(dir, "certs.d-two");
+      const master1Registry = `127.0.0.1:${PORT + 1}`;
+      for (const registry of ["registry.k8s.io", master1Registry]) {
+        mkdirSync(join(hostsDir, registry), { recursive: true });
+        writeFileSync(join(hostsDir, registry, "hosts.toml"), renderContainerdHostsToml(registry, [first.url, second.url], join(dir, "depot-ca-2.crt")));
+      }
+      const pause = images.find((i) => i.ref === "registry.k8s.io/pause:3.5")!;
+      // kubeadm's name for it, pinned by digest as the installer pulls it (src/cluster/images.ts).
+      for (const ref of [`${master1Registry}/google_containers/pause@${pause.digest}`, "registry.k8s.io/kube-apiserver:v1.22.2"]) {
+        await ctr("images", "rm", ref).catch(() => undefined);
+        const r = await ctr("images", "pull", "--hosts-dir", hostsDir, "--snapshotter", "native", ref);
+        expect({ ref, code: r.code, out: r.code === 0 ? "" : r.out }).toEqual({ ref, code: 0, out: "" });
+      }
+      // master2's depot served both; its log shows it.
+      expect(log2.lines.some((l) => /^depot: 127\.0\.0\.1 (GET|HEAD) \/v2\/google_containers\/pause\/manifests\/sha256:[a-f0-9]{64}\?ns=127\.0\.0\.1(%3A|:)\d+ 200 /.test(l))).toBe(true);
+      expect(log2.lines.some((l) => / (GET|HEAD) \/v2\/kube-apiserver\/manifests\/v1\.22\.2\?ns=registry\.k8s\.io 200 /.test(l))).toBe(true);
+    } finally {
+      await second.stop();
+    }
+  }, 120_000);
 });

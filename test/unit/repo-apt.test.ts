@@ -6,8 +6,9 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadDebs, resolveDebClosure, writeFlatRepo } from "../../src/bundle/apt.ts";
-import { renderAptDepotConf, renderAptSource } from "../../src/profiles/apt.ts";
-import type { DepotServer } from "../../src/depot/server.ts";
+import { renderAptDepotConf, renderAptMirrors, renderAptSource } from "../../src/profiles/apt.ts";
+import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
+import { collectingLogger } from "./support/oci-fixture.ts";
 import { generateRepoKey, type RepoKey } from "../../src/depot/repo-signing.ts";
 import { NODE_DEPOT_CA, NODE_REPO_KEY_GPG } from "../../src/depot/trust-paths.ts";
 import { depotTls, startInstalledDepot, type DepotTlsFixture } from "./support/depot-tls.ts";
@@ -49,15 +50,16 @@ async function buildDeb(name: string, version: string, depends?: string): Promis
 }
 
 /**
- * apt-get isolated from the system: its own sources, lists, cache and an empty dpkg status. The source list
- * and apt.conf.d file are the node's, with the keyring and CA at this test's paths; withCa false leaves the
- * CA setting out (a node the trust phase has not reached).
+ * apt-get isolated from the system: its own sources, lists, cache and an empty dpkg status. The source list,
+ * mirror list and apt.conf.d file are the node's, with the keyring, CA and mirror list at this test's paths;
+ * withCa false leaves the CA setting out (a node the trust phase has not reached).
  */
-function aptArgs(state: string, profile = "debian12", withCa = true): string[] {
+function aptArgs(state: string, profile = "debian12", withCa = true, depots = [URL_]): string[] {
   for (const d of ["lists/partial", "archives/partial", "cache"]) mkdirSync(join(state, d), { recursive: true });
   writeFileSync(join(state, "status"), "");
-  writeFileSync(join(state, "sources.list"), renderAptSource(URL_, profile).replace(NODE_REPO_KEY_GPG, keyring));
-  writeFileSync(join(state, "depot.conf"), withCa ? renderAptDepotConf(URL_).replace(NODE_DEPOT_CA, caFile) : "");
+  writeFileSync(join(state, "mirrors"), renderAptMirrors(depots, profile));
+  writeFileSync(join(state, "sources.list"), renderAptSource(join(state, "mirrors")).replace(NODE_REPO_KEY_GPG, keyring));
+  writeFileSync(join(state, "depot.conf"), withCa ? renderAptDepotConf(depots).replaceAll(NODE_DEPOT_CA, caFile) : "");
   return [
     "-c", join(state, "depot.conf"),
     "-o", `Dir::Etc::sourcelist=${join(state, "sources.list")}`,
@@ -107,7 +109,7 @@ describe("apt flat repository", () => {
     const args = aptArgs(join(work, "state1"));
     const upd = await sh(["apt-get", ...args, "update"]);
     expect(upd.out).not.toContain("W:");
-    expect(upd.out).toMatch(/Get:1 https:\/\/127\.0\.0\.1:\d+\/repo\/debian12 \.\/ InRelease/);
+    expect(upd.out).toMatch(/Get:2 https:\/\/127\.0\.0\.1:\d+\/repo\/debian12 \.\/ InRelease/);
     expect(upd.code).toBe(0);
     const inst = await sh(["apt-get", ...args, "-y", "--download-only", "install", "depot-app"]);
     expect(inst.code).toBe(0);
@@ -120,15 +122,40 @@ describe("apt flat repository", () => {
   test("without the depot CA, or with another repository key, apt refuses the depot", async () => {
     const noCa = await sh(["apt-get", ...aptArgs(join(work, "state-noca"), "debian12", false), "-o", "Acquire::Retries=0", "update"]);
     expect(noCa.out).toMatch(/certificate|SSL|TLS/i);
-    expect(noCa.out).not.toContain("Get:1");
+    expect(noCa.out).not.toMatch(/Get:\d+ https/);
     const other = await generateRepoKey("someone-else");
     const args = aptArgs(join(work, "state-otherkey"));
-    writeFileSync(join(work, "state-otherkey", "sources.list"), renderAptSource(URL_, "debian12").replace(NODE_REPO_KEY_GPG, join(work, "other.gpg")));
+    writeFileSync(join(work, "state-otherkey", "sources.list"), renderAptSource(join(work, "state-otherkey", "mirrors")).replace(NODE_REPO_KEY_GPG, join(work, "other.gpg")));
     writeFileSync(join(work, "other.gpg"), other.publicBinary);
     const wrongKey = await sh(["apt-get", ...args, "update"]);
     expect(wrongKey.out).toMatch(/NO_PUBKEY|not signed|signatures couldn't be verified/);
     const inst = await sh(["apt-get", ...args, "-y", "--download-only", "install", "depot-app"]);
     expect(inst.code).not.toBe(0);
+  }, 60_000);
+
+  test("with the first depot stopped, apt-get update and install take everything from the second (the mirror list's next entry)", async () => {
+    // master1's depot (127.0.0.1) stopped, master2's (127.0.0.2) serving the same bundle, as installed.
+    const first = await startInstalledDepot(join(work, "bundle"), PORT + 1, pki, repoKey.privateArmored);
+    await first.stop();
+    const second = await startDepotServer({ bundleDir: join(work, "bundle"), listen: { address: "127.0.0.2", port: PORT }, log: collectingLogger(), threads: 1, tls: pki.tls, repoKey: repoKey.privateArmored });
+    try {
+      const state = join(work, "state-failover");
+      const args = aptArgs(state, "debian12", true, [first.url, second.url]);
+      const started = performance.now();
+      const upd = await sh(["apt-get", ...args, "update"]);
+      expect(upd.code).toBe(0);
+      expect(upd.out).not.toMatch(/^(E|W):/m);
+      expect(upd.out).toMatch(/Get:\d+ https:\/\/127\.0\.0\.2:\d+\/repo\/debian12 \.\/ InRelease/);
+      const inst = await sh(["apt-get", ...args, "-y", "--download-only", "install", "depot-app"]);
+      expect(inst.code).toBe(0);
+      expect(readdirSync(join(state, "archives")).filter((f) => f.endsWith(".deb")).sort()).toEqual(["depot-app_2%3a2.5-3_all.deb", "depot-lib_1.0-1_all.deb"]);
+      // One refused connection per file, not apt's retries with back-off (Acquire::Retries "0" with several depots).
+      expect(performance.now() - started).toBeLessThan(5_000);
+      // Nothing can have come from the first: nothing listens there.
+      expect(await fetch(`${first.url}/v2/`, { tls: { ca: pki.caPem } }).then(() => "answered", () => "down")).toBe("down");
+    } finally {
+      await second.stop();
+    }
   }, 60_000);
 
   test("a Packages.gz that does not match Release is refused by apt", async () => {

@@ -299,12 +299,13 @@ describe("el9 bundle from stand-in upstreams", () => {
     await sh(["skopeo", "copy", "--quiet", `oci-archive:${tar}:${api.ref}`, `dir:${join(work, "copied")}`]);
   });
 
-  test("dnf installs a package and its dependency from the depot over TLS, the repodata verified with the cluster key", async () => {
-    const installroot = join(work, "installroot");
-    const reposdir = join(work, "yum.repos.d");
+  /** dnf installs depot-app (and its dependency) into a fresh root, with the node's .repo file naming `depots`. */
+  async function dnfInstall(name: string, depots: string[]): Promise<void> {
+    const installroot = join(work, `installroot-${name}`);
+    const reposdir = join(work, `yum.repos.d-${name}`);
     mkdirSync(reposdir, { recursive: true });
     // The node's file as rendered, with the CA and key at this test's paths instead of the node's /etc.
-    const repo = renderYumRepo(`https://127.0.0.1:${DEPOT}`, "el9").replace(NODE_DEPOT_CA, join(work, "depot-ca.crt")).replace(NODE_REPO_KEY_ASC, join(work, "depot-repo.asc"));
+    const repo = renderYumRepo(depots, "el9").replaceAll(NODE_DEPOT_CA, join(work, "depot-ca.crt")).replace(NODE_REPO_KEY_ASC, join(work, "depot-repo.asc"));
     expect(repo).toContain("repo_gpgcheck=1\n");
     writeFileSync(join(reposdir, "k8s-ha-offline.repo"), repo);
     const out = await sh([
@@ -315,6 +316,15 @@ describe("el9 bundle from stand-in upstreams", () => {
     expect(out.match(/Fingerprint: (.+)/)?.[1]?.replace(/ /g, "")).toBe(repoKey.fingerprint);
     expect(await Bun.file(join(installroot, "usr/share/depot-app/hello")).text()).toBe("depot-app-2.5\n");
     expect(await Bun.file(join(installroot, "usr/share/depot-lib/hello")).text()).toBe("depot-lib-1.0\n");
+  }
+
+  test("dnf installs a package and its dependency from the depot over TLS, the repodata verified with the cluster key", async () => {
+    await dnfInstall("one", [`https://127.0.0.1:${DEPOT}`]);
+  });
+
+  test("with the first depot down, dnf takes the repository from the next baseurl", async () => {
+    // Nothing listens on the first depot's port (master1 down); the second is the one that serves.
+    await dnfInstall("failover", [`https://127.0.0.1:${DEPOT + 1}`, `https://127.0.0.1:${DEPOT}`]);
   });
 
   test("a release file whose sum differs from the pin fails the assembly by name and leaves no bundle", async () => {

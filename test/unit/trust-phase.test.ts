@@ -90,7 +90,7 @@ describe("trust phase", () => {
     const err = await trust.check(ctx, config.hosts[0]!).catch((e) => e as Error);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toBe(
-      `trust: ${config.stateDir}/pki/depot-ca.crt and ${repoKeyPath(config.stateDir)} not found on master1; the depot phase makes them: run install --only depot,trust`,
+      `trust: ${config.stateDir}/pki/depot-ca.crt and ${repoKeyPath(config.stateDir)} not found on master1; the depot-pki phase makes them: run install --only depot-pki,trust`,
     );
   });
 });

@@ -1,11 +1,11 @@
-// Nodes fetch payload files from the depot on master1 and check them against the embedded lock,
-// so a file corrupted on the way is never installed.
+// Nodes fetch payload files from the depots (every master runs one; the node's own first, see
+// depotsFor) and check them against the embedded lock, so a file corrupted on the way is never installed.
 import type { PhaseContext } from "../phase.ts";
 import { HostError, type Host } from "../../hosts/host.ts";
 import type { BundleLock, LockFile } from "../../depot/lock.ts";
 import { basename, dirname } from "node:path";
 import { sh, shJoin, type ShellCommand } from "../../util/sh.ts";
-import { depotUrl } from "../../depot/endpoint.ts";
+import { depotUrl, depotsFor } from "../../depot/endpoint.ts";
 import { NODE_DEPOT_CA } from "../../depot/trust-paths.ts";
 import { InstallError } from "../../util/errors.ts";
 
@@ -40,12 +40,13 @@ const CHECKSUM_MISMATCH = 92;
 
 /**
  * One remote script: make the root-only download directory (refused when it is a symlink or not
- * root's), remove the leftovers of downloads whose shell is gone (a cut connection), download `url`
- * into a fresh 0700 directory, check its sha256, and run `then` on that same file with $FILE set
+ * root's), remove the leftovers of downloads whose shell is gone (a cut connection), download the file
+ * from the first of `urls` that serves it (one per depot: a master that is down costs one failed
+ * connection) into a fresh 0700 directory, check its sha256, and run `then` on that same file with $FILE set
  * (TMPDIR points into the private directory too, so an install's own mktemp is private as well).
  * The directory is removed on every exit.
  */
-export function verifiedDownloadScript(o: { url: string; sha256: string; name: string; base: string; then: ShellCommand; ca: string }): ShellCommand {
+export function verifiedDownloadScript(o: { urls: readonly string[]; sha256: string; name: string; base: string; then: ShellCommand; ca: string }): ShellCommand {
   return shJoin(
     [
       sh`set -e`,
@@ -62,10 +63,13 @@ export function verifiedDownloadScript(o: { url: string; sha256: string; name: s
       sh`dir=$(mktemp -d "$base/dl.$$.XXXXXXXX")`,
       sh`trap 'rm -rf -- "$dir"' EXIT`,
       sh`file="$dir"/${o.name}`,
-      // TLS only, verified against the depot CA the trust phase put on the node.
-      sh`curl -fsS --proto =https --cacert ${o.ca} --retry 3 --connect-timeout 5 -o "$file" ${o.url} || exit ${DOWNLOAD_FAILED}`,
+      // TLS only, verified against the depot CA the trust phase put on the node. Each depot in turn; what
+      // each failed one said is kept for the error when none serves the file.
+      sh`from=`,
+      sh`for url in ${o.urls}; do if curl -fsS --proto =https --cacert ${o.ca} --retry 2 --connect-timeout 5 -o "$file" "$url" 2>"$dir/curl.err"; then from=$url; break; fi; echo "$url: $(cat "$dir/curl.err")" >&2; done`,
+      sh`[ -n "$from" ] || exit ${DOWNLOAD_FAILED}`,
       sh`sum=$(sha256sum < "$file"); sum=\${sum%% *}`,
-      sh`if [ "$sum" != "$want" ]; then echo "sha256 $sum, the bundle lock says $want" >&2; exit ${CHECKSUM_MISMATCH}; fi`,
+      sh`if [ "$sum" != "$want" ]; then echo "$from has sha256 $sum, the bundle lock says $want" >&2; exit ${CHECKSUM_MISMATCH}; fi`,
       // Checked and used in the same script: nobody but root can reach the file in between.
       sh`export FILE="$file" TMPDIR="$dir"`,
       // The usual umask again for what `then` creates (directories on the way to a destination, extracted files).
@@ -78,32 +82,36 @@ export function verifiedDownloadScript(o: { url: string; sha256: string; name: s
 /** Run `then` on a verified download of `url` (see verifiedDownloadScript); `what` names the step for errors. */
 export async function verifiedDownload(
   host: Host,
-  o: { url: string; sha256: string; name: string; then: ShellCommand; what: string; base?: string; timeoutMs?: number; ca?: string },
+  o: { urls: readonly string[]; sha256: string; name: string; then: ShellCommand; what: string; base?: string; timeoutMs?: number; ca?: string },
 ): Promise<void> {
   const base = o.base ?? DOWNLOAD_DIR;
   // The depot CA the trust phase put on the node (a test passes its own).
-  const script = verifiedDownloadScript({ url: o.url, sha256: o.sha256, name: o.name, base, then: o.then, ca: o.ca ?? NODE_DEPOT_CA });
+  const script = verifiedDownloadScript({ urls: o.urls, sha256: o.sha256, name: o.name, base, then: o.then, ca: o.ca ?? NODE_DEPOT_CA });
   const r = await host.exec(script, { check: false, timeoutMs: o.timeoutMs ?? 900_000 });
   if (r.code === 0) return;
-  const said = r.stderr.trim();
+  const said = r.stderr.trim().split("\n").join("; ");
   const failure =
     r.code === REFUSED_DIR ? `cannot use the download directory on the node: ${said}`
-    : r.code === DOWNLOAD_FAILED ? `could not download ${o.url}: ${said || `curl exit ${r.code}`}`
-    : r.code === CHECKSUM_MISMATCH ? `${o.url} is not the file of the bundle lock (${said}): nothing was installed; check that the depot on master1 serves this bundle`
+    : r.code === DOWNLOAD_FAILED ? `could not download ${o.name} from any depot (${said || `curl exit ${r.code}`}); start a depot (systemctl start k8s-ha-offline-depot on a master) or check the network`
+    : r.code === CHECKSUM_MISMATCH ? `${o.name} is not the file of the bundle lock (${said}): nothing was installed; check that the depots serve this bundle`
     : `${o.what} failed (exit ${r.code}): ${said || r.stdout.trim()}`;
   throw new HostError(host.name, failure, r);
 }
 
-/** Where a bundle file is on the depot and what it must hash to. */
-export const depotFile = (ctx: Pick<PhaseContext, "depot">, file: LockFile) => ({ url: `${depotUrl(ctx.depot)}/${file.path}`, sha256: file.sha256, name: basename(file.path) });
+/** Where a bundle file is on each depot, in the order `node` tries them, and what it must hash to. */
+export const depotFile = (ctx: Pick<PhaseContext, "config">, file: LockFile, node: string) => ({
+  urls: depotsFor(ctx.config, node).map((d) => `${depotUrl(d)}/${file.path}`),
+  sha256: file.sha256,
+  name: basename(file.path),
+});
 
 /**
- * Download a bundle file from the depot to `dest` on the node, verified by sha256 before it is
+ * Download a bundle file from the depots to `dest` on the node, verified by sha256 before it is
  * moved in place. `dest` must be in a directory only root can write (it is replaced by rename).
  */
-export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "depot">, file: LockFile, dest: string, ca = NODE_DEPOT_CA): Promise<void> {
+export async function fetchVerified(host: Host, ctx: Pick<PhaseContext, "config">, file: LockFile, dest: string, ca = NODE_DEPOT_CA): Promise<void> {
   await verifiedDownload(host, {
-    ...depotFile(ctx, file),
+    ...depotFile(ctx, file, host.name),
     ca,
     // Readable as the old download was (umask 022); the private directory's umask is 077.
     then: sh`chmod 0644 "$FILE" && mkdir -p -- ${dirname(dest)} && mv -f -- "$FILE" ${dest}`,

@@ -22,7 +22,7 @@ export async function tarballInstalled(host: Host, name: string, file: LockFile)
  */
 export async function installTarball(host: Host, ctx: PhaseContext, name: string, file: LockFile, install: ShellCommand): Promise<void> {
   await verifiedDownload(host, {
-    ...depotFile(ctx, file),
+    ...depotFile(ctx, file, host.name),
     then: sh`TARBALL="$FILE"; set -e; ${install}`,
     what: `installing ${file.path}`,
   });

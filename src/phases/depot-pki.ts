@@ -1,0 +1,54 @@
+// Phase "depot-pki": the depot's secrets, made or kept once, on master1 — the depot CA (kept in the state
+// dir), the serving certificate naming every master and depot.address, and the repository signing key.
+// The depot phase then gives every master the serving pair and the signing key over SSH.
+import { dirname } from "node:path";
+import type { Phase, PhaseContext } from "./phase.ts";
+import { firstMaster } from "../config/types.ts";
+import { NOTHING, todo } from "./steps.ts";
+import { sh } from "../util/sh.ts";
+import { DEPOT_SERVING, depotCaStatePaths, planDepotPki, reviewDepotPki, type ExistingDepotPki } from "../pki/depot-pki.ts";
+import { ensureRepoKey, readRepoKey, repoKeyPath } from "./util/repo-key.ts";
+
+const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
+
+/** The depot PKI as it is on master1: the CA from the state dir (or its backup), the serving pair. */
+export async function readDepotPki(ctx: Pick<PhaseContext, "local" | "stateDir">): Promise<ExistingDepotPki> {
+  const p = depotCaStatePaths(ctx.stateDir);
+  const read = async (a: string, b?: string) => decode(await ctx.local.readFile(a)) ?? (b ? decode(await ctx.local.readFile(b)) : undefined);
+  const ca = { certPem: await read(p.cert, p.backupCert), keyPem: await read(p.key, p.backupKey) };
+  return { ca: ca.certPem || ca.keyPem ? ca : undefined, serving: { certPem: await read(DEPOT_SERVING.cert), keyPem: await read(DEPOT_SERVING.key) } };
+}
+
+/** What the phase would change in the PKI and the key, in words; empty when everything is kept. */
+async function pendingSecrets(ctx: PhaseContext): Promise<string[]> {
+  const existing = await readDepotPki(ctx);
+  const out = reviewDepotPki(ctx.config, existing).filter((a) => a.action === "issued").map((a) => `${a.id}: ${a.why}`);
+  const paths = depotCaStatePaths(ctx.stateDir);
+  if (out.length === 0) {
+    // Kept, but a copy (or the backup) may be missing.
+    for (const [path, want] of [[paths.cert, existing.ca?.certPem], [paths.backupCert, existing.ca?.certPem], [paths.backupKey, existing.ca?.keyPem], [paths.key, existing.ca?.keyPem]] as const)
+      if (decode(await ctx.local.readFile(path)) !== want) out.push(`${path} missing or different`);
+  }
+  if (!(await readRepoKey(ctx))) out.push(`repository signing key: missing (${repoKeyPath(ctx.stateDir)})`);
+  return out;
+}
+
+export const depotPki: Phase = {
+  name: "depot-pki",
+  title: "The depot CA, the depot's serving certificate (every master and depot.address) and the repository signing key, on master1",
+  hosts: (c) => [firstMaster(c)],
+  mode: "once",
+  async check(ctx) {
+    const secrets = await pendingSecrets(ctx);
+    return secrets.length ? todo(secrets.join(", ")) : NOTHING;
+  },
+  async run(ctx) {
+    const plan = await planDepotPki(ctx.config, await readDepotPki(ctx));
+    for (const a of plan.actions) if (a.action === "issued") ctx.log.info(`    depot: issued ${a.id} (${a.why})`);
+    await ctx.local.exec(
+      sh`mkdir -p ${[...new Set(plan.files.map((f) => dirname(f.path)))]} && chmod 700 ${`${ctx.stateDir}/pki`} ${dirname(DEPOT_SERVING.key)}`,
+    );
+    for (const f of plan.files) await ctx.local.writeFile(f.path, f.content, { mode: f.mode });
+    await ensureRepoKey(ctx);
+  },
+};
