@@ -12,6 +12,7 @@ import { vipHolders } from "./vip.ts";
 import { depotCaStatePaths } from "../pki/depot-pki.ts";
 import { NODE_DEPOT_CA } from "../depot/trust-paths.ts";
 import { backupAge, type NodeBackupAge } from "./backup-schedule.ts";
+import { MARKER_FILE } from "../phases/preflight/facts.ts";
 
 export interface NodeStatus {
   name: string;
@@ -20,6 +21,8 @@ export interface NodeStatus {
   reachable: boolean;
   error?: string;
   hostname?: string;
+  /** false: the node has no install marker (MARKER_FILE): nothing of this installer is there. */
+  installed?: boolean;
   /** unit name (without .service) → systemctl is-active's word: active, inactive, failed, ... */
   services: Record<string, string>;
 }
@@ -42,6 +45,8 @@ export interface StatusReport {
   depot: { url: string; ok: boolean; detail: string };
   kubernetes: { checked: boolean; detail: string; nodes: { name: string; ready: boolean }[] };
   problems: string[];
+  /** Reachable nodes with nothing of this installer on them; every node here = the cluster is not installed. */
+  notInstalled?: string[];
   /** The newest backup on each master (backup --schedule); a stale one warns without degrading the cluster. */
   backups?: NodeBackupAge[];
 }
@@ -88,11 +93,14 @@ async function nodeStatus(config: ClusterConfig, spec: HostSpec, host: Host | Er
   if (host instanceof Error) return { ...base, reachable: false, error: message(host) };
   const units = expectedServices(config, spec);
   // One round trip: hostname, then one is-active word per unit (is-active prints one even for unknown units).
-  const cmd = shJoin([sh`hostname`, ...units.map((u) => sh`systemctl is-active ${`${u}.service`}`), sh`true`], "; ");
+  // The last word says whether the install marked the node: a fresh node is "not installed", not 16 problems.
+  const marked = sh`if test -e ${MARKER_FILE}; then echo marked; else echo unmarked; fi`;
+  const cmd = shJoin([sh`hostname`, ...units.map((u) => sh`systemctl is-active ${`${u}.service`}`), marked, sh`true`], "; ");
   try {
     const lines = (await host.exec(cmd, { timeoutMs: 15_000 })).stdout.trim().split("\n");
     const services = Object.fromEntries(units.map((u, i) => [u, lines[i + 1]?.trim() || "unknown"]));
-    return { ...base, reachable: true, hostname: lines[0]?.trim(), services };
+    const installed = lines[units.length + 1]?.trim() !== "unmarked";
+    return { ...base, reachable: true, hostname: lines[0]?.trim(), installed, services };
   } catch (err) {
     return { ...base, reachable: false, error: message(err) };
   }
@@ -150,17 +158,24 @@ async function kubernetesStatus(master1: Host | Error): Promise<StatusReport["ku
 }
 
 /** Everything that is not as an installed cluster should be, one line each. */
-export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "problems" | "healthy">): string[] {
+export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "problems" | "healthy" | "notInstalled">): string[] {
   const problems: string[] = [];
+  const bare = new Set(r.nodes.filter((n) => n.reachable && n.installed === false).map((n) => n.name));
+  // A node with nothing installed is named once, and nothing that follows from it is listed.
+  if (bare.size === r.nodes.length) return r.nodes.map((n) => `${n.name}: not installed`);
   for (const n of r.nodes) {
     if (!n.reachable) {
       problems.push(`${n.name}: unreachable (${n.error})`);
       continue;
     }
+    if (bare.has(n.name)) {
+      problems.push(`${n.name}: not installed (no ${MARKER_FILE}; add-node or install puts it there)`);
+      continue;
+    }
     if (n.hostname !== n.name) problems.push(`${n.name}: hostname is "${n.hostname}", expected "${n.name}"`);
     for (const [unit, state] of Object.entries(n.services)) if (state !== "active") problems.push(`${n.name}: ${unit} is ${state}`);
   }
-  for (const m of r.etcd) if (!m.healthy) problems.push(`etcd member ${m.name} (${m.endpoint}) is unhealthy: ${m.error}`);
+  for (const m of r.etcd) if (!m.healthy && !bare.has(m.name)) problems.push(`etcd member ${m.name} (${m.endpoint}) is unhealthy: ${m.error}`);
   if (r.etcd.length > 0 && !r.etcd.some((m) => m.leader)) problems.push("etcd: no member reports being the leader");
   if (r.vip.holders.length === 0) problems.push(`VIP ${r.vip.address} is held by no control-plane node${r.vip.unknown.length ? ` (could not ask ${r.vip.unknown.join(", ")})` : ""}`);
   if (r.vip.holders.length > 1) problems.push(`VIP ${r.vip.address} is held by ${r.vip.holders.join(" and ")} at once (split brain: VRRP adverts do not reach each other)`);
@@ -169,7 +184,9 @@ export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "probl
   else
     for (const h of config.hosts) {
       const k = r.kubernetes.nodes.find((n) => n.name === h.name);
-      if (!k) problems.push(`kubernetes: node ${h.name} is not registered`);
+      if (!k) {
+        if (!bare.has(h.name)) problems.push(`kubernetes: node ${h.name} is not registered`);
+      }
       else if (!k.ready) problems.push(`kubernetes: node ${h.name} is NotReady`);
     }
   return problems;
@@ -187,10 +204,25 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     const h = hostOf(s);
     return h instanceof Error ? [] : [{ name: s.name, host: h }];
   });
-  const [nodes, etcd, vip, depot, kubernetes, backups] = await Promise.all([
-    Promise.all(config.hosts.map((spec) => nodeStatus(config, spec, hostOf(spec)))),
-    runner
-      ? Promise.all(members.map((m) => etcdStatus(runner, m)))
+  const nodes = await Promise.all(config.hosts.map((spec) => nodeStatus(config, spec, hostOf(spec))));
+  const bare = new Set(nodes.filter((n) => n.reachable && n.installed === false).map((n) => n.name));
+  const notInstalled = (m: HostSpec): EtcdMemberStatus => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "not installed" });
+  // etcdctl is not there before the install: no raw "etcdctl: not found", the member says "not installed".
+  const runnerUsable = runner && !bare.has(runner.name);
+  if (bare.size === nodes.length) {
+    const report = {
+      cluster: config.name,
+      nodes,
+      etcd: members.map(notInstalled),
+      vip: { address: config.loadBalancer.vip, holders: [], unknown: [] },
+      depot: { url: `${sources.depotUrl}/v2/`, ok: false, detail: "not installed" },
+      kubernetes: { checked: false, detail: "not installed", nodes: [] },
+    };
+    return { ...report, healthy: false, problems: findProblems(config, report), notInstalled: [...bare] };
+  }
+  const [etcd, vip, depot, kubernetes, backups] = await Promise.all([
+    runnerUsable
+      ? Promise.all(members.map((m) => (bare.has(m.name) ? notInstalled(m) : etcdStatus(runner, m))))
       : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "no etcd member reachable to ask from" }))),
     vipHolders(cps, config.loadBalancer.vip),
     depotStatus(sources.depotUrl, sources.depotCa),
@@ -200,5 +232,5 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
   const unreachableCps = controlPlanes(config).filter((s) => hostOf(s) instanceof Error).map((s) => s.name);
   const partial = { cluster: config.name, nodes, etcd, vip: { address: config.loadBalancer.vip, holders: vip.holders, unknown: [...unreachableCps, ...vip.unknown] }, depot, kubernetes };
   const problems = findProblems(config, partial);
-  return { ...partial, healthy: problems.length === 0, problems, backups };
+  return { ...partial, healthy: problems.length === 0, problems, notInstalled: [...bare], backups };
 }

@@ -40,6 +40,8 @@ export default async function install(flags: InstallFlags): Promise<number> {
   const session = openSession(config, flags, "install");
   const { ctx, log } = session;
   const progress = createProgress();
+  // Every log line (pool notices, phase reports) goes above the live status line, never glued to it.
+  log.setTerminal(progress.print);
   let outcomes: PhaseOutcome[] = [];
   try {
     requireMaster1(session);
@@ -48,10 +50,12 @@ export default async function install(flags: InstallFlags): Promise<number> {
     await checkBundleBeforeInstall(ctx.bundleDir, log);
     outcomes = await runPhases(phases, ctx, { concurrency }, progress, (o) => recordPhaseDone(ctx, o));
     progress.stop();
+    log.setTerminal(undefined);
     log.info(`\n${summaryTable(outcomes)}\n\n${nextSteps(config, log.logFile)}`);
     return 0;
   } catch (err) {
     progress.stop();
+    log.setTerminal(undefined);
     if (err instanceof PhaseFailure) log.info(`\n${summaryTable(err.outcomes)}\n`);
     throw err;
   } finally {
