@@ -29,6 +29,8 @@ export interface ClusterSession {
 let lastLog: string | undefined;
 /** The log of the command running in this process (main.ts prints it after a failure). */
 export const currentLogFile = () => lastLog;
+/** A new command line starts with no log (main.ts; several run in one test process). */
+export const forgetLogFile = () => void (lastLog = undefined);
 
 /** --keep-logs, else $K8S_HA_KEEP_LOGS, else 20. */
 export function keepLogs(flags: { keepLogs?: unknown }, env: NodeJS.ProcessEnv = process.env): number {

@@ -6,7 +6,7 @@ import { ConfigError } from "../config/errors.ts";
 import { closest } from "../config/suggest.ts";
 import { paint, useColor } from "./color.ts";
 import { invokedAs } from "./invoked.ts";
-import { currentLogFile } from "./context.ts";
+import { currentLogFile, forgetLogFile } from "./context.ts";
 import { COMMAND_RULES, EXIT_CODES, exitCodesText } from "./commands-meta.ts";
 
 // One rule for every command (src/cli/run-inputs.ts).
@@ -223,6 +223,7 @@ export async function main(argv: string[]): Promise<number> {
   const cli = buildCli();
   const verbose = argv.includes("-v") || argv.includes("--verbose");
   const me = invokedAs();
+  forgetLogFile();
   try {
     if (argv[0] === "--version" || argv[0] === "-V") {
       console.log(`k8s-ha-offline ${VERSION}`);
@@ -247,8 +248,11 @@ export async function main(argv: string[]): Promise<number> {
         rules.readOnly ? `${name} changes nothing anyway: run it without --dry-run` : `run ${me} ${name} --help to see what it does; --dry-run works with: ${Object.entries(COMMAND_RULES).filter(([, r]) => r.dryRun).map(([n]) => n).join(", ")}`,
       );
     if (rules.root && !cli.options.dryRun && !(rules.rootUnless?.(cli.options) ?? false)) requireRoot(name, me);
-    const code = await cli.runMatchedCommand();
-    return typeof code === "number" ? code : 0;
+    const result = await cli.runMatchedCommand();
+    const code = typeof result === "number" ? result : 0;
+    const log = currentLogFile();
+    if (code !== 0 && log) process.stderr.write(`log: ${log}\n`);
+    return code;
   } catch (caught) {
     const err = unknownOption(caught, cli, argv.find((a) => !a.startsWith("-")), me) ?? caught;
     const code = reportError(err, verbose);

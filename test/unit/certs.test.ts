@@ -212,7 +212,7 @@ describe("check-certs finds", () => {
     expect(extra).toMatchObject({ node: "master1", subject: "CN=kube-apiserver", status: "ok", ca: "/etc/kubernetes/pki/ca.crt" });
   });
 
-  test("a node that cannot be read is one broken row naming the error, exit 2", async () => {
+  test("a node that cannot be read is one unreachable row naming the error, exit 3 (could not check)", async () => {
     class Unreachable extends DirHost {
       override async exec(): Promise<never> {
         throw new HostError(this.name, "connection lost");
@@ -222,7 +222,7 @@ describe("check-certs finds", () => {
     hosts[2] = new Unreachable(hosts[2]!.root, "master3", "10.77.0.13");
     const { text, exitCode } = await runCheckCerts({ hosts, config, output: "json" });
     const rows = (JSON.parse(text) as CertReport).certificates.filter((r: CertRow) => r.node === "master3");
-    expect(rows.map((r) => [r.certificate, r.status, r.problems])).toEqual([["(node)", "broken", ["cannot read the certificates: master3: connection lost"]]]);
-    expect(exitCode).toBe(4); // expired or broken (2 is bad usage)
+    expect(rows.map((r) => [r.certificate, r.status, r.problems])).toEqual([["(node)", "unreachable", ["cannot read the certificates: master3: connection lost"]]]);
+    expect(exitCode).toBe(3);
   });
 });

@@ -1,5 +1,5 @@
 // `init`: the commented cluster.yaml to edit, filled from the bundle this binary carries.
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { renderInitConfig } from "../../config/init.ts";
 import { embeddedLock } from "../../depot/lock.ts";
@@ -14,7 +14,15 @@ export default async function init(flags: { output: string; force?: boolean }): 
     writeFileSync(out, renderInitConfig(lock), { mode: 0o644 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EROFS" ? "read-only file system" : code === "ENOENT" ? `${dirname(out)} does not exist` : (code ?? String(e));
+    const dir = dirname(out);
+    const why =
+      code === "EACCES" || code === "EPERM"
+        ? `permission denied in ${dir}`
+        : code === "EROFS"
+          ? `${dir} is on a read-only file system`
+          : code === "ENOENT"
+            ? existsSync(dir) && statSync(dir).isDirectory() ? `${dir} does not take new files` : `${dir} does not exist`
+            : (code ?? String(e));
     throw new UsageError(`cannot write ${out}: ${why}`, "pass -o with a path in a directory you can write, e.g. -o ./cluster.yaml");
   }
   const me = invokedAs();
