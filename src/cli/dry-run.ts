@@ -17,6 +17,11 @@ export interface DryRunInputs {
   localAddresses?: readonly string[];
   /** Whether a TCP connection to address:port opens (tests pass their own). */
   portOpen?: (address: string, port: number, timeoutMs: number) => Promise<boolean>;
+  /**
+   * Only what this machine can tell at once (lock, bundle directory, profile, keys, master1): the real
+   * install asks this before its [y/N], and hashes the bundle and meets the nodes after it.
+   */
+  localOnly?: boolean;
 }
 
 /** Opens and closes a TCP connection: no SSH handshake, so no host key is recorded (nothing changes). */
@@ -54,7 +59,7 @@ export async function dryRunProblems(input: DryRunInputs): Promise<string[]> {
     if (lock.kubernetesVersion && lock.kubernetesVersion !== config.kubernetes.version)
       problems.push(`kubernetes version: ${config.source} says ${config.kubernetes.version}, the bundle holds ${lock.kubernetesVersion}; set kubernetes.version: ${lock.kubernetesVersion}`);
     if (!existsSync(bundleDir)) problems.push(`bundle directory ${bundleDir} does not exist: copy bundle-${lock.profile}/ next to the binary, or pass --bundle DIR`);
-    else {
+    else if (!input.localOnly) {
       const res = await verifyBundle(bundleDir, lock, { concurrency: 8 });
       if (res.problems.length)
         problems.push(
@@ -78,7 +83,7 @@ export async function dryRunProblems(input: DryRunInputs): Promise<string[]> {
   }
   if (!onMaster1)
     problems.push(`this machine is not master1: none of its addresses is ${master.address} (${master.name}); run the install on ${master.address}, or list this machine first among the control-plane hosts`);
-  else {
+  else if (!input.localOnly) {
     const portOpen = input.portOpen ?? tcpPortOpen;
     const remote = config.hosts.filter((h: HostSpec) => !local.has(h.address));
     const closed = (await Promise.all(remote.map(async (h) => ((await portOpen(h.address, h.ssh.port, 3000)) ? undefined : h)))).filter((h): h is HostSpec => h !== undefined);

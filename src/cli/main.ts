@@ -277,7 +277,7 @@ function unknownOption(err: unknown, cli: ReturnType<typeof buildCli>, command: 
 export function requireRoot(command: string, me = "k8s-ha-offline", uid = process.getuid?.()): void {
   if (uid === undefined || uid === 0) return;
   throw new UsageError(
-    `${command} needs root on master1 (it writes ${"/var/lib/k8s-ha-offline"}, reads /root/.ssh and /etc/kubernetes): you are uid ${uid}`,
+    `${command} needs root on master1 (it writes the state directory, reads root's SSH key and /etc/kubernetes): you are uid ${uid}`,
     `run as root (or with sudo): sudo ${me} ${command} ...`,
   );
 }

@@ -100,6 +100,16 @@ describe("1. install --dry-run checks everything it can and exits 1 listing ever
     expect(r.err).toContain("this machine is not master1");
   });
 
+  test("the real install finds the same problems before its [y/N] question, not after", async () => {
+    const { file } = offlineConfig();
+    const r = await cli(["install", "-c", file], { lock: null });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("the install cannot start; no node was changed");
+    expect(r.err).toContain("bundle lock: this binary carries none");
+    expect(r.err).not.toContain("[y/N]");
+    expect(r.err).not.toContain("--yes");
+  });
+
   test("with a lock: the bundle directory, the profile and the Kubernetes version are checked against it", async () => {
     const { file } = offlineConfig();
     const r = await cli(["install", "--dry-run", "-c", file], { lock: LOCK("debian12", "1.30.6") });

@@ -11,6 +11,7 @@ import { dryRunProblems } from "../dry-run.ts";
 import { runInputs } from "../run-inputs.ts";
 import { embeddedLock } from "../../depot/lock.ts";
 import type { ClusterConfig } from "../../config/types.ts";
+import { InstallError } from "../../util/errors.ts";
 import { invokedAs } from "../invoked.ts";
 
 interface InstallFlags extends GlobalFlags {
@@ -36,6 +37,9 @@ export default async function install(flags: InstallFlags): Promise<number> {
     console.log("\nchecked: bundle lock, bundle files, profile, SSH keys, this machine is master1, SSH answers on every node");
     return 0;
   }
+  // What this machine can tell at once stops the install before the question, not after it.
+  const blockers = await dryRunProblems({ config, bundleDir: runInputs(flags, config).bundleDir, lock: embeddedLock(), localOnly: true });
+  if (blockers.length) throw new InstallError(`the install cannot start; no node was changed:\n${blockers.map((p) => `  - ${p}`).join("\n")}\n(install --dry-run checks these and more)`);
   await confirm(`Install cluster "${config.name}" on ${config.hosts.map((h) => h.name).join(", ")}?`, flags);
   const session = openSession(config, flags, "install");
   const { ctx, log } = session;
