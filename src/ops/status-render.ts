@@ -46,6 +46,7 @@ export function renderStatusTable(r: StatusReport): string {
   if (r.backups?.some((b) => b.schedule || b.newest)) out.push(`Backups: ${renderBackups(r.backups)}`);
   for (const b of r.backups ?? []) if (b.warning) out.push(`WARNING: ${b.warning}`);
   if (r.problems.length) out.push("", "Problems:", ...r.problems.map((p) => `  - ${p}`));
-  out.push("", r.healthy ? "status: healthy" : `status: DEGRADED (${r.problems.length} problem${r.problems.length === 1 ? "" : "s"})`);
+  const none = r.nodes.length > 0 && r.nodes.every((n) => !n.reachable);
+  out.push("", r.healthy ? "status: healthy" : none ? "status: UNREACHABLE (no node answered; the problems above say why)" : `status: DEGRADED (${r.problems.length} problem${r.problems.length === 1 ? "" : "s"})`);
   return out.join("\n") + "\n";
 }

@@ -3,7 +3,7 @@
 // is named, and any problem makes the cluster "degraded".
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers, firstMaster, hasRole } from "../config/types.ts";
-import type { Host } from "../hosts/host.ts";
+import { reasonOn, type Host } from "../hosts/host.ts";
 import { sh, shJoin } from "../util/sh.ts";
 import { ADMIN_CONF, etcdClientUrl } from "../cluster/endpoints.ts";
 import { etcdctl, etcdctlError } from "../cluster/etcd.ts";
@@ -79,6 +79,8 @@ export function expectedServices(config: ClusterConfig, node: HostSpec): string[
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
+/** An etcd row when no member could be asked: one problem line for them all, not one per member. */
+const NO_ETCD_RUNNER = "no etcd member reachable to ask from";
 
 async function connect(sources: StatusSources, spec: HostSpec): Promise<Host | Error> {
   try {
@@ -90,7 +92,8 @@ async function connect(sources: StatusSources, spec: HostSpec): Promise<Host | E
 
 async function nodeStatus(config: ClusterConfig, spec: HostSpec, host: Host | Error): Promise<NodeStatus> {
   const base = { name: spec.name, address: spec.address, roles: spec.roles, services: {} as Record<string, string> };
-  if (host instanceof Error) return { ...base, reachable: false, error: message(host) };
+  // The row already names the node: its own host error gives the reason alone.
+  if (host instanceof Error) return { ...base, reachable: false, error: message(reasonOn(spec.name, host)) };
   const units = expectedServices(config, spec);
   // One round trip: hostname, then one is-active word per unit (is-active prints one even for unknown units).
   // The last word says whether the install marked the node: a fresh node is "not installed", not 16 problems.
@@ -102,7 +105,7 @@ async function nodeStatus(config: ClusterConfig, spec: HostSpec, host: Host | Er
     const installed = lines[units.length + 1]?.trim() !== "unmarked";
     return { ...base, reachable: true, hostname: lines[0]?.trim(), installed, services };
   } catch (err) {
-    return { ...base, reachable: false, error: message(err) };
+    return { ...base, reachable: false, error: message(reasonOn(spec.name, err)) };
   }
 }
 
@@ -175,8 +178,10 @@ export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "probl
     if (n.hostname !== n.name) problems.push(`${n.name}: hostname is "${n.hostname}", expected "${n.name}"`);
     for (const [unit, state] of Object.entries(n.services)) if (state !== "active") problems.push(`${n.name}: ${unit} is ${state}`);
   }
-  for (const m of r.etcd) if (!m.healthy && !bare.has(m.name)) problems.push(`etcd member ${m.name} (${m.endpoint}) is unhealthy: ${m.error}`);
-  if (r.etcd.length > 0 && !r.etcd.some((m) => m.leader)) problems.push("etcd: no member reports being the leader");
+  const unasked = r.etcd.length > 0 && r.etcd.every((m) => m.error === NO_ETCD_RUNNER);
+  if (unasked) problems.push(`etcd: ${NO_ETCD_RUNNER}`);
+  else for (const m of r.etcd) if (!m.healthy && !bare.has(m.name)) problems.push(`etcd member ${m.name} (${m.endpoint}) is unhealthy: ${m.error}`);
+  if (r.etcd.length > 0 && !unasked && !r.etcd.some((m) => m.leader)) problems.push("etcd: no member reports being the leader");
   if (r.vip.holders.length === 0) problems.push(`VIP ${r.vip.address} is held by no control-plane node${r.vip.unknown.length ? ` (could not ask ${r.vip.unknown.join(", ")})` : ""}`);
   if (r.vip.holders.length > 1) problems.push(`VIP ${r.vip.address} is held by ${r.vip.holders.join(" and ")} at once (split brain: VRRP adverts do not reach each other)`);
   if (!r.depot.ok) problems.push(`depot ${r.depot.url}: ${r.depot.detail}`);
@@ -223,7 +228,7 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
   const [etcd, vip, depot, kubernetes, backups] = await Promise.all([
     runnerUsable
       ? Promise.all(members.map((m) => (bare.has(m.name) ? notInstalled(m) : etcdStatus(runner, m))))
-      : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "no etcd member reachable to ask from" }))),
+      : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: NO_ETCD_RUNNER }))),
     vipHolders(cps, config.loadBalancer.vip),
     depotStatus(sources.depotUrl, sources.depotCa),
     kubernetesStatus(master1),
