@@ -70,8 +70,11 @@ export function exitCodesOf(command: string): [number, string][] {
 /** For --help: one command's codes, or (no command) the shared ones and the commands with their own. */
 export function exitCodesText(command?: string): string {
   if (command) return exitCodesOf(command).map(([c, t]) => `  ${c}  ${t}`).join("\n");
+  // The overview names only the commands with codes of their own beyond 0-2 (for monitoring).
+  const special = Object.entries(EXIT_CODES).filter(([, codes]) => codes.some(([c]) => c > 2));
   return [
     ...COMMON.map(([c, t]) => `  ${c}  ${t}`),
-    ...Object.entries(EXIT_CODES).map(([cmd, codes]) => `  ${cmd}: ${codes.map(([c, t]) => `${c} ${t.split(" (")[0]}`).join("; ")}`),
+    ...special.map(([cmd, codes]) => `  ${cmd}: ${codes.map(([c, t]) => `${c} ${t.split(/ \(|:/)[0]}`).join(", ")}`),
+    "  (each command's --help lists its own; docs/output.md has them all)",
   ].join("\n");
 }
