@@ -9,6 +9,12 @@ import { sh, type ShellCommand } from "../util/sh.ts";
 import { certStatus, describeCert, isSignedBy, keyMatches, parsePem, residualDays, type CertInfo, type CertStatus } from "./inspect.ts";
 import { kubeconfigCredentials } from "./kubeconfig.ts";
 
+/**
+ * A row's verdict: a certificate's own (CertStatus), or about the node: "unreachable" (could not be
+ * asked) and "missing" (reachable, but none of the certificates its roles must have).
+ */
+export type RowStatus = CertStatus | "unreachable" | "missing";
+
 /** One line of the check-certs table. */
 export interface CertRow {
   node: string;
@@ -20,7 +26,7 @@ export interface CertRow {
   residualDays: number | null;
   /** The CA file that signed it, "self-signed", or the issuer name when its CA is not on the node. */
   ca: string;
-  status: CertStatus;
+  status: RowStatus;
   problems: string[];
   sans: string[];
   serial: string | null;

@@ -2,7 +2,9 @@
 import { join } from "node:path";
 import type { ClusterConfig } from "../config/types.ts";
 import { firstMaster } from "../config/types.ts";
-import { createLogger, type RunLogger } from "../util/log.ts";
+import { createLogger, pruneLogs, DEFAULT_KEEP_LOGS, type RunLogger } from "../util/log.ts";
+import { accessSync, constants, existsSync } from "node:fs";
+import { dirname } from "node:path";
 import type { PhaseContext } from "../phases/phase.ts";
 import { HostPool } from "../hosts/pool.ts";
 import { LocalHost } from "../hosts/local.ts";
@@ -24,6 +26,33 @@ export interface ClusterSession {
   close(): Promise<void>;
 }
 
+let lastLog: string | undefined;
+/** The log of the command running in this process (main.ts prints it after a failure). */
+export const currentLogFile = () => lastLog;
+/** A new command line starts with no log (main.ts; several run in one test process). */
+export const forgetLogFile = () => void (lastLog = undefined);
+
+/** --keep-logs, else $K8S_HA_KEEP_LOGS, else 20. */
+export function keepLogs(flags: { keepLogs?: unknown }, env: NodeJS.ProcessEnv = process.env): number {
+  const v = flags.keepLogs ?? env.K8S_HA_KEEP_LOGS;
+  if (v === undefined || v === "") return DEFAULT_KEEP_LOGS;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flags.keepLogs !== undefined ? "--keep-logs" : "K8S_HA_KEEP_LOGS"} must be a whole number >= 0, got "${v}"`);
+  return n;
+}
+
+/** Whether this user may create files in dir (or in the nearest existing parent that would hold it). */
+function writable(dir: string): boolean {
+  let d = dir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  try {
+    accessSync(d, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function defaultLogFile(config: ClusterConfig, command: string): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   return join(config.stateDir, "logs", `${command}-${stamp}.log`);
@@ -31,8 +60,16 @@ export function defaultLogFile(config: ClusterConfig, command: string): string {
 
 export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePreflightErrors?: string }, command: string): ClusterSession {
   const { bundleDir, depot } = runInputs(flags, config);
-  const logFile = flags.dryRun ? flags.logFile : (flags.logFile ?? defaultLogFile(config, command));
+  const keep = keepLogs(flags as { keepLogs?: unknown });
+  const logsDir = join(config.stateDir, "logs");
+  // A read-only command run by a user who cannot write the state dir still works, without a default log.
+  const noDefaultLog = !flags.logFile && !writable(logsDir);
+  const logFile = flags.dryRun || noDefaultLog ? flags.logFile : (flags.logFile ?? defaultLogFile(config, command));
   const log = createLogger({ logFile, verbose: flags.verbose });
+  if (noDefaultLog && !flags.dryRun) log.debug(`no log file: ${logsDir} is not writable by this user (give --log-file to keep one)`);
+  lastLog = logFile;
+  // Each run of a command leaves one default log; the newest `keep` of that command stay.
+  if (logFile && !flags.logFile) pruneLogs(logsDir, command, keep);
   const master = firstMaster(config);
   const pool = new HostPool({ config, log, notice: (m) => log.info(m) });
   // The installer's state, the depot and kubectl live on master1, where this binary runs.

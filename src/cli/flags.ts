@@ -6,6 +6,8 @@ export interface GlobalFlags {
   yes?: boolean;
   logFile?: string;
   verbose?: boolean;
+  /** How many default logs of each command to keep (--keep-logs; K8S_HA_KEEP_LOGS). */
+  keepLogs?: number | string;
   /** Accept ssh.hostKeyPolicy off together with a password (refused otherwise: exit 2). */
   insecureSkipHostKeyCheck?: boolean;
 }

@@ -3,6 +3,11 @@ import { cac } from "cac";
 import { VERSION } from "../version.ts";
 import { EXIT_FAILURE, EXIT_USAGE, UsageError, errorText } from "../util/errors.ts";
 import { ConfigError } from "../config/errors.ts";
+import { closest } from "../config/suggest.ts";
+import { paint, useColor } from "./color.ts";
+import { invokedAs } from "./invoked.ts";
+import { currentLogFile, forgetLogFile } from "./context.ts";
+import { COMMAND_RULES, EXIT_CODES, exitCodesText } from "./commands-meta.ts";
 
 // One rule for every command (src/cli/run-inputs.ts).
 const BUNDLE_FLAG = "Bundle directory (default: bundle.dir from the config, else ./bundle-<profile> of this binary's lock)";
@@ -16,7 +21,8 @@ export function buildCli() {
     .option("-c, --config <file>", "Cluster config file", { default: "cluster.yaml" })
     .option("--dry-run", "Print what would be done (phases x hosts) and change nothing")
     .option("-y, --yes", "Do not ask for confirmation")
-    .option("--log-file <file>", "Write a full transcript (every command on every node) here")
+    .option("--log-file <file>", "Write a full transcript (every command on every node) here (default: <stateDir>/logs/<command>-<time>.log)")
+    .option("--keep-logs <n>", "Keep the newest N default logs of each command, delete older ones (default: $K8S_HA_KEEP_LOGS, else 20)")
     .option("-v, --verbose", "More detail on the terminal")
     .option("--insecure-skip-host-key-check", "Accept ssh.hostKeyPolicy: off together with a password (refused otherwise); see docs/ssh-host-keys.md");
 
@@ -43,14 +49,16 @@ export function buildCli() {
   cli
     .command("preflight", "Check every node without changing anything (OS, resources, swap, ports, clocks, names)")
     .option("--ignore-preflight-errors <names>", "Comma-separated checks to downgrade to warnings (or 'all')")
+    .option("--output <format>", "table | json | yaml", { default: "table" })
     .example("  k8s-ha-offline preflight -c cluster.yaml")
     .action(lazy(() => import("./commands/preflight.ts")));
 
   cli
     .command("check-certs", "List every certificate on every control-plane and etcd node with its expiry")
     .option("--warn-days <n>", "Warn when a certificate expires within N days", { default: 30 })
-    .option("--output <format>", "table | json | yaml", { default: "table" })
-    .example("  k8s-ha-offline check-certs                 # exit 0 ok, 1 within --warn-days, 2 expired/broken")
+    .option("--output <format>", "table | json | yaml | prometheus (node_exporter textfile collector)", { default: "table" })
+    .example("  k8s-ha-offline check-certs                 # exit 0 ok, 1 within --warn-days, 2 expired/broken, 3 could not check")
+    .example("  k8s-ha-offline check-certs --output prometheus > /var/lib/node_exporter/textfile/k8s_certs.prom")
     .example("  k8s-ha-offline check-certs --output json --warn-days 60")
     .action(lazy(() => import("./commands/check-certs.ts")));
 
@@ -65,8 +73,8 @@ export function buildCli() {
 
   cli
     .command("status", "One table of the installed cluster: nodes, services, etcd health, VIP holder, depot, Kubernetes nodes")
-    .option("--output <format>", "table | json", { default: "table" })
-    .example("  k8s-ha-offline status                 # exit 0 healthy, 1 degraded (the table says what)")
+    .option("--output <format>", "table | json | yaml", { default: "table" })
+    .example("  k8s-ha-offline status                 # exit 0 healthy, 1 degraded (the table says what), 3 not installed")
     .example("  k8s-ha-offline status --output json")
     .action(lazy(() => import("./commands/status.ts")));
 
@@ -139,58 +147,153 @@ export function buildCli() {
 
   cli
     .command("phases", "List the install phases in order, with the hosts each applies to")
+    .option("--output <format>", "table | json | yaml", { default: "table" })
     .action(lazy(() => import("./commands/phases.ts")));
+
+  cli
+    .command("kubeconfig", "Print an admin kubeconfig for the API endpoint https://VIP:PORT (from /etc/kubernetes/admin.conf on master1)")
+    .example("  k8s-ha-offline kubeconfig > admin.conf && chmod 600 admin.conf")
+    .action(lazy(() => import("./commands/kubeconfig.ts")));
+
+  cli
+    .command("completion <shell>", "Print a completion script for bash or zsh")
+    .example("  k8s-ha-offline completion bash > /etc/bash_completion.d/k8s-ha-offline")
+    .example("  k8s-ha-offline completion zsh > \"${fpath[1]}/_k8s-ha-offline\"")
+    .action(async (shell: string) => {
+      const { bashCompletion, zshCompletion } = await import("./completion.ts");
+      const { PHASES } = await import("../phases/index.ts");
+      const spec = completionSpec(cli);
+      const phases = PHASES.map((p) => p.name);
+      if (shell === "bash") process.stdout.write(bashCompletion(spec, phases));
+      else if (shell === "zsh") process.stdout.write(zshCompletion(spec, phases));
+      else throw new UsageError(`completion takes bash or zsh, got "${shell}"`);
+      return 0;
+    });
 
   cli.command("version", "Print the version and what is embedded (profile, lock)").action(lazy(() => import("./commands/version.ts")));
 
-  cli.help((sections) => [
-    ...sections,
-    {
-      title: "Getting started",
-      body: [
-        "  k8s-ha-offline init                       # write cluster.yaml, then edit addresses, interface, VIP",
-        "  k8s-ha-offline install --dry-run          # the plan: phases x hosts, nothing changed",
-        "  k8s-ha-offline preflight                  # read-only checks on every node",
-        "  k8s-ha-offline install --yes              # the whole cluster; re-run to resume after a failure",
-        "  k8s-ha-offline check-certs                # every certificate on every node, by expiry",
-      ].join("\n"),
-    },
-    { title: "Exit codes", body: "  0 ok    1 failure on a node or in the bundle    2 bad usage or bad config (nothing changed)\n  check-certs: 0 all ok, 1 something expires within --warn-days, 2 expired or broken" },
-  ]);
-  cli.version(VERSION, "-V, --version");
+  cli.help((sections) => {
+    // One version string everywhere (the same as `version` and --version).
+    if (sections[0] && !sections[0].title) sections[0] = { body: `k8s-ha-offline ${VERSION}` };
+    const cmd = cli.matchedCommand;
+    if (cmd && cmd.name) {
+      // A command's own help: what it does first, its exit codes last.
+      sections.splice(1, 0, { body: cmd.description });
+      return [...sections, { title: "Exit codes", body: exitCodesText(cmd.name) }];
+    }
+    return [
+      ...sections,
+      {
+        title: "Getting started",
+        body: [
+          "  k8s-ha-offline init                       # write cluster.yaml from this binary's bundle, then edit addresses, interface, VIP",
+          "  k8s-ha-offline install --dry-run          # the plan and every problem found (bundle, keys, master1, SSH); nothing changed",
+          "  k8s-ha-offline preflight                  # read-only checks on every node",
+          "  k8s-ha-offline install --yes              # the whole cluster; re-run to resume after a failure",
+          "  k8s-ha-offline check-certs                # every certificate on every node, by expiry",
+        ].join("\n"),
+      },
+      { title: "Exit codes", body: exitCodesText() },
+    ];
+  });
   return cli;
+}
+
+const longFlags = (opts: readonly { rawName: string }[]) => opts.flatMap((o) => o.rawName.split(/[ ,]+/).filter((w) => w.startsWith("-")));
+
+function completionSpec(cli: ReturnType<typeof buildCli>) {
+  return {
+    commands: cli.commands.filter((c) => c.name).map((c) => ({ name: c.name, description: c.description, flags: longFlags(c.options) })),
+    globalFlags: [...longFlags(cli.globalCommand.options), "--help"].filter((f, i, a) => a.indexOf(f) === i),
+  };
+}
+
+/** The names a user may type: commands, and the flags of one command (its own and the global ones). */
+function commandNames(cli: ReturnType<typeof buildCli>): string[] {
+  return cli.commands.map((c) => c.name).filter(Boolean);
+}
+
+function flagNames(cli: ReturnType<typeof buildCli>, command: string | undefined): string[] {
+  const cmd = cli.commands.find((c) => c.name === command);
+  return [...(cmd?.options ?? []), ...cli.globalCommand.options].flatMap((o) => o.names.filter((n) => n.length > 1).map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`));
 }
 
 /** Runs a command line; returns the exit code. Every error becomes a message, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
   const cli = buildCli();
   const verbose = argv.includes("-v") || argv.includes("--verbose");
+  const me = invokedAs();
+  forgetLogFile();
   try {
+    if (argv[0] === "--version" || argv[0] === "-V") {
+      console.log(`k8s-ha-offline ${VERSION}`);
+      return 0;
+    }
+    const first = argv.find((a) => !a.startsWith("-"));
     cli.parse(["bun", "k8s-ha-offline", ...argv], { run: false });
-    if (cli.options.help || cli.options.version) return 0;
+    if (cli.options.help) return 0;
     if (!cli.matchedCommand) {
-      if (cli.args.length) throw new UsageError(`unknown command "${cli.args[0]}"`, "run k8s-ha-offline --help for the list of commands");
+      if (cli.args.length) {
+        const near = closest(String(cli.args[0]), commandNames(cli));
+        throw new UsageError(`unknown command "${cli.args[0]}"`, near ? `did you mean "${me} ${near}"? (${me} --help lists the commands)` : `run ${me} --help for the list of commands`);
+      }
       cli.outputHelp();
       return 0;
     }
-    const code = await cli.runMatchedCommand();
-    return typeof code === "number" ? code : 0;
-  } catch (err) {
-    return reportError(err, verbose);
+    const name = cli.matchedCommand.name;
+    const rules = COMMAND_RULES[name] ?? {};
+    if (cli.options.dryRun && !rules.dryRun)
+      throw new UsageError(
+        `${name} has no --dry-run`,
+        rules.readOnly ? `${name} changes nothing anyway: run it without --dry-run` : `run ${me} ${name} --help to see what it does; --dry-run works with: ${Object.entries(COMMAND_RULES).filter(([, r]) => r.dryRun).map(([n]) => n).join(", ")}`,
+      );
+    if (rules.root && !cli.options.dryRun && !(rules.rootUnless?.(cli.options) ?? false)) requireRoot(name, me);
+    const result = await cli.runMatchedCommand();
+    const code = typeof result === "number" ? result : 0;
+    const log = currentLogFile();
+    if (code !== 0 && log) process.stderr.write(`log: ${log}\n`);
+    return code;
+  } catch (caught) {
+    const err = unknownOption(caught, cli, argv.find((a) => !a.startsWith("-")), me) ?? caught;
+    const code = reportError(err, verbose);
+    const log = currentLogFile();
+    if (code !== 0 && log) process.stderr.write(`log: ${log}\n`);
+    return code;
   }
 }
 
+/** cac's "Unknown option `--dryrun`" as a usage error with the closest option of that command. */
+function unknownOption(err: unknown, cli: ReturnType<typeof buildCli>, command: string | undefined, me: string): UsageError | undefined {
+  const unknown = err instanceof Error && err.name === "CACError" ? /Unknown option `([^`]+)`/.exec(err.message)?.[1] : undefined;
+  if (!unknown) return undefined;
+  const flag = unknown.split("=")[0]!;
+  const known = flagNames(cli, command).map((f) => f.slice(2));
+  const near = closest(flag.replace(/^-+/, ""), known);
+  const help = `${me} ${command ? `${command} ` : ""}--help lists the options`;
+  return new UsageError(`unknown option ${flag}${command ? ` for ${command}` : ""}`, near ? `did you mean --${near}? (${help})` : help);
+}
+
+/** Commands that change nodes or read root's files on master1 refuse early, before any prompt or connection. */
+export function requireRoot(command: string, me = "k8s-ha-offline", uid = process.getuid?.()): void {
+  if (uid === undefined || uid === 0) return;
+  throw new UsageError(
+    `${command} needs root on master1 (it writes the state directory, reads root's SSH key and /etc/kubernetes): you are uid ${uid}`,
+    `run as root (or with sudo): sudo ${me} ${command} ...`,
+  );
+}
+
 export function reportError(err: unknown, verbose = false): number {
+  const p = paint(useColor(process.stderr));
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.format()}\n`);
     return EXIT_USAGE;
   }
   if (err instanceof UsageError || (err instanceof Error && err.name === "CACError")) {
-    process.stderr.write(`error: ${err.message}\n`);
+    process.stderr.write(`${p.bad("error:")} ${err.message}\n`);
     if (err instanceof UsageError && err.hint) process.stderr.write(`hint: ${err.hint}\n`);
     return EXIT_USAGE;
   }
-  process.stderr.write(`error: ${errorText(err)}\n`);
+  process.stderr.write(`${p.bad("error:")} ${errorText(err)}\n`);
   if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   return EXIT_FAILURE;
 }

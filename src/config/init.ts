@@ -2,6 +2,32 @@
 // (Bun inlines `type: "text"` imports), so init works with no source tree beside the executable.
 import template from "../../assets/cluster.yaml" with { type: "text" };
 
-export function renderInitConfig(): string {
-  return String(template);
+/** What the binary's embedded lock says about its bundle (src/depot/lock.ts BundleLock, the part init uses). */
+export interface InitBundle {
+  profile: string;
+  kubernetesVersion?: string;
+}
+
+/** Replaces the value of one `key: value   # comment` line of the template, keeping the comment where it was. */
+function setValue(text: string, key: string, value: string): string {
+  const re = new RegExp(`^(\\s*${key}: )(\\S+)( *)(#.*)?$`, "m");
+  const m = re.exec(text);
+  if (!m) throw new Error(`assets/cluster.yaml has no "${key}:" line`);
+  // Keep the comment column when the new value fits in the old padding.
+  const pad = Math.max(1, m[2]!.length + m[3]!.length - value.length);
+  return text.replace(re, `$1${value}${m[4] ? `${" ".repeat(pad)}${m[4]}` : ""}`);
+}
+
+/**
+ * The template as is (no bundle), or filled from the bundle this binary carries: its profile, its
+ * Kubernetes version and the bundle directory name the build writes (./bundle-<profile>), so a
+ * debian12 binary never writes profile el7-k8s1.22.
+ */
+export function renderInitConfig(bundle?: InitBundle | null): string {
+  let text = String(template);
+  if (!bundle) return text;
+  text = setValue(text, "profile", bundle.profile);
+  text = setValue(text, "dir", `./bundle-${bundle.profile}`);
+  if (bundle.kubernetesVersion) text = setValue(text, "version", bundle.kubernetesVersion);
+  return text;
 }

@@ -7,7 +7,16 @@ import { formatAge, type NodeBackupAge } from "./backup-schedule.ts";
 const renderBackups = (b: readonly NodeBackupAge[]) =>
   b.map((n) => `${n.node} ${n.ageSeconds === undefined ? "none" : formatAge(n.ageSeconds)}${n.schedule ? ` (${n.schedule})` : " (not scheduled)"}`).join(", ");
 
+/** The cluster is not installed on any node it could reach (and it reached at least one). */
+export const notInstalledAnywhere = (r: StatusReport) => (r.notInstalled?.length ?? 0) > 0 && r.notInstalled!.length === r.nodes.filter((n) => n.reachable).length && r.nodes.every((n) => n.reachable);
+
 export function renderStatusTable(r: StatusReport): string {
+  if (notInstalledAnywhere(r)) {
+    // Nothing to tabulate: one line per node, each named once.
+    const rows = r.nodes.map((n) => [n.name, n.address, n.roles.join(","), "not installed"]);
+    return [`Cluster ${r.cluster}`, "", textTable(["NODE", "ADDRESS", "ROLES", "STATE"], rows), "", `status: NOT INSTALLED on ${r.nodes.map((n) => n.name).join(", ")} (run install)`].join("\n") + "\n";
+  }
+  const bare = new Set(r.notInstalled ?? []);
   const units = [...new Set(r.nodes.flatMap((n) => Object.keys(n.services)))];
   const nodeRows = r.nodes.map((n) => [
     n.name,
@@ -15,7 +24,7 @@ export function renderStatusTable(r: StatusReport): string {
     n.roles.join(","),
     n.reachable ? "yes" : "NO",
     n.hostname ?? "-",
-    ...units.map((u) => (n.reachable ? (n.services[u] === undefined ? "-" : n.services[u] === "active" ? "active" : n.services[u]!.toUpperCase()) : "?")),
+    ...units.map((u) => (bare.has(n.name) ? "not installed" : n.reachable ? (n.services[u] === undefined ? "-" : n.services[u] === "active" ? "active" : n.services[u]!.toUpperCase()) : "?")),
   ]);
   const etcdRows = r.etcd.map((m) => [m.name, m.endpoint, m.healthy ? "healthy" : "UNHEALTHY", m.leader ? "yes" : m.leader === false ? "no" : "-", m.version ?? "-", m.healthy ? "" : (m.error ?? "")]);
   const vip =
@@ -37,6 +46,7 @@ export function renderStatusTable(r: StatusReport): string {
   if (r.backups?.some((b) => b.schedule || b.newest)) out.push(`Backups: ${renderBackups(r.backups)}`);
   for (const b of r.backups ?? []) if (b.warning) out.push(`WARNING: ${b.warning}`);
   if (r.problems.length) out.push("", "Problems:", ...r.problems.map((p) => `  - ${p}`));
-  out.push("", r.healthy ? "status: healthy" : `status: DEGRADED (${r.problems.length} problem${r.problems.length === 1 ? "" : "s"})`);
+  const none = r.nodes.length > 0 && r.nodes.every((n) => !n.reachable);
+  out.push("", r.healthy ? "status: healthy" : none ? "status: UNREACHABLE (no node answered; the problems above say why)" : `status: DEGRADED (${r.problems.length} problem${r.problems.length === 1 ? "" : "s"})`);
   return out.join("\n") + "\n";
 }

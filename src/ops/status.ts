@@ -3,7 +3,7 @@
 // is named, and any problem makes the cluster "degraded".
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers, firstMaster, hasRole } from "../config/types.ts";
-import type { Host } from "../hosts/host.ts";
+import { reasonOn, type Host } from "../hosts/host.ts";
 import { sh, shJoin } from "../util/sh.ts";
 import { ADMIN_CONF, etcdClientUrl } from "../cluster/endpoints.ts";
 import { etcdctl, etcdctlError } from "../cluster/etcd.ts";
@@ -13,6 +13,7 @@ import { depotCaStatePaths } from "../pki/depot-pki.ts";
 import { NODE_DEPOT_CA } from "../depot/trust-paths.ts";
 import { allDepots, depotUrl } from "../depot/endpoint.ts";
 import { backupAge, type NodeBackupAge } from "./backup-schedule.ts";
+import { MARKER_FILE } from "../phases/preflight/facts.ts";
 
 export interface NodeStatus {
   name: string;
@@ -21,6 +22,8 @@ export interface NodeStatus {
   reachable: boolean;
   error?: string;
   hostname?: string;
+  /** false: the node has no install marker (MARKER_FILE): nothing of this installer is there. */
+  installed?: boolean;
   /** unit name (without .service) → systemctl is-active's word: active, inactive, failed, ... */
   services: Record<string, string>;
 }
@@ -52,6 +55,8 @@ export interface StatusReport {
   depots: DepotStatus[];
   kubernetes: { checked: boolean; detail: string; nodes: { name: string; ready: boolean }[] };
   problems: string[];
+  /** Reachable nodes with nothing of this installer on them; every node here = the cluster is not installed. */
+  notInstalled?: string[];
   /** The newest backup on each master (backup --schedule); a stale one warns without degrading the cluster. */
   backups?: NodeBackupAge[];
 }
@@ -89,6 +94,8 @@ export function expectedServices(config: ClusterConfig, node: HostSpec): string[
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
+/** An etcd row when no member could be asked: one problem line for them all, not one per member. */
+const NO_ETCD_RUNNER = "no etcd member reachable to ask from";
 
 async function connect(sources: StatusSources, spec: HostSpec): Promise<Host | Error> {
   try {
@@ -100,16 +107,20 @@ async function connect(sources: StatusSources, spec: HostSpec): Promise<Host | E
 
 async function nodeStatus(config: ClusterConfig, spec: HostSpec, host: Host | Error): Promise<NodeStatus> {
   const base = { name: spec.name, address: spec.address, roles: spec.roles, services: {} as Record<string, string> };
-  if (host instanceof Error) return { ...base, reachable: false, error: message(host) };
+  // The row already names the node: its own host error gives the reason alone.
+  if (host instanceof Error) return { ...base, reachable: false, error: message(reasonOn(spec.name, host)) };
   const units = expectedServices(config, spec);
   // One round trip: hostname, then one is-active word per unit (is-active prints one even for unknown units).
-  const cmd = shJoin([sh`hostname`, ...units.map((u) => sh`systemctl is-active ${`${u}.service`}`), sh`true`], "; ");
+  // The last word says whether the install marked the node: a fresh node is "not installed", not 16 problems.
+  const marked = sh`if test -e ${MARKER_FILE}; then echo marked; else echo unmarked; fi`;
+  const cmd = shJoin([sh`hostname`, ...units.map((u) => sh`systemctl is-active ${`${u}.service`}`), marked, sh`true`], "; ");
   try {
     const lines = (await host.exec(cmd, { timeoutMs: 15_000 })).stdout.trim().split("\n");
     const services = Object.fromEntries(units.map((u, i) => [u, lines[i + 1]?.trim() || "unknown"]));
-    return { ...base, reachable: true, hostname: lines[0]?.trim(), services };
+    const installed = lines[units.length + 1]?.trim() !== "unmarked";
+    return { ...base, reachable: true, hostname: lines[0]?.trim(), installed, services };
   } catch (err) {
-    return { ...base, reachable: false, error: message(err) };
+    return { ...base, reachable: false, error: message(reasonOn(spec.name, err)) };
   }
 }
 
@@ -165,18 +176,27 @@ async function kubernetesStatus(master1: Host | Error): Promise<StatusReport["ku
 }
 
 /** Everything that is not as an installed cluster should be, one line each. */
-export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "problems" | "healthy">): string[] {
+export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "problems" | "healthy" | "notInstalled">): string[] {
   const problems: string[] = [];
+  const bare = new Set(r.nodes.filter((n) => n.reachable && n.installed === false).map((n) => n.name));
+  // A node with nothing installed is named once, and nothing that follows from it is listed.
+  if (bare.size === r.nodes.length) return r.nodes.map((n) => `${n.name}: not installed`);
   for (const n of r.nodes) {
     if (!n.reachable) {
       problems.push(`${n.name}: unreachable (${n.error})`);
       continue;
     }
+    if (bare.has(n.name)) {
+      problems.push(`${n.name}: not installed (no ${MARKER_FILE}; add-node or install puts it there)`);
+      continue;
+    }
     if (n.hostname !== n.name) problems.push(`${n.name}: hostname is "${n.hostname}", expected "${n.name}"`);
     for (const [unit, state] of Object.entries(n.services)) if (state !== "active") problems.push(`${n.name}: ${unit} is ${state}`);
   }
-  for (const m of r.etcd) if (!m.healthy) problems.push(`etcd member ${m.name} (${m.endpoint}) is unhealthy: ${m.error}`);
-  if (r.etcd.length > 0 && !r.etcd.some((m) => m.leader)) problems.push("etcd: no member reports being the leader");
+  const unasked = r.etcd.length > 0 && r.etcd.every((m) => m.error === NO_ETCD_RUNNER);
+  if (unasked) problems.push(`etcd: ${NO_ETCD_RUNNER}`);
+  else for (const m of r.etcd) if (!m.healthy && !bare.has(m.name)) problems.push(`etcd member ${m.name} (${m.endpoint}) is unhealthy: ${m.error}`);
+  if (r.etcd.length > 0 && !unasked && !r.etcd.some((m) => m.leader)) problems.push("etcd: no member reports being the leader");
   if (r.vip.holders.length === 0) problems.push(`VIP ${r.vip.address} is held by no control-plane node${r.vip.unknown.length ? ` (could not ask ${r.vip.unknown.join(", ")})` : ""}`);
   if (r.vip.holders.length > 1) problems.push(`VIP ${r.vip.address} is held by ${r.vip.holders.join(" and ")} at once (split brain: VRRP adverts do not reach each other)`);
   for (const d of r.depots) if (!d.ok) problems.push(`depot of ${d.node} ${d.url}: ${d.detail}`);
@@ -184,7 +204,9 @@ export function findProblems(config: ClusterConfig, r: Omit<StatusReport, "probl
   else
     for (const h of config.hosts) {
       const k = r.kubernetes.nodes.find((n) => n.name === h.name);
-      if (!k) problems.push(`kubernetes: node ${h.name} is not registered`);
+      if (!k) {
+        if (!bare.has(h.name)) problems.push(`kubernetes: node ${h.name} is not registered`);
+      }
       else if (!k.ready) problems.push(`kubernetes: node ${h.name} is NotReady`);
     }
   return problems;
@@ -207,11 +229,26 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
     const h = hostOf(s);
     return h instanceof Error ? [] : [{ name: s.name, host: h }];
   });
-  const [nodes, etcd, vip, depots, kubernetes, backups] = await Promise.all([
-    Promise.all(config.hosts.map((spec) => nodeStatus(config, spec, hostOf(spec)))),
-    runner
-      ? Promise.all(members.map((m) => etcdStatus(runner, m)))
-      : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "no etcd member reachable to ask from" }))),
+  const nodes = await Promise.all(config.hosts.map((spec) => nodeStatus(config, spec, hostOf(spec))));
+  const bare = new Set(nodes.filter((n) => n.reachable && n.installed === false).map((n) => n.name));
+  const notInstalled = (m: HostSpec): EtcdMemberStatus => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: "not installed" });
+  // etcdctl is not there before the install: no raw "etcdctl: not found", the member says "not installed".
+  const runnerUsable = runner && !bare.has(runner.name);
+  if (bare.size === nodes.length) {
+    const report = {
+      cluster: config.name,
+      nodes,
+      etcd: members.map(notInstalled),
+      vip: { address: config.loadBalancer.vip, holders: [], unknown: [] },
+      depots: depotsToAsk(sources).map((d) => ({ node: d.node, url: `${d.url}/v2/`, ok: false, detail: "not installed" })),
+      kubernetes: { checked: false, detail: "not installed", nodes: [] },
+    };
+    return { ...report, healthy: false, problems: findProblems(config, report), notInstalled: [...bare] };
+  }
+  const [etcd, vip, depots, kubernetes, backups] = await Promise.all([
+    runnerUsable
+      ? Promise.all(members.map((m) => (bare.has(m.name) ? notInstalled(m) : etcdStatus(runner, m))))
+      : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: NO_ETCD_RUNNER }))),
     vipHolders(cps, config.loadBalancer.vip),
     Promise.all(depotsToAsk(sources).map((d) => depotStatus(d.node, d.url, sources.depotCa))),
     kubernetesStatus(master1),
@@ -220,5 +257,5 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
   const unreachableCps = controlPlanes(config).filter((s) => hostOf(s) instanceof Error).map((s) => s.name);
   const partial = { cluster: config.name, nodes, etcd, vip: { address: config.loadBalancer.vip, holders: vip.holders, unknown: [...unreachableCps, ...vip.unknown] }, depots, kubernetes };
   const problems = findProblems(config, partial);
-  return { ...partial, healthy: problems.length === 0, problems, backups };
+  return { ...partial, healthy: problems.length === 0, problems, notInstalled: [...bare], backups };
 }

@@ -31,6 +31,8 @@ export interface PhaseContext {
    * that (this binary's sha256, the generated secrets). Caches live here, one per run, never in a module.
    */
   once<T>(key: string, make: () => T): T;
+  /** Text shown after the phase's result line (e.g. the final nodes table), not in the middle of its progress. */
+  report?(text: string): void;
 }
 
 /** What `check` found: nothing to do, something to do (with why), or a step that cannot apply here. */

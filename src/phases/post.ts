@@ -62,7 +62,9 @@ export const post: Phase = {
     try {
       await waitFor("every node of the config Ready and every system pod Running", () => clusterUp(ctx), 180_000, 2000);
     } finally {
-      ctx.log.info(clusterTable(await nodeRows(ctx), await systemPods(ctx)));
+      const table = clusterTable(await nodeRows(ctx), await systemPods(ctx));
+      if (ctx.report) ctx.report(table);
+      else ctx.log.info(table);
     }
   },
 };

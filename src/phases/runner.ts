@@ -3,7 +3,7 @@
 import type { HostSpec } from "../config/types.ts";
 import { UsageError, InstallError } from "../util/errors.ts";
 import type { Phase, PhaseContext, CheckResult } from "./phase.ts";
-import { reasonOn } from "../hosts/host.ts";
+import { HostError, reasonOn } from "../hosts/host.ts";
 import { createLimiter } from "../hosts/limit.ts";
 
 export type HostStatus = "done" | "nothing to do" | "skipped" | "failed" | "not reached";
@@ -12,6 +12,11 @@ export interface HostOutcome {
   host: string;
   status: HostStatus;
   detail?: string;
+  /**
+   * The node whose failure this is, when not `host` itself: a phase run from master1 that could not
+   * reach master2 failed because of master2 (its handshake, its command), and says so.
+   */
+  blame?: string;
   ms: number;
 }
 
@@ -70,15 +75,19 @@ async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, prog
     await phase.run(ctx, node);
     return { host: node.name, status: "done", detail: check.why, ms: elapsed() };
   } catch (err) {
-    // The outcome is shown under the node's name.
-    return { host: node.name, status: "failed", detail: reasonOn(node.name, err), ms: elapsed() };
+    // The outcome is shown under the node's name; a host error of another node names that node.
+    const other = err instanceof HostError && err.host !== node.name && ctx.config.hosts.some((h) => h.name === err.host) ? err.host : undefined;
+    return { host: node.name, status: "failed", detail: other ? reasonOn(other, err) : reasonOn(node.name, err), ...(other ? { blame: other } : {}), ms: elapsed() };
   } finally {
     progress.hostFinished(phase.name, node.name);
   }
 }
 
-export async function runPhase(phase: Phase, ctx: PhaseContext, opts: RunOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
+export async function runPhase(phase: Phase, outer: PhaseContext, opts: RunOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
   const started = performance.now();
+  // What the phase reports for after its result line (src/phases/phase.ts report).
+  const reports: string[] = [];
+  const ctx: PhaseContext = { ...outer, report: (text) => void reports.push(text) };
   const nodes = phase.hosts(ctx.config);
   progress.phaseStarted(phase.name, phase.title, nodes.length);
   let hosts: HostOutcome[];
@@ -100,6 +109,7 @@ export async function runPhase(phase: Phase, ctx: PhaseContext, opts: RunOptions
   }
   const outcome = { name: phase.name, title: phase.title, hosts, ms: Math.round(performance.now() - started) };
   progress.phaseFinished(outcome);
+  for (const text of reports) ctx.log.info(text);
   return outcome;
 }
 
@@ -116,9 +126,10 @@ export async function runPhases(
     outcomes.push(o);
     const failed = o.hosts.filter((h) => h.status === "failed");
     if (failed.length) {
-      const lines = failed.map((h) => `  ${h.host}: ${h.detail}`).join("\n");
+      const culprit = (h: HostOutcome) => h.blame ?? h.host;
+      const lines = failed.map((h) => `  ${culprit(h)}: ${h.detail}${h.blame ? ` (while working from ${h.host})` : ""}`).join("\n");
       throw new PhaseFailure(
-        `phase "${phase.name}" (${phase.title}) failed on ${failed.map((h) => h.host).join(", ")}:\n${lines}\n` +
+        `phase "${phase.name}" (${phase.title}) failed on ${[...new Set(failed.map(culprit))].join(", ")}:\n${lines}\n` +
           `Fix the cause and run install again: finished phases are checked and skipped, the run resumes at "${phase.name}".`,
         outcomes,
       );

@@ -17,7 +17,7 @@ test("a stopped member is reported, restarted by a re-run, and no key is lost", 
 
   const r = await onMaster1("install -c cluster.yaml --yes --only etcd");
   expect(r.code).toBe(0);
-  expect(r.stderr).toMatch(/master3\s+done: etcd is not running/);
+  expect(r.stderr).toMatch(/master3\s+done \(was: etcd is not running\)/);
   expect(r.stderr).toMatch(/master1\s+nothing to do/);
 
   expect((await labExec("master3", "systemctl is-active etcd")).stdout.trim()).toBe("active");

@@ -75,6 +75,6 @@ describe("status", () => {
   test("bad usage exits 2", async () => {
     const r = await onMaster1("status --output xml");
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("--output must be table or json");
+    expect(r.stderr).toContain("--output must be table, json or yaml");
   });
 });

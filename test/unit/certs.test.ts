@@ -134,7 +134,7 @@ describe("check-certs finds", () => {
     const { row, exitCode, notOk } = await check(l);
     expect(notOk).toEqual(["master3 /etc/kubernetes/scheduler.conf expired"]);
     expect(row("master3", "/etc/kubernetes/scheduler.conf").residualDays).toBe(-1);
-    expect(exitCode).toBe(2);
+    expect(exitCode).toBe(4); // expired or broken (2 is bad usage)
   });
 
   test("a certificate signed by another CA of the same name: broken", async () => {
@@ -146,7 +146,7 @@ describe("check-certs finds", () => {
     expect(row("master2", "/etc/kubernetes/pki/apiserver-kubelet-client.crt").problems).toEqual([
       "not signed by /etc/kubernetes/pki/ca.crt (issuer CN=kubernetes)",
     ]);
-    expect(exitCode).toBe(2);
+    expect(exitCode).toBe(4); // expired or broken (2 is bad usage)
   });
 
   test("a key that does not match its certificate, in a .key file and in a kubeconfig: broken", async () => {
@@ -162,7 +162,7 @@ describe("check-certs finds", () => {
     expect(row("master1", "/etc/kubernetes/admin.conf").problems).toEqual([
       "key /etc/kubernetes/admin.conf (client-key-data) does not match the certificate",
     ]);
-    expect(exitCode).toBe(2);
+    expect(exitCode).toBe(4); // expired or broken (2 is bad usage)
   });
 
   test("an apiserver certificate without the VIP, an etcd server certificate without its address: broken", async () => {
@@ -173,7 +173,7 @@ describe("check-certs finds", () => {
     expect(notOk).toEqual(["master2 /etc/kubernetes/pki/apiserver.crt broken", "master3 /etc/etcd/pki/server.crt broken"]);
     expect(row("master2", "/etc/kubernetes/pki/apiserver.crt").problems).toEqual(["SANs lack 10.77.0.100 (the VIP)"]);
     expect(row("master3", "/etc/etcd/pki/server.crt").problems).toEqual(["SANs lack 10.77.0.13 (this node's address)"]);
-    expect(exitCode).toBe(2);
+    expect(exitCode).toBe(4); // expired or broken (2 is bad usage)
   });
 
   test("a CA that differs between masters: the odd one out is broken, and so is what it cannot verify", async () => {
@@ -212,7 +212,7 @@ describe("check-certs finds", () => {
     expect(extra).toMatchObject({ node: "master1", subject: "CN=kube-apiserver", status: "ok", ca: "/etc/kubernetes/pki/ca.crt" });
   });
 
-  test("a node that cannot be read is one broken row naming the error, exit 2", async () => {
+  test("a node that cannot be read is one unreachable row naming the error, exit 3 (could not check)", async () => {
     class Unreachable extends DirHost {
       override async exec(): Promise<never> {
         throw new HostError(this.name, "connection lost");
@@ -222,7 +222,7 @@ describe("check-certs finds", () => {
     hosts[2] = new Unreachable(hosts[2]!.root, "master3", "10.77.0.13");
     const { text, exitCode } = await runCheckCerts({ hosts, config, output: "json" });
     const rows = (JSON.parse(text) as CertReport).certificates.filter((r: CertRow) => r.node === "master3");
-    expect(rows.map((r) => [r.certificate, r.status, r.problems])).toEqual([["(node)", "broken", ["cannot read the certificates: master3: connection lost"]]]);
-    expect(exitCode).toBe(2);
+    expect(rows.map((r) => [r.certificate, r.status, r.problems])).toEqual([["(node)", "unreachable", ["cannot read the certificates: master3: connection lost"]]]);
+    expect(exitCode).toBe(3);
   });
 });

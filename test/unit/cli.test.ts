@@ -29,15 +29,18 @@ test("every command has --help with its options", { timeout: 60_000 }, () => {
   }
 });
 
-test("init then install --dry-run prints the plan and changes nothing", { timeout: 60_000 }, () => {
+test("init then install --dry-run prints the plan, changes nothing, and lists every problem (exit 1)", { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "cli-"));
   expect(cli(["init"], dir).code).toBe(0);
-  expect(readFileSync(join(dir, "cluster.yaml"), "utf8")).toContain("192.168.217.100");
+  expect(readFileSync(join(dir, "cluster.yaml"), "utf8")).toContain("192.168.217.100/24");
   expect(cli(["init"], dir).code).toBe(2); // refuses to overwrite
   const r = cli(["install", "--dry-run"], dir);
-  expect(r.code).toBe(0);
   expect(r.out).toContain("nothing will be changed");
   for (const p of ["preflight", "etcd", "lb", "kubeadm-init", "control-plane-join", "worker-join", "cni"]) expect(r.out).toContain(p);
+  // This binary carries no lock and this machine is not master1 (192.168.217.19): both listed, exit 1.
+  expect(r.code).toBe(1);
+  expect(r.err).toContain("bundle lock: this binary carries none");
+  expect(r.err).toContain("this machine is not master1");
 });
 
 test("usage mistakes exit 2 without a stack trace", { timeout: 60_000 }, () => {

@@ -106,7 +106,7 @@ describe("errors are collected and printed one per line", () => {
   test("several mistakes are all reported, in file order, in the documented format", () => {
     const text = template
       .replace("192.168.217.22", "192.168.217.300")
-      .replace("virtualRouterId: 50", "virtual_router_id: 50")
+      .replace("virtualRouterId: 51", "virtual_router_id: 50")
       .replace("port: 9443", "port: 6443")
       .replace("cni: flannel", "cni: flanel");
     const err = configError(() => parseConfig(text, "cluster.yaml", "/root"));

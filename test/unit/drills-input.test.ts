@@ -72,6 +72,8 @@ describe("broken bundles are refused before any node is touched", () => {
     cfg,
     renderInitConfig()
       .replace("192.168.217.19", "127.0.0.1").replace("192.168.217.20", "127.0.0.2").replace("192.168.217.21", "127.0.0.3").replace("192.168.217.22", "127.0.0.4")
+      .replace("vip: 192.168.217.100/24", "vip: 192.168.217.100") // the nodes moved to loopback: no subnet to hold them to
+      .replace(/^  keyFile: .*\n/m, "") // no key file on this machine: the agent or a password would be used
       .replace("profile: el7-k8s1.22", "profile: debian12")
       .replace("stateDir: /var/lib/k8s-ha-offline", `stateDir: ${stateDir}`),
   );

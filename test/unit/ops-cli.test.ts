@@ -27,7 +27,7 @@ describe("usage errors exit 2 without a stack trace", () => {
     [["verify", "--failover", "--requests-per-second", "0", "-c", config], /--requests-per-second must be a whole number/],
     [["verify", "--failover", "--requests-per-second", "5000", "-c", config], /at most 200/],
     [["verify", "--failover", "-c", config], /run with --yes to confirm/],
-    [["status", "--output", "xml", "-c", config], /--output must be table or json/],
+    [["status", "--output", "xml", "-c", config], /--output must be table, json or yaml/],
     [["status", "-c", join(dir, "missing.yaml")], /missing\.yaml/],
   ];
   for (const [args, message] of cases)

@@ -10,7 +10,7 @@ import { seedConfig } from "./support/seed-config.ts";
 import { summaryTable } from "../../src/cli/progress.ts";
 
 const config = seedConfig();
-const silent: Progress = { phaseStarted() {}, hostStarted() {}, hostFinished() {}, phaseFinished() {}, stop() {} };
+const silent: Progress = { print() {}, phaseStarted() {}, hostStarted() {}, hostFinished() {}, phaseFinished() {}, stop() {} };
 const ctx = { config, log: { info() {}, warn() {}, debug() {} } } as unknown as PhaseContext;
 
 /** A phase over an in-memory "node state": done[host] says whether its work is there. */

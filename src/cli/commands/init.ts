@@ -1,12 +1,32 @@
-import { existsSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+// `init`: the commented cluster.yaml to edit, filled from the bundle this binary carries.
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { renderInitConfig } from "../../config/init.ts";
+import { embeddedLock } from "../../depot/lock.ts";
 import { UsageError } from "../../util/errors.ts";
+import { invokedAs } from "../invoked.ts";
 
 export default async function init(flags: { output: string; force?: boolean }): Promise<number> {
   const out = resolve(flags.output);
   if (existsSync(out) && !flags.force) throw new UsageError(`${out} already exists`, "pass --force to overwrite it, or -o to write elsewhere");
-  writeFileSync(out, renderInitConfig(), { mode: 0o644 });
-  console.log(`wrote ${out}\nnext: edit it (addresses, interface, VIP), then: k8s-ha-offline install -c ${flags.output} --dry-run`);
+  const lock = embeddedLock();
+  try {
+    writeFileSync(out, renderInitConfig(lock), { mode: 0o644 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const dir = dirname(out);
+    const why =
+      code === "EACCES" || code === "EPERM"
+        ? `permission denied in ${dir}`
+        : code === "EROFS"
+          ? `${dir} is on a read-only file system`
+          : code === "ENOENT"
+            ? existsSync(dir) && statSync(dir).isDirectory() ? `${dir} does not take new files` : `${dir} does not exist`
+            : (code ?? String(e));
+    throw new UsageError(`cannot write ${out}: ${why}`, "pass -o with a path in a directory you can write, e.g. -o ./cluster.yaml");
+  }
+  const me = invokedAs();
+  const from = lock ? `profile ${lock.profile}, Kubernetes ${lock.kubernetesVersion} from this binary's bundle` : "no bundle in this binary: set bundle.profile and kubernetes.version to the bundle you carry";
+  console.log(`wrote ${out} (${from})\nnext: edit it (addresses, interface, VIP), then: ${me} install -c ${flags.output} --dry-run`);
   return 0;
 }

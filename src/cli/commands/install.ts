@@ -7,6 +7,12 @@ import { readConfig } from "../run-inputs.ts";
 import { recordPhaseDone } from "../../phases/state.ts";
 import { checkBundleBeforeInstall } from "./verify-bundle.ts";
 import type { GlobalFlags } from "../flags.ts";
+import { dryRunProblems } from "../dry-run.ts";
+import { runInputs } from "../run-inputs.ts";
+import { embeddedLock } from "../../depot/lock.ts";
+import type { ClusterConfig } from "../../config/types.ts";
+import { InstallError } from "../../util/errors.ts";
+import { invokedAs } from "../invoked.ts";
 
 interface InstallFlags extends GlobalFlags {
   bundle?: string;
@@ -23,12 +29,23 @@ export default async function install(flags: InstallFlags): Promise<number> {
   if (flags.dryRun) {
     console.log(`Plan for cluster "${config.name}" (${config.hosts.length} hosts, config ${config.source}); nothing will be changed:\n`);
     console.log(describePlan(phases, { config }));
+    const problems = await dryRunProblems({ config, bundleDir: runInputs(flags, config).bundleDir, lock: embeddedLock() });
+    if (problems.length) {
+      process.stderr.write(`\nthe install would stop: ${problems.length} problem(s), nothing was changed:\n${problems.map((p) => `  - ${p}`).join("\n")}\n`);
+      return 1;
+    }
+    console.log("\nchecked: bundle lock, bundle files, profile, SSH keys, this machine is master1, SSH answers on every node");
     return 0;
   }
+  // What this machine can tell at once stops the install before the question, not after it.
+  const blockers = await dryRunProblems({ config, bundleDir: runInputs(flags, config).bundleDir, lock: embeddedLock(), localOnly: true });
+  if (blockers.length) throw new InstallError(`the install cannot start; no node was changed:\n${blockers.map((p) => `  - ${p}`).join("\n")}\n(install --dry-run checks these and more)`);
   await confirm(`Install cluster "${config.name}" on ${config.hosts.map((h) => h.name).join(", ")}?`, flags);
   const session = openSession(config, flags, "install");
   const { ctx, log } = session;
   const progress = createProgress();
+  // Every log line (pool notices, phase reports) goes above the live status line, never glued to it.
+  log.setTerminal(progress.print);
   let outcomes: PhaseOutcome[] = [];
   try {
     requireMaster1(session);
@@ -37,13 +54,32 @@ export default async function install(flags: InstallFlags): Promise<number> {
     await checkBundleBeforeInstall(ctx.bundleDir, log);
     outcomes = await runPhases(phases, ctx, { concurrency }, progress, (o) => recordPhaseDone(ctx, o));
     progress.stop();
-    log.info(`\n${summaryTable(outcomes)}\n\ncluster "${config.name}" is installed.`);
+    log.setTerminal(undefined);
+    log.info(`\n${summaryTable(outcomes)}\n\n${nextSteps(config, log.logFile)}`);
     return 0;
   } catch (err) {
     progress.stop();
+    log.setTerminal(undefined);
     if (err instanceof PhaseFailure) log.info(`\n${summaryTable(err.outcomes)}\n`);
     throw err;
   } finally {
     await session.close();
   }
+}
+
+/** What the operator does next, printed at the end of a successful install. */
+export function nextSteps(config: ClusterConfig, logFile: string | undefined): string {
+  const me = invokedAs();
+  const endpoint = `https://${config.loadBalancer.vip}:${config.loadBalancer.port}`;
+  return [
+    `cluster "${config.name}" is installed. API endpoint: ${endpoint} (the VIP, through haproxy)`,
+    "",
+    "Next:",
+    "  kubectl get nodes                     # kubeconfig: /root/.kube/config (a copy of /etc/kubernetes/admin.conf)",
+    `  ${me} kubeconfig > admin.conf   # the admin kubeconfig for ${endpoint}, to use elsewhere (keep it secret)`,
+    `  ${me} status                    # nodes, services, etcd, VIP, depot`,
+    `  ${me} check-certs               # certificate expiry (exit codes for monitoring)`,
+    `  ${me} backup                    # etcd snapshot + PKI in one archive; backup --schedule daily for a timer`,
+    ...(logFile ? [`  log of this run: ${logFile}`] : []),
+  ].join("\n");
 }

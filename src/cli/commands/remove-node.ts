@@ -1,5 +1,6 @@
 // `remove-node NAME`: drain and delete the Kubernetes node, reset it, and say what to change in
 // cluster.yaml. Never removes an etcd member (that would risk quorum) or master1.
+import { invokedAs } from "../invoked.ts";
 import { openSession, confirm } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { UsageError, InstallError } from "../../util/errors.ts";
@@ -29,7 +30,7 @@ export default async function removeNode(name: string, flags: GlobalFlags): Prom
     const r = await host.exec(sh`kubeadm reset -f && systemctl disable --now kubelet && rm -rf /etc/kubernetes /var/lib/kubelet /etc/cni/net.d`, { check: false, timeoutMs: 180_000 });
     if (r.code !== 0) throw new InstallError(`${name}: reset failed: ${(r.stderr || r.stdout).trim()}`);
     console.log(`${name}: reset (kubelet stopped, /etc/kubernetes removed)`);
-    console.log(`next: remove ${name} from ${config.source}, then run \`k8s-ha-offline install --only os${hasRole(spec, "control-plane") ? ",lb" : ""}\` to refresh /etc/hosts${hasRole(spec, "control-plane") ? " and the haproxy backends" : ""}`);
+    console.log(`next: remove ${name} from ${config.source}, then run \`${invokedAs()} install --only os${hasRole(spec, "control-plane") ? ",lb" : ""}\` to refresh /etc/hosts${hasRole(spec, "control-plane") ? " and the haproxy backends" : ""}`);
     return 0;
   } finally {
     await session.close();

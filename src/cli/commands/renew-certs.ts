@@ -1,5 +1,5 @@
 // `renew-certs [--etcd] [--kubernetes]`: back up, renew in turn (never without quorum), then show check-certs.
-import { runCheckCerts } from "../../certs/index.ts";
+import { CERT_EXIT, runCheckCerts } from "../../certs/index.ts";
 import { certNodes } from "../../pki/certlist.ts";
 import { backupDirFor, describeRenewal, renewCerts, type RenewScope } from "../../ops/renew-certs.ts";
 import { openSession, confirm, type ClusterSession } from "../context.ts";
@@ -43,8 +43,8 @@ export default async function renewCertsCommand(flags: GlobalFlags & { etcd?: bo
     const hosts = await Promise.all(certNodes(config).map((h) => session.ctx.host(h)));
     const check = await runCheckCerts({ hosts, config, output: "table" });
     process.stdout.write(check.text);
-    if (check.exitCode === 2) {
-      process.stderr.write(`error: check-certs still reports expired or broken certificates (above); the certificates from before are in ${result.backupDir}\n`);
+    if (check.exitCode === CERT_EXIT.expiredOrBroken || check.exitCode === CERT_EXIT.couldNotCheck) {
+      process.stderr.write(`error: check-certs still reports ${check.exitCode === CERT_EXIT.couldNotCheck ? "nodes it could not check" : "expired or broken certificates"} (above); the certificates from before are in ${result.backupDir}\n`);
       return EXIT_FAILURE;
     }
     return 0;

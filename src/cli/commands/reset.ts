@@ -1,6 +1,7 @@
 // `reset --yes` (the whole cluster) and `reset --node NAME --yes`: undo what install did
 // (src/ops/reset.ts). A single node is first drained and deleted from Kubernetes when the API
 // answers; one whose loss would break etcd quorum, the last control plane and master1 are refused.
+import { invokedAs } from "../invoked.ts";
 import { openSession, confirm } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { UsageError, InstallError, errorText } from "../../util/errors.ts";
@@ -53,7 +54,7 @@ export default async function reset(flags: GlobalFlags & { node?: string; purgeP
     const mine = plans.find((p) => p.node === master1);
     if (mine && !failures.length) await run(mine);
     if (failures.length) throw new InstallError(`reset failed on ${failures.length} node(s):\n  ${failures.join("\n  ")}\nRun reset again: every part of it skips what is already gone`);
-    session.log.info(flags.node ? `next: remove ${flags.node} from ${config.source} and run \`k8s-ha-offline install --only os,lb\` to refresh /etc/hosts and the haproxy backends` : `the cluster is reset; transcript in ${logFile}`);
+    session.log.info(flags.node ? `next: remove ${flags.node} from ${config.source} and run \`${invokedAs()} install --only os,lb\` to refresh /etc/hosts and the haproxy backends` : `the cluster is reset; transcript in ${logFile}`);
     return 0;
   } finally {
     await session.close();

@@ -1,5 +1,6 @@
 // `verify --failover`: the measured failover drill against the installed cluster (see src/ops/failover.ts).
 // Whatever it stops is started again, also on Ctrl-C / SIGTERM and on failure.
+import { invokedAs } from "../invoked.ts";
 import { openSession, confirm, parsePositiveInt } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { UsageError, EXIT_OK, EXIT_FAILURE } from "../../util/errors.ts";
@@ -27,7 +28,7 @@ function seconds(value: unknown, flag: string, fallback: number): number {
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 export default async function verify(flags: VerifyFlags): Promise<number> {
-  if (!flags.failover) throw new UsageError("verify needs to be told what to verify", "run: k8s-ha-offline verify --failover");
+  if (!flags.failover) throw new UsageError("verify needs to be told what to verify", `run: ${invokedAs()} verify --failover`);
   const budgets = {
     haproxy: seconds(flags.budgetHaproxy, "--budget-haproxy", DEFAULT_BUDGETS.haproxy),
     keepalived: seconds(flags.budgetKeepalived, "--budget-keepalived", DEFAULT_BUDGETS.keepalived),
@@ -58,7 +59,7 @@ export default async function verify(flags: VerifyFlags): Promise<number> {
   try {
     const master1 = await session.ctx.host(firstMaster(config));
     const ca = await master1.readFile(CA_CRT);
-    if (!ca) throw new UsageError(`there is no ${CA_CRT} on ${firstMaster(config).name}: the cluster is not installed`, "run k8s-ha-offline install first");
+    if (!ca) throw new UsageError(`there is no ${CA_CRT} on ${firstMaster(config).name}: the cluster is not installed`, `run ${invokedAs()} install first`);
     const lb = config.loadBalancer;
     const nodes = await Promise.all(controlPlanes(config).map(async (spec) => ({ name: spec.name, host: await session.ctx.host(spec) })));
     const url = `${vipUrl({ config })}/readyz`;

@@ -6,6 +6,7 @@ import { portsToBeFree } from "../../config/ports.ts";
 import type { NodeFacts } from "./facts.ts";
 import { findProfile } from "../../profiles/index.ts";
 import { isRhelLike, majorVersion } from "../../profiles/os-release.ts";
+import { formatIPv4, networkOf, parseCidrLoose, parseIPv4 } from "../../config/net.ts";
 
 export interface Finding {
   host: string;
@@ -64,7 +65,10 @@ export function evaluate(config: ClusterConfig, facts: Map<string, NodeFacts>, v
       if (!cidrs) add(name, "Interface", "error", `interface ${config.loadBalancer.interface} does not exist (has: ${Object.keys(f.addrs).join(", ")})`, "set loadBalancer.interface to the interface that carries the node address");
       else if (!cidrs.some((c) => c.split("/")[0] === h.address))
         add(name, "Interface", "error", `interface ${config.loadBalancer.interface} does not carry ${h.address} (it has ${cidrs.join(", ")})`, "fix hosts[].address or loadBalancer.interface");
-      else add(name, "Interface", "ok", `${config.loadBalancer.interface} carries ${h.address}`);
+      else {
+        add(name, "Interface", "ok", `${config.loadBalancer.interface} carries ${h.address}`);
+        vipOnNetwork(config, name, cidrs.find((c) => c.split("/")[0] === h.address)!, add);
+      }
     }
     // Ports
     for (const [port, what] of portsToBeFree(config, h)) {
@@ -105,6 +109,24 @@ export function evaluate(config: ClusterConfig, facts: Map<string, NodeFacts>, v
   if (vipAnswers)
     add(firstMaster(config).name, "VIP", "error", `the VIP ${config.loadBalancer.vip} already answers but no node of this cluster holds it`, "pick a free address for loadBalancer.vip");
   return out;
+}
+
+/**
+ * keepalived adds the VIP to the interface that carries the node's address: a VIP outside that
+ * interface's network is unreachable from the other nodes (and ARP for it goes nowhere). Checked
+ * against what the node really has, so a VIP written without its /prefix is checked too.
+ */
+function vipOnNetwork(config: ClusterConfig, node: string, nodeCidr: string, add: (host: string, check: string, level: Finding["level"], message: string, fix?: string) => void) {
+  const own = parseCidrLoose(nodeCidr);
+  const vip = parseIPv4(config.loadBalancer.vip);
+  if (!own || vip === undefined) return;
+  const net = networkOf(own.addr, own.prefix);
+  const shown = `${formatIPv4(net)}/${own.prefix}`;
+  if (networkOf(vip, own.prefix) !== net)
+    add(node, "VIPSubnet", "error", `the VIP ${config.loadBalancer.vip} is not on ${config.loadBalancer.interface}'s network ${shown}`, `pick a free address in ${shown} for loadBalancer.vip (or fix loadBalancer.interface)`);
+  else if (config.loadBalancer.vipPrefix !== undefined && config.loadBalancer.vipPrefix !== own.prefix)
+    add(node, "VIPSubnet", "warn", `loadBalancer.vip has /${config.loadBalancer.vipPrefix} but ${config.loadBalancer.interface} has /${own.prefix}`, `write loadBalancer.vip as ${config.loadBalancer.vip}/${own.prefix}`);
+  else add(node, "VIPSubnet", "ok", `${config.loadBalancer.vip} is on ${shown}`);
 }
 
 export function blocking(findings: Finding[], ignore: string[]): Finding[] {

@@ -55,14 +55,19 @@ for f in /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/admin.con
   [ -e "$f" ] && echo "remnant=$f"
 done
 echo "marker=$(cat ${MARKER_FILE} 2>/dev/null)"
-echo "clock=$(date +%s.%N)"
 `;
 
+/** The node's clock alone: the shortest call there is, so its round trip (which the skew allows for) is small. */
+const CLOCK = sh`date +%s.%N`;
+
 export async function gatherFacts(host: Host): Promise<NodeFacts> {
-  const sent = Date.now() / 1000;
   const r = await host.exec(SCRIPT, { timeoutMs: 30_000 });
+  // Timed apart from the facts script: that script's own run time (ss, df, ...) is no part of the clock
+  // difference, and folding it into the round trip made a node read seconds off against itself.
+  const sent = Date.now() / 1000;
+  const c = await host.exec(CLOCK, { timeoutMs: 10_000 });
   const got = Date.now() / 1000;
-  return parseFacts(r.stdout, sent, got);
+  return parseFacts(`${r.stdout}\nclock=${c.stdout.trim()}`, sent, got);
 }
 
 export function parseFacts(out: string, sent: number, got: number): NodeFacts {
