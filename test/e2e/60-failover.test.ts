@@ -114,12 +114,14 @@ describe("verify --failover", () => {
       "setsid sh -c 'cd /root && ./k8s-ha-offline verify --failover --yes >/tmp/drill.out 2>&1 & echo $! >/tmp/drill.pid; wait $!; echo $? >/tmp/drill.rc' </dev/null >/dev/null 2>&1 &",
       { check: true },
     );
-    const stopped = await waitUntil("the drill to stop a service", async () => {
-      const down = await unitsActive();
-      return down.length > 0 && down;
-    }, { timeoutMs: 120_000, intervalMs: 200 });
-    process.stderr.write(`killing the drill while: ${stopped.join(", ")}\n`);
-    await labExec("master1", "kill -TERM $(cat /tmp/drill.pid)", { check: true });
+    // SIGTERM right after the drill says it stopped a service, from master1 itself: polling over SSH could
+    // see the service down only after the drill had already started it again (nothing left to restore).
+    await labExec(
+      "master1",
+      "for i in $(seq 1200); do grep -q ' stopped on master[0-9] \\.\\.\\.' /tmp/drill.out 2>/dev/null && break; sleep 0.05; done; kill -TERM $(cat /tmp/drill.pid)",
+      { check: true, timeoutMs: 120_000 },
+    );
+    process.stderr.write(`killed the drill right after: ${(await labExec("master1", "grep ' stopped on ' /tmp/drill.out | tail -1")).stdout.trim()}\n`);
     const rc = await waitUntil("the drill to exit", async () => (await labExec("master1", "cat /tmp/drill.rc 2>/dev/null")).stdout.trim(), { timeoutMs: 120_000, intervalMs: 500 });
     const out = (await labExec("master1", "cat /tmp/drill.out")).stdout;
     process.stderr.write(`--- drill output after SIGTERM (exit ${rc}):\n${out}\n`);
