@@ -31,7 +31,7 @@ const CONCURRENCY = [1, 8, 32];
 const TOTAL_FETCHES = QUICK ? 16 : 32;
 const RUN_LIMIT_MS = 60_000;
 /** Seconds of one wrk run: short, so that the whole bench stays around three minutes. */
-const WRK_SECONDS = QUICK ? 1 : 2;
+const WRK_SECONDS = QUICK ? 1 : 3;
 const WRK = !args.includes("--no-wrk") && Bun.which("wrk") !== null;
 const PORTS = { depot: 5180, registry: 5181, nginx: 5182 };
 const ROOT = join(import.meta.dir, "..", "..");
@@ -74,15 +74,17 @@ async function run(cmd: string[], env?: Record<string, string | undefined>): Pro
   return out;
 }
 
-/** Waits until `url` answers over verified TLS; returns the negotiated protocol and cipher (curl's -v line). */
-async function waitFor(url: string): Promise<string> {
+/** Waits until `url` answers over verified TLS; returns the negotiated protocol and cipher (curl's -v line). `name`: the server's log files in the work directory. */
+async function waitFor(url: string, name: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
     const p = Bun.spawn(["curl", "-sv", "--cacert", CA, "-o", "/dev/null", "-w", "%{http_code}", url], { stdout: "pipe", stderr: "pipe", env: CLIENT_ENV });
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     if (code === 0 && Number(out) < 500) return /SSL connection using (.*)/.exec(err)?.[1]?.trim() ?? "?";
     await Bun.sleep(50);
   }
-  throw new Error(`${url} did not come up over TLS verified by the depot CA (see ${work})`);
+  // The work directory goes away on exit: say what the server said (e.g. its port already in use).
+  const said = ["out", "err"].map((ext) => readFileSync(join(work, `${name}.${ext}`), "utf8").trim()).filter(Boolean).join("\n");
+  throw new Error(`${url} did not come up over TLS verified by the depot CA${said ? `; ${name} said:\n${said}` : ""}`);
 }
 /** utime + stime of the processes, in clock ticks (100 per second on Linux). */
 function cpuTicks(pids: number[]): number {
@@ -221,7 +223,7 @@ await startDepotServer({ bundleDir: ${JSON.stringify(bundle)}, listen: { address
   );
   const depotProc = start([process.execPath, depotScript], "depot");
   const ciphers: Record<ServerName, string> = { depot: "", "docker-registry": "", nginx: "" };
-  ciphers.depot = await waitFor(`https://127.0.0.1:${PORTS.depot}/v2/`);
+  ciphers.depot = await waitFor(`https://127.0.0.1:${PORTS.depot}/v2/`, "depot");
 
   // docker-registry with filesystem storage, HTTPS with the same certificate; the image pushed into it by skopeo.
   writeFileSync(
@@ -233,7 +235,7 @@ http: { addr: 127.0.0.1:${PORTS.registry}, tls: { certificate: ${certFile}, key:
 `,
   );
   const registryProc = start(["docker-registry", "serve", join(work, "registry.yml")], "registry");
-  ciphers["docker-registry"] = await waitFor(`https://127.0.0.1:${PORTS.registry}/v2/`);
+  ciphers["docker-registry"] = await waitFor(`https://127.0.0.1:${PORTS.registry}/v2/`, "registry");
   await run(["skopeo", "copy", "--src-cert-dir", certDir, "--dest-cert-dir", certDir, `docker://127.0.0.1:${PORTS.depot}/bench:v1`, `docker://127.0.0.1:${PORTS.registry}/bench:v1`]);
 
   // nginx serving the same bytes as a static file, HTTPS with the same certificate.
@@ -269,7 +271,7 @@ http {
 `,
   );
   const nginxProc = start(["nginx", "-c", join(work, "nginx.conf"), "-p", work, "-g", "daemon off;"], "nginx");
-  ciphers.nginx = await waitFor(`https://127.0.0.1:${PORTS.nginx}/blob`);
+  ciphers.nginx = await waitFor(`https://127.0.0.1:${PORTS.nginx}/blob`, "nginx");
 
   const servers: Record<ServerName, { url: string; pids: number[] }> = {
     depot: { url: `https://127.0.0.1:${PORTS.depot}/v2/bench/blobs/${blob.digest}`, pids: [depotProc.pid] },
