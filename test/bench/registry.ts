@@ -1,15 +1,22 @@
-// Benchmark (not a test): blob download throughput on loopback, same run, same bytes, for
+// Benchmark (not a test): blob download throughput over HTTPS on loopback, same run, same bytes,
+// same certificate and key (the depot's serving certificate from the real depot PKI), for
 //   depot           — this project's server, blob served by byte range out of the image tar
 //   docker-registry — Debian's distribution 2.8 with filesystem storage, image pushed with skopeo
 //   nginx           — the same bytes as a static file (the practical limit)
-// at 1, 8 and 32 concurrent clients. A client is one curl process fetching the blob N times over
-// one keep-alive connection. Writes test/bench/results/registry.{md,json}.
-//   bun test/bench/registry.ts [--mib 32] [--rounds 3] [--quick]
+// at 1, 8 and 32 concurrent clients, with two load generators:
+//   curl — a client is one curl process fetching the blob N times over one keep-alive connection,
+//          verifying the server against the depot CA (--cacert), as a node does;
+//   wrk  — Debian's wrk, N keep-alive connections for a fixed time (wrk does not verify certificates;
+//          the curl rounds prove every server presents the CA's certificate).
+// Rounds are interleaved (rotating who goes first) so a busy moment hurts every server alike.
+// Writes test/bench/results/registry.{md,json}.
+//   bun test/bench/registry.ts [--mib 32] [--rounds 3] [--quick] [--no-wrk]
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { writeOciArchive } from "../unit/support/oci-fixture.ts";
+import { depotTls } from "../unit/support/depot-tls.ts";
 
 const args = process.argv.slice(2);
 const numberFlag = (name: string, fallback: number) => {
@@ -20,14 +27,39 @@ const QUICK = args.includes("--quick");
 const MIB = numberFlag("--mib", 32);
 const ROUNDS = numberFlag("--rounds", QUICK ? 1 : 3);
 const CONCURRENCY = [1, 8, 32];
-/** Total bytes per measurement stay bounded: about 2 GiB (1 GiB with --quick) whatever the concurrency. */
-const TOTAL_FETCHES = QUICK ? 32 : 64;
-const RUN_LIMIT_MS = 120_000;
+/** Total bytes per curl measurement stay bounded: about 1 GiB (512 MiB with --quick) whatever the concurrency. */
+const TOTAL_FETCHES = QUICK ? 16 : 32;
+const RUN_LIMIT_MS = 60_000;
+/** Seconds of one wrk run: short, so that the whole bench stays around three minutes. */
+const WRK_SECONDS = QUICK ? 1 : 3;
+const WRK = !args.includes("--no-wrk") && Bun.which("wrk") !== null;
 const PORTS = { depot: 5180, registry: 5181, nginx: 5182 };
 const ROOT = join(import.meta.dir, "..", "..");
 
 const work = mkdtempSync(join(tmpdir(), "bench-registry-"));
 const children: Subprocess[] = [];
+/** The depot CA (PEM file): what every client verifies the three servers against. */
+const CA = join(work, "ca.crt");
+/**
+ * The clients (curl and wrk, both OpenSSL) offer only TLS_AES_128_GCM_SHA256, through an OpenSSL config
+ * file: otherwise each server picks its own suite (Go's docker-registry AES-128-GCM, the depot and nginx
+ * AES-256-GCM for OpenSSL's default order) and the comparison would partly be one of ciphers. AES-128-GCM
+ * is also the suite Go clients such as containerd offer first.
+ */
+const CLIENT_OPENSSL_CONF = join(work, "client-openssl.cnf");
+const CLIENT_ENV = { ...process.env, OPENSSL_CONF: CLIENT_OPENSSL_CONF };
+const CLIENT_SUITE = "TLS_AES_128_GCM_SHA256";
+writeFileSync(
+  CLIENT_OPENSSL_CONF,
+  `openssl_conf = default_conf
+[default_conf]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+Ciphersuites = ${CLIENT_SUITE}
+`,
+);
 
 function start(cmd: string[], name: string): Subprocess {
   const p = Bun.spawn(cmd, { stdout: Bun.file(join(work, `${name}.out`)), stderr: Bun.file(join(work, `${name}.err`)) });
@@ -35,22 +67,25 @@ function start(cmd: string[], name: string): Subprocess {
   return p;
 }
 
-async function run(cmd: string[]): Promise<string> {
-  const p = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });
+async function run(cmd: string[], env?: Record<string, string | undefined>): Promise<string> {
+  const p = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", env });
   const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   if (code !== 0) throw new Error(`${cmd.join(" ")} failed (${code}): ${err}`);
   return out;
 }
 
-async function waitFor(url: string): Promise<void> {
+/** Waits until `url` answers over verified TLS; returns the negotiated protocol and cipher (curl's -v line). `name`: the server's log files in the work directory. */
+async function waitFor(url: string, name: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
-    const ok = await fetch(url).then((r) => r.status < 500, () => false);
-    if (ok) return;
+    const p = Bun.spawn(["curl", "-sv", "--cacert", CA, "-o", "/dev/null", "-w", "%{http_code}", url], { stdout: "pipe", stderr: "pipe", env: CLIENT_ENV });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    if (code === 0 && Number(out) < 500) return /SSL connection using (.*)/.exec(err)?.[1]?.trim() ?? "?";
     await Bun.sleep(50);
   }
-  throw new Error(`${url} did not come up (see ${work})`);
+  // The work directory goes away on exit: say what the server said (e.g. its port already in use).
+  const said = ["out", "err"].map((ext) => readFileSync(join(work, `${name}.${ext}`), "utf8").trim()).filter(Boolean).join("\n");
+  throw new Error(`${url} did not come up over TLS verified by the depot CA${said ? `; ${name} said:\n${said}` : ""}`);
 }
-
 /** utime + stime of the processes, in clock ticks (100 per second on Linux). */
 function cpuTicks(pids: number[]): number {
   let ticks = 0;
@@ -64,6 +99,19 @@ function cpuTicks(pids: number[]): number {
     }
   }
   return ticks;
+}
+
+/** Peak resident memory (VmHWM) of the processes, in MiB: a server that buffered whole blobs would show it. */
+function peakRssMiB(pids: number[]): number {
+  let kib = 0;
+  for (const pid of pids) {
+    try {
+      kib += Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // the process is gone
+    }
+  }
+  return kib / 1024;
 }
 
 /** A process and its direct children (nginx's workers). */
@@ -89,13 +137,14 @@ interface Sample {
 }
 
 /** `clients` curl processes, each fetching `url` `perClient` times: MB/s over the wall time, and the server's CPU. */
-async function measure(url: string, serverPids: number[], clients: number, perClient: number, size: number): Promise<Sample> {
+async function measureCurl(url: string, serverPids: number[], clients: number, perClient: number, size: number): Promise<Sample> {
   const cpuBefore = cpuTicks(serverPids);
   const started = performance.now();
   const procs = Array.from({ length: clients }, () =>
-    Bun.spawn(["curl", "-s", "--fail", "-w", "%{size_download}\n", ...Array.from({ length: perClient }, () => ["-o", "/dev/null", url]).flat()], {
-      stdout: "pipe",
-    }),
+    Bun.spawn(
+      ["curl", "-s", "--fail", "--cacert", CA, "-w", "%{size_download}\n", ...Array.from({ length: perClient }, () => ["-o", "/dev/null", url]).flat()],
+      { stdout: "pipe", env: CLIENT_ENV },
+    ),
   );
   const timer = setTimeout(() => procs.forEach((p) => p.kill()), RUN_LIMIT_MS);
   const outs = await Promise.all(procs.map(async (p) => [await new Response(p.stdout).text(), await p.exited] as const));
@@ -113,8 +162,27 @@ async function measure(url: string, serverPids: number[], clients: number, perCl
   return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu };
 }
 
-type ServerName = "depot" | "docker-registry" | "nginx";
+const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+/** wrk with `clients` keep-alive connections for WRK_SECONDS: MB/s of every byte read (wrk's Transfer/sec), and the server's CPU. */
+async function measureWrk(url: string, serverPids: number[], clients: number): Promise<Sample> {
+  const cpuBefore = cpuTicks(serverPids);
+  // Two wrk threads: one per core of the machine (wrk needs connections >= threads).
+  const out = await run(["wrk", "-t", String(Math.min(2, clients)), "-c", String(clients), "-d", `${WRK_SECONDS}s`, "--timeout", "30s", url], CLIENT_ENV);
+  const cpu = cpuTicks(serverPids) - cpuBefore;
+  if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors against ${url}:\n${out}`);
+  const read = /requests in ([\d.]+)(ms|s|m), ([\d.]+)([KMGT]?B) read/.exec(out);
+  if (!read) throw new Error(`cannot read wrk's summary:\n${out}`);
+  const seconds = Number(read[1]) * ({ ms: 0.001, s: 1, m: 60 } as Record<string, number>)[read[2]!]!;
+  const bytes = Number(read[3]) * UNITS[read[4]!]!;
+  return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu };
+}
+
+const SERVER_NAMES = ["depot", "docker-registry", "nginx"] as const;
+type ServerName = (typeof SERVER_NAMES)[number];
+type Tool = "curl" | "wrk";
 interface Row {
+  tool: Tool;
   clients: number;
   /** best MB/s of the rounds */
   mbps: Record<ServerName, number>;
@@ -131,35 +199,50 @@ async function main() {
   ]);
   const blob = img!.blobs.reduce((a, b) => (b.size > a.size ? b : a));
 
-  // depot, in its own process like in production.
+  // One certificate and key for all three: the depot's serving certificate (SAN 127.0.0.1) from the depot CA.
+  const pki = await depotTls();
+  const certFile = join(work, "server.crt");
+  const keyFile = join(work, "server.key");
+  writeFileSync(CA, pki.caPem);
+  writeFileSync(certFile, pki.tls.cert);
+  writeFileSync(keyFile, pki.tls.key, { mode: 0o600 });
+  // skopeo takes a directory whose ca.crt it trusts for the registry.
+  const certDir = join(work, "certs.d");
+  mkdirSync(certDir);
+  writeFileSync(join(certDir, "ca.crt"), pki.caPem);
+
+  // depot, in its own process like in production (default serving threads), HTTPS only.
   const depotScript = join(work, "depot.ts");
   writeFileSync(
     depotScript,
-    `import { startDepotServer } from ${JSON.stringify(join(ROOT, "src/depot/server.ts"))};
+    `import { readFileSync } from "node:fs";
+import { startDepotServer } from ${JSON.stringify(join(ROOT, "src/depot/server.ts"))};
 const quiet = { info() {}, warn: (m: string) => console.error(m), debug() {} };
-await startDepotServer({ bundleDir: ${JSON.stringify(bundle)}, listen: { address: "127.0.0.1", port: ${PORTS.depot} }, log: quiet });`,
+const tls = { cert: readFileSync(${JSON.stringify(certFile)}, "utf8"), key: readFileSync(${JSON.stringify(keyFile)}, "utf8") };
+await startDepotServer({ bundleDir: ${JSON.stringify(bundle)}, listen: { address: "127.0.0.1", port: ${PORTS.depot} }, log: quiet, accessLog: "off", tls });`,
   );
   const depotProc = start([process.execPath, depotScript], "depot");
-  await waitFor(`http://127.0.0.1:${PORTS.depot}/v2/`);
+  const ciphers: Record<ServerName, string> = { depot: "", "docker-registry": "", nginx: "" };
+  ciphers.depot = await waitFor(`https://127.0.0.1:${PORTS.depot}/v2/`, "depot");
 
-  // docker-registry with filesystem storage; the image pushed into it by skopeo.
+  // docker-registry with filesystem storage, HTTPS with the same certificate; the image pushed into it by skopeo.
   writeFileSync(
     join(work, "registry.yml"),
     `version: 0.1
 log: { level: error, accesslog: { disabled: true } }
 storage: { filesystem: { rootdirectory: ${join(work, "registry-data")} }, delete: { enabled: false } }
-http: { addr: 127.0.0.1:${PORTS.registry} }
+http: { addr: 127.0.0.1:${PORTS.registry}, tls: { certificate: ${certFile}, key: ${keyFile} } }
 `,
   );
   const registryProc = start(["docker-registry", "serve", join(work, "registry.yml")], "registry");
-  await waitFor(`http://127.0.0.1:${PORTS.registry}/v2/`);
-  await run(["skopeo", "copy", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://127.0.0.1:${PORTS.depot}/bench:v1`, `docker://127.0.0.1:${PORTS.registry}/bench:v1`]);
+  ciphers["docker-registry"] = await waitFor(`https://127.0.0.1:${PORTS.registry}/v2/`, "registry");
+  await run(["skopeo", "copy", "--src-cert-dir", certDir, "--dest-cert-dir", certDir, `docker://127.0.0.1:${PORTS.depot}/bench:v1`, `docker://127.0.0.1:${PORTS.registry}/bench:v1`]);
 
-  // nginx serving the same bytes as a static file.
+  // nginx serving the same bytes as a static file, HTTPS with the same certificate.
   const www = join(work, "www");
   mkdirSync(www, { recursive: true });
-  chmodSync(work, 0o755); // nginx workers run as www-data and must reach the file
-  await Bun.write(join(www, "blob"), await fetch(`http://127.0.0.1:${PORTS.depot}/v2/bench/blobs/${blob.digest}`).then((r) => r.arrayBuffer()));
+  chmodSync(work, 0o755); // nginx workers run as www-data and must reach the file (the master, root, reads the key)
+  await run(["curl", "-s", "--fail", "--cacert", CA, "-o", join(www, "blob"), `https://127.0.0.1:${PORTS.depot}/v2/bench/blobs/${blob.digest}`]);
   writeFileSync(
     join(work, "nginx.conf"),
     `worker_processes auto;
@@ -176,81 +259,113 @@ http {
   fastcgi_temp_path ${work}/nginx-tmp;
   uwsgi_temp_path ${work}/nginx-tmp;
   scgi_temp_path ${work}/nginx-tmp;
-  server { listen 127.0.0.1:${PORTS.nginx}; root ${www}; }
+  server {
+    listen 127.0.0.1:${PORTS.nginx} ssl;
+    # nginx 1.22 leaves TLS 1.3 out of its default; the depot and docker-registry negotiate it.
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_certificate ${certFile};
+    ssl_certificate_key ${keyFile};
+    root ${www};
+  }
 }
 `,
   );
   const nginxProc = start(["nginx", "-c", join(work, "nginx.conf"), "-p", work, "-g", "daemon off;"], "nginx");
-  await waitFor(`http://127.0.0.1:${PORTS.nginx}/blob`);
+  ciphers.nginx = await waitFor(`https://127.0.0.1:${PORTS.nginx}/blob`, "nginx");
 
   const servers: Record<ServerName, { url: string; pids: number[] }> = {
-    depot: { url: `http://127.0.0.1:${PORTS.depot}/v2/bench/blobs/${blob.digest}`, pids: [depotProc.pid] },
-    "docker-registry": { url: `http://127.0.0.1:${PORTS.registry}/v2/bench/blobs/${blob.digest}`, pids: [registryProc.pid] },
-    nginx: { url: `http://127.0.0.1:${PORTS.nginx}/blob`, pids: withChildren(nginxProc.pid) },
+    depot: { url: `https://127.0.0.1:${PORTS.depot}/v2/bench/blobs/${blob.digest}`, pids: [depotProc.pid] },
+    "docker-registry": { url: `https://127.0.0.1:${PORTS.registry}/v2/bench/blobs/${blob.digest}`, pids: [registryProc.pid] },
+    nginx: { url: `https://127.0.0.1:${PORTS.nginx}/blob`, pids: withChildren(nginxProc.pid) },
   };
-  const names = Object.keys(servers) as ServerName[];
+  const names = SERVER_NAMES;
+  console.log(`TLS negotiated with curl: ${names.map((n) => `${n} ${ciphers[n]}`).join("; ")}`);
+  for (const n of names) if (!ciphers[n].includes(CLIENT_SUITE)) throw new Error(`${n} did not negotiate ${CLIENT_SUITE} (${ciphers[n]}): the clients' OpenSSL config was not applied`);
   // Warm the page cache and every server once.
-  for (const s of Object.values(servers)) await measure(s.url, s.pids, 1, 2, blob.size);
+  for (const s of Object.values(servers)) await measureCurl(s.url, s.pids, 1, 2, blob.size);
 
+  const tools: Tool[] = WRK ? ["curl", "wrk"] : ["curl"];
   const rows: Row[] = [];
   for (const clients of CONCURRENCY) {
     const perClient = Math.max(2, Math.ceil(TOTAL_FETCHES / clients));
-    const samples = Object.fromEntries(names.map((n) => [n, [] as Sample[]])) as Record<ServerName, Sample[]>;
+    const samples = Object.fromEntries(tools.map((t) => [t, Object.fromEntries(names.map((n) => [n, [] as Sample[]]))])) as Record<Tool, Record<ServerName, Sample[]>>;
     // Interleave the servers (rotating who goes first) and keep the best round, so a noisy moment favours none.
     for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < names.length; i++) {
         const name = names[(i + round) % names.length]!;
-        samples[name].push(await measure(servers[name].url, servers[name].pids, clients, perClient, blob.size));
+        const { url, pids } = servers[name];
+        samples.curl[name].push(await measureCurl(url, pids, clients, perClient, blob.size));
+        if (WRK) samples.wrk[name].push(await measureWrk(url, pids, clients));
       }
     }
-    const row: Row = {
-      clients,
-      mbps: Object.fromEntries(names.map((n) => [n, Math.max(...samples[n].map((x) => x.mbps))])) as Row["mbps"],
-      cpuPerGB: Object.fromEntries(
-        names.map((n) => [n, samples[n].reduce((a, x) => a + x.cpuTicks, 0) / 100 / (samples[n].reduce((a, x) => a + x.bytes, 0) / 1e9)]),
-      ) as Row["cpuPerGB"],
-    };
-    console.log(`${clients} clients: ${names.map((n) => `${n} ${row.mbps[n].toFixed(0)} MB/s (${row.cpuPerGB[n].toFixed(2)} CPU s/GB)`).join(", ")}`);
-    rows.push(row);
+    for (const tool of tools) {
+      const s = samples[tool];
+      const row: Row = {
+        tool,
+        clients,
+        mbps: Object.fromEntries(names.map((n) => [n, Math.max(...s[n].map((x) => x.mbps))])) as Row["mbps"],
+        cpuPerGB: Object.fromEntries(
+          names.map((n) => [n, s[n].reduce((a, x) => a + x.cpuTicks, 0) / 100 / (s[n].reduce((a, x) => a + x.bytes, 0) / 1e9)]),
+        ) as Row["cpuPerGB"],
+      };
+      console.log(`${tool}, ${clients} clients: ${names.map((n) => `${n} ${row.mbps[n].toFixed(0)} MB/s (${row.cpuPerGB[n].toFixed(2)} CPU s/GB)`).join(", ")}`);
+      rows.push(row);
+    }
   }
-  report(rows, blob.size);
+  const peakRss = Object.fromEntries(names.map((n) => [n, peakRssMiB(servers[n].pids)])) as Record<ServerName, number>;
+  report(rows, blob.size, ciphers, peakRss);
 }
 
-function report(rows: Row[], size: number) {
+function report(rows: Row[], size: number, ciphers: Record<ServerName, string>, peakRss: Record<ServerName, number>) {
   const dir = join(ROOT, "test", "bench", "results");
   mkdirSync(dir, { recursive: true });
   const versions = {
     bun: Bun.version,
-    "docker-registry": "distribution 2.8 (Debian docker-registry)",
-    nginx: "Debian nginx, worker_processes auto, sendfile on",
+    "docker-registry": "distribution 2.8 (Debian docker-registry), http.tls",
+    nginx: "Debian nginx, worker_processes auto, ssl, sendfile on",
+    wrk: WRK ? "Debian wrk 4.1" : "not used",
   };
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", loadavg: loadavg() };
   const results = rows.map((r) => ({ ...r, depotVsRegistry: r.mbps.depot / r.mbps["docker-registry"], depotVsNginx: r.mbps.depot / r.mbps.nginx }));
-  writeFileSync(join(dir, "registry.json"), JSON.stringify({ date: new Date().toISOString(), blobBytes: size, rounds: ROUNDS, machine, versions, results }, null, 2) + "\n");
+  writeFileSync(
+    join(dir, "registry.json"),
+    JSON.stringify({ date: new Date().toISOString(), tls: ciphers, peakRssMiB: peakRss, blobBytes: size, rounds: ROUNDS, wrkSeconds: WRK ? WRK_SECONDS : 0, machine, versions, results }, null, 2) + "\n",
+  );
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
   const md = [
-    "# Registry blob throughput (loopback)",
+    "# Registry blob throughput over TLS (loopback)",
     "",
-    `Generated by \`bun test/bench/registry.ts\` on ${new Date().toISOString().slice(0, 10)}: one ${(size / 1048576).toFixed(0)} MiB blob,`,
-    `clients are curl processes each fetching it repeatedly over keep-alive; best of ${ROUNDS} interleaved rounds.`,
+    `Generated by \`bun test/bench/registry.ts\` on ${new Date().toISOString().slice(0, 10)}: one ${(size / 1048576).toFixed(0)} MiB blob over HTTPS,`,
+    "the three servers with the same certificate and key (the depot's serving certificate from the depot CA);",
+    `the clients offer only ${CLIENT_SUITE} (Go clients such as containerd offer it first), so every server encrypts alike.`,
+    `curl: clients are curl processes each fetching the blob repeatedly over keep-alive, verifying against the depot CA;`,
+    WRK ? `wrk: that many keep-alive connections for ${WRK_SECONDS} s (wrk does not verify certificates).` : "wrk: not run (--no-wrk, or wrk is not installed).",
+    `Best of ${ROUNDS} interleaved rounds.`,
+    `TLS negotiated (curl, checked): ${SERVER_NAMES.map((n) => `${n} ${ciphers[n]}`).join("; ")}.`,
     `Machine: ${machine.cpus} CPUs (${machine.cpu}); the clients share these CPUs with the server; load average at the end ${machine.loadavg.map((l) => l.toFixed(1)).join(" ")}.`,
     "",
-    "| clients | depot MB/s | docker-registry MB/s | nginx MB/s | depot / docker-registry | depot / nginx |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...results.map((r) => `| ${r.clients} | ${r.mbps.depot.toFixed(0)} | ${r.mbps["docker-registry"].toFixed(0)} | ${r.mbps.nginx.toFixed(0)} | ${pct(r.depotVsRegistry)} | ${pct(r.depotVsNginx)} |`),
+    "| client | clients | depot MB/s | docker-registry MB/s | nginx MB/s | depot / docker-registry | depot / nginx |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...results.map(
+      (r) =>
+        `| ${r.tool} | ${r.clients} | ${r.mbps.depot.toFixed(0)} | ${r.mbps["docker-registry"].toFixed(0)} | ${r.mbps.nginx.toFixed(0)} | ${pct(r.depotVsRegistry)} | ${pct(r.depotVsNginx)} |`,
+    ),
     "",
     "Server CPU seconds per GB served (all rounds; lower is better, and unlike MB/s it does not depend on what else the machine runs):",
     "",
-    "| clients | depot | docker-registry | nginx |",
-    "| ---: | ---: | ---: | ---: |",
-    ...results.map((r) => `| ${r.clients} | ${r.cpuPerGB.depot.toFixed(2)} | ${r.cpuPerGB["docker-registry"].toFixed(2)} | ${r.cpuPerGB.nginx.toFixed(2)} |`),
+    "| client | clients | depot | docker-registry | nginx |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...results.map((r) => `| ${r.tool} | ${r.clients} | ${r.cpuPerGB.depot.toFixed(2)} | ${r.cpuPerGB["docker-registry"].toFixed(2)} | ${r.cpuPerGB.nginx.toFixed(2)} |`),
     "",
-    "Target: depot >= docker-registry at every concurrency, and >= 80% of nginx.",
+    `Peak resident memory over the whole run (MiB): ${SERVER_NAMES.map((n) => `${n} ${peakRss[n].toFixed(0)}`).join(", ")} (nginx: master and workers summed).`,
+    "",
+    "Target: depot >= docker-registry at every concurrency (issue 15: over TLS with the same certificate).",
     "",
   ].join("\n");
   writeFileSync(join(dir, "registry.md"), md);
   console.log(md);
 }
+
 
 try {
   await main();
