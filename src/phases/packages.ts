@@ -10,7 +10,7 @@ import { hasRole, type HostSpec } from "../config/types.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { requireLock } from "./util/depot-files.ts";
 import { InstallError } from "../util/errors.ts";
-import { installedPackageNames, recordPackagesAdded } from "../cluster/packages-added.ts";
+import { packagesBefore, packagesRecordMissing, recordPackagesAdded } from "../cluster/packages-added.ts";
 
 /** Only the control-plane nodes run the load balancer. */
 const LB_ONLY = ["haproxy", "keepalived"];
@@ -72,11 +72,13 @@ const install: Step = {
     const pkgs = lockedPackages(ctx, node);
     const have = await installedVersions(host, ctx, pkgs.map((p) => p.name));
     const off = pkgs.filter((p) => have.get(p.name) !== p.version);
-    return off.length ? todo(`${off.map((p) => `${p.name} ${have.get(p.name) ?? "missing"} (want ${p.version})`).join(", ")}`) : NOTHING;
+    if (off.length) return todo(`${off.map((p) => `${p.name} ${have.get(p.name) ?? "missing"} (want ${p.version})`).join(", ")}`);
+    // A run cut during apt installed the packages but never wrote what it added (reset --purge-packages reads it).
+    return (await packagesRecordMissing(host)) ? todo("the record of the packages the install added is missing") : NOTHING;
   },
   async run(host, ctx, node) {
     const pkgs = lockedPackages(ctx, node);
-    const before = await installedPackageNames(host);
+    const before = await packagesBefore(host);
     const r = await host.exec(bundleProfile(ctx).packageManager.install(pkgs), { check: false, timeoutMs: 900_000 });
     await recordPackagesAdded(host, before); // what reset --purge-packages may remove
     if (r.code !== 0) throw new Error(`package installation from the depot failed:\n${(r.stderr || r.stdout).trim().split("\n").slice(-15).join("\n")}`);

@@ -90,6 +90,9 @@ function entry(abs: string, rel: string, n: Normalizer): string {
   const raw = readFileSync(abs);
   const text = raw.includes(0) ? null : raw.toString("utf8");
   let content: string | Buffer = text !== null && Buffer.byteLength(text) === raw.length ? normalizeText(text, n) : raw;
+  // The cluster's repository key as apt's binary keyring: generated per install, so compared by kind
+  // (its armored twin is normalized as a PEM-like block).
+  if (typeof content !== "string" && rel.endsWith(".gpg") && (raw[0] === 0x99 || raw[0] === 0xc6)) content = "<OpenPGP public key>";
   // Hosts are pinned in the order the connections were made (in parallel): the set is what counts.
   if (typeof content === "string" && rel.endsWith("known_hosts")) content = content.split("\n").sort().join("\n");
   return `${rel} ${meta} ${createHash("sha256").update(content).digest("hex").slice(0, 16)}`;

@@ -53,6 +53,9 @@ export function verifiedDownloadScript(o: { urls: readonly string[]; sha256: str
       // Values are set once and then only read as "$var" (the EXIT trap's text is parsed again when it fires).
       sh`base=${o.base}; want=${o.sha256}`,
       sh`trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM`,
+      // The node state dir above it is an ordinary 0755 directory, whoever makes it first (an install
+      // resumed after a cut must leave the same modes as an uninterrupted one).
+      sh`(umask 022; mkdir -p -- "$(dirname -- "$base")") 2>/dev/null || true`,
       sh`umask 077`,
       // A symlink (even a dangling one) or a file in the way makes mkdir fail: the check below names it.
       sh`mkdir -p -- "$base" 2>/dev/null || true`,
