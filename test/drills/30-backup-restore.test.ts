@@ -44,7 +44,8 @@ async function timed<T>(drill: string, step: string, seconds: Record<string, num
 const note = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
 
 async function count(prefix: string): Promise<number> {
-  const r = await labExec("master1", `${ETCDCTL} ${ALL} get ${prefix} --prefix --count-only -w json`, { check: true });
+  // etcd 3.4's etcdctl has no --count-only; the JSON response carries the count of the whole range.
+  const r = await labExec("master1", `${ETCDCTL} ${ALL} get ${prefix} --prefix --keys-only --limit=1 -w json`, { check: true });
   return Number(JSON.parse(r.stdout).count ?? 0);
 }
 
