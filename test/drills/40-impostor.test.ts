@@ -134,7 +134,8 @@ beforeAll(async () => {
   await labExec("master1", `ip addr add ${DEPOT_ADDRESS}/24 dev host0 2>/dev/null; cat > /root/cluster.yaml`, { check: true, stdin: yaml.toString() });
   const moved = await onMaster1("install -c cluster.yaml --yes");
   expect({ code: moved.code, out: moved.code ? moved.stdout + moved.stderr : "" }).toEqual({ code: 0, out: "" });
-  pauseRef = (await labExec("node1", "ctr -n k8s.io images ls -q | grep '/pause:' | head -1", { check: true })).stdout.trim();
+  // The name under the depot's new address (the names under master1's address, from before the move, stay in the store).
+  pauseRef = (await labExec("node1", `ctr -n k8s.io images ls -q | grep -F '${DEPOT_ADDRESS}:${PORT}/' | grep '/pause:' | head -1`, { check: true })).stdout.trim();
   expect(pauseRef).toContain(`${DEPOT_ADDRESS}:${PORT}/`);
   // The cluster's own signed index, for the impostor that replays it.
   const ca = join(upper("master1"), NODE_DEPOT_CA.slice(1));
