@@ -12,6 +12,7 @@ import { collectingLogger } from "./support/oci-fixture.ts";
 import { generateRepoKey, type RepoKey } from "../../src/depot/repo-signing.ts";
 import { NODE_DEPOT_CA, NODE_REPO_KEY_GPG } from "../../src/depot/trust-paths.ts";
 import { depotTls, startInstalledDepot, type DepotTlsFixture } from "./support/depot-tls.ts";
+import { isolatedAptOptions } from "./support/repo-tools.ts";
 
 const PORT = 5210;
 const URL_ = `https://127.0.0.1:${PORT}`;
@@ -55,25 +56,11 @@ async function buildDeb(name: string, version: string, depends?: string): Promis
  * withCa false leaves the CA setting out (a node the trust phase has not reached).
  */
 function aptArgs(state: string, profile = "debian12", withCa = true, depots = [URL_]): string[] {
-  for (const d of ["lists/partial", "archives/partial", "cache"]) mkdirSync(join(state, d), { recursive: true });
-  writeFileSync(join(state, "status"), "");
+  const isolated = isolatedAptOptions(state);
   writeFileSync(join(state, "mirrors"), renderAptMirrors(depots, profile));
   writeFileSync(join(state, "sources.list"), renderAptSource(join(state, "mirrors")).replace(NODE_REPO_KEY_GPG, keyring));
   writeFileSync(join(state, "depot.conf"), withCa ? renderAptDepotConf(depots).replaceAll(NODE_DEPOT_CA, caFile) : "");
-  return [
-    "-c", join(state, "depot.conf"),
-    "-o", `Dir::Etc::sourcelist=${join(state, "sources.list")}`,
-    "-o", "Dir::Etc::sourceparts=-",
-    "-o", `Dir::State::lists=${join(state, "lists")}`,
-    "-o", `Dir::State::status=${join(state, "status")}`,
-    "-o", `Dir::Cache=${join(state, "cache")}`,
-    "-o", `Dir::Cache::archives=${join(state, "archives")}`,
-    "-o", "Debug::NoLocking=1",
-    "-o", "APT::Architecture=amd64",
-    "-o", "Acquire::Languages=none",
-    // The test's temp dirs are not readable by apt's _apt sandbox user.
-    "-o", "APT::Sandbox::User=root",
-  ];
+  return ["-c", join(state, "depot.conf"), ...isolated];
 }
 
 beforeAll(async () => {
