@@ -342,3 +342,40 @@ describe("limits and operations", () => {
     expect(sha256(readFileSync(out))).toBe(sha256(payload));
   }, 30_000);
 });
+
+describe("requests a registry client should not send (issue 20: independent pull-side check)", () => {
+  test("a manifest reference that is neither a valid tag nor a digest is 404 MANIFEST_UNKNOWN, as docker-registry answers", async () => {
+    for (const ref of ["-bad", "a".repeat(129), "tag%20with%20space"]) {
+      const r = await curl(`/v2/pause/manifests/${ref}`);
+      expect({ ref, status: r.status, code: errorCode(r) }).toEqual({ ref, status: 404, code: "MANIFEST_UNKNOWN" });
+    }
+  });
+
+  /** A raw request over TLS (curl always sends Host). */
+  async function raw(request: string): Promise<string> {
+    let text = "";
+    await new Promise<void>((resolve, reject) => {
+      Bun.connect({
+        hostname: "127.0.0.1",
+        port: PORT,
+        tls: { ca: readFileSync(caFile, "utf8"), serverName: "127.0.0.1" },
+        socket: {
+          open: (s) => void s.write(request),
+          data: (_s, d) => void (text += d.toString()),
+          close: () => resolve(),
+          error: (_s, e) => reject(e),
+        },
+      }).catch(reject);
+      setTimeout(resolve, 3000);
+    });
+    return text;
+  }
+
+  test("HTTP/1.0 without a Host header: 400, not a 500 internal error", async () => {
+    expect(await raw("GET /v2/ HTTP/1.0\r\n\r\n")).toMatch(/^HTTP\/1\.[01] 400 /);
+  });
+
+  test("CONNECT: 405, the depot is no proxy", async () => {
+    expect(await raw("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")).toMatch(/^HTTP\/1\.[01] 405 /);
+  });
+});

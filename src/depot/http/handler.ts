@@ -31,6 +31,10 @@ export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<u
 
 async function route(req: Request, ctx: HandlerContext): Promise<Response> {
   if (req.url.length > MAX_URL_LENGTH) return plain(414, "request URL too long\n");
+  // CONNECT (a proxy request) and a request without a Host header (HTTP/1.0 allows it; the server then sees
+  // only the bare path) are the client's mistake: a 4xx, not a thrown TypeError answered as 500.
+  if (req.method === "CONNECT") return plain(405, "the depot is not a proxy\n", { Allow: "GET, HEAD" });
+  if (!URL.canParse(req.url)) return plain(400, "bad request: no Host header\n");
   const url = new URL(req.url);
   const path = url.pathname;
   const isRegistry = path === "/v2" || path.startsWith("/v2/");

@@ -5,7 +5,6 @@ export type RegistryErrorCode =
   | "NAME_UNKNOWN"
   | "NAME_INVALID"
   | "DIGEST_INVALID"
-  | "TAG_INVALID"
   | "PAGINATION_NUMBER_INVALID"
   | "UNSUPPORTED";
 
@@ -15,7 +14,6 @@ const STATUS: Record<RegistryErrorCode, number> = {
   NAME_UNKNOWN: 404,
   NAME_INVALID: 400,
   DIGEST_INVALID: 400,
-  TAG_INVALID: 400,
   PAGINATION_NUMBER_INVALID: 400,
   UNSUPPORTED: 405,
 };

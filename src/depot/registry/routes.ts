@@ -38,7 +38,9 @@ function manifest(req: Request, store: ImageStore, repo: Repository, ref: string
     if (!m) return fail(req, "MANIFEST_UNKNOWN", "manifest unknown", { name: repo.name, digest: ref });
     return sendManifest(req, m);
   }
-  if (!isValidTag(ref)) return fail(req, "TAG_INVALID", "invalid tag", { tag: ref });
+  // A reference that is neither a digest nor a valid tag names no manifest: 404 MANIFEST_UNKNOWN, as the
+  // distribution spec's conformance suite and docker-registry answer (TAG_INVALID is for pushes).
+  if (!isValidTag(ref)) return fail(req, "MANIFEST_UNKNOWN", "manifest unknown: not a valid tag or digest", { name: repo.name, reference: ref });
   const digest = repo.tags.get(ref);
   const m = digest ? store.manifests.get(digest) : undefined;
   if (!m) return fail(req, "MANIFEST_UNKNOWN", "manifest unknown", { name: repo.name, tag: ref });
