@@ -27,7 +27,9 @@ export function renderAptSource(mirrorList = APT_MIRRORS): string {
 
 /** APT_MIRRORS: the profile's repository on every depot, in the order the node tries them. */
 export function renderAptMirrors(depotUrls: readonly string[], profile: string): string {
-  return [...depotUrls.map((u) => depotRepoUrl(u, profile)), ""].join("\n");
+  // apt's mirror method contacts mirrors without a priority in random order: the priorities keep ours (the
+  // node's own depot first, then master1's, then the others) and the next one is still tried on failure.
+  return [...depotUrls.map((u, i) => `${depotRepoUrl(u, profile)}\tpriority:${i + 1}`), ""].join("\n");
 }
 
 /** The depot's host as apt's per-host options name it (an IPv6 address without its brackets). */

@@ -58,7 +58,7 @@ describe("every node", () => {
       const list = (await labExec(n, "cat /etc/apt/sources.list.d/k8s-ha-offline.list")).stdout;
       expect(list).toContain("deb [signed-by=/etc/k8s-ha-offline/depot-repo.gpg] mirror+file:/etc/apt/k8s-ha-offline.mirrors ./");
       // Every master's depot, this node's own first (issue 16): apt moves to the next when one is down.
-      expect((await labExec(n, "cat /etc/apt/k8s-ha-offline.mirrors")).stdout.trim().split("\n")).toEqual(depotOrder(n).map((a) => `https://${a}:5000/repo/debian12/`));
+      expect((await labExec(n, "cat /etc/apt/k8s-ha-offline.mirrors")).stdout.trim().split("\n")).toEqual(depotOrder(n).map((a, i) => `https://${a}:5000/repo/debian12/\tpriority:${i + 1}`));
       const conf = (await labExec(n, "cat /etc/apt/apt.conf.d/60k8s-ha-offline-depot")).stdout;
       for (const a of depotOrder(n)) expect(conf).toContain(`Acquire::https::${a}::CaInfo "/etc/k8s-ha-offline/depot-ca.crt";`);
     });

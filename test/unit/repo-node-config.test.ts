@@ -20,11 +20,11 @@ describe("node config renderers", () => {
     expect(text).not.toMatch(INSECURE);
   });
 
-  test("apt mirror list: every depot's repository over https, in the order given", () => {
+  test("apt mirror list: every depot's repository over https, in the order given (apt's priorities, or it picks at random)", () => {
     expect(renderAptMirrors(DEPOTS, "debian12").split("\n").filter(Boolean)).toEqual([
-      "https://192.168.217.19:5000/repo/debian12/",
-      "https://192.168.217.12:5000/repo/debian12/",
-      "https://192.168.217.13:5000/repo/debian12/",
+      "https://192.168.217.19:5000/repo/debian12/\tpriority:1",
+      "https://192.168.217.12:5000/repo/debian12/\tpriority:2",
+      "https://192.168.217.13:5000/repo/debian12/\tpriority:3",
     ]);
   });
 
