@@ -18,7 +18,6 @@ test("-c wins; else ./cluster.yaml; else stateDir/cluster.yaml; else ./cluster.y
   expect(configPath({ config: "cluster.yaml" }, state)).toBe(join(here, "cluster.yaml"));
   writeFileSync(join(state, "cluster.yaml"), "name: lab\n");
   expect(configPath({ config: "cluster.yaml" }, state)).toBe(join(state, "cluster.yaml"));
-  expect(configPath({}, state)).toBe(join(state, "cluster.yaml"));
   expect(configPath({ config: "other.yaml" }, state)).toBe(join(here, "other.yaml")); // an explicit other file never falls back
   writeFileSync(join(here, "cluster.yaml"), "name: lab\n");
   expect(configPath({ config: "cluster.yaml" }, state)).toBe(join(here, "cluster.yaml"));
