@@ -59,7 +59,13 @@ export function defaultLogFile(config: ClusterConfig, command: string): string {
   return join(config.stateDir, "logs", `${command}-${stamp}.log`);
 }
 
-export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePreflightErrors?: string }, command: string): ClusterSession {
+export function openSession(
+  config: ClusterConfig,
+  flags: RunFlags & { ignorePreflightErrors?: string },
+  command: string,
+  /** false: the caller takes the lock itself (openChangingSession: on every master, this one included). */
+  localLock = true,
+): ClusterSession {
   const { bundleDir, depot } = runInputs(flags, config);
   const keep = keepLogs(flags as { keepLogs?: unknown });
   const logsDir = join(config.stateDir, "logs");
@@ -94,7 +100,7 @@ export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePre
     },
   };
   const self = config.hosts.find((h) => pool.isLocal(h))?.name;
-  const release = CHANGING.has(command) && !flags.dryRun ? acquireRunLock(config.stateDir, command, self) : () => {};
+  const release = localLock && CHANGING.has(command) && !flags.dryRun ? acquireRunLock(config.stateDir, command, self) : () => {};
   return {
     config, log, ctx, pool,
     close: async () => {
@@ -118,17 +124,20 @@ export async function openChangingSession(
   flags: RunFlags & { ignorePreflightErrors?: string },
   command: string,
 ): Promise<ClusterSession & { replicate(): Promise<void> }> {
-  const session = openSession(config, flags, command);
+  const masters = controlPlanes(config);
+  const amMaster = masters.some((h) => new HostPool({ config }).isLocal(h));
+  // On a master its own lock is one of the cluster's, taken in config order with the others.
+  const session = openSession(config, flags, command, !amMaster);
   if (flags.dryRun) return { ...session, replicate: async () => {} };
   const { pool, log, ctx } = session;
   const self = config.hosts.find((h) => pool.isLocal(h));
-  const peers = controlPlanes(config)
-    .filter((h) => h !== self)
-    .map((h: HostSpec) => ({ name: h.name, host: () => pool.get(h) }));
+  const lockOn = (h: HostSpec) => ({ name: h.name, host: () => pool.get(h) });
+  const peers = masters.filter((h) => h !== self).map(lockOn);
   const warn = (m: string) => log.info(m);
   let releaseCluster = async () => {};
   try {
-    releaseCluster = await acquireClusterLock({ self: self?.name ?? ctx.local.name, masters: peers, stateDir: config.stateDir, command, warn });
+    const lockMasters = amMaster ? masters.map(lockOn) : peers;
+    releaseCluster = await acquireClusterLock({ self: self?.name ?? ctx.local.name, masters: lockMasters, stateDir: config.stateDir, command, warn });
     await assertNewestState({ self: ctx.local, peers, stateDir: config.stateDir, warn: (m) => log.debug(m) });
   } catch (err) {
     await releaseCluster();

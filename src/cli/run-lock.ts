@@ -126,9 +126,11 @@ export async function acquireClusterLock(opts: {
       }
     }
   };
-  const alive = async (holder: Holder): Promise<boolean | undefined> => {
-    if (holder.node === opts.self || holder.node === undefined) return startTicks(holder.pid) === holder.since;
-    const where = opts.masters.find((m) => m.name === holder.node);
+  // A lock without a node (older versions) was written by a run on the master that holds it.
+  const alive = async (holder: Holder, on: string): Promise<boolean | undefined> => {
+    const node = holder.node ?? on;
+    if (node === opts.self) return startTicks(holder.pid) === holder.since;
+    const where = opts.masters.find((m) => m.name === node);
     if (!where) return undefined;
     try {
       const r = await (await where.host()).exec(sh`cat /proc/${holder.pid}/stat 2>/dev/null`, { check: false });
@@ -155,7 +157,7 @@ export async function acquireClusterLock(opts: {
         }
         const held = parseHolder(new TextDecoder().decode((await host.readFile(file)) ?? new Uint8Array()));
         if (held && !(held.node === me.node && held.pid === me.pid)) {
-          const live = await alive(held);
+          const live = await alive(held, master.name);
           const who = `k8s-ha-offline ${held.command} from ${held.node ?? master.name} (pid ${held.pid}, since ${held.started})`;
           if (live === undefined)
             throw new InstallError(
@@ -164,7 +166,7 @@ export async function acquireClusterLock(opts: {
             );
           if (live) throw new InstallError(`another ${who} is changing the cluster (its lock is ${file} on ${master.name}); wait for it to finish`);
         }
-        if (attempt >= 2) throw new InstallError(`could not take the run lock ${file} on ${master.name}`);
+        if (attempt >= 2) throw new InstallError(`could not take the run lock ${file} on ${master.name}: ${r.stderr.trim() || `exit ${r.code}`}`);
         await host.exec(sh`rm -f ${file}`); // the holder is gone (killed, or its node rebooted)
       }
     }

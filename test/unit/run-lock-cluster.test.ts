@@ -78,3 +78,14 @@ test("the local lock refuses a run holding it from another master", () => {
   expect(() => acquireRunLock(d, "renew-certs", "master1")).toThrow("another k8s-ha-offline install is running from master2 (pid 1, since t)");
   acquireRunLock(d, "renew-certs", "master2")(); // its own node: liveness checked here, pid 1 is not that holder
 });
+
+test("a lock of an older version (no node) is the master's own: its liveness is asked there", async () => {
+  const c = masters();
+  const other = Bun.spawn(["sleep", "30"]);
+  try {
+    c.put(c.m3, { pid: other.pid, since: ticks(other.pid), command: "install", started: "t" });
+    await expect(c.take()).rejects.toThrow(`another k8s-ha-offline install from master3 (pid ${other.pid}, since t) is changing the cluster`);
+  } finally {
+    other.kill("SIGKILL");
+  }
+});
