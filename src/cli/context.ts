@@ -1,7 +1,7 @@
 // Shared set-up for commands that work on a cluster: config, logger, host connections, phase context.
 import { join } from "node:path";
 import type { ClusterConfig } from "../config/types.ts";
-import { firstMaster } from "../config/types.ts";
+import { controlPlanes, firstMaster, type HostSpec } from "../config/types.ts";
 import { createLogger, pruneLogs, DEFAULT_KEEP_LOGS, type RunLogger } from "../util/log.ts";
 import { accessSync, constants, existsSync } from "node:fs";
 import { dirname } from "node:path";
@@ -10,10 +10,11 @@ import { HostPool } from "../hosts/pool.ts";
 import { LocalHost } from "../hosts/local.ts";
 import { toLogSink } from "../hosts/log-sink.ts";
 import type { GlobalFlags } from "./flags.ts";
-import { runInputs, type RunFlags } from "./run-inputs.ts";
+import { configPath, runInputs, type RunFlags } from "./run-inputs.ts";
 import { UsageError } from "../util/errors.ts";
 import { embeddedLock } from "../depot/lock.ts";
-import { acquireRunLock } from "./run-lock.ts";
+import { acquireClusterLock, acquireRunLock } from "./run-lock.ts";
+import { assertNewestState, collectState, replicateState } from "../cluster/state-replica.ts";
 
 /** Commands that change nodes: one of them at a time (see run-lock.ts). */
 const CHANGING = new Set(["install", "remove-node", "renew-certs", "verify-failover", "restore", "reset", "backup-schedule"]);
@@ -58,7 +59,13 @@ export function defaultLogFile(config: ClusterConfig, command: string): string {
   return join(config.stateDir, "logs", `${command}-${stamp}.log`);
 }
 
-export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePreflightErrors?: string }, command: string): ClusterSession {
+export function openSession(
+  config: ClusterConfig,
+  flags: RunFlags & { ignorePreflightErrors?: string },
+  command: string,
+  /** false: the caller takes the lock itself (openChangingSession: on every master, this one included). */
+  localLock = true,
+): ClusterSession {
   const { bundleDir, depot } = runInputs(flags, config);
   const keep = keepLogs(flags as { keepLogs?: unknown });
   const logsDir = join(config.stateDir, "logs");
@@ -92,7 +99,8 @@ export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePre
       return shared.get(key) as T;
     },
   };
-  const release = CHANGING.has(command) && !flags.dryRun ? acquireRunLock(config.stateDir, command) : () => {};
+  const self = config.hosts.find((h) => pool.isLocal(h))?.name;
+  const release = localLock && CHANGING.has(command) && !flags.dryRun ? acquireRunLock(config.stateDir, command, self) : () => {};
   return {
     config, log, ctx, pool,
     close: async () => {
@@ -100,6 +108,58 @@ export function openSession(config: ClusterConfig, flags: RunFlags & { ignorePre
         await pool.closeAll();
       } finally {
         release();
+      }
+    },
+  };
+}
+
+/**
+ * A session for a command that changes the cluster and its installer state (install, add-node,
+ * renew-certs, remove-node): the run lock on every reachable master, a stale state on this master
+ * refused (state-replica.ts), and `replicate` copying the state to every other master — called after
+ * each finished phase, and by close() at the end. Dry runs are plain sessions.
+ */
+export async function openChangingSession(
+  config: ClusterConfig,
+  flags: RunFlags & { ignorePreflightErrors?: string },
+  command: string,
+): Promise<ClusterSession & { replicate(): Promise<void> }> {
+  const masters = controlPlanes(config);
+  const amMaster = masters.some((h) => new HostPool({ config }).isLocal(h));
+  // On a master its own lock is one of the cluster's, taken in config order with the others.
+  const session = openSession(config, flags, command, !amMaster);
+  if (flags.dryRun) return { ...session, replicate: async () => {} };
+  const { pool, log, ctx } = session;
+  const self = config.hosts.find((h) => pool.isLocal(h));
+  const lockOn = (h: HostSpec) => ({ name: h.name, host: () => pool.get(h) });
+  const peers = masters.filter((h) => h !== self).map(lockOn);
+  const warn = (m: string) => log.info(m);
+  let releaseCluster = async () => {};
+  try {
+    const lockMasters = amMaster ? masters.map(lockOn) : peers;
+    releaseCluster = await acquireClusterLock({ self: self?.name ?? ctx.local.name, masters: lockMasters, stateDir: config.stateDir, command, warn });
+    await assertNewestState({ self: ctx.local, peers, stateDir: config.stateDir, warn: (m) => log.debug(m) });
+  } catch (err) {
+    await releaseCluster();
+    await session.close();
+    throw err;
+  }
+  const source = configPath(flags);
+  const replicate = async () => {
+    // Nothing to copy before the first phase made the state dir (a run that stopped at preflight).
+    if (!existsSync(join(config.stateDir, "state.json"))) return;
+    const r = await replicateState({ source: ctx.local, peers, stateDir: config.stateDir, files: collectState(config.stateDir, source), warn });
+    if (r.updated.length) log.debug(`installer state generation ${r.generation} copied to ${r.updated.map((u) => u.node).join(", ")}`);
+  };
+  return {
+    ...session,
+    replicate,
+    close: async () => {
+      try {
+        await replicate().catch((err) => warn(`warning: the installer state was not copied to the other masters: ${(err as Error).message}`));
+        await releaseCluster();
+      } finally {
+        await session.close();
       }
     },
   };

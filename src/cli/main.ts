@@ -18,7 +18,7 @@ const lazy = (load: () => Promise<{ default: Action }>): Action => async (...arg
 export function buildCli() {
   const cli = cac("k8s-ha-offline");
   cli
-    .option("-c, --config <file>", "Cluster config file", { default: "cluster.yaml" })
+    .option("-c, --config <file>", "Cluster config file (without ./cluster.yaml: the copy every master keeps, /var/lib/k8s-ha-offline/cluster.yaml)", { default: "cluster.yaml" })
     .option("--dry-run", "Print what would be done (phases x hosts) and change nothing")
     .option("-y, --yes", "Do not ask for confirmation")
     .option("--log-file <file>", "Write a full transcript (every command on every node) here (default: <stateDir>/logs/<command>-<time>.log)")

@@ -2,7 +2,8 @@
 // directory and the depot's endpoint. Every command takes them from here, so install, serve and
 // verify-bundle cannot disagree about which bundle or which address.
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { CONFIG_COPY } from "../cluster/state-replica.ts";
 import { loadConfig } from "../config/load.ts";
 import type { ClusterConfig } from "../config/types.ts";
 import { depotEndpoint, type DepotEndpoint } from "../depot/endpoint.ts";
@@ -24,9 +25,24 @@ export interface RunInputs<F extends RunFlags = RunFlags> {
 /** serve and verify-bundle also work from a bundle alone, when there is no cluster.yaml. */
 export type BundleOnlyInputs<F extends RunFlags = RunFlags> = Omit<RunInputs<F>, "config" | "depot"> & { config?: undefined; depot?: undefined };
 
-/** The config named by --config (cluster.yaml by default). */
+const DEFAULT_CONFIG = "cluster.yaml";
+/** The schema's default stateDir: where a master keeps its copy of the config (a custom stateDir needs -c). */
+export const DEFAULT_STATE_DIR = "/var/lib/k8s-ha-offline";
+
+/**
+ * --config; else ./cluster.yaml; else, when there is none here, the copy every master keeps in the
+ * state dir (src/cluster/state-replica.ts), so `status` on master2 needs no arguments.
+ */
+export function configPath(flags: GlobalFlags, stateDir = DEFAULT_STATE_DIR): string {
+  const given = flags.config ?? DEFAULT_CONFIG;
+  if (given !== DEFAULT_CONFIG || existsSync(given)) return resolve(given);
+  const copy = join(stateDir, CONFIG_COPY);
+  return existsSync(copy) ? copy : resolve(given);
+}
+
+/** The config named by --config (see configPath for the default). */
 export function readConfig(flags: GlobalFlags): ClusterConfig {
-  return loadConfig(resolve(flags.config ?? "cluster.yaml"), { insecureSkipHostKeyCheck: flags.insecureSkipHostKeyCheck === true });
+  return loadConfig(configPath(flags), { insecureSkipHostKeyCheck: flags.insecureSkipHostKeyCheck === true });
 }
 
 /** The inputs of a run against a cluster; `config` is read from --config unless given. */
@@ -36,7 +52,7 @@ export function runInputs<F extends RunFlags>(flags: F, config: ClusterConfig = 
 
 /** For serve and verify-bundle: the config when its file exists, else the bundle directory alone. */
 export function bundleInputs<F extends RunFlags>(flags: F): RunInputs<F> | BundleOnlyInputs<F> {
-  return existsSync(flags.config ?? "cluster.yaml") ? runInputs(flags) : { flags, bundleDir: bundleDirFor(flags, undefined) };
+  return existsSync(configPath(flags)) ? runInputs(flags) : { flags, bundleDir: bundleDirFor(flags, undefined) };
 }
 
 /** --bundle, else bundle.dir of the config (./bundle-<profile> beside it), else ./bundle-<profile of this binary's lock>. */

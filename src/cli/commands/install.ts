@@ -2,7 +2,7 @@
 import { PHASES } from "../../phases/index.ts";
 import { describePlan, selectPhases, runPhases, PhaseFailure, type PhaseOutcome } from "../../phases/runner.ts";
 import { createProgress, summaryTable } from "../progress.ts";
-import { openSession, parseList, parsePositiveInt, confirm, requireMaster1 } from "../context.ts";
+import { openChangingSession, parseList, parsePositiveInt, confirm, requireMaster1 } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { recordPhaseDone } from "../../phases/state.ts";
 import { checkBundleBeforeInstall } from "./verify-bundle.ts";
@@ -41,7 +41,7 @@ export default async function install(flags: InstallFlags): Promise<number> {
   const blockers = await dryRunProblems({ config, bundleDir: runInputs(flags, config).bundleDir, lock: embeddedLock(), localOnly: true });
   if (blockers.length) throw new InstallError(`the install cannot start; no node was changed:\n${blockers.map((p) => `  - ${p}`).join("\n")}\n(install --dry-run checks these and more)`);
   await confirm(`Install cluster "${config.name}" on ${config.hosts.map((h) => h.name).join(", ")}?`, flags);
-  const session = openSession(config, flags, "install");
+  const session = await openChangingSession(config, flags, "install");
   const { ctx, log } = session;
   const progress = createProgress();
   // Every log line (pool notices, phase reports) goes above the live status line, never glued to it.
@@ -52,7 +52,10 @@ export default async function install(flags: InstallFlags): Promise<number> {
     if (log.logFile) log.info(`log: ${log.logFile}`);
     // Nothing touches a node before the bundle is known to be whole.
     await checkBundleBeforeInstall(ctx.bundleDir, log);
-    outcomes = await runPhases(phases, ctx, { concurrency }, progress, (o) => recordPhaseDone(ctx, o));
+    outcomes = await runPhases(phases, ctx, { concurrency }, progress, async (o) => {
+      await recordPhaseDone(ctx, o);
+      await session.replicate(); // every master holds the state of every finished phase
+    });
     progress.stop();
     log.setTerminal(undefined);
     log.info(`\n${summaryTable(outcomes)}\n\n${nextSteps(config, log.logFile)}`);

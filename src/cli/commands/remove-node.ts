@@ -1,7 +1,7 @@
 // `remove-node NAME`: drain and delete the Kubernetes node, reset it, and say what to change in
 // cluster.yaml. Never removes an etcd member (that would risk quorum) or master1.
 import { invokedAs } from "../invoked.ts";
-import { openSession, confirm } from "../context.ts";
+import { openChangingSession, confirm } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { UsageError, InstallError } from "../../util/errors.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
@@ -21,7 +21,7 @@ export default async function removeNode(name: string, flags: GlobalFlags): Prom
     return 0;
   }
   await confirm(`Drain ${name}, delete it from the cluster and reset it?`, flags);
-  const session = openSession(config, flags, "remove-node");
+  const session = await openChangingSession(config, flags, "remove-node");
   try {
     const { ctx } = session;
     if (await drainAndDeleteNode(ctx, name)) console.log(`${name}: drained and deleted from the cluster`);

@@ -2,7 +2,7 @@
 import { CERT_EXIT, runCheckCerts } from "../../certs/index.ts";
 import { certNodes } from "../../pki/certlist.ts";
 import { backupDirFor, describeRenewal, renewCerts, type RenewScope } from "../../ops/renew-certs.ts";
-import { openSession, confirm, type ClusterSession } from "../context.ts";
+import { openChangingSession, confirm, type ClusterSession } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { EXIT_FAILURE, UsageError } from "../../util/errors.ts";
 import { firstMaster } from "../../config/types.ts";
@@ -33,7 +33,7 @@ export default async function renewCertsCommand(flags: GlobalFlags & { etcd?: bo
     process.stdout.write(`renew-certs would, in this order:\n${plan.map((l, i) => `  ${i + 1}. ${l}`).join("\n")}\n`);
     return 0;
   }
-  const session = openSession(config, flags, "renew-certs");
+  const session = await openChangingSession(config, flags, "renew-certs");
   try {
     requireOnMaster1(session);
     await confirm(`renew-certs will restart etcd and the control plane node by node:\n${plan.map((l) => `  - ${l}`).join("\n")}\nContinue?`, flags);
