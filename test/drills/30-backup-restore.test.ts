@@ -53,7 +53,10 @@ async function count(prefix: string): Promise<number> {
 async function nodeState(): Promise<string> {
   const parts: string[] = [];
   for (const m of MASTERS)
-    parts.push((await labExec(m, "ls -la --time-style=+%s /var/lib/etcd/member/snap /var/lib/etcd/member/wal /etc/kubernetes/manifests; sha256sum /etc/kubernetes/pki/*.crt /etc/etcd/pki/*.crt | sort", { check: true })).stdout);
+    // etcd writes its db and WAL all the time (leases, the apiserver), so their times prove nothing: what a
+    // restore would change is the member directory (moved aside: a new inode), etcd's start (restarted), the
+    // parked manifests and the PKI.
+    parts.push((await labExec(m, "stat -c '%i %n' /var/lib/etcd/member; ls -d /var/lib/etcd.before-restore-* 2>/dev/null; systemctl show -p ActiveEnterTimestampMonotonic etcd.service; sha256sum /etc/kubernetes/manifests/* /etc/kubernetes/pki/*.crt /etc/etcd/pki/*.crt | sort", { check: true })).stdout);
   return parts.join("\n");
 }
 
