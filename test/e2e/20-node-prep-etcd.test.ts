@@ -150,14 +150,19 @@ describe("etcd", () => {
     expect(r.stdout).toMatch(/exit=(35|52|55|56|16)/);
   });
 
-  test("the CA key never leaves master1", async () => {
+  test("the CA key stays in the installer's state: on the masters' state dirs only (0600 root, replicated), never on a worker or in etcd's own directories", async () => {
     const key = "/var/lib/k8s-ha-offline/pki/etcd-ca.key";
     expect((await labExec("master1", `stat -c %a ${key}`)).stdout.trim()).toBe("600");
     const sum = (await labExec("master1", `sha256sum ${key}`, { check: true })).stdout.split(" ")[0]!;
-    for (const n of ["master2", "master3", "node1"]) {
+    for (const n of ["master1", "master2", "master3", "node1"]) {
       const r = await labExec(n, "find /etc /var/lib /root /tmp -xdev -type f -size -20k -exec sha256sum {} + 2>/dev/null", { timeoutMs: 60_000 });
-      expect({ node: n, copies: r.stdout.split("\n").filter((l) => l.startsWith(sum)) }).toEqual({ node: n, copies: [] });
+      const copies = r.stdout.split("\n").filter((l) => l.startsWith(sum)).map((l) => l.split(/\s+/)[1]).sort();
+      // Issue 16: the state (the CA key included) is replicated to every master, so that one can die; its backup copy sits beside it.
+      const allowed = n === "node1" ? [] : [key, "/var/lib/k8s-ha-offline/pki/backup/etcd-ca.key"].filter((p) => copies.includes(p));
+      expect({ node: n, copies }).toEqual({ node: n, copies: allowed });
+      for (const p of copies) expect((await labExec(n, `stat -c '%a %U' ${p}`)).stdout.trim()).toBe("600 root");
     }
+    expect((await labExec("master2", `test -f ${key} && echo replicated`)).stdout.trim()).toBe("replicated");
   });
 });
 
