@@ -158,7 +158,7 @@ describe("etcd", () => {
       const r = await labExec(n, "find /etc /var/lib /root /tmp -xdev -type f -size -20k -exec sha256sum {} + 2>/dev/null", { timeoutMs: 60_000 });
       const copies = r.stdout.split("\n").filter((l) => l.startsWith(sum)).map((l) => l.split(/\s+/)[1]).sort();
       // Issue 16: the state (the CA key included) is replicated to every master, so that one can die; its backup copy sits beside it.
-      const allowed = n === "node1" ? [] : [key, "/var/lib/k8s-ha-offline/pki/backup/etcd-ca.key"].filter((p) => copies.includes(p));
+      const allowed = n === "node1" ? [] : [key, "/var/lib/k8s-ha-offline/pki/backup/etcd-ca.key"].filter((p) => copies.includes(p)).sort();
       expect({ node: n, copies }).toEqual({ node: n, copies: allowed });
       for (const p of copies) expect((await labExec(n, `stat -c '%a %U' ${p}`)).stdout.trim()).toBe("600 root");
     }
