@@ -35,7 +35,7 @@ let victimPackage = "";
 const INTEGRITY: Record<string, RegExp> = {
   http: /TLS|SSL|certificate|https|wrong version number|not speak/i,
   "other-ca": /certificate|SSL|TLS|verify|issuer/i,
-  tampered: /signature|signed|NO_PUBKEY|GPG|not signed|InRelease|certificate/i,
+  tampered: /GPG error|signatures were invalid|NO_PUBKEY|is not signed|Hash Sum mismatch/i,
   retag: /digest|does not match|integrity|unexpected|mismatch/i,
 };
 
@@ -63,7 +63,7 @@ async function startImpostor(mode: string): Promise<{ stop: () => Promise<void>;
   const stolen = (p: string) => join(upper("master1"), p.slice(1));
   const proc = Bun.spawn(
     [process.execPath, join(ROOT, "test/drills/impostor.ts"), mode, `${DEPOT_ADDRESS}:${PORT}`, BUNDLE, work, stolen(DEPOT_SERVING.cert), stolen(DEPOT_SERVING.key), join(work, "InRelease")],
-    { stdout: "pipe", stderr: "pipe" },
+    { stdout: "pipe", stderr: "pipe", env: { ...process.env, IMPOSTOR_DEB: victimPackage } },
   );
   let text = "";
   (async () => {
@@ -100,7 +100,13 @@ async function closeOtherDepots(closed: boolean) {
 
 /** Give node1 something to fetch in packages and runtime: a bundle package and the pause image gone. */
 async function makeWork() {
-  await labExec("node1", `dpkg -r --force-depends ${victimPackage} >/dev/null 2>&1; ctr -n k8s.io images rm ${pauseRef} >/dev/null 2>&1; true`);
+  // The package and its index, and the pause image under every name with its content: node1 must fetch all of
+  // them again (with the genuine index or image still on the node, apt and containerd would rightly need nothing).
+  await labExec(
+    "node1",
+    `dpkg -r --force-depends ${victimPackage} >/dev/null 2>&1; rm -rf /var/lib/apt/lists/*; ` +
+      `ctr -n k8s.io images ls -q | grep -E '/pause(:|@)' | xargs -r ctr -n k8s.io images rm --sync >/dev/null 2>&1; true`,
+  );
 }
 
 async function noPwnedAnywhere(): Promise<string | undefined> {
@@ -141,7 +147,8 @@ beforeAll(async () => {
   const ca = join(upper("master1"), NODE_DEPOT_CA.slice(1));
   const got = await run(["curl", "-fsS", "--cacert", ca, "-o", join(work, "InRelease"), `https://${DEPOT_ADDRESS}:${PORT}/repo/debian12/InRelease`]);
   expect(got.code).toBe(0);
-  await setNode2(true);
+  // node2 is in cluster.yaml only for add-node (an `install --only` must not meet a node that was never prepared).
+  await setNode2(false);
 }, 1_800_000);
 
 afterAll(async () => {
@@ -162,7 +169,10 @@ for (const mode of ["http", "other-ca", "tampered", "retag"]) {
       await makeWork();
       const r = await onMaster1("install --only packages,runtime -c cluster.yaml --yes", 900_000);
       cases.push("install --only packages,runtime");
-      if (r.code !== 0) failures.push(`install --only packages,runtime: exit ${r.code}: ${(r.stdout + r.stderr).slice(-600)}`);
+      // containerd verifies a blob when it is written and does not move on to the next depot after a digest
+      // mismatch: a retagging impostor at the first address makes the pull fail, named, with nothing landed.
+      const refusedRetag = mode === "retag" && r.code === 1 && INTEGRITY.retag!.test(r.stdout + r.stderr) && !STACK.test(r.stdout + r.stderr);
+      if (r.code !== 0 && !refusedRetag) failures.push(`install --only packages,runtime: exit ${r.code}: ${(r.stdout + r.stderr).slice(-600)}`);
       for (const [name, check] of [["no /root/PWNED", noPwnedAnywhere], ["impostor image not in containerd", pauseIntact]] as const) {
         const why = await check();
         cases.push(name);
@@ -186,7 +196,8 @@ for (const mode of ["http", "other-ca", "tampered", "retag"]) {
         ["add-node node2", "add-node node2 --role worker -c cluster.yaml --yes"],
       ] as const) {
         await makeWork();
-        const r = await onMaster1(args, 900_000);
+        if (what === "add-node node2") await setNode2(true);
+        const r = await onMaster1(args, 900_000).finally(() => (what === "add-node node2" ? setNode2(false) : undefined));
         const out = r.stdout + r.stderr;
         cases.push(what);
         if (r.code !== 1) failures.push(`${what}: exit ${r.code}`);
@@ -210,6 +221,7 @@ for (const mode of ["http", "other-ca", "tampered", "retag"]) {
 test("with the real depot back, the same commands succeed and node2 joins", async () => {
   await makeWork();
   const a = await onMaster1("install --only packages,runtime -c cluster.yaml --yes");
+  await setNode2(true);
   const b = await onMaster1("add-node node2 --role worker -c cluster.yaml --yes");
   const ok = [a, b].filter((r) => r.code === 0).length;
   rows.push({ drill: "real depot back: both commands succeed", cases: 2, passed: ok, failed: 2 - ok });

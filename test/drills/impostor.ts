@@ -33,9 +33,10 @@ async function servedBundle(): Promise<string> {
   rmSync(root, { recursive: true, force: true });
   cpSync(bundle!, root, { recursive: true });
   const repo = join(root, "repo/debian12");
-  // The smallest package the nodes install, rebuilt with a postinst that runs as root.
-  const deb = readdirSync(repo).filter((f) => f.endsWith(".deb")).sort((a, b) => readFileSync(join(repo, a)).length - readFileSync(join(repo, b)).length)
-    .find((f) => /^(conntrack|ebtables|socat|ethtool)_/.test(f)) ?? readdirSync(repo).find((f) => f.endsWith(".deb"))!;
+  // The package the drill makes a node install again (IMPOSTOR_DEB), rebuilt with a postinst that runs as root.
+  const victim = process.env.IMPOSTOR_DEB ?? "conntrack";
+  const deb = readdirSync(repo).find((f) => f.startsWith(`${victim}_`) && f.endsWith(".deb"));
+  if (!deb) throw new Error(`impostor: no ${victim}_*.deb in ${repo}`);
   const x = join(work!, "deb");
   rmSync(x, { recursive: true, force: true });
   const sh = (argv: string[]) => {
