@@ -161,7 +161,7 @@ afterAll(async () => {
 });
 
 for (const mode of ["http", "other-ca", "tampered", "retag"]) {
-  test(`impostor (${mode}) at depot.address, the other masters' depots up: the install takes nothing from it and succeeds through them`, async () => {
+  test(`impostor (${mode}) at depot.address, the other masters' depots up: nothing of it lands; the install succeeds through them or stops naming it`, async () => {
     const failures: string[] = [];
     const cases: string[] = [];
     const impostor = await startImpostor(mode);
@@ -169,10 +169,11 @@ for (const mode of ["http", "other-ca", "tampered", "retag"]) {
       await makeWork();
       const r = await onMaster1("install --only packages,runtime -c cluster.yaml --yes", 900_000);
       cases.push("install --only packages,runtime");
-      // containerd verifies a blob when it is written and does not move on to the next depot after a digest
-      // mismatch: a retagging impostor at the first address makes the pull fail, named, with nothing landed.
-      const refusedRetag = mode === "retag" && r.code === 1 && INTEGRITY.retag!.test(r.stdout + r.stderr) && !STACK.test(r.stdout + r.stderr);
-      if (r.code !== 0 && !refusedRetag) failures.push(`install --only packages,runtime: exit ${r.code}: ${(r.stdout + r.stderr).slice(-600)}`);
+      // An impostor that answers with our certificate but wrong content is not skipped: apt's mirror method stops at
+      // an index signed with another key ("is not signed"), containerd at a digest mismatch. Then the command stops,
+      // naming it, with nothing landed; only an impostor that cannot even speak TLS to the nodes is passed over.
+      const refusedNamed = (mode === "tampered" || mode === "retag") && r.code === 1 && INTEGRITY[mode]!.test(r.stdout + r.stderr) && !STACK.test(r.stdout + r.stderr);
+      if (r.code !== 0 && !refusedNamed) failures.push(`install --only packages,runtime: exit ${r.code}: ${(r.stdout + r.stderr).slice(-600)}`);
       for (const [name, check] of [["no /root/PWNED", noPwnedAnywhere], ["impostor image not in containerd", pauseIntact]] as const) {
         const why = await check();
         cases.push(name);
