@@ -43,6 +43,10 @@ export function linkNames(): string[] {
 function labProcesses(): string[] {
   const out: string[] = [];
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    // A zombie has let go of everything (its cgroup path lingers in /proc until its parent, here the host's
+    // PID 1, reaps it): not a process the lab left running.
+    const stat = readOr(`/proc/${pid}/stat`);
+    if (/^\d+ \(.*\) Z /s.test(stat)) continue;
     const cgroup = readOr(`/proc/${pid}/cgroup`);
     const cmd = readOr(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
     if (cgroup.includes("/k8s-lab") || /systemd-nspawn|debootstrap/.test(cmd)) out.push(`${pid} ${cmd}`);
