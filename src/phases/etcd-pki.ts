@@ -27,7 +27,7 @@ async function pendingFiles(ctx: PhaseContext, plan: EtcdPkiPlan) {
 
 export const etcdPki: Phase = {
   name: "etcd-pki",
-  title: "Etcd PKI: CA (kept on master1 only), server/peer certificates per member, apiserver and healthcheck clients",
+  title: "Etcd PKI: CA (its key only in the installer state dir), server/peer certificates per member, apiserver and healthcheck clients",
   hosts: (c) => [firstMaster(c)],
   mode: "once",
   async check(ctx) {
