@@ -8,10 +8,13 @@ import { dirname } from "node:path";
 import type { PhaseContext } from "../phases/phase.ts";
 import { HostPool } from "../hosts/pool.ts";
 import { LocalHost } from "../hosts/local.ts";
+import { CredentialResolver, REPLICATED_KEY, expandHome } from "../hosts/credentials.ts";
 import { toLogSink } from "../hosts/log-sink.ts";
 import type { GlobalFlags } from "./flags.ts";
 import { configPath, runInputs, type RunFlags } from "./run-inputs.ts";
-import { UsageError } from "../util/errors.ts";
+import { InstallError, UsageError } from "../util/errors.ts";
+import { reasonOn } from "../hosts/host.ts";
+import { isUnreachable } from "../hosts/ssh-connect.ts";
 import { embeddedLock } from "../depot/lock.ts";
 import { acquireClusterLock, acquireRunLock } from "./run-lock.ts";
 import { assertNewestState, collectState, replicateState } from "../cluster/state-replica.ts";
@@ -77,9 +80,11 @@ export function openSession(
   lastLog = logFile;
   // Each run of a command leaves one default log; the newest `keep` of that command stay.
   if (logFile && !flags.logFile) pruneLogs(logsDir, command, keep);
-  const master = firstMaster(config);
-  const pool = new HostPool({ config, log, notice: (m) => log.info(m) });
-  // The installer's state, the depot and kubectl live on master1, where this binary runs.
+  const credentials = new CredentialResolver({ replicatedKey: join(config.stateDir, REPLICATED_KEY) });
+  const pool = new HostPool({ config, log, credentials, notice: (m) => log.info(m) });
+  // The acting master: the control-plane node this binary runs on (master1 normally; any surviving
+  // master when master1 is gone, issue 16). Every master holds the installer state, a depot and kubectl.
+  const master = actingMaster(config, pool);
   const local = new LocalHost({ name: master.name, address: master.address, log: toLogSink(log) });
   const shared = new Map<string, unknown>();
   const ctx: PhaseContext = {
@@ -123,6 +128,12 @@ export async function openChangingSession(
   config: ClusterConfig,
   flags: RunFlags & { ignorePreflightErrors?: string },
   command: string,
+  /**
+   * add-node, renew-certs, replace-node: nodes that do not answer SSH at the start are left out of the
+   * run (ctx.down) with a warning, so a dead master does not stop work on the living; the nodes named
+   * in mustReach (the one being added or replaced) must answer. install leaves nobody out.
+   */
+  leaveOutDown?: { mustReach: string[] },
 ): Promise<ClusterSession & { replicate(): Promise<void> }> {
   const masters = controlPlanes(config);
   const amMaster = masters.some((h) => new HostPool({ config }).isLocal(h));
@@ -136,6 +147,7 @@ export async function openChangingSession(
   const warn = (m: string) => log.info(m);
   let releaseCluster = async () => {};
   try {
+    if (leaveOutDown) ctx.down = await downNodes(session, leaveOutDown.mustReach);
     const lockMasters = amMaster ? masters.map(lockOn) : peers;
     releaseCluster = await acquireClusterLock({ self: self?.name ?? ctx.local.name, masters: lockMasters, stateDir: config.stateDir, command, warn });
     await assertNewestState({ self: ctx.local, peers, stateDir: config.stateDir, warn: (m) => log.debug(m) });
@@ -148,7 +160,7 @@ export async function openChangingSession(
   const replicate = async () => {
     // Nothing to copy before the first phase made the state dir (a run that stopped at preflight).
     if (!existsSync(join(config.stateDir, "state.json"))) return;
-    const r = await replicateState({ source: ctx.local, peers, stateDir: config.stateDir, files: collectState(config.stateDir, source), warn });
+    const r = await replicateState({ source: ctx.local, peers, stateDir: config.stateDir, files: collectState(config.stateDir, source, sshKeyToReplicate(config)), warn });
     if (r.updated.length) log.debug(`installer state generation ${r.generation} copied to ${r.updated.map((u) => u.node).join(", ")}`);
   };
   return {
@@ -165,13 +177,57 @@ export async function openChangingSession(
   };
 }
 
-/** install keeps state, the depot and kubectl on master1: refuse to run anywhere else. */
-export function requireMaster1(session: ClusterSession): void {
-  const master = firstMaster(session.config);
-  if (!session.pool.isLocal(master))
+/**
+ * The nodes that do not answer SSH now (isUnreachable: no route, no answer — not a refused host key or
+ * login, which stop the run). Each is named in a warning; a node in mustReach that is down stops the run.
+ */
+async function downNodes(session: ClusterSession, mustReach: string[]): Promise<Set<string>> {
+  const { config, pool, log } = session;
+  const probed = await Promise.all(
+    config.hosts.map(async (h) => {
+      try {
+        await pool.get(h);
+        return undefined;
+      } catch (err) {
+        if (!isUnreachable(err) || mustReach.includes(h.name)) throw err;
+        return { h, why: reasonOn(h.name, err) };
+      }
+    }),
+  );
+  const down = probed.filter((p) => p !== undefined);
+  for (const { h, why } of down) log.info(`warning: ${h.name} is down (${why}): left out of this run; run install again when it is back`);
+  if (down.length && down.every(({ h }) => controlPlanes(config).includes(h)) && down.length >= controlPlanes(config).length)
+    throw new InstallError("every control-plane node is down: nothing to run against");
+  return new Set(down.map(({ h }) => h.name));
+}
+
+/**
+ * The SSH key the nodes were reached with (ssh.keyFile, when it is a file on this machine): part of the
+ * replicated state, so another master reaches the nodes with it (CredentialResolver.replicatedKey).
+ */
+function sshKeyToReplicate(config: ClusterConfig): { path: string; file: string }[] {
+  // One key for every node is the usual set-up; per-node keys are not copied (ssh-agent or -c on that master).
+  const files = [...new Set(config.hosts.map((h) => h.ssh.keyFile).filter((f) => f !== undefined).map((f) => expandHome(f)))];
+  const file = files.length === 1 ? files[0]! : undefined;
+  return file && existsSync(file) ? [{ path: REPLICATED_KEY, file }] : [];
+}
+
+/** The control-plane node this machine is (by address), else master1 (the config's first). */
+export function actingMaster(config: ClusterConfig, pool: Pick<HostPool, "isLocal">): HostSpec {
+  return controlPlanes(config).find((h) => pool.isLocal(h)) ?? firstMaster(config);
+}
+
+/**
+ * The installer state, kubectl and a depot are on every master (replicated after each phase): a
+ * changing command runs on any of them, and nowhere else.
+ */
+export function requireOnMaster(config: ClusterConfig, command: string): void {
+  const masters = controlPlanes(config);
+  const pool = new HostPool({ config });
+  if (!masters.some((m) => pool.isLocal(m)))
     throw new UsageError(
-      `install runs on master1 (${master.name}, ${master.address}), and this machine has none of that address`,
-      `copy the binary and the bundle to ${master.address} and run it there, or list this machine first among the control-plane hosts`,
+      `${command} runs on a control-plane node (${masters.map((m) => `${m.name} ${m.address}`).join(", ")}), and this machine has none of those addresses`,
+      `copy the binary and the bundle to master1 (${masters[0]!.address}) and run it there; after the install, the binary on any master (/usr/local/bin/k8s-ha-offline) works too`,
     );
 }
 

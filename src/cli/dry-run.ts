@@ -4,7 +4,9 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { Socket } from "node:net";
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
-import { firstMaster } from "../config/types.ts";
+import { controlPlanes, firstMaster } from "../config/types.ts";
+import { REPLICATED_KEY } from "../hosts/credentials.ts";
+import { join } from "node:path";
 import type { BundleLock } from "../depot/lock.ts";
 import { verifyBundle } from "../depot/verify.ts";
 import { machineAddresses } from "../hosts/pool.ts";
@@ -72,17 +74,20 @@ export async function dryRunProblems(input: DryRunInputs): Promise<string[]> {
   }
   const keys = new Map<string, string[]>();
   for (const h of config.hosts) if (h.ssh.keyFile) keys.set(h.ssh.keyFile, [...(keys.get(h.ssh.keyFile) ?? []), h.name]);
-  const master = firstMaster(config);
   const local = new Set(input.localAddresses ?? machineAddresses());
-  const onMaster1 = local.has(master.address);
+  // The acting master: master1, or after the install any master (each holds the state, issue 16).
+  const master = controlPlanes(config).find((h) => local.has(h.address)) ?? firstMaster(config);
+  const onMaster = local.has(master.address);
+  // On another master the configured key file is master1's path: the replicated copy stands in for it.
+  const replicated = existsSync(join(config.stateDir, REPLICATED_KEY));
   for (const [key, hosts] of keys) {
-    // master1 itself is worked on locally; its key matters only for the others.
-    const users = hosts.filter((n) => n !== master.name || !onMaster1);
-    if (users.length && !readable(key))
+    // The master this runs on is worked on locally; the key matters only for the others.
+    const users = hosts.filter((n) => n !== master.name || !onMaster);
+    if (users.length && !readable(key) && !(replicated && !existsSync(key)))
       problems.push(`SSH key ${key} (for ${users.join(", ")}) ${existsSync(key) ? "is not readable by this user (run as root)" : "does not exist"}: create it and copy its .pub to the nodes (docs/operator.md, "SSH key")`);
   }
-  if (!onMaster1)
-    problems.push(`this machine is not master1: none of its addresses is ${master.address} (${master.name}); run the install on ${master.address}, or list this machine first among the control-plane hosts`);
+  if (!onMaster)
+    problems.push(`this machine is not a control-plane node: none of its addresses is ${controlPlanes(config).map((h) => `${h.address} (${h.name})`).join(", ")}; run the install on master1 (${firstMaster(config).address})`);
   else if (!input.localOnly) {
     const portOpen = input.portOpen ?? tcpPortOpen;
     const remote = config.hosts.filter((h: HostSpec) => !local.has(h.address));

@@ -8,6 +8,7 @@ import { loadConfig } from "../config/load.ts";
 import type { ClusterConfig } from "../config/types.ts";
 import { depotEndpoint, type DepotEndpoint } from "../depot/endpoint.ts";
 import { embeddedLock } from "../depot/lock.ts";
+import { DEPOT_BUNDLE_DIR } from "../depot/bundle-copy.ts";
 import { UsageError } from "../util/errors.ts";
 import type { GlobalFlags } from "./flags.ts";
 
@@ -55,10 +56,14 @@ export function bundleInputs<F extends RunFlags>(flags: F): RunInputs<F> | Bundl
   return existsSync(configPath(flags)) ? runInputs(flags) : { flags, bundleDir: bundleDirFor(flags, undefined) };
 }
 
-/** --bundle, else bundle.dir of the config (./bundle-<profile> beside it), else ./bundle-<profile of this binary's lock>. */
+/**
+ * --bundle, else bundle.dir of the config (./bundle-<profile> beside it) — or, on a master where that
+ * directory is not (the command runs on master2 from the replicated config), the verified copy its
+ * depot serves (issue 16) — else ./bundle-<profile of this binary's lock>.
+ */
 function bundleDirFor(flags: RunFlags, config: ClusterConfig | undefined): string {
   if (flags.bundle) return resolve(flags.bundle);
-  if (config) return config.bundle.dir;
+  if (config) return !existsSync(config.bundle.dir) && existsSync(DEPOT_BUNDLE_DIR) ? DEPOT_BUNDLE_DIR : config.bundle.dir;
   const lock = embeddedLock();
   if (lock) return resolve(`bundle-${lock.profile}`);
   throw new UsageError(

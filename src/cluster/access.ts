@@ -8,8 +8,10 @@ export interface ClusterAccess {
   config: ClusterConfig;
   /** Connected Host for a node of the config. */
   host(spec: HostSpec): Promise<Host>;
-  /** master1, the machine this binary runs on. */
+  /** The machine this binary runs on: the acting master (master1 unless it is gone). */
   local: Host;
-  /** Installer state on master1. */
+  /** Installer state on this machine (replicated to every master). */
   stateDir: string;
+  /** Nodes left out of this run because they were down when it started. */
+  down?: ReadonlySet<string>;
 }

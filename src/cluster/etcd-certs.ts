@@ -11,11 +11,15 @@ export async function readEtcdPki(ctx: ClusterAccess): Promise<ExistingEtcdPki> 
   const ca = { certPem: await read(p.cert, p.backupCert), keyPem: await read(p.key, p.backupKey) };
   const byNode = new Map(ctx.config.hosts.map((h) => [h.name, h]));
   const leaves: ExistingEtcdPki["leaves"] = {};
+  const unknown: string[] = [];
   await Promise.all(
     etcdPkiSources(ctx.config).map(async (s) => {
-      const host = await ctx.host(byNode.get(s.node)!);
-      leaves[s.id] = { certPem: decode(await host.readFile(s.certPath)), keyPem: decode(await host.readFile(s.keyPath)) };
+      // A copy on a node that is up: a node left out of this run (down) cannot be read.
+      const from = s.copies.find((c) => !ctx.down?.has(c.node));
+      if (!from) return void unknown.push(s.id);
+      const host = await ctx.host(byNode.get(from.node)!);
+      leaves[s.id] = { certPem: decode(await host.readFile(from.certPath)), keyPem: decode(await host.readFile(from.keyPath)) };
     }),
   );
-  return { ca: ca.certPem || ca.keyPem ? ca : undefined, leaves };
+  return { ca: ca.certPem || ca.keyPem ? ca : undefined, leaves, ...(unknown.length ? { unknown } : {}) };
 }

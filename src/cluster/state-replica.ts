@@ -35,8 +35,11 @@ export interface StateFile {
   sha256: string;
 }
 
-/** The files to replicate from this machine: the state dir (minus EXCLUDED) and the config in use. */
-export function collectState(stateDir: string, configFile: string): StateFile[] {
+/**
+ * The files to replicate from this machine: the state dir (minus EXCLUDED), the config in use, and
+ * `extra` files kept elsewhere here (the SSH key of ssh.keyFile) under their state-dir path.
+ */
+export function collectState(stateDir: string, configFile: string, extra: readonly { path: string; file: string }[] = []): StateFile[] {
   const out = new Map<string, StateFile>();
   const add = (path: string, data: Uint8Array) => out.set(path, { path, data, sha256: bytesSha256(data) });
   const walk = (dir: string) => {
@@ -53,6 +56,7 @@ export function collectState(stateDir: string, configFile: string): StateFile[] 
   walk(stateDir);
   // The config wins over a stale copy in the state dir (it may be that copy itself: same bytes).
   add(CONFIG_COPY, new Uint8Array(readFileSync(configFile)));
+  for (const e of extra) add(e.path, new Uint8Array(readFileSync(e.file)));
   return [...out.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
 

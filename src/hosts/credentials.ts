@@ -22,7 +22,16 @@ export interface CredentialSources {
   prompt?: (question: string) => Promise<string>;
   /** Where ~/.ssh is, for the default keys. */
   home?: string;
+  /**
+   * The copy of ssh.keyFile every master keeps in its installer state (REPLICATED_KEY under the state
+   * dir): used when the configured file is not on this machine (the command runs on master2, and the
+   * key file was master1's), so any master reaches the nodes with the key the install used.
+   */
+  replicatedKey?: string;
 }
+
+/** Where, under the state dir, the installer's SSH key is replicated to every master (state-replica.ts). */
+export const REPLICATED_KEY = "ssh/id";
 
 const DEFAULT_KEY_FILES = ["id_ed25519", "id_ecdsa", "id_rsa"];
 
@@ -84,17 +93,19 @@ export class CredentialResolver {
   private readonly env: Record<string, string | undefined>;
   private readonly prompt: ((q: string) => Promise<string>) | undefined;
   private readonly home: string;
+  private readonly replicatedKey: string | undefined;
 
   constructor(sources: CredentialSources = {}) {
     this.env = sources.env ?? process.env;
     this.prompt = "prompt" in sources ? sources.prompt : terminalPrompt();
     this.home = sources.home ?? homedir();
+    this.replicatedKey = sources.replicatedKey;
   }
 
   async resolve(node: string, ssh: SshSettings): Promise<SshCredentials> {
     const agent = this.env.SSH_AUTH_SOCK || undefined;
     const keys = ssh.keyFile
-      ? [loadPrivateKey(node, expandHome(ssh.keyFile, this.home))]
+      ? [loadPrivateKey(node, this.keyFileHere(expandHome(ssh.keyFile, this.home)))]
       : DEFAULT_KEY_FILES.map((f) => join(this.home, ".ssh", f))
           .filter((p) => existsSync(p))
           .flatMap((p) => {
@@ -108,6 +119,11 @@ export class CredentialResolver {
     if (!keys.length && !agent && password === undefined)
       throw new HostError(node, `no way to log in as ${ssh.user}: set ssh.keyFile or ssh.passwordEnv in the config, or start an ssh-agent holding the key (SSH_AUTH_SOCK is not set)`);
     return { keys, agent, password };
+  }
+
+  /** The configured key file, or the replicated copy when the configured one is not on this machine. */
+  private keyFileHere(path: string): string {
+    return !existsSync(path) && this.replicatedKey && existsSync(this.replicatedKey) ? this.replicatedKey : path;
   }
 
   private password(node: string, user: string, name: string): Promise<string> {

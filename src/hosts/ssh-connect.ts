@@ -139,6 +139,12 @@ function authAttempts(t: SshTarget) {
   return attempts;
 }
 
+/**
+ * Whether a connection failed because the node does not answer at all (powered off, cut off): the
+ * "cannot reach" reasons below. A refused host key or a failed login is not "down": it is refused.
+ */
+export const isUnreachable = (err: unknown): boolean => err instanceof HostError && err.reason.startsWith("cannot reach ");
+
 export async function openConnection(t: SshTarget): Promise<Client> {
   const where = `${t.address}:${t.port}`;
   const who = `${t.user}@${t.address}`;

@@ -4,6 +4,7 @@
 // or the API. The first failure stops everything and names the backup.
 import { backedUpPaths, certNodes, globWords, readByEtcd } from "../pki/certlist.ts";
 import { sh } from "../util/sh.ts";
+import { ETCD_CLIENT_PORT } from "../config/ports.ts";
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
 import { controlPlanes, etcdMembers } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
@@ -146,12 +147,23 @@ async function hasControlPlane(host: Host): Promise<boolean> {
  * plane do not count: with none (one master, or the others not joined yet) there is no choice.
  */
 async function requireAnotherApiserver(ctx: PhaseContext, node: HostSpec): Promise<void> {
-  const masters = controlPlanes(ctx.config).filter((m) => m.name !== node.name);
+  const masters = controlPlanes(ctx.config).filter((m) => m.name !== node.name && !ctx.down?.has(m.name));
   const others = (await Promise.all(masters.map(async (m) => ((await hasControlPlane(await ctx.host(m))) ? m : null)))).filter((m) => m !== null);
   if (others.length === 0) return ctx.log.warn(`    no other master runs a control plane: the API is unavailable while ${node.name} restarts`);
   const ready = await Promise.all(others.map(async (m) => readyAt(await ctx.host(m), apiserverUrl(m))));
   if (!ready.some(Boolean))
     throw new Error(`no other master's apiserver is ready (${others.map((m) => m.name).join(", ")}): restarting ${node.name} now would leave the VIP with no backend`);
+}
+
+/** The server certificate (PEM) the plan gives `node`'s etcd member. */
+function certOf(files: readonly PlannedFile[], node: string): string | undefined {
+  return files.find((f) => f.node === node && /\/server\.crt$/.test(f.path))?.content.trim();
+}
+
+/** The certificate etcd serves on its client port right now, as PEM (openssl on the node). */
+async function servedEtcdCert(host: Host, node: HostSpec): Promise<string | undefined> {
+  const r = await host.exec(sh`openssl s_client -connect ${`${node.address}:${ETCD_CLIENT_PORT}`} </dev/null 2>/dev/null | openssl x509`, { check: false, timeoutMs: 15_000 });
+  return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
 export interface RenewResult {
@@ -177,11 +189,14 @@ export async function renewCerts(ctx: PhaseContext, scope: RenewScope, now = new
     }
   };
 
-  const backedUp = await step("back up the certificates", () => backupCerts(ctx, certNodes(ctx.config), backupDir));
+  // Nodes down when the run started (ctx.down) are left out: their certificates are renewed by a later
+  // run, once they are back (check-certs shows them as not checked meanwhile).
+  const up = <T extends HostSpec>(nodes: readonly T[]) => nodes.filter((n) => !ctx.down?.has(n.name));
+  const backedUp = await step("back up the certificates", () => backupCerts(ctx, up(certNodes(ctx.config)), backupDir));
   ctx.log.info(`    ${backupDir}: ${Object.entries(backedUp).map(([n, c]) => `${n} ${c} files`).join(", ")}`);
   // An earlier run interrupted mid-restart may have left a master's manifests parked.
   await step("put back control-plane manifests an interrupted run left parked", () =>
-    Promise.all(controlPlanes(ctx.config).map(async (m) => unparkManifests(await ctx.host(m)))),
+    Promise.all(up(controlPlanes(ctx.config)).map(async (m) => unparkManifests(await ctx.host(m)))),
   );
 
   let etcdFiles: PlannedFile[] = [];
@@ -195,9 +210,20 @@ export async function renewCerts(ctx: PhaseContext, scope: RenewScope, now = new
     ctx.log.info(`    issued ${plan.actions.filter((a) => a.action === "issued").map((a) => a.id).join(", ")} (valid from ${now.toISOString().slice(0, 16)}Z)`);
     etcdFiles = plan.files;
     await step("keep the etcd CA in the state directory", () => writeFiles(ctx.local, plan.files.filter((f) => f.state)));
-    for (const m of etcdMembers(ctx.config))
-      await step(`etcd ${m.name}: new certificates, rolling restart`, async () => {
+    const downMembers = etcdMembers(ctx.config).filter((m) => ctx.down?.has(m.name));
+    for (const m of up(etcdMembers(ctx.config)))
+      await step(`etcd ${m.name}: new certificates, ${downMembers.length ? "in place (no restart)" : "rolling restart"}`, async () => {
         const host = await ctx.host(m);
+        if (downMembers.length) {
+          // With a member down, restarting another would leave etcd without quorum for as long as it takes.
+          // etcd reads its certificate files again for every new TLS connection, so in place is enough:
+          // the served certificate is then checked to be the new one.
+          if (!(await etcdHealthy(host, m)))
+            throw new Error(`etcd on ${m.name} is not healthy while ${downMembers.map((d) => d.name).join(", ")} is down: renewing now could cost quorum. Bring the members back, then run renew-certs again`);
+          await writeFiles(host, splitEtcdFiles(etcdFiles, m.name).member);
+          await waitFor(`etcd on ${m.name} to serve its new certificate`, async () => (await servedEtcdCert(host, m)) === certOf(etcdFiles, m.name), 30_000, 1000);
+          return;
+        }
         if (!(await etcdHealthy(host, m, true)))
           throw new Error(`the etcd cluster is not fully healthy before restarting ${m.name}; restarting a member now could cost quorum. Bring every member back, then run renew-certs again`);
         await writeFiles(host, splitEtcdFiles(etcdFiles, m.name).member);
@@ -205,7 +231,7 @@ export async function renewCerts(ctx: PhaseContext, scope: RenewScope, now = new
       });
   }
 
-  for (const m of controlPlanes(ctx.config))
+  for (const m of up(controlPlanes(ctx.config)))
     await step(`control plane ${m.name}: ${[scope.kubernetes && "kubeadm certs renew all", scope.etcd && "etcd client certificate"].filter(Boolean).join(" + ")}, restart`, async () => {
       const host = await ctx.host(m);
       if (!(await hasControlPlane(host))) {

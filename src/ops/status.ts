@@ -74,6 +74,8 @@ export interface StatusSources {
   depots?: { node: string; url: string }[];
   /** The depot CA (PEM) the depot is verified against, as every node does; see readDepotCa. Undefined: not found. */
   depotCa: string | undefined;
+  /** Whether a node is the machine status runs on (its kubectl is asked first). */
+  isLocal?(spec: HostSpec): boolean;
 }
 
 /** The depot CA on the machine status runs on: master1's state dir, else the copy every node keeps (NODE_DEPOT_CA). */
@@ -156,9 +158,9 @@ async function depotStatus(node: string, url: string, ca: string | undefined): P
 }
 
 async function kubernetesStatus(master1: Host | Error): Promise<StatusReport["kubernetes"]> {
-  if (master1 instanceof Error) return { checked: false, detail: "master1 unreachable", nodes: [] };
+  if (master1 instanceof Error) return { checked: false, detail: "no control-plane node reachable", nodes: [] };
   const has = await master1.exec(sh`test -f ${ADMIN_CONF}`, { check: false, timeoutMs: 10_000 }).catch(() => ({ code: 1 }));
-  if (has.code !== 0) return { checked: false, detail: `not installed (no ${ADMIN_CONF} on master1)`, nodes: [] };
+  if (has.code !== 0) return { checked: false, detail: `not installed (no ${ADMIN_CONF} on ${master1.name})`, nodes: [] };
   const r = await master1
     .exec(kubectlCommand(sh`get nodes -o json --request-timeout=10s`), { check: false, timeoutMs: 20_000 })
     .catch((err) => ({ code: -1, stdout: "", stderr: message(err) }));
@@ -221,7 +223,8 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
   const { config } = sources;
   const hosts = await Promise.all(config.hosts.map((spec) => connect(sources, spec)));
   const hostOf = (spec: HostSpec) => hosts[config.hosts.indexOf(spec)]!;
-  const master1 = hostOf(firstMaster(config));
+  // kubectl from a master that answers: this one when it is a master, else the first that does (master1 may be gone).
+  const kubectlHost = [...controlPlanes(config)].sort((a, b) => Number(sources.isLocal?.(b) ?? false) - Number(sources.isLocal?.(a) ?? false)).map(hostOf).find((h) => !(h instanceof Error)) ?? hostOf(firstMaster(config));
   const members = etcdMembers(config);
   // etcdctl runs where the healthcheck client certificate is: master1 when it is a member, else the first reachable member.
   const runner = [firstMaster(config), ...members].map((s) => (hasRole(s, "etcd") ? hostOf(s) : undefined)).find((h): h is Host => h !== undefined && !(h instanceof Error));
@@ -251,7 +254,7 @@ export async function collectStatus(sources: StatusSources): Promise<StatusRepor
       : Promise.resolve(members.map((m) => ({ name: m.name, endpoint: etcdClientUrl(m), healthy: false, error: NO_ETCD_RUNNER }))),
     vipHolders(cps, config.loadBalancer.vip),
     Promise.all(depotsToAsk(sources).map((d) => depotStatus(d.node, d.url, sources.depotCa))),
-    kubernetesStatus(master1),
+    kubernetesStatus(kubectlHost),
     Promise.all(cps.map((c) => backupAge(c.host, controlPlanes(config).find((s) => s.name === c.name)!, config.name).catch(() => ({ node: c.name })))),
   ]);
   const unreachableCps = controlPlanes(config).filter((s) => hostOf(s) instanceof Error).map((s) => s.name);

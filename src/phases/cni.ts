@@ -1,7 +1,7 @@
 // Phase cni: flannel applied once from master1 with its images named by the depot and the bundle
 // lock's digests; done when every node is Ready.
 import { join as joinPath } from "node:path";
-import { firstMaster } from "../config/types.ts";
+import { controlPlanes } from "../config/types.ts";
 import type { Phase, PhaseContext } from "./phase.ts";
 import { render } from "../templates/render.ts";
 import flannelTemplate from "../../assets/cni/flannel.yaml" with { type: "text" };
@@ -37,8 +37,8 @@ const cniApplied = (ctx: PhaseContext) => joinPath(cniDir(ctx), "applied.yaml");
 export const cni: Phase = {
   name: "cni",
   title: "The CNI (flannel) applied once with depot images pinned by digest; nodes become Ready",
-  hosts: (c) => [firstMaster(c)],
-  mode: "once",
+  hosts: controlPlanes,
+  mode: "local",
   async check(ctx) {
     if ((await readText(ctx.local, cniApplied(ctx))) !== renderCni(ctx)) return todo("manifest not applied or changed");
     const ds = await kubectl(ctx, sh`get daemonsets -A -o name`).catch(() => "");

@@ -1,5 +1,7 @@
-// Phase control-plane-join: the other masters join one at a time (--control-plane), each with its
-// own apiserver ready and the VIP answering through haproxy before the next one starts.
+// Phase control-plane-join: every master that is not a control plane yet joins, one at a time
+// (--control-plane), each with its own apiserver ready and the VIP answering through haproxy before the
+// next one starts. master1 is one after kubeadm-init (nothing to do); a replaced master1 (its disk
+// wiped, issue 16) joins like the others.
 import { controlPlanes } from "../config/types.ts";
 import type { Phase } from "./phase.ts";
 import { ADMIN_CONF, apiserverUrl, vipUrl } from "../cluster/endpoints.ts";
@@ -11,7 +13,7 @@ import { sh } from "../util/sh.ts";
 export const controlPlaneJoin: Phase = {
   name: "control-plane-join",
   title: "The other masters join one at a time (--control-plane), each ready behind haproxy before the next",
-  hosts: (c) => controlPlanes(c).slice(1),
+  hosts: controlPlanes,
   mode: "serial",
   async check(ctx, node) {
     const host = await ctx.host(node);

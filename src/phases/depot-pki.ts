@@ -3,7 +3,7 @@
 // The depot phase then gives every master the serving pair and the signing key over SSH.
 import { dirname } from "node:path";
 import type { Phase, PhaseContext } from "./phase.ts";
-import { firstMaster } from "../config/types.ts";
+import { controlPlanes } from "../config/types.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { sh } from "../util/sh.ts";
 import { DEPOT_SERVING, depotCaStatePaths, planDepotPki, reviewDepotPki, type ExistingDepotPki } from "../pki/depot-pki.ts";
@@ -35,9 +35,9 @@ async function pendingSecrets(ctx: PhaseContext): Promise<string[]> {
 
 export const depotPki: Phase = {
   name: "depot-pki",
-  title: "The depot CA, the depot's serving certificate (every master and depot.address) and the repository signing key, on master1",
-  hosts: (c) => [firstMaster(c)],
-  mode: "once",
+  title: "The depot CA, the depot's serving certificate (every master and depot.address) and the repository signing key, in the installer state (replicated to every master)",
+  hosts: controlPlanes,
+  mode: "local",
   async check(ctx) {
     const secrets = await pendingSecrets(ctx);
     return secrets.length ? todo(secrets.join(", ")) : NOTHING;

@@ -102,7 +102,7 @@ interface DepotSecret {
  * depot CA, public, for the check: CHECK_CA). Read afresh each time (four small local files): the depot-pki
  * phase may have just replaced them.
  */
-async function readSecretsOnMaster1(ctx: PhaseContext): Promise<{ secrets: DepotSecret[]; missing: string[] }> {
+async function readStateSecrets(ctx: PhaseContext): Promise<{ secrets: DepotSecret[]; missing: string[] }> {
   const secrets: DepotSecret[] = [];
   const missing: string[] = [];
   const wanted = [[DEPOT_SERVING.cert, DEPOT_SERVING.cert, 0o644], [DEPOT_SERVING.key, DEPOT_SERVING.key, 0o600], [repoKeyPath(ctx.stateDir), repoKeyPath(ctx.stateDir), 0o600], [depotCaStatePaths(ctx.stateDir).cert, CHECK_CA, 0o644]] as const;
@@ -114,9 +114,9 @@ async function readSecretsOnMaster1(ctx: PhaseContext): Promise<{ secrets: Depot
   return { secrets, missing };
 }
 
-async function secretsOnMaster1(ctx: PhaseContext): Promise<DepotSecret[]> {
-  const { secrets, missing } = await readSecretsOnMaster1(ctx);
-  if (missing.length) throw new InstallError(`depot: ${missing.join(", ")} not found on master1; the depot-pki phase makes them: run install --only depot-pki,depot`);
+async function stateSecrets(ctx: PhaseContext): Promise<DepotSecret[]> {
+  const { secrets, missing } = await readStateSecrets(ctx);
+  if (missing.length) throw new InstallError(`depot: ${missing.join(", ")} not found in the installer state here; the depot-pki phase makes them: run install --only depot-pki,depot`);
   return secrets;
 }
 
@@ -124,7 +124,7 @@ const same = (a: Uint8Array | null, b: Uint8Array) => a !== null && Buffer.from(
 
 /** The digest of what the service should be running with (see STARTED_WITH). */
 async function wantedInputs(ctx: PhaseContext, host: Host, node: HostSpec): Promise<string> {
-  const parts = [await unitFor(ctx, host, node), ...(await secretsOnMaster1(ctx)).map((s) => bytesSha256(s.content)), lockFingerprint(requireLock(ctx))];
+  const parts = [await unitFor(ctx, host, node), ...(await stateSecrets(ctx)).map((s) => bytesSha256(s.content)), lockFingerprint(requireLock(ctx))];
   return `${bytesSha256(parts.join("\n"))}\n`;
 }
 
@@ -140,9 +140,12 @@ async function depotAnswers(host: Host, url: string): Promise<boolean> {
   return r.stdout.trim() === "200";
 }
 
-/** master1 links its copy from the operator's bundle; the others are sent master1's files over SSH. */
+/**
+ * The master this runs on links its copy from the operator's bundle (or has it already: on master2 the
+ * bundle directory is its depot copy); the others are sent this machine's files over SSH.
+ */
 function sourceFor(ctx: PhaseContext, node: HostSpec): BundleSource {
-  return node.name === firstMaster(ctx.config).name ? { kind: "local", dir: ctx.bundleDir } : { kind: "upload", dirs: [ctx.bundleDir, DEPOT_BUNDLE_DIR] };
+  return node.name === ctx.local.name ? { kind: "local", dir: ctx.bundleDir } : { kind: "upload", dirs: [ctx.bundleDir, DEPOT_BUNDLE_DIR] };
 }
 
 export const depot: Phase = {
@@ -155,8 +158,8 @@ export const depot: Phase = {
     const copy = await inspectBundleCopy(host, requireLock(ctx));
     if (copy.differing.length) return todo(`bundle copy: ${copy.differing.length} file(s) missing or different (${copy.differing.slice(0, 3).map((f) => f.path).join(", ")}${copy.differing.length > 3 ? ", ..." : ""})`);
     if (copy.extra.length) return todo(`bundle copy: ${copy.extra.length} file(s) the lock does not list`);
-    const { secrets, missing } = await readSecretsOnMaster1(ctx);
-    if (missing.length) return todo(`${missing.join(", ")} not on master1 yet (the depot-pki phase makes them)`);
+    const { secrets, missing } = await readStateSecrets(ctx);
+    if (missing.length) return todo(`${missing.join(", ")} not in the installer state yet (the depot-pki phase makes them)`);
     for (const s of secrets) if (!same(await host.readFile(s.path), s.content)) return todo(`${s.path} missing or different`);
     const cur = await host.readFile(`/etc/systemd/system/${DEPOT_UNIT}`);
     if (!cur || new TextDecoder().decode(cur) !== (await unitFor(ctx, host, node))) return todo("depot service not installed or different");
@@ -173,7 +176,7 @@ export const depot: Phase = {
     const report = await syncBundleCopy(host, requireLock(ctx), sourceFor(ctx, node), { progress: (l) => ctx.log.info(`    depot copy: ${l}`) });
     if (report.transferred.length || report.removed.length)
       ctx.log.info(`    ${node.name}: depot copy: ${report.transferred.length} file(s) (${(report.bytes / 1048576).toFixed(0)} MB) placed, ${report.removed.length} removed, all checked against the lock`);
-    const secrets = await secretsOnMaster1(ctx);
+    const secrets = await stateSecrets(ctx);
     await host.exec(sh`mkdir -p /var/log/k8s-ha-offline ${[...new Set(secrets.map((s) => dirname(s.path)))]} && chmod 700 ${dirname(DEPOT_SERVING.key)} ${dirname(repoKeyPath(ctx.stateDir))}`);
     for (const s of secrets) await host.writeFile(s.path, s.content, { mode: s.mode });
     await installUnitFile(host, `/etc/systemd/system/${DEPOT_UNIT}`, await unitFor(ctx, host, node));

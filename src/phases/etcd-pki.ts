@@ -1,7 +1,9 @@
 // Phase etcd-pki: the PKI of the external etcd cluster of section 四 of the seed (the reference kubeadm
-// HA guide) and the ansible playbook it links, made here in TypeScript. The CA key stays on master1.
+// HA guide) and the ansible playbook it links, made here in TypeScript. The CA key stays in the installer
+// state (replicated to every master), so any master issues from it. Members that are down (left out of
+// an add-node or replace-node run) get their files when they are back and install runs again.
 import { dirname } from "node:path";
-import { firstMaster } from "../config/types.ts";
+import { controlPlanes } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import type { Phase, PhaseContext } from "./phase.ts";
 import { planEtcdPki, type EtcdPkiPlan } from "../pki/etcd-pki.ts";
@@ -16,9 +18,12 @@ async function hostFor(ctx: PhaseContext, node: string): Promise<Host> {
 }
 
 /** Files of the plan that differ from what the nodes hold. */
+/** The plan's files for nodes that are up in this run (the state dir's always: it is here). */
+const reachable = (ctx: PhaseContext, plan: EtcdPkiPlan) => plan.files.filter((f) => f.state || !ctx.down?.has(f.node));
+
 async function pendingFiles(ctx: PhaseContext, plan: EtcdPkiPlan) {
   const out = [];
-  for (const f of plan.files) {
+  for (const f of reachable(ctx, plan)) {
     const host = f.state ? ctx.local : await hostFor(ctx, f.node);
     if (decode(await host.readFile(f.path)) !== f.content) out.push(f);
   }
@@ -28,19 +33,20 @@ async function pendingFiles(ctx: PhaseContext, plan: EtcdPkiPlan) {
 export const etcdPki: Phase = {
   name: "etcd-pki",
   title: "Etcd PKI: CA (its key only in the installer state dir), server/peer certificates per member, apiserver and healthcheck clients",
-  hosts: (c) => [firstMaster(c)],
-  mode: "once",
+  hosts: controlPlanes,
+  mode: "local",
   async check(ctx) {
     const plan = await planEtcdPki(ctx.config, await readEtcdPki(ctx));
-    const pending = plan.changed ? plan.files : await pendingFiles(ctx, plan);
+    const pending = plan.changed ? reachable(ctx, plan) : await pendingFiles(ctx, plan);
     return pending.length ? todo(plan.actions.filter((a) => a.action === "issued").map((a) => `${a.id}: ${a.why}`).join(", ") || `${pending.length} file(s) to write`) : NOTHING;
   },
   async run(ctx) {
     const plan = await planEtcdPki(ctx.config, await readEtcdPki(ctx));
     for (const a of plan.actions) if (a.action === "issued") ctx.log.info(`    etcd-pki: issued ${a.id} (${a.why})`);
     // Directories per node ("" = master1's state dir, written locally).
+    const files = reachable(ctx, plan);
     const dirs = new Map<string, Set<string>>();
-    for (const f of plan.files) {
+    for (const f of files) {
       const key = f.state ? "" : f.node;
       if (!dirs.has(key)) dirs.set(key, new Set());
       dirs.get(key)!.add(dirname(f.path));
@@ -50,7 +56,7 @@ export const etcdPki: Phase = {
       await host.exec(sh`mkdir -p ${[...ds]} && chmod 700 ${`${ctx.stateDir}/pki`} 2>/dev/null; true`);
     }
     await Promise.all(
-      plan.files.map(async (f) => {
+      files.map(async (f) => {
         const host = f.state ? ctx.local : await hostFor(ctx, f.node);
         await host.writeFile(f.path, f.content, { mode: f.mode });
       }),

@@ -1,6 +1,8 @@
 // Phase kubeadm-init: the first control plane on master1 with the external etcd, its endpoint the VIP
 // through haproxy, its images from the depot. Section 五 of the seed (the reference kubeadm HA guide),
-// automated; the join secrets are made here and kept for the joins.
+// automated; the join secrets are made here and kept for the joins. Run from another master (master1
+// gone, or being replaced: issue 16), the check asks the cluster through that master: a cluster that
+// exists is never initialised again, and a wiped master1 joins it in control-plane-join instead.
 import { firstMaster } from "../config/types.ts";
 import type { Phase } from "./phase.ts";
 import { ADMIN_CONF, vipUrl } from "../cluster/endpoints.ts";
@@ -10,18 +12,26 @@ import { newJoinState } from "./util/join-secrets.ts";
 import { kubeadm, withInitConfig } from "./util/kubeadm.ts";
 import { pinNodeImages } from "./util/images.ts";
 import { sh } from "../util/sh.ts";
+import { InstallError } from "../util/errors.ts";
 
 export const kubeadmInit: Phase = {
   name: "kubeadm-init",
   title: "kubeadm init on master1 with external etcd, controlPlaneEndpoint = VIP:LB port, images from the depot",
   hosts: (c) => [firstMaster(c)],
   mode: "once",
-  async check(ctx) {
+  async check(ctx, node) {
     if (!(await ctx.local.readFile(ADMIN_CONF))) return todo("no control plane yet");
-    return (await readyAt(ctx.local, vipUrl(ctx))) ? NOTHING : todo(`apiserver not ready at ${vipUrl(ctx)}`);
+    if (await readyAt(ctx.local, vipUrl(ctx))) return NOTHING;
+    // From another master, a cluster that does not answer is not master1's business: its own join
+    // (control-plane-join) or the apiservers' recovery is, never a second init.
+    return ctx.local.name === node.name ? todo(`apiserver not ready at ${vipUrl(ctx)}`) : { skip: `the cluster exists (admin.conf on ${ctx.local.name}); master1 joins it` };
   },
   async run(ctx, node) {
     if (!(await ctx.local.readFile(ADMIN_CONF))) {
+      if (ctx.local.name !== node.name)
+        throw new InstallError(
+          `there is no cluster yet and this is ${ctx.local.name}: the first control plane is initialised on ${node.name} (master1)`,
+        );
       const s = await newJoinState(ctx);
       const secrets = [s.token, s.certificateKey];
       // Not `kubeadm config images pull`: it pulls every image by tag even when present. The images are

@@ -10,11 +10,20 @@ export interface PhaseContext {
   config: ClusterConfig;
   /** Connected Host for a node of the config (connections are pooled by the runner). */
   host(spec: HostSpec): Promise<Host>;
-  /** The machine the binary runs on (master1). */
+  /**
+   * The machine the binary runs on: the acting master (master1 normally, any surviving master when
+   * master1 is gone — issue 16). The installer state, kubectl and the "local" phases work from here.
+   */
   local: Host;
-  /** Directory of the bundle (payload files) on master1. */
+  /**
+   * Nodes found down (SSH not answering) when a command that tolerates it started (add-node,
+   * renew-certs, replace-node): the runner leaves them out, and phases that reach into other nodes
+   * skip them. Absent or empty for install: an install reaches every node or fails.
+   */
+  down?: ReadonlySet<string>;
+  /** Directory of the bundle (payload files) on this machine. */
   bundleDir: string;
-  /** Installer state on master1 (/var/lib/k8s-ha-offline by default). */
+  /** Installer state on this machine (/var/lib/k8s-ha-offline by default; the same on every master). */
   stateDir: string;
   /** The depot on master1 as the nodes reach it (its URL: depotUrl() of src/depot/endpoint.ts). */
   depot: DepotEndpoint;
@@ -48,9 +57,11 @@ export interface Phase {
   /**
    * "parallel": check+run on every host at once (bounded fan-out);
    * "serial": one host after the other (e.g. control-plane joins);
-   * "once": a single run for the whole phase, given all hosts.
+   * "once": a single run for the whole phase, on its first host (kubeadm init on master1);
+   * "local": a single run from the acting master (the machine the binary runs on, ctx.local), which
+   *   reaches into the other hosts itself (PKI issued from the replicated CA, kubectl apply).
    */
-  mode: "parallel" | "serial" | "once";
+  mode: "parallel" | "serial" | "once" | "local";
   /** Whether anything is left to do on this host (for "once": on the first host; look at all via ctx). */
   check(ctx: PhaseContext, node: HostSpec): Promise<CheckResult>;
   run(ctx: PhaseContext, node: HostSpec): Promise<void>;

@@ -1,7 +1,7 @@
 // Phase post: no join secrets left in the kept kubeadm init configuration, the admin kubeconfig for root
 // on master1, the componentstatus fix for Kubernetes <= 1.22, then every node of the config Ready and
 // every system pod Running, shown as a table.
-import { controlPlanes, firstMaster } from "../config/types.ts";
+import { controlPlanes } from "../config/types.ts";
 import type { Phase, PhaseContext } from "./phase.ts";
 import { ADMIN_CONF } from "../cluster/endpoints.ts";
 import { nodeRows, systemPods, type NodeRow, type PodRow } from "../cluster/kubectl.ts";
@@ -26,22 +26,25 @@ export function clusterTable(nodes: NodeRow[], pods: PodRow[]): string {
  * not name (joined by hand, or not yet removed) are shown in the table but do not block the install.
  */
 async function clusterUp(ctx: PhaseContext): Promise<boolean> {
-  const names = new Set(ctx.config.hosts.map((h) => h.name));
+  // A node left out of this run (down when it started) is not waited for.
+  const names = new Set(ctx.config.hosts.filter((h) => !ctx.down?.has(h.name)).map((h) => h.name));
   const ready = new Set((await nodeRows(ctx)).filter((n) => n.ready).map((n) => n.name));
   const pods = (await systemPods(ctx)).filter((p) => !p.node || names.has(p.node));
   return [...names].every((n) => ready.has(n)) && pods.every((p) => p.phase === "Running");
 }
 
+const upMasters = (ctx: PhaseContext) => controlPlanes(ctx.config).filter((m) => !ctx.down?.has(m.name));
+
 export const post: Phase = {
   name: "post",
-  title: "Admin kubeconfig for root on master1, the 1.22 componentstatus fix, every node Ready and system pod Running",
-  hosts: (c) => [firstMaster(c)],
-  mode: "once",
+  title: "Admin kubeconfig for root on the master this runs on, the 1.22 componentstatus fix, every node Ready and system pod Running",
+  hosts: controlPlanes,
+  mode: "local",
   async check(ctx) {
     if (await initConfigWithSecrets(ctx)) return todo(`${initConfigPath(ctx)} still holds the bootstrap token or the certificate key (a run was cut during kubeadm)`);
     if ((await readText(ctx.local, "/root/.kube/config")) !== (await readText(ctx.local, ADMIN_CONF))) return todo("root has no kubeconfig");
     if (needsPortFix(ctx))
-      for (const m of controlPlanes(ctx.config))
+      for (const m of upMasters(ctx))
         for (const f of PORT_FIX_FILES) if ((await readText(await ctx.host(m), f))?.includes("--port=0")) return todo(`${m.name}: ${f} has --port=0`);
     return (await clusterUp(ctx)) ? NOTHING : todo("cluster not fully up yet");
   },
@@ -52,7 +55,7 @@ export const post: Phase = {
     await ctx.local.exec(sh`mkdir -p /root/.kube && chmod 700 /root/.kube`);
     await ctx.local.writeFile("/root/.kube/config", (await readText(ctx.local, ADMIN_CONF)) ?? "", { mode: 0o600 });
     if (needsPortFix(ctx))
-      for (const m of controlPlanes(ctx.config)) {
+      for (const m of upMasters(ctx)) {
         const host = await ctx.host(m);
         for (const f of PORT_FIX_FILES) {
           const cur = await readText(host, f);

@@ -58,12 +58,26 @@ export function describePlan(phases: readonly Phase[], ctx: Pick<PhaseContext, "
   const rows = phases.map((p, i) => {
     const hosts = p.hosts(ctx.config).map((h) => h.name);
     const how = p.mode === "once" ? "once, on" : p.mode === "serial" ? "one by one on" : "in parallel on";
-    return `${String(i + 1).padStart(2)}. ${p.name.padEnd(20)} ${p.title}\n      ${how} ${hosts.join(", ") || "(no hosts)"}`;
+    const where = p.mode === "local" ? "once, from the master this runs on (reaching into the nodes it needs)" : `${how} ${hosts.join(", ") || "(no hosts)"}`;
+    return `${String(i + 1).padStart(2)}. ${p.name.padEnd(20)} ${p.title}\n      ${where}`;
   });
   return rows.join("\n");
 }
 
+/** What a node left out of the run (down when it started) shows in every phase. */
+export const LEFT_OUT = "down when the run started: left out (run install again when it is back)";
+
+/**
+ * Where a "local" phase runs: the acting master, i.e. the config host this binary runs on (ctx.local),
+ * when the phase lists it; else its first host that is not down.
+ */
+function localTarget(nodes: HostSpec[], ctx: PhaseContext): HostSpec[] {
+  const here = nodes.find((n) => n.name === ctx.local.name) ?? nodes.find((n) => !ctx.down?.has(n.name));
+  return here ? [here] : nodes.slice(0, 1);
+}
+
 async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, progress: PhaseProgress): Promise<HostOutcome> {
+  if (ctx.down?.has(node.name)) return { host: node.name, status: "skipped", detail: LEFT_OUT, ms: 0 };
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   progress.hostStarted(phase.name, node.name);
@@ -96,9 +110,9 @@ export async function runPhase(phase: Phase, outer: PhaseContext, opts: RunOptio
     const limited = createLimiter(opts.concurrency);
     hosts = await Promise.all(nodes.map((n) => limited(() => checkAndRun(phase, ctx, n, progress))));
   } else {
-    // "once" runs on the first host only; "serial" stops at the first failure so a
-    // broken control-plane join is not followed by another one.
-    const targets = phase.mode === "once" ? nodes.slice(0, 1) : nodes;
+    // "once" runs on the first host only, "local" on the acting master; "serial" stops at the first
+    // failure so a broken control-plane join is not followed by another one.
+    const targets = phase.mode === "once" ? nodes.slice(0, 1) : phase.mode === "local" ? localTarget(nodes, ctx) : nodes;
     hosts = [];
     for (const n of targets) {
       const r = await checkAndRun(phase, ctx, n, progress);

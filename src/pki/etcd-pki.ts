@@ -26,6 +26,8 @@ export interface EtcdLeafSource {
   node: string;
   certPath: string;
   keyPath: string;
+  /** Every node and path holding a copy (the first is the one above): another is read when that node is down. */
+  copies: { node: string; certPath: string; keyPath: string }[];
 }
 
 export interface ExistingEtcdPki {
@@ -33,6 +35,11 @@ export interface ExistingEtcdPki {
   ca?: Partial<CertAndKey>;
   /** By EtcdLeafSource.id; whatever could be read, missing parts left out. */
   leaves?: Record<string, Partial<CertAndKey> | undefined>;
+  /**
+   * Leaf ids that could not be read because every node holding them is down (left out of an add-node
+   * or replace-node run): kept as they are, nothing issued or written for them in this run.
+   */
+  unknown?: string[];
 }
 
 export interface PlanOptions {
@@ -55,7 +62,7 @@ export interface EtcdPkiPlan {
 }
 
 /** One certificate of this cluster's etcd PKI: where it is read from, what goes in it, where its copies go. */
-interface PlannedLeaf extends EtcdLeafSource {
+interface PlannedLeaf extends Omit<EtcdLeafSource, "copies"> {
   spec: Omit<LeafSpec, "now" | "validityDays"> & { validityDays: number };
   /** Nodes and directories the pair is copied to. */
   targets: { node: string; certPath: string; keyPath: string }[];
@@ -83,7 +90,7 @@ function leafDefs(config: ClusterConfig): PlannedLeaf[] {
 
 /** Where to read each existing certificate/key before planning. */
 export const etcdPkiSources = (config: ClusterConfig): EtcdLeafSource[] =>
-  leafDefs(config).map(({ id, node, certPath, keyPath }) => ({ id, node, certPath, keyPath }));
+  leafDefs(config).map(({ id, node, certPath, keyPath, targets }) => ({ id, node, certPath, keyPath, copies: targets }));
 
 const etcdStateCa = (config: ClusterConfig): StateCa => ({
   what: "the etcd CA",
@@ -141,8 +148,9 @@ export async function planEtcdPki(config: ClusterConfig, existing: ExistingEtcdP
   for (const [node, paths] of caTargets) for (const path of paths) files.push({ node, path, content: caPair.certPem, mode: 0o644, state: false });
 
   const actions: EtcdPkiPlan["actions"] = [{ id: baseId(ETCD_CA), action: created ? "issued" : "kept", ...(created ? { why: "missing" } : {}) }];
+  const unknown = new Set(existing.unknown ?? []);
   const leaves = await Promise.all(
-    defs.map(async (d) => {
+    defs.filter((d) => !unknown.has(d.id)).map(async (d) => {
       const have = existing.leaves?.[d.id];
       const verdict = leafVerdict(d, have, caPair.certPem, opts, now);
       if (!verdict.renew) return { d, pair: have as CertAndKey, action: { id: d.id, action: "kept" as const } };

@@ -37,10 +37,10 @@ test("init then install --dry-run prints the plan, changes nothing, and lists ev
   const r = cli(["install", "--dry-run"], dir);
   expect(r.out).toContain("nothing will be changed");
   for (const p of ["preflight", "etcd", "lb", "kubeadm-init", "control-plane-join", "worker-join", "cni"]) expect(r.out).toContain(p);
-  // This binary carries no lock and this machine is not master1 (192.168.217.19): both listed, exit 1.
+  // This binary carries no lock and this machine is no control-plane node (192.168.217.19): both listed, exit 1.
   expect(r.code).toBe(1);
   expect(r.err).toContain("bundle lock: this binary carries none");
-  expect(r.err).toContain("this machine is not master1");
+  expect(r.err).toContain("this machine is not a control-plane node");
 });
 
 test("usage mistakes exit 2 without a stack trace", { timeout: 60_000 }, () => {

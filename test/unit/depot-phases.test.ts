@@ -12,10 +12,10 @@ import { labCluster } from "./support/cluster-fixture.ts";
 const config = labCluster();
 const addr = (n: string) => config.hosts.find((h) => h.name === n)!.address;
 
-test("depot-pki runs once on master1, then the depot on every control-plane node in parallel, then trust", () => {
+test("depot-pki runs once from the acting master, then the depot on every control-plane node in parallel, then trust", () => {
   const names = PHASES.map((p) => p.name);
   expect(names.slice(names.indexOf("depot-pki"), names.indexOf("trust") + 1)).toEqual(["depot-pki", "depot", "trust"]);
-  expect({ mode: depotPki.mode, hosts: depotPki.hosts(config).map((h) => h.name) }).toEqual({ mode: "once", hosts: ["master1"] });
+  expect({ mode: depotPki.mode, hosts: depotPki.hosts(config).map((h) => h.name) }).toEqual({ mode: "local", hosts: ["master1", "master2", "master3"] });
   expect({ mode: depot.mode, hosts: depot.hosts(config).map((h) => h.name) }).toEqual({ mode: "parallel", hosts: ["master1", "master2", "master3"] });
 });
 

@@ -97,7 +97,7 @@ describe("1. install --dry-run checks everything it can and exits 1 listing ever
     expect(r.out).toContain("nothing will be changed");
     expect(r.err).toContain("bundle lock: this binary carries none");
     expect(r.err).toContain("no-such-key");
-    expect(r.err).toContain("this machine is not master1");
+    expect(r.err).toContain("this machine is not a control-plane node");
   });
 
   test("the real install finds the same problems before its [y/N] question, not after", async () => {

@@ -275,11 +275,11 @@ describe("command line", () => {
     expect(steps.slice(1).map((l) => l.trim().split(":")[0])).toEqual(["2. control plane master1", "3. control plane master2", "4. control plane master3"]);
   });
 
-  test("anywhere but master1 it refuses with exit 2 and says where to run it, before touching any node", () => {
+  test("anywhere but on a master it refuses with exit 2 and says where to run it, before touching any node", () => {
     const r = run(["--yes"]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain("renew-certs runs on master1 (master1, 192.168.217.19)");
-    expect(r.err).toContain("hint: run it on 192.168.217.19");
+    expect(r.err).toContain("renew-certs runs on a control-plane node (master1 192.168.217.19");
+    expect(r.err).toContain("hint: copy the binary and the bundle to master1 (192.168.217.19)");
     expect(r.err).not.toMatch(/^\s+at .+[:(]\d+/m);
   });
 });

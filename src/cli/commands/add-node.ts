@@ -21,5 +21,6 @@ export default async function addNode(name: string, flags: GlobalFlags & { role?
       "add it as a worker or a control-plane node without the etcd role (give the etcd role explicitly to the existing members)",
     );
   console.log(`adding ${name} (${spec.address}, ${spec.roles.join(", ")}): every phase runs; existing nodes report nothing to do`);
-  return install(flags);
+  // A master (master1 included) that is down does not stop a worker from joining: it is left out.
+  return install(flags, { command: "add-node", leaveOutDown: { mustReach: [name] } });
 }

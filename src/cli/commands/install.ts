@@ -2,7 +2,7 @@
 import { PHASES } from "../../phases/index.ts";
 import { describePlan, selectPhases, runPhases, PhaseFailure, type PhaseOutcome } from "../../phases/runner.ts";
 import { createProgress, summaryTable } from "../progress.ts";
-import { openChangingSession, parseList, parsePositiveInt, confirm, requireMaster1 } from "../context.ts";
+import { openChangingSession, parseList, parsePositiveInt, confirm, requireOnMaster, type ClusterSession } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
 import { recordPhaseDone } from "../../phases/state.ts";
 import { checkBundleBeforeInstall } from "./verify-bundle.ts";
@@ -10,8 +10,10 @@ import type { GlobalFlags } from "../flags.ts";
 import { dryRunProblems } from "../dry-run.ts";
 import { runInputs } from "../run-inputs.ts";
 import { embeddedLock } from "../../depot/lock.ts";
-import type { ClusterConfig } from "../../config/types.ts";
-import { InstallError } from "../../util/errors.ts";
+import { firstMaster, type ClusterConfig } from "../../config/types.ts";
+import { InstallError, UsageError } from "../../util/errors.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { invokedAs } from "../invoked.ts";
 
 interface InstallFlags extends GlobalFlags {
@@ -22,7 +24,13 @@ interface InstallFlags extends GlobalFlags {
   concurrency?: number | string;
 }
 
-export default async function install(flags: InstallFlags): Promise<number> {
+/** How add-node and replace-node run the phases: which command it is, and who may be left out when down. */
+export interface InstallRun {
+  command: string;
+  leaveOutDown?: { mustReach: string[] };
+}
+
+export default async function install(flags: InstallFlags, how: InstallRun = { command: "install" }): Promise<number> {
   const config = readConfig(flags);
   const phases = selectPhases(PHASES, { only: parseList(flags.only, "--only"), from: typeof flags.from === "string" ? flags.from : undefined });
   const concurrency = parsePositiveInt(flags.concurrency ?? 16, "--concurrency");
@@ -40,15 +48,16 @@ export default async function install(flags: InstallFlags): Promise<number> {
   // What this machine can tell at once stops the install before the question, not after it.
   const blockers = await dryRunProblems({ config, bundleDir: runInputs(flags, config).bundleDir, lock: embeddedLock(), localOnly: true });
   if (blockers.length) throw new InstallError(`the install cannot start; no node was changed:\n${blockers.map((p) => `  - ${p}`).join("\n")}\n(install --dry-run checks these and more)`);
+  requireOnMaster(config, how.command);
   await confirm(`Install cluster "${config.name}" on ${config.hosts.map((h) => h.name).join(", ")}?`, flags);
-  const session = await openChangingSession(config, flags, "install");
+  const session = await openChangingSession(config, flags, "install", how.leaveOutDown);
   const { ctx, log } = session;
   const progress = createProgress();
   // Every log line (pool notices, phase reports) goes above the live status line, never glued to it.
   log.setTerminal(progress.print);
   let outcomes: PhaseOutcome[] = [];
   try {
-    requireMaster1(session);
+    requireStateOrMaster1(session);
     if (log.logFile) log.info(`log: ${log.logFile}`);
     // Nothing touches a node before the bundle is known to be whole.
     await checkBundleBeforeInstall(ctx.bundleDir, log);
@@ -68,6 +77,19 @@ export default async function install(flags: InstallFlags): Promise<number> {
   } finally {
     await session.close();
   }
+}
+
+/**
+ * A new cluster starts on master1 (kubeadm init runs there); once installed, every master holds the
+ * state and can run install, add-node and replace-node.
+ */
+function requireStateOrMaster1(session: ClusterSession): void {
+  const master1 = firstMaster(session.config);
+  if (session.ctx.local.name === master1.name || existsSync(join(session.config.stateDir, "state.json"))) return;
+  throw new UsageError(
+    `there is no installer state on ${session.ctx.local.name} (${join(session.config.stateDir, "state.json")}): a new cluster is installed from master1 (${master1.name}, ${master1.address})`,
+    `run the install on ${master1.address}; afterwards every master holds the state`,
+  );
 }
 
 /** What the operator does next, printed at the end of a successful install. */

@@ -1,11 +1,10 @@
 // `renew-certs [--etcd] [--kubernetes]`: back up, renew in turn (never without quorum), then show check-certs.
-import { CERT_EXIT, runCheckCerts } from "../../certs/index.ts";
-import { certNodes } from "../../pki/certlist.ts";
+import { CERT_EXIT } from "../../certs/index.ts";
+import { checkCertsOn } from "./check-certs.ts";
 import { backupDirFor, describeRenewal, renewCerts, type RenewScope } from "../../ops/renew-certs.ts";
-import { openChangingSession, confirm, type ClusterSession } from "../context.ts";
+import { openChangingSession, confirm, requireOnMaster } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
-import { EXIT_FAILURE, UsageError } from "../../util/errors.ts";
-import { firstMaster } from "../../config/types.ts";
+import { EXIT_FAILURE } from "../../util/errors.ts";
 import type { GlobalFlags } from "../flags.ts";
 
 /** Neither flag means both. */
@@ -13,16 +12,6 @@ export function renewScope(flags: { etcd?: boolean; kubernetes?: boolean }): Ren
   const etcd = Boolean(flags.etcd);
   const kubernetes = Boolean(flags.kubernetes);
   return etcd || kubernetes ? { etcd, kubernetes } : { etcd: true, kubernetes: true };
-}
-
-/** The backup and the etcd CA are on master1: run nowhere else. */
-function requireOnMaster1(session: ClusterSession): void {
-  const m = firstMaster(session.config);
-  if (!session.pool.isLocal(m))
-    throw new UsageError(
-      `renew-certs runs on master1 (${m.name}, ${m.address}), where the installer keeps the etcd CA, and this machine has none of that address`,
-      `run it on ${m.address} from the directory you installed from`,
-    );
 }
 
 export default async function renewCertsCommand(flags: GlobalFlags & { etcd?: boolean; kubernetes?: boolean }): Promise<number> {
@@ -33,17 +22,20 @@ export default async function renewCertsCommand(flags: GlobalFlags & { etcd?: bo
     process.stdout.write(`renew-certs would, in this order:\n${plan.map((l, i) => `  ${i + 1}. ${l}`).join("\n")}\n`);
     return 0;
   }
-  const session = await openChangingSession(config, flags, "renew-certs");
+  requireOnMaster(config, "renew-certs");
+  // A master that is down is left out (its certificates wait for its return): the others are renewed.
+  const session = await openChangingSession(config, flags, "renew-certs", { mustReach: [] });
   try {
-    requireOnMaster1(session);
     await confirm(`renew-certs will restart etcd and the control plane node by node:\n${plan.map((l) => `  - ${l}`).join("\n")}\nContinue?`, flags);
     session.log.info(`renew-certs (${[scope.etcd && "etcd", scope.kubernetes && "kubernetes"].filter(Boolean).join(" + ")})`);
     const result = await renewCerts(session.ctx, scope);
     session.log.info(`renewed; the certificates from before are in ${result.backupDir}`);
-    const hosts = await Promise.all(certNodes(config).map((h) => session.ctx.host(h)));
-    const check = await runCheckCerts({ hosts, config, output: "table" });
+    const check = await checkCertsOn(session, { output: "table" });
     process.stdout.write(check.text);
-    if (check.exitCode === CERT_EXIT.expiredOrBroken || check.exitCode === CERT_EXIT.couldNotCheck) {
+    const down = [...(session.ctx.down ?? [])];
+    // Nodes left out because they were down are not checked either: that is said, not failed.
+    if (down.length) process.stderr.write(`warning: ${down.join(", ")} ${down.length > 1 ? "were" : "was"} down and left out: ${down.length > 1 ? "their" : "its"} certificates were not renewed; run renew-certs again when ${down.length > 1 ? "they are" : "it is"} back\n`);
+    if (check.exitCode === CERT_EXIT.expiredOrBroken || (check.exitCode === CERT_EXIT.couldNotCheck && !down.length)) {
       process.stderr.write(`error: check-certs still reports ${check.exitCode === CERT_EXIT.couldNotCheck ? "nodes it could not check" : "expired or broken certificates"} (above); the certificates from before are in ${result.backupDir}\n`);
       return EXIT_FAILURE;
     }

@@ -18,7 +18,7 @@ export default async function status(flags: GlobalFlags & { output?: string }): 
   const session = openSession(config, flags, "status");
   try {
     const depotCa = await readDepotCa(session.ctx.local, session.ctx.stateDir);
-    const report = await collectStatus({ config, host: session.ctx.host, depotUrl: depotUrl(session.ctx.depot), depotCa });
+    const report = await collectStatus({ config, host: session.ctx.host, depotUrl: depotUrl(session.ctx.depot), depotCa, isLocal: (h) => session.pool.isLocal(h) });
     const notInstalled = notInstalledAnywhere(report);
     const unreachable = report.nodes.every((n) => !n.reachable);
     const verdict = report.healthy ? "healthy" : notInstalled ? "not installed" : unreachable ? "unreachable" : "degraded";

@@ -20,8 +20,9 @@ export interface PreflightResult {
 export async function runPreflight(ctx: PhaseContext): Promise<PreflightResult> {
   const facts = new Map<string, NodeFacts>();
   const unreachable: PreflightResult["unreachable"] = [];
+  // A node found down at the start of add-node/replace-node is left out (ctx.down), not reported here.
   await Promise.all(
-    ctx.config.hosts.map(async (spec) => {
+    ctx.config.hosts.filter((h) => !ctx.down?.has(h.name)).map(async (spec) => {
       try {
         facts.set(spec.name, await gatherFacts(await ctx.host(spec)));
       } catch (e) {
