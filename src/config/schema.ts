@@ -94,7 +94,7 @@ export const SCHEMA: readonly Field[] = [
   { path: "depot.address", type: "string", format: "ipv4", derivedDefault: "master1's address", doc: "Address the depot is served on; the nodes fetch from it." },
 
   { path: "ntp", type: "section", doc: "Time synchronisation (chrony)." },
-  { path: "ntp.servers", type: "list", format: "hostOrIp", unique: true, maxLength: 16, default: [], doc: "Upstream NTP servers; empty: master1 serves time to the others." },
+  { path: "ntp.servers", type: "list", format: "hostOrIp", unique: true, maxLength: 16, default: [], doc: "Upstream NTP servers; empty: the masters serve time to the others (orphan mode, any of them may die)." },
 
   { path: "firewall", type: "enum", values: ["disable", "open-ports"], default: "disable", doc: "disable the node firewall, or open-ports: keep it and open what the cluster needs." },
   { path: "stateDir", type: "string", format: "stateDir", maxLength: 4096, default: "/var/lib/k8s-ha-offline", doc: "Installer state on master1 (phase records, generated secrets, known_hosts)." },

@@ -1,7 +1,8 @@
-// Phase "time": chrony everywhere. With no NTP server configured, master1 serves its clock to the
-// other nodes (the reference guide in ../shared/seed/ does the same with ntpd and 127.127.1.0); etcd and TLS need agreeing clocks.
+// Phase "time": chrony everywhere. With no NTP server configured the masters serve their clock to the
+// other nodes (the reference guide in ../shared/seed/ does it from master1 alone with ntpd and 127.127.1.0;
+// here any master may die, so they do it together in chrony's orphan mode); etcd and TLS need agreeing clocks.
 import type { ClusterConfig, HostSpec } from "../config/types.ts";
-import { firstMaster } from "../config/types.ts";
+import { controlPlanes } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import { render } from "../templates/render.ts";
 import chronyTemplate from "../../assets/chrony/chrony.conf" with { type: "text" };
@@ -15,17 +16,26 @@ import type { ChronyLayout } from "../profiles/profile.ts";
 import { InstallError } from "../util/errors.ts";
 import { sh } from "../util/sh.ts";
 
+/**
+ * Without NTP servers every master serves the cluster's time (issue 16: no single master1): the masters
+ * run chrony's orphan mode (`local stratum 10 orphan`) and peer with each other, so they agree on one of
+ * them and another takes over when it dies; every other node uses all masters as servers.
+ */
 export function renderChrony(config: ClusterConfig, node: HostSpec): string {
-  const master = firstMaster(config);
   const upstream = config.ntp.servers;
-  const isServer = node.name === master.name && upstream.length === 0;
+  const masters = controlPlanes(config);
+  const isServer = upstream.length === 0 && masters.some((m) => m.name === node.name);
   const sources = upstream.length
     ? upstream.map((s) => `server ${s} iburst`).join("\n")
     : isServer
-      ? "# No upstream NTP server: serve this node's clock to the cluster.\nlocal stratum 10"
-      : `server ${master.address} iburst minpoll 4 maxpoll 6`;
+      ? [
+          "# No upstream NTP server: the masters serve the cluster's time together (orphan mode: one leads, the others follow it).",
+          "local stratum 10 orphan",
+          ...masters.filter((m) => m.name !== node.name).map((m) => `peer ${m.address} iburst minpoll 4 maxpoll 6`),
+        ].join("\n")
+      : masters.map((m) => `server ${m.address} iburst minpoll 4 maxpoll 6`).join("\n");
   const serve = isServer ? config.hosts.filter((h) => h.name !== node.name).map((h) => `allow ${h.address}`).join("\n") : "";
-  const role = isServer ? "time source of the cluster" : upstream.length ? "synchronised to the configured NTP servers" : `synchronised to ${master.name}`;
+  const role = isServer ? "a time source of the cluster (with the other masters)" : upstream.length ? "synchronised to the configured NTP servers" : "synchronised to the masters";
   return render(chronyTemplate, { cluster: config.name, role, sources, serve }, "chrony.conf");
 }
 
@@ -54,8 +64,12 @@ const dropInDir = (l: ChronyLayout) => `/etc/systemd/system/${l.unit}.d`;
 const dropIn = (l: ChronyLayout) => `${dropInDir(l)}/k8s-ha-offline.conf`;
 
 async function synced(host: Host, ctx: { config: ClusterConfig }, node: HostSpec): Promise<boolean> {
-  const master = firstMaster(ctx.config);
-  if (node.name === master.name && ctx.config.ntp.servers.length === 0) return true;
+  if (ctx.config.ntp.servers.length === 0 && controlPlanes(ctx.config).some((m) => m.name === node.name)) {
+    // A master in orphan mode is synchronised when it follows a peer or leads with its own clock: either
+    // way chrony's leap status is Normal ("Not synchronised" before it settled).
+    const t = await host.exec(sh`chronyc -n tracking`, { check: false });
+    return /^Leap status\s*:\s*Normal/m.test(t.stdout);
+  }
   const r = await host.exec(sh`chronyc -n sources`, { check: false });
   // "^*" marks the source chrony is synchronised to.
   return r.stdout.split("\n").some((l) => l.startsWith("^*"));
@@ -85,11 +99,11 @@ const chrony: Step = {
 
 export const time = stepsPhase({
   name: "time",
-  title: "Time sync with chrony: master1 serves time to the others unless NTP servers are configured",
+  title: "Time sync with chrony: the masters serve time together (orphan mode) unless NTP servers are configured",
   hosts: (c) => {
-    // master1 first so the others find a server when they start.
-    const m = firstMaster(c);
-    return [m, ...c.hosts.filter((h) => h.name !== m.name)];
+    // The masters first so the others find a server when they start.
+    const masters = controlPlanes(c);
+    return [...masters, ...c.hosts.filter((h) => !masters.includes(h))];
   },
   steps: [chrony],
 });
