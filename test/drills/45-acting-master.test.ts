@@ -55,7 +55,7 @@ test("master1 off: on master2, status, check-certs, add-node node2 and renew-cer
   await labExec("master2", `grep -q 'name: node2,' ${STATE_CONFIG} || sed -i '/name: node1,/a\\${labHostLine("node2")}' ${STATE_CONFIG}`, { check: true });
   const add = await onMaster2("add-node node2 --role worker --yes");
   const out = add.stdout + add.stderr;
-  const nodes = (await labExec("master2", "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers", { check: true })).stdout;
+  const nodes = (await labExec("master2", "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes", { check: true })).stdout;
   const addOk = add.code === 0 && /node2\s+Ready/.test(nodes) && /master1 is down/.test(out) && !STACK.test(out);
   row("master1 off, on master2: add-node node2 joins a worker (master1 left out)", addOk, `exit ${add.code}`);
   expect({ code: add.code, out: add.code ? out.slice(-2500) : "" }).toEqual({ code: 0, out: "" });
