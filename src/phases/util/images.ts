@@ -5,7 +5,7 @@ import type { HostSpec } from "../../config/types.ts";
 import type { Host } from "../../hosts/host.ts";
 import type { PhaseContext } from "../phase.ts";
 import { depotImageByDigest, lockImage, nodeImages, pinImages, unpinnedImages, type PinnedImage, type RuntimeAccess } from "../../cluster/images.ts";
-import { depotUrl, endpointHostPort } from "../../depot/endpoint.ts";
+import { depotsFor, depotUrl, endpointHostPort } from "../../depot/endpoint.ts";
 import { requireLock } from "./depot-files.ts";
 import { inContainer } from "./node.ts";
 
@@ -30,7 +30,8 @@ export function imagesOf(ctx: PhaseContext, node: HostSpec): PinnedImage[] {
 
 /** The store the kubelet uses on this node: containerd's k8s.io namespace, or docker's with the docker runtime (dockershim). */
 export async function runtimeAccess(ctx: PhaseContext, host: Host): Promise<RuntimeAccess> {
-  if (ctx.config.kubernetes.runtime === "docker") return { runtime: "docker", depotUrl: depotUrl(ctx.depot) };
+  if (ctx.config.kubernetes.runtime === "docker")
+    return { runtime: "docker", depotUrl: depotUrl(ctx.depot), depots: depotsFor(ctx.config, host.name).map(endpointHostPort) };
   return { runtime: "containerd", snapshotter: await snapshotterOf(host), depotUrl: depotUrl(ctx.depot) };
 }
 
