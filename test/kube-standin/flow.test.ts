@@ -358,6 +358,8 @@ metadata:
   name: kube-flannel-ds
   namespace: kube-system
 spec:
+  selector:
+    matchLabels: {app: flannel}
   template:
     metadata:
       labels: {app: flannel}
