@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkDocker, containerRuntime, dockerImageNames, ensureImages } from "./lib/dockershim.ts";
 import { runtimeImages } from "./lib/cri-images.ts";
-import { runtimeFlags } from "./kubeadm/node.ts";
+import { detectCriSocket, runtimeFlags } from "./kubeadm/node.ts";
 import { parseVersion } from "./lib/versions.ts";
 import { readRecords } from "./lib/records.ts";
 
@@ -140,5 +140,20 @@ describe("the stand-in kubelet with docker", () => {
     p.kill();
     await p.exited;
     expect(rec).toMatchObject({ tool: "kubelet", outcome: "ok", runtime: "dockershim", dockerVersion: "20.10.24", cgroupDriver: "systemd", imagesPulled: ["10.0.0.1:5000/google_containers/pause:3.5"] });
+  });
+});
+
+describe("kubeadm's CRI socket when none is configured", () => {
+  test("docker's socket first on 1.22, containerd's when only it is there, else the version's default", () => {
+    const v122 = parseVersion("v1.22.2");
+    expect(detectCriSocket(v122)).toBe("/var/run/dockershim.sock"); // docker.sock exists (beforeEach)
+    mkdirSync(join(root, "run/containerd"), { recursive: true });
+    writeFileSync(join(root, "run/containerd/containerd.sock"), "");
+    expect(detectCriSocket(v122)).toBe("/var/run/dockershim.sock");
+    rmSync(sock);
+    expect(detectCriSocket(v122)).toBe("unix:///run/containerd/containerd.sock");
+    rmSync(join(root, "run/containerd/containerd.sock"));
+    expect(detectCriSocket(v122)).toBe("/var/run/dockershim.sock");
+    expect(detectCriSocket(parseVersion("v1.28.1"))).toBe("unix:///run/containerd/containerd.sock");
   });
 });

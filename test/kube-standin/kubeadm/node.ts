@@ -198,9 +198,22 @@ export function runtimeFlags(cri: string | undefined, version: Semver): string[]
   return [...(minor < 27 ? ["--container-runtime=remote"] : []), `--container-runtime-endpoint=${cri.startsWith("unix://") ? cri : `unix://${cri}`}`];
 }
 
+/**
+ * kubeadm's CRI socket when none is configured (DetectCRISocket): docker's if its socket is there (kubeadm
+ * 1.22 prefers it over containerd's), else containerd's if there, else the version's default —
+ * dockershim before 1.24, containerd after.
+ */
+export function detectCriSocket(version: Semver): string {
+  const dockershim = "/var/run/dockershim.sock";
+  const containerd = "unix:///run/containerd/containerd.sock";
+  if (version.minor < 24 && fs.existsSync(rooted("/var/run/docker.sock"))) return dockershim;
+  if (fs.existsSync(rooted("/run/containerd/containerd.sock"))) return containerd;
+  return version.minor < 24 ? dockershim : containerd;
+}
+
 export async function startKubelet(c: ClusterModel, kubelet: Doc, node: NodeRegistrationModel) {
   const pause = `${c.imageRepository}/pause:${componentTags(c.kubernetesVersion).pause}`;
-  const cri = node.criSocket;
+  const cri = node.criSocket ?? detectCriSocket(c.kubernetesVersion);
   const args = [
     ...runtimeFlags(cri, c.kubernetesVersion),
     `--pod-infra-container-image=${pause}`,
