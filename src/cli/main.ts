@@ -30,7 +30,9 @@ export function buildCli() {
     .command("init", "Write a commented cluster.yaml for the reference topology (3 masters + 1 worker) to edit")
     .option("-o, --output <file>", "Where to write it", { default: "cluster.yaml" })
     .option("--force", "Overwrite an existing file")
+    .option("--runtime <name>", "containerd (default) or docker, the seed's own runtime (Kubernetes 1.22/1.23, dockershim)")
     .example("  k8s-ha-offline init            # writes ./cluster.yaml")
+    .example("  k8s-ha-offline init --runtime docker   # the seed as it is: docker 20.10 + dockershim")
     .example("  k8s-ha-offline init -o /root/prod.yaml")
     .action(lazy(() => import("./commands/init.ts")));
 

@@ -88,6 +88,14 @@ export interface RuntimeAccess {
   snapshotter?: string;
   /** The depot as the node reaches it, for messages ("the depot at …"). */
   depotUrl: string;
+  /**
+   * docker: every depot as ADDR:PORT in the order this node tries them (src/depot/endpoint.ts depotsFor).
+   * docker's registry-mirrors only cover docker.io, so a pull of <depot>/<repo>@<digest> has no fallback
+   * of its own: the installer asks each depot by its own name in turn and tags what it got.
+   */
+  depots?: string[];
+  /** docker: the docker executable (tests put a fake one here). */
+  docker?: string;
 }
 
 const CTR = "/usr/local/bin/ctr";
@@ -113,18 +121,43 @@ async function containerdImages(host: Host, a: RuntimeAccess): Promise<Map<strin
   return out;
 }
 
-/** docker: a name is pinned when it is the same image (id) as the locked digest's. */
-async function dockerPinned(host: Host, im: PinnedImage): Promise<boolean> {
-  const id = (ref: string) => host.exec(sh`docker image inspect --format '{{.Id}}' ${ref}`, { check: false, timeoutMs: 60_000 });
-  const [byName, byDigest] = await Promise.all([id(im.name), id(im.byDigest)]);
-  return byName.code === 0 && byDigest.code === 0 && byName.stdout.trim() !== "" && byName.stdout.trim() === byDigest.stdout.trim();
+/** The image's repository under another depot's name: 192.168.217.19:5000/x/y@sha256:… → 192.168.217.20:5000/x/y@sha256:…. */
+function atDepot(byDigest: string, depot: string): string {
+  return `${depot}/${byDigest.slice(byDigest.indexOf("/") + 1)}`;
+}
+
+/** The depots to ask for an image, the one its name points at first when it has no name of its own to tag. */
+function dockerCandidates(im: PinnedImage, a: RuntimeAccess): string[] {
+  const named = im.byDigest.slice(0, im.byDigest.indexOf("/"));
+  // A digest-only name (what a CNI manifest says) cannot be given by `docker tag` (docker refuses a
+  // digest as a tag): the kubelet looks for exactly <named depot>/<repo>@<digest>, so only that depot
+  // can provide it. A tagged name can come from any depot and is tagged afterwards.
+  if (im.name === im.byDigest) return [named];
+  return [...new Set([...(a.depots ?? []), named])];
+}
+
+/**
+ * docker: a name is pinned when the image it names was pulled by the lock's digest from one of the
+ * depots (its RepoDigests hold <depot>/<repo>@<digest>): a retagged name points at an image without it.
+ */
+async function dockerPinned(host: Host, im: PinnedImage, a: RuntimeAccess): Promise<boolean> {
+  const r = await host.exec(sh`${a.docker ?? "docker"} image inspect --format ${"{{json .RepoDigests}}"} ${im.name}`, { check: false, timeoutMs: 60_000 });
+  if (r.code !== 0) return false;
+  let digests: string[];
+  try {
+    digests = JSON.parse(r.stdout.trim() || "[]") ?? [];
+  } catch {
+    return false;
+  }
+  const wanted = new Set(dockerCandidates(im, a).map((d) => atDepot(im.byDigest, d)));
+  return digests.some((d) => wanted.has(d));
 }
 
 /** The images whose name is missing or points at anything but the lock's digest (retagged, or never pulled). */
 export async function unpinnedImages(host: Host, images: PinnedImage[], a: RuntimeAccess): Promise<PinnedImage[]> {
   if (!images.length) return [];
   if (a.runtime === "docker") {
-    const ok = await Promise.all(images.map((im) => dockerPinned(host, im)));
+    const ok = await Promise.all(images.map((im) => dockerPinned(host, im, a)));
     return images.filter((_, i) => !ok[i]);
   }
   const have = await containerdImages(host, a);
@@ -155,12 +188,44 @@ async function dropFailedDownload(host: Host, a: RuntimeAccess, ingestRef: strin
   );
 }
 
+/**
+ * docker: pull by digest from each depot in turn (a depot that is down or unreachable is passed over;
+ * one that serves other content or cannot prove itself stops the pull, as containerd's would), then tag.
+ */
+async function pinOneDocker(host: Host, im: PinnedImage, a: RuntimeAccess): Promise<void> {
+  const docker = a.docker ?? "docker";
+  const failures: string[] = [];
+  for (const depot of dockerCandidates(im, a)) {
+    const ref = atDepot(im.byDigest, depot);
+    const r = await host.exec(sh`${docker} pull ${ref}`, { check: false, timeoutMs: 900_000 });
+    if (r.code === 0) {
+      if (im.name !== im.byDigest) {
+        const t = await host.exec(sh`${docker} tag ${ref} ${im.name}`, { check: false, timeoutMs: 60_000 });
+        if (t.code !== 0) throw new InstallError(`could not name ${ref} as ${im.name}: ${t.stderr.trim() || t.stdout.trim()}`);
+      }
+      return;
+    }
+    const text = `${r.stderr}\n${r.stdout}`.trim();
+    const said = text.split("\n").filter(Boolean).at(-1) ?? `exit ${r.code}`;
+    if (UNTRUSTED.test(text))
+      throw new InstallError(
+        `the depot at https://${depot} did not prove it is this cluster's depot while ${host.name} pulled ${im.ref} (${said}): ` +
+          `check that the depot is running there and that nothing else answers at its address`,
+      );
+    if (MISMATCH.test(text))
+      throw new InstallError(
+        `image ${im.ref} from the depot at https://${depot} does not match the bundle lock (${im.digest}): the depot may not be ours — ` +
+          `check that nothing else answers at its address (docker said: ${said})`,
+      );
+    failures.push(`${depot}: ${said}`);
+  }
+  throw new InstallError(`could not pull ${im.byDigest} (${im.ref}, pinned by the bundle lock) from any depot: ${failures.join("; ")}`);
+}
+
 /** Pull one image by digest and give it its name; the error says whether the depot served other content. */
 async function pinOne(host: Host, im: PinnedImage, a: RuntimeAccess): Promise<void> {
-  const pull =
-    a.runtime === "docker"
-      ? sh`docker pull ${im.byDigest}`
-      : ctr(a, sh`images pull --hosts-dir ${a.hostsDir ?? HOSTS_DIR} ${a.snapshotter ? sh`--snapshotter ${a.snapshotter}` : sh``} ${im.byDigest}`);
+  if (a.runtime === "docker") return pinOneDocker(host, im, a);
+  const pull = ctr(a, sh`images pull --hosts-dir ${a.hostsDir ?? HOSTS_DIR} ${a.snapshotter ? sh`--snapshotter ${a.snapshotter}` : sh``} ${im.byDigest}`);
   for (let attempt = 1; ; attempt++) {
     const r = await host.exec(pull, { check: false, timeoutMs: 900_000 });
     if (r.code === 0) break;
@@ -176,18 +241,18 @@ async function pinOne(host: Host, im: PinnedImage, a: RuntimeAccess): Promise<vo
     // serves now: drop that and try once more, so a depot that is ours again is not refused. The
     // impostor's bytes are dropped after the last try too: the node keeps nothing of them.
     const ingestRef = /failed commit on ref "([^"]+)"/.exec(text)?.[1];
-    if (a.runtime === "containerd" && ingestRef) {
+    if (ingestRef) {
       await dropFailedDownload(host, a, ingestRef);
       if (attempt === 1) continue;
     }
     throw new InstallError(
       `image ${im.ref} from the depot does not match the bundle lock (${im.digest}): the depot at ${a.depotUrl} may not be ours — ` +
-        `check that master1's depot is running and that nothing else answers at its address (${a.runtime} said: ${said})`,
+        `check that master1's depot is running and that nothing else answers at its address (containerd said: ${said})`,
     );
   }
   if (im.name === im.byDigest) return;
   // --force moves a name that points elsewhere (retagged by someone) back to the locked digest in one step.
-  const tag = a.runtime === "docker" ? sh`docker tag ${im.byDigest} ${im.name}` : ctr(a, sh`images tag --force ${im.byDigest} ${im.name}`);
+  const tag = ctr(a, sh`images tag --force ${im.byDigest} ${im.name}`);
   const t = await host.exec(tag, { check: false, timeoutMs: 60_000 });
   if (t.code !== 0) throw new InstallError(`could not name ${im.byDigest} as ${im.name}: ${t.stderr.trim() || t.stdout.trim()}`);
 }

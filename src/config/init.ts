@@ -6,6 +6,23 @@ import template from "../../assets/cluster.yaml" with { type: "text" };
 export interface InitBundle {
   profile: string;
   kubernetesVersion?: string;
+  /** The bundle's payload paths (files/docker-20.10.24.tgz, images/…): what runtimes and CNIs it carries. */
+  files?: readonly { path: string }[];
+}
+
+/** Choices `init` takes beyond the bundle's own (the seed itself runs docker: `init --runtime docker`). */
+export interface InitChoices {
+  runtime?: string;
+}
+
+/** Why a runtime cannot be written for this bundle, or null when it can. */
+export function runtimeRefusal(runtime: string, bundle?: InitBundle | null): string | null {
+  if (runtime !== "containerd" && runtime !== "docker") return `unknown runtime "${runtime}"`;
+  if (runtime === "containerd" || !bundle) return null;
+  const minor = Number(/^1\.(\d+)\./.exec(bundle.kubernetesVersion ?? "")?.[1] ?? 0);
+  if (minor >= 24) return `docker cannot run Kubernetes ${bundle.kubernetesVersion}: dockershim was removed in 1.24`;
+  if (bundle.files && !bundle.files.some((f) => /^files\/docker-[\d.]+\.tgz$/.test(f.path))) return `the ${bundle.profile} bundle carries no docker tarball`;
+  return null;
 }
 
 /** Replaces the value of one `key: value   # comment` line of the template, keeping the comment where it was. */
@@ -23,8 +40,13 @@ function setValue(text: string, key: string, value: string): string {
  * Kubernetes version and the bundle directory name the build writes (./bundle-<profile>), so a
  * debian12 binary never writes profile el7-k8s1.22.
  */
-export function renderInitConfig(bundle?: InitBundle | null): string {
+export function renderInitConfig(bundle?: InitBundle | null, choices: InitChoices = {}): string {
   let text = String(template);
+  if (choices.runtime) {
+    const why = runtimeRefusal(choices.runtime, bundle);
+    if (why) throw new Error(why);
+    text = setValue(text, "runtime", choices.runtime);
+  }
   if (!bundle) return text;
   text = setValue(text, "profile", bundle.profile);
   text = setValue(text, "dir", `./bundle-${bundle.profile}`);

@@ -1,6 +1,7 @@
 // Checks that involve more than one key. They run on the defaults-applied values; a key that already
 // failed its own check is undefined here and every rule skips what it cannot judge.
 import { PROFILE_NAMES } from "../profiles/index.ts";
+import { calicoOfProfile } from "../profiles/calico.ts";
 import type { ClusterConfig, HostSpec, SshSettings } from "./types.ts";
 import { type Cidr, cidrContains, cidrsOverlap, formatIPv4, isLoopback, isUnusableAddress, maskOf, networkOf, parseCidr, parseCidrLoose, parseIPv4 } from "./net.ts";
 import type { YamlPath } from "./yaml-source.ts";
@@ -135,10 +136,15 @@ function tokenExpires(d: Draft, report: Report) {
     report(["kubernetes", "tokenTTL"], `tokenTTL "${ttl}" makes a join token that never expires`, 'use a lifetime like "24h"; if you really want a permanent token, also set kubernetes.allowNonExpiringToken: true');
 }
 
-/** calico is a valid choice in the format, but this build ships only flannel's manifest and images. */
+/**
+ * calico is accepted when the bundle built for bundle.profile carries its manifest's images for this
+ * Kubernetes version (src/profiles/calico.ts); otherwise refused before anything changes, as before.
+ */
 function cniShipped(d: Draft, report: Report) {
-  if (d.kubernetes?.cni === "calico")
-    report(["kubernetes", "cni"], "calico is not shipped in this build: its manifest and images are not in assets/ and the bundle", "use cni: flannel (the CNI of the reference deployment this installer follows); nothing was changed on any node");
+  if (d.kubernetes?.cni !== "calico" || !d.bundle?.profile) return;
+  const shipped = calicoOfProfile(d.bundle.profile, d.kubernetes.version ?? "");
+  if ("missing" in shipped)
+    report(["kubernetes", "cni"], `calico is not shipped in the ${d.bundle.profile} bundle: ${shipped.missing}`, "use cni: flannel (the CNI of the reference deployment this installer follows), or a bundle that carries calico; nothing was changed on any node");
 }
 
 function portsAreFree(d: Draft, report: Report) {

@@ -78,7 +78,7 @@ export const SCHEMA: readonly Field[] = [
   { path: "kubernetes", type: "section", required: true, doc: "What kubeadm sets up." },
   { path: "kubernetes.version", type: "string", format: "k8sVersion", required: true, doc: "Kubernetes release; must match the bundle." },
   { path: "kubernetes.runtime", type: "enum", values: ["containerd", "docker"], default: "containerd", doc: "Container runtime (docker only up to Kubernetes 1.23: dockershim was removed in 1.24)." },
-  { path: "kubernetes.cni", type: "enum", values: ["flannel", "calico"], default: "flannel", doc: "Pod network add-on. This build ships flannel only: calico is refused when the config is read (its manifest and images are not in the bundle)." },
+  { path: "kubernetes.cni", type: "enum", values: ["flannel", "calico"], default: "flannel", doc: "Pod network add-on. calico is accepted when the bundle of bundle.profile carries its images for this Kubernetes version (debian12: calico v3.24, tested with 1.22-1.25), refused when the config is read otherwise." },
   { path: "kubernetes.podSubnet", type: "string", format: "cidr", default: "10.244.0.0/16", doc: "Pod network; each node gets a /24 out of it. Must not overlap the service subnet or the node network." },
   { path: "kubernetes.serviceSubnet", type: "string", format: "cidr", default: "10.96.0.0/12", doc: "Service ClusterIP range (/12 to /28)." },
   { path: "kubernetes.dnsDomain", type: "string", format: "dnsName", default: "cluster.local", doc: "Cluster DNS domain." },

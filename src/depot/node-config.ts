@@ -41,20 +41,28 @@ export function dockerRegistryCaPath(depotHostPort: string): string {
   return `/etc/docker/certs.d/${depotHostPort}/ca.crt`;
 }
 
+/** docker's cgroup driver as daemon.json sets it: the kubelet's (KubeletConfiguration cgroupDriver) must be the same. */
+export const DOCKER_CGROUP_DRIVER = "systemd";
+
 /**
- * /etc/docker/daemon.json for the docker runtime (as in the reference guide, ../shared/seed/): every depot
- * as a mirror over TLS, in order (docker tries the next mirror when one fails).
+ * /etc/docker/daemon.json for the docker runtime (as in the reference guide, ../shared/seed/): systemd
+ * cgroups (what the kubelet is configured with), every depot as a mirror over TLS in order (docker tries
+ * the next mirror when one fails), json-file logs rotated so a chatty container cannot fill /var, and
+ * the storage driver the node's filesystem allows: overlay2, or vfs inside a container (the lab), where
+ * overlayfs cannot stack on the container's own overlay root (containerd uses `native` there for the
+ * same reason).
  */
-export function renderDockerDaemonJson(depotHostPorts: readonly string[]): string {
+export function renderDockerDaemonJson(depotHostPorts: readonly string[], storageDriver: "overlay2" | "vfs" = "overlay2"): string {
+  if (depotHostPorts.length === 0) throw new Error("no depot for docker to pull from");
   const config = {
-    "exec-opts": ["native.cgroupdriver=systemd"],
-    // Docker only mirrors docker.io; other registries' images are pulled as <depot>/<repo> by kubeadm's
-    // imageRepository (master1's depot: docker has no fallback for those). All verify the depot with
-    // certs.d/<depot>/ca.crt (dockerRegistryCaPath).
+    "exec-opts": [`native.cgroupdriver=${DOCKER_CGROUP_DRIVER}`],
+    // Docker only mirrors docker.io; other registries' images are pulled by the installer as
+    // <depot>/<repo>@<digest> from each depot in turn (src/cluster/images.ts). All verify the depot with
+    // certs.d/<depot>/ca.crt (dockerRegistryCaPath): no insecure-registries.
     "registry-mirrors": depotHostPorts.map((d) => `https://${d}`),
     "log-driver": "json-file",
-    "log-opts": { "max-size": "100m" },
-    "storage-driver": "overlay2",
+    "log-opts": { "max-size": "100m", "max-file": "3" },
+    "storage-driver": storageDriver,
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }

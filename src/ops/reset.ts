@@ -30,7 +30,7 @@ export const RESET_PATHS = [
   "/etc/systemd/system/containerd.service", "/etc/containerd", "/var/lib/containerd", "/run/containerd", "/opt/cni",
   "/usr/local/bin/containerd", "/usr/local/bin/containerd-shim", "/usr/local/bin/containerd-shim-runc-v1", "/usr/local/bin/containerd-shim-runc-v2",
   "/usr/local/bin/containerd-stress", "/usr/local/bin/ctr", "/usr/local/sbin/runc",
-  "/etc/systemd/system/docker.service", "/etc/docker", "/usr/local/bin/docker", "/usr/local/bin/dockerd", "/usr/local/bin/docker-init", "/usr/local/bin/docker-proxy",
+  "/etc/systemd/system/docker.service", "/etc/docker", "/var/lib/docker", "/run/docker", "/usr/local/bin/docker", "/usr/local/bin/dockerd", "/usr/local/bin/docker-init", "/usr/local/bin/docker-proxy",
   // the load balancer (configs; the packages stay unless purged)
   "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/keepalived/check_apiserver_lb.sh",
   // the OS settings

@@ -89,7 +89,8 @@ export async function readDepotCa(local: Host, stateDir: string): Promise<string
 
 /** The services a node of these roles runs once the cluster is installed. */
 export function expectedServices(config: ClusterConfig, node: HostSpec): string[] {
-  const units = ["containerd", ...(config.kubernetes.runtime === "docker" ? ["docker"] : []), "kubelet"];
+  // With docker the kubelet's runtime is docker (dockershim); containerd still runs under it (docker.service Requires= it).
+  const units = [...(config.kubernetes.runtime === "docker" ? ["docker", "containerd"] : ["containerd"]), "kubelet"];
   if (hasRole(node, "etcd")) units.push("etcd");
   if (hasRole(node, "control-plane")) units.push("haproxy", "keepalived");
   return units;

@@ -83,7 +83,7 @@ async function wantedFiles(host: Host, ctx: PhaseContext, node: HostSpec): Promi
     const ca = await depotCa(ctx);
     files.push(
       ["/etc/systemd/system/docker.service", render(dockerUnitTemplate, {}, "docker.service")],
-      ["/etc/docker/daemon.json", renderDockerDaemonJson(depots.map(endpointHostPort))],
+      ["/etc/docker/daemon.json", renderDockerDaemonJson(depots.map(endpointHostPort), snapshotter === "native" ? "vfs" : "overlay2")],
       ...depots.map((d): [string, string] => [dockerRegistryCaPath(endpointHostPort(d)), ca]),
     );
   }

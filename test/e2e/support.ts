@@ -70,3 +70,32 @@ export const MASTERS = ["master1", "master2", "master3"];
 export async function bundleLock(): Promise<{ files: { path: string; kind: string; sha256: string }[]; images: { ref: string; digest: string }[] }> {
   return JSON.parse(await Bun.file(join(BUNDLE, "lock.json")).text());
 }
+
+/**
+ * A fresh lab (down, then up with five nodes) for a suite that installs a variant of the cluster from
+ * scratch (test/e2e/90-docker, 91-calico): the earlier suites leave an installed cluster behind.
+ */
+export async function freshLab(): Promise<void> {
+  for (const args of [["down"], ["up", "--nodes", "5"]]) {
+    const r = await run([LAB_SCRIPT, ...args], 900_000);
+    if (r.code !== 0) throw new Error(`lab ${args.join(" ")} failed: ${r.stderr}`);
+  }
+  forgetDeployment();
+  await deploy();
+}
+
+/** /root/<name> on master1: the deployed cluster.yaml with each `from` line replaced (each must be there). */
+export async function variantConfig(name: string, edits: [string, string][]): Promise<string> {
+  let text = (await labExec("master1", "cat /root/cluster.yaml", { check: true })).stdout;
+  for (const [from, to] of edits) {
+    if (!text.includes(from)) throw new Error(`variantConfig: "${from}" is not in the lab's cluster.yaml`);
+    text = text.replace(from, to);
+  }
+  const b64 = Buffer.from(text).toString("base64");
+  await labExec("master1", `echo '${b64}' | base64 -d > /root/${name}`, { check: true });
+  return name;
+}
+
+/** The phase rows of an install's closing table, but preflight's (it always runs): each says "N nothing to do" on a re-run. */
+export const rerunRows = (stderr: string): string[] =>
+  stderr.slice(stderr.lastIndexOf("PHASE")).split("\n").slice(1).filter((l) => /^\S+\s+[\d.]+s\s+/.test(l) && !l.startsWith("total") && !l.startsWith("preflight"));

@@ -287,7 +287,8 @@ describe("init, joins and the cluster view", () => {
     expect(JSON.parse(Buffer.from(kv.value, "base64").toString()).stringData["token-id"]).toBe("abcdef");
   });
 
-  const joinArgs = (hashArg: string, token = TOKEN) => ["join", CPE, "--token", token, "--discovery-token-ca-cert-hash", hashArg];
+  // --cri-socket as the installer's configs give it: with no runtime socket on a "node", kubeadm 1.22 would pick dockershim.
+  const joinArgs = (hashArg: string, token = TOKEN) => ["join", CPE, "--token", token, "--discovery-token-ca-cert-hash", hashArg, "--cri-socket", "unix:///run/containerd/containerd.sock"];
 
   test("a wrong discovery hash is refused", async () => {
     const r = await w1.run("kubeadm", joinArgs("sha256:" + "0".repeat(64)));
@@ -358,6 +359,8 @@ metadata:
   name: kube-flannel-ds
   namespace: kube-system
 spec:
+  selector:
+    matchLabels: {app: flannel}
   template:
     metadata:
       labels: {app: flannel}

@@ -11,6 +11,7 @@ import { loadKubeconfig, type Client } from "./lib/kubeconfig.ts";
 import { parseDuration } from "./lib/duration.ts";
 import { rooted, standinVersion } from "./lib/env.ts";
 import { pathOfObject } from "./apiserver/paths.ts";
+import { crdKinds, refusal } from "./lib/api-kinds.ts";
 import { printTable } from "./kubeadm/admin.ts";
 
 const FLAGS = {
@@ -181,6 +182,14 @@ async function run(api: Client, p: ReturnType<typeof parseFlags>, verb: string |
     case "apply": {
       const file = str(p, "filename") ?? fail("error: must specify one of -f and -k");
       const objs = readManifest(file!);
+      // Checked for the whole file first, so nothing of it is applied when one object would be refused (stricter
+      // than kubectl, which may have applied the objects before the bad one).
+      const stored = await call(api, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions").then((l: any) => l.items ?? [], () => []);
+      const kinds = crdKinds([...stored, ...objs.filter((o) => o.kind === "CustomResourceDefinition")]);
+      for (const o of objs) {
+        const why = refusal(o, file!, standinVersion(), kinds);
+        if (why) fail(why);
+      }
       for (const o of objs) {
         const existed = await call(api, "GET", pathOfObject(o, str(p, "namespace"))).then(() => true, () => false);
         await call(api, "PUT", pathOfObject(o, str(p, "namespace")), o);

@@ -12,6 +12,8 @@ import { loadKubeconfig } from "./lib/kubeconfig.ts";
 import { call } from "./lib/api.ts";
 import { pidFile, writePid } from "./lib/proc.ts";
 import { defaultAddress } from "./config/values.ts";
+import { checkDocker, containerRuntime, ensureImages, type DockerFacts } from "./lib/dockershim.ts";
+import { writeRecord } from "./lib/records.ts";
 
 const FLAGS = Object.fromEntries(
   ["config", "kubeconfig", "bootstrap-kubeconfig", "container-runtime", "container-runtime-endpoint", "pod-infra-container-image",
@@ -45,8 +47,19 @@ export async function kubeletMain(argv: string[]) {
   const manifests = rooted(config.staticPodPath ?? "/etc/kubernetes/manifests");
   const kubeconfig = str(p, "kubeconfig") ?? "/etc/kubernetes/kubelet.conf";
   const nodeName = (str(p, "hostname-override") ?? hostName()).toLowerCase();
+  // With dockershim the real kubelet checks docker before anything else and exits when it must (systemd
+  // restarts it): docker must answer at its socket with the kubelet's cgroup driver (its default is
+  // cgroupfs; kubeadm writes systemd), and every image of the static pods and the sandbox comes through
+  // the docker daemon. The record says "dockershim" with what it found.
+  let dockershim: DockerFacts | null = null;
+  if (containerRuntime(str(p, "container-runtime"), standinVersion()) === "docker") {
+    dockershim = checkDocker(str(p, "container-runtime-endpoint"), config.cgroupDriver ?? "cgroupfs");
+    const wanted = [...readStaticPods(manifests).map((x) => x.image).filter(Boolean), ...(str(p, "pod-infra-container-image") ? [str(p, "pod-infra-container-image")!] : [])];
+    const images = ensureImages(wanted);
+    writeRecord("kubelet", argv, "ok", { command: "dockershim", ...dockershim, imagesPresent: images.present, imagesPulled: images.pulled });
+  }
   writePid("kubelet");
-  console.log(`kubelet (stand-in ${standinVersion()}) for node ${nodeName}: static pods from ${manifests}`);
+  console.log(`kubelet (stand-in ${standinVersion()}) for node ${nodeName}: static pods from ${manifests}${dockershim ? `, docker ${dockershim.dockerVersion} (dockershim, cgroup driver ${dockershim.cgroupDriver})` : ""}`);
 
   let apiserver: { child: ChildProcess; text: string } | null = null;
   let lastStart = 0;
@@ -86,7 +99,7 @@ export async function kubeletMain(argv: string[]) {
       metadata: { labels: { "kubernetes.io/hostname": nodeName, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64" } },
       status: {
         addresses: [{ type: "InternalIP", address: nodeIp ?? defaultAddress() }, { type: "Hostname", address: nodeName }],
-        nodeInfo: { kubeletVersion: standinVersion(), containerRuntimeVersion: "standin://1" },
+        nodeInfo: { kubeletVersion: standinVersion(), containerRuntimeVersion: dockershim ? `docker://${dockershim.dockerVersion}` : "standin://1" },
         standin: { lastHeartbeat: new Date().toISOString(), staticPods: pods.map(({ name, image }) => ({ name, image })) },
       },
     };

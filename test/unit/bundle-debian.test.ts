@@ -83,6 +83,23 @@ describe("debian12 tarballs", () => {
     expect(await sh([join(files, "runc.amd64"), "--version"])).toMatch(/^runc version 1\.1\.\d+/);
   }, 180_000);
 
+  test("docker is packed in the static tarball's layout (the seed's), and the packed dockerd and docker run", async () => {
+    const entry = await atCandidate(debian12.files.files.find((f) => /^docker-20\.10\.\d+\.tgz$/.test(f.name))!);
+    await packFromDebs(entry, files);
+    const names = (await sh(["tar", "-tzf", join(files, entry.name)])).trim().split("\n");
+    expect(names.sort()).toEqual(["docker/", ...["containerd", "containerd-shim", "containerd-shim-runc-v2", "ctr", "docker", "docker-init", "docker-proxy", "dockerd", "runc"].map((b) => `docker/${b}`)]);
+    const out = join(work, "d");
+    mkdirSync(out);
+    await sh(["tar", "-xzf", join(files, entry.name), "-C", out]);
+    // docker-init is a real file (tini-static), not the symlink Debian ships.
+    expect(statSync(join(out, "docker/docker-init")).size).toBeGreaterThan(100_000);
+    expect(await sh([join(out, "docker/dockerd"), "--version"])).toMatch(/^Docker version 20\.10\.\d+/);
+    expect(await sh([join(out, "docker/docker"), "--version"])).toMatch(/^Docker version 20\.10\.\d+/);
+    expect(await sh([join(out, "docker/runc"), "--version"])).toMatch(/^runc version 1\.1\.\d+/);
+    // The name carries the version the lock records: the same upstream version the deb packs.
+    expect(entry.name).toBe(`docker-${entry.pack!.debs[0]!.split("=")[1]!.split("+")[0]}.tgz`);
+  }, 300_000);
+
   test("the Kubernetes stand-in is stored once and extracts as kubeadm, kubelet and kubectl", async () => {
     const bin = join(work, "standin");
     writeFileSync(bin, `#!/bin/sh\necho "stand-in as $(basename "$0")"\n${"#".repeat(100_000)}\n`, { mode: 0o755 });

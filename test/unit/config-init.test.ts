@@ -33,3 +33,14 @@ test(
   },
   180_000,
 );
+
+test("init --runtime docker: the seed's runtime written for a 1.22 bundle that carries docker, refused otherwise", () => {
+  const files = [{ path: "files/docker-20.10.24.tgz" }, { path: "files/containerd-1.6.20-linux-amd64.tar.gz" }];
+  const text = renderInitConfig({ profile: "debian12", kubernetesVersion: "1.22.2", files }, { runtime: "docker" });
+  expect(text).toMatch(/^ {2}runtime: docker {2,}# containerd \| docker/m);
+  expect(text).toContain("profile: debian12");
+  expect(renderInitConfig({ profile: "debian12", kubernetesVersion: "1.22.2", files })).toMatch(/^ {2}runtime: containerd /m);
+  expect(() => renderInitConfig({ profile: "el9", kubernetesVersion: "1.28.4", files }, { runtime: "docker" })).toThrow("docker cannot run Kubernetes 1.28.4: dockershim was removed in 1.24");
+  expect(() => renderInitConfig({ profile: "debian12", kubernetesVersion: "1.22.2", files: files.slice(1) }, { runtime: "docker" })).toThrow("the debian12 bundle carries no docker tarball");
+  expect(() => renderInitConfig(null, { runtime: "podman" })).toThrow('unknown runtime "podman"');
+});

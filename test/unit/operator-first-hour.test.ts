@@ -309,14 +309,14 @@ describe("9. init from the bundle this binary carries", () => {
     expect([el9.bundle.profile, el9.kubernetes.version]).toEqual(["el9", "1.30.6"]);
   });
 
-  test("consistent defaults: virtualRouterId as the schema and README say, a neutral name, no calico offered", () => {
+  test("consistent defaults: virtualRouterId as the schema and README say, a neutral name, calico offered only with its condition", () => {
     const text = renderInitConfig();
     const readme = readFileSync(join(import.meta.dir, "../../README.md"), "utf8");
     const vrid = /virtualRouterId: (\d+)/.exec(text)![1];
     expect(fieldAt("loadBalancer.virtualRouterId")!.default).toBe(Number(vrid));
     expect(readme).toContain(`| \`loadBalancer.virtualRouterId\` | integer 1-255 | \`${vrid}\` |`);
     expect(text).not.toMatch(/^name: seed/m);
-    expect(text).not.toContain("calico");
+    expect(text).toMatch(/^ {2}cni: flannel +# flannel \| calico \(only when the bundle carries it/m);
   });
 });
 

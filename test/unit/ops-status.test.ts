@@ -172,6 +172,9 @@ describe("status", () => {
     const [m1, , , n1] = config.hosts;
     expect(expectedServices(config, m1!)).toEqual(["containerd", "kubelet", "etcd", "haproxy", "keepalived"]);
     expect(expectedServices(config, n1!)).toEqual(["containerd", "kubelet"]);
+    // runtime: docker: docker is the kubelet's runtime, shown first; containerd runs under it.
+    const docker = { ...config, kubernetes: { ...config.kubernetes, runtime: "docker" as const } };
+    expect(expectedServices(docker, n1!)).toEqual(["docker", "containerd", "kubelet"]);
   });
 });
 

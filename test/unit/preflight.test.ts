@@ -76,3 +76,23 @@ test("--ignore-preflight-errors downgrades by name, or all", () => {
   expect(blocking(f, ["all"])).toEqual([]);
   expect(blocking(f, ["Mem"]).length).toBe(1);
 });
+
+test("cgroup drivers: a docker already on a node with cgroupfs, or a kubelet told cgroupfs, is named before any change", () => {
+  const docker = seedConfig([["profile: el7-k8s1.22", "profile: debian12"], ["runtime: containerd", "runtime: docker"]]);
+  expect(docker.kubernetes.runtime).toBe("docker");
+  const f = facts({
+    master2: "docker_cgroup=docker info cgroupfs\ndocker_cgroup=/etc/docker/daemon.json ",
+    node1: "kubelet_cgroup=/etc/default/kubelet cgroupfs",
+  });
+  const e = evaluate(docker, f, false).filter((x) => x.level === "error");
+  expect(e.map((x) => `${x.host}/${x.check}`)).toEqual(["master2/CgroupDriver", "node1/CgroupDriver"]);
+  expect(e[0]!.message).toBe("docker on master2 uses the cgroupfs cgroup driver (docker info); the kubelet this install sets up uses systemd");
+  expect(e[0]!.fix).toContain('"exec-opts": ["native.cgroupdriver=systemd"]');
+  expect(e[1]!.message).toBe("the kubelet on node1 would use the cgroupfs cgroup driver (/etc/default/kubelet); docker runs with systemd");
+  expect(blocking(evaluate(docker, f, false), ["CgroupDriver"])).toEqual([]);
+  // Our own docker (systemd, from our daemon.json) on a re-run is fine; so is docker with containerd as the runtime.
+  expect(evaluate(docker, facts({ master2: "docker_cgroup=docker info systemd\ndocker_cgroup=/etc/docker/daemon.json systemd" }), false).filter((x) => x.level === "error")).toEqual([]);
+  expect(errors(facts({ master2: "docker_cgroup=docker info cgroupfs" }))).toEqual([]);
+  // A kubelet told cgroupfs is wrong with containerd (SystemdCgroup = true) as well.
+  expect(errors(facts({ node1: "kubelet_cgroup=/var/lib/kubelet/config.yaml cgroupfs" })).map((x) => x.check)).toEqual(["CgroupDriver"]);
+});

@@ -99,5 +99,10 @@ describe("node config renderers", () => {
     expect(cfg["registry-mirrors"]).toEqual(["https://192.168.217.19:5000", "https://192.168.217.12:5000"]);
     expect(text).not.toMatch(INSECURE);
     expect(dockerRegistryCaPath(hp)).toBe("/etc/docker/certs.d/192.168.217.19:5000/ca.crt");
+    expect(cfg["log-driver"]).toBe("json-file");
+    expect(cfg["log-opts"]).toEqual({ "max-size": "100m", "max-file": "3" });
+    expect(cfg["storage-driver"]).toBe("overlay2");
+    expect(JSON.parse(renderDockerDaemonJson([hp], "vfs"))["storage-driver"]).toBe("vfs");
+    expect(() => renderDockerDaemonJson([])).toThrow(/no depot/);
   });
 });

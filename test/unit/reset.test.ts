@@ -23,6 +23,7 @@ const KEPT = new Set([
   "/etc/selinux/config", // permissive stays: an OS policy choice, documented in the README
   "/etc/chrony.conf", "/etc/chrony/chrony.conf", // the package's file: its original is put back (see below)
   "/var/run/dockershim.sock", // a socket kubeadm is pointed at, never written
+  "/etc/default/kubelet", // the operator's kubelet flags: preflight only reads them (a --cgroup-driver there)
   "/etc/systemd/system/", // the directory of every unit
   "/var/lib/k8s-ha-offline-node", // its contents go (checked below); the directory and the packages record only with --purge-packages
 ]);

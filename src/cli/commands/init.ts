@@ -1,17 +1,19 @@
 // `init`: the commented cluster.yaml to edit, filled from the bundle this binary carries.
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { renderInitConfig } from "../../config/init.ts";
+import { renderInitConfig, runtimeRefusal } from "../../config/init.ts";
 import { embeddedLock } from "../../depot/lock.ts";
 import { UsageError } from "../../util/errors.ts";
 import { invokedAs } from "../invoked.ts";
 
-export default async function init(flags: { output: string; force?: boolean }): Promise<number> {
+export default async function init(flags: { output: string; force?: boolean; runtime?: string }): Promise<number> {
   const out = resolve(flags.output);
   if (existsSync(out) && !flags.force) throw new UsageError(`${out} already exists`, "pass --force to overwrite it, or -o to write elsewhere");
   const lock = embeddedLock();
+  const refused = flags.runtime ? runtimeRefusal(flags.runtime, lock) : null;
+  if (refused) throw new UsageError(`--runtime ${flags.runtime}: ${refused}`, "use --runtime containerd (the default), or a bundle built for Kubernetes 1.22/1.23 with docker");
   try {
-    writeFileSync(out, renderInitConfig(lock), { mode: 0o644 });
+    writeFileSync(out, renderInitConfig(lock, { runtime: flags.runtime }), { mode: 0o644 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const dir = dirname(out);

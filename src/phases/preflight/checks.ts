@@ -4,6 +4,7 @@ import type { ClusterConfig, HostSpec } from "../../config/types.ts";
 import { hasRole, firstMaster } from "../../config/types.ts";
 import { portsToBeFree } from "../../config/ports.ts";
 import type { NodeFacts } from "./facts.ts";
+import { DOCKER_CGROUP_DRIVER } from "../../depot/node-config.ts";
 import { findProfile } from "../../profiles/index.ts";
 import { isRhelLike, majorVersion } from "../../profiles/os-release.ts";
 import { formatIPv4, networkOf, parseCidrLoose, parseIPv4 } from "../../config/net.ts";
@@ -80,6 +81,7 @@ export function evaluate(config: ClusterConfig, facts: Map<string, NodeFacts>, v
     // Leftovers of another cluster
     if (f.remnants.length && !ours)
       add(name, "Remnants", "error", `an earlier cluster left ${f.remnants.join(", ")}`, "clean the node (kubeadm reset -f; remove /var/lib/etcd) or use a fresh node");
+    cgroupDrivers(config, name, f, add);
     // Clock
     const skew = Math.abs(f.clock - (f.localClockAtReply - f.roundTripS / 2));
     if (skew > MAX_CLOCK_SKEW_S) add(name, "ClockSkew", "error", `clock is ${skew.toFixed(1)} s off master1`, "set the time (date -s) before install; the os phase keeps it in sync with chrony");
@@ -109,6 +111,27 @@ export function evaluate(config: ClusterConfig, facts: Map<string, NodeFacts>, v
   if (vipAnswers)
     add(firstMaster(config).name, "VIP", "error", `the VIP ${config.loadBalancer.vip} already answers but no node of this cluster holds it`, "pick a free address for loadBalancer.vip");
   return out;
+}
+
+/**
+ * The install runs docker (runtime: docker) and the kubelet with the systemd cgroup driver
+ * (DOCKER_CGROUP_DRIVER; KubeletConfiguration cgroupDriver: systemd). A docker already on the node
+ * with cgroupfs would be switched under its running containers, and a kubelet told cgroupfs
+ * (/etc/default/kubelet's KUBELET_EXTRA_ARGS wins over the config file) would refuse to start against a
+ * systemd docker ("misconfiguration: kubelet cgroup driver … is different from docker cgroup driver"):
+ * both are named here, before anything changes.
+ */
+function cgroupDrivers(config: ClusterConfig, name: string, f: NodeFacts, add: (host: string, check: string, level: Finding["level"], message: string, fix?: string) => void) {
+  const docker = config.kubernetes.runtime === "docker";
+  const wrongDocker = docker ? f.dockerCgroup.filter((c) => c.driver !== DOCKER_CGROUP_DRIVER) : [];
+  const wrongKubelet = f.kubeletCgroup.filter((c) => c.driver !== DOCKER_CGROUP_DRIVER);
+  for (const c of wrongDocker)
+    add(name, "CgroupDriver", "error", `docker on ${name} uses the ${c.driver} cgroup driver (${c.source}); the kubelet this install sets up uses ${DOCKER_CGROUP_DRIVER}`,
+      `set "exec-opts": ["native.cgroupdriver=${DOCKER_CGROUP_DRIVER}"] in /etc/docker/daemon.json and restart docker (its containers restart), or remove that docker first`);
+  for (const c of wrongKubelet)
+    add(name, "CgroupDriver", "error", `the kubelet on ${name} would use the ${c.driver} cgroup driver (${c.source}); ${config.kubernetes.runtime} runs with ${DOCKER_CGROUP_DRIVER}`,
+      `remove --cgroup-driver=${c.driver} from ${c.source} (or set cgroupDriver: ${DOCKER_CGROUP_DRIVER}), or clean the node with kubeadm reset -f`);
+  if (docker && !wrongDocker.length && !wrongKubelet.length) add(name, "CgroupDriver", "ok", `${DOCKER_CGROUP_DRIVER} for docker and the kubelet`);
 }
 
 /**

@@ -31,6 +31,13 @@ export interface NodeFacts {
   remnants: string[];
   /** Content of our marker, when the node was prepared by this installer. */
   marker: string;
+  /**
+   * cgroup drivers already set on the node, each with where it was read ("docker info",
+   * "/etc/docker/daemon.json", "/var/lib/kubelet/config.yaml", "/etc/default/kubelet", …): a docker and a
+   * kubelet that disagree make the 1.22 kubelet exit ("misconfiguration: kubelet cgroup driver …").
+   */
+  dockerCgroup: { driver: string; source: string }[];
+  kubeletCgroup: { driver: string; source: string }[];
 }
 
 export const MARKER_FILE = "/etc/k8s-ha-offline/cluster";
@@ -55,6 +62,12 @@ for f in /etc/kubernetes/manifests/kube-apiserver.yaml /etc/kubernetes/admin.con
   [ -e "$f" ] && echo "remnant=$f"
 done
 echo "marker=$(cat ${MARKER_FILE} 2>/dev/null)"
+if command -v docker >/dev/null 2>&1; then echo "docker_cgroup=docker info $(docker info --format '{{.CgroupDriver}}' 2>/dev/null)"; fi
+[ -f /etc/docker/daemon.json ] && echo "docker_cgroup=/etc/docker/daemon.json $(grep -o 'native.cgroupdriver=[a-z]*' /etc/docker/daemon.json | head -n 1 | cut -d= -f2)"
+[ -f /var/lib/kubelet/config.yaml ] && echo "kubelet_cgroup=/var/lib/kubelet/config.yaml $(awk '$1=="cgroupDriver:"{print $2}' /var/lib/kubelet/config.yaml)"
+for f in /etc/default/kubelet /etc/sysconfig/kubelet /var/lib/kubelet/kubeadm-flags.env; do
+  [ -f "$f" ] && echo "kubelet_cgroup=$f $(grep -o -- '--cgroup-driver=[a-z]*' "$f" | tail -n 1 | cut -d= -f2)"
+done
 `;
 
 /** The node's clock alone: the shortest call there is, so its round trip (which the skew allows for) is small. */
@@ -74,7 +87,7 @@ export function parseFacts(out: string, sent: number, got: number): NodeFacts {
   const f: NodeFacts = {
     osId: "", osVersion: "", osLike: "", arch: "", cpus: 0, memMiB: 0, swapActive: false, swapInFstab: false,
     hostname: "", productUuid: "", machineId: "", container: "none", clock: 0, localClockAtReply: got, roundTripS: got - sent,
-    addrs: {}, macs: {}, listening: new Map(), rootFreeMiB: 0, remnants: [], marker: "",
+    addrs: {}, macs: {}, listening: new Map(), rootFreeMiB: 0, remnants: [], marker: "", dockerCgroup: [], kubeletCgroup: [],
   };
   for (const line of out.split("\n")) {
     const eq = line.indexOf("=");
@@ -98,6 +111,14 @@ export function parseFacts(out: string, sent: number, got: number): NodeFacts {
       case "root_free_kb": f.rootFreeMiB = Math.round(Number(v) / 1024) || 0; break;
       case "remnant": f.remnants.push(v); break;
       case "marker": f.marker = v; break;
+      case "docker_cgroup":
+      case "kubelet_cgroup": {
+        // "<source> <driver>"; the source may hold spaces ("docker info"), the driver never; nothing set: no entry.
+        const cut = v.lastIndexOf(" ");
+        const driver = cut < 0 ? "" : v.slice(cut + 1);
+        if (/^(systemd|cgroupfs)$/.test(driver)) (key === "docker_cgroup" ? f.dockerCgroup : f.kubeletCgroup).push({ driver, source: v.slice(0, cut) });
+        break;
+      }
       case "addr": {
         const [ifname, cidr] = v.split(" ");
         if (ifname && cidr) (f.addrs[ifname] ??= []).push(cidr);

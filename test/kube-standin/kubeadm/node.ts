@@ -9,7 +9,7 @@ import { newCA, newKeyPair, newLeaf, keyToPem, publicKeyToPem, type Pair, type L
 import { renderKubeconfig } from "../lib/kubeconfig.ts";
 import { retry } from "../lib/api.ts";
 import { stopPid } from "../lib/proc.ts";
-import { componentTags } from "../lib/versions.ts";
+import { componentTags, type Semver } from "../lib/versions.ts";
 import { isIp, splitHostPort } from "../config/values.ts";
 import type { ClusterModel, Doc, NodeRegistrationModel } from "../config/load.ts";
 
@@ -185,11 +185,37 @@ export function kubeletConfig(c: ClusterModel, user: Doc): Doc {
   };
 }
 
+/**
+ * Real kubeadm's runtime flags in kubeadm-flags.env (buildKubeletArgMapCommon): the dockershim socket
+ * (/var/run/dockershim.sock, kubeadm's default before 1.24) gets only --network-plugin=cni, since docker
+ * is the kubelet's default runtime there; any other socket --container-runtime=remote (a flag gone in
+ * 1.27) and the endpoint.
+ */
+export function runtimeFlags(cri: string | undefined, version: Semver): string[] {
+  const minor = version.minor;
+  if (!cri) return [];
+  if (minor < 24 && cri.replace(/^unix:\/\//, "") === "/var/run/dockershim.sock") return ["--network-plugin=cni"];
+  return [...(minor < 27 ? ["--container-runtime=remote"] : []), `--container-runtime-endpoint=${cri.startsWith("unix://") ? cri : `unix://${cri}`}`];
+}
+
+/**
+ * kubeadm's CRI socket when none is configured (DetectCRISocket): docker's if its socket is there (kubeadm
+ * 1.22 prefers it over containerd's), else containerd's if there, else the version's default —
+ * dockershim before 1.24, containerd after.
+ */
+export function detectCriSocket(version: Semver): string {
+  const dockershim = "/var/run/dockershim.sock";
+  const containerd = "unix:///run/containerd/containerd.sock";
+  if (version.minor < 24 && fs.existsSync(rooted("/var/run/docker.sock"))) return dockershim;
+  if (fs.existsSync(rooted("/run/containerd/containerd.sock"))) return containerd;
+  return version.minor < 24 ? dockershim : containerd;
+}
+
 export async function startKubelet(c: ClusterModel, kubelet: Doc, node: NodeRegistrationModel) {
   const pause = `${c.imageRepository}/pause:${componentTags(c.kubernetesVersion).pause}`;
-  const cri = node.criSocket;
+  const cri = node.criSocket ?? detectCriSocket(c.kubernetesVersion);
   const args = [
-    ...(cri ? [`--container-runtime-endpoint=${cri.startsWith("unix://") ? cri : `unix://${cri}`}`] : []),
+    ...runtimeFlags(cri, c.kubernetesVersion),
     `--pod-infra-container-image=${pause}`,
     // As kubeadm does when the node name is not the hostname.
     ...(node.name !== hostName() && !node.kubeletExtraArgs["hostname-override"] ? [`--hostname-override=${node.name}`] : []),
