@@ -71,7 +71,8 @@ export async function kubeletMain(argv: string[]) {
       const child = spawn(cmd!, [...args, "apiserver", ...api.command.slice(1)], {
         argv0: "kube-standin",
         stdio: ["ignore", "inherit", "inherit"],
-        env: { ...process.env, KUBE_STANDIN_MANIFESTS: manifests },
+        // The apiserver reports its manifest's image tag as its version: an upgrade's new manifest is a new version.
+        env: { ...process.env, KUBE_STANDIN_MANIFESTS: manifests, KUBE_STANDIN_APISERVER_VERSION: /:(v\d+\.\d+\.\d+)$/.exec(api.image)?.[1] ?? "" },
       });
       apiserver = { child, text: api.text };
       writePid("kube-apiserver", child.pid);
