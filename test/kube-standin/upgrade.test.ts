@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { buildStandin, pushImage, startEtcd, startRegistry, stopProc, TestNode, tmpdir } from "./harness.ts";
+import { buildStandin, pushImage, startEtcd, startRegistry, teardown, externalEtcd, TestNode, tmpdir } from "./harness.ts";
 import { etcdProblem, versionProblem } from "./kubeadm/upgrade.ts";
 import { parseVersion } from "./lib/versions.ts";
 
@@ -32,6 +32,7 @@ describe("version rules (kubeadm's versionSkewPolicy)", () => {
 const ADDR = "127.0.0.41", PORT = 5347;
 const dir = tmpdir("kube-standin-upgrade-");
 let old: TestNode, neu: TestNode;
+let etcdBlock = "";
 let etcd: Awaited<ReturnType<typeof startEtcd>>, registry: Awaited<ReturnType<typeof startRegistry>>;
 const images = (ver: string, pause: string, coredns: string) =>
   [`kube-apiserver:${ver}`, `kube-controller-manager:${ver}`, `kube-scheduler:${ver}`, `kube-proxy:${ver}`, `pause:${pause}`, `coredns:${coredns}`];
@@ -51,7 +52,7 @@ beforeAll(async () => {
   old = new TestNode("cpup", path.join(dir, "root"), b22);
   neu = new TestNode("cpup", path.join(dir, "root"), b23, false);
   old.write("/etc/k8s-ha-offline/depot-ca.crt", registry.ca);
-  for (const [src, dst] of [[etcd.pki.ca, "ca.pem"], [etcd.pki.cert, "client.pem"], [etcd.pki.key, "client-key.pem"]]) old.write(`/etc/etcd/pki/${dst}`, fs.readFileSync(src!, "utf8"));
+  etcdBlock = externalEtcd(old, etcd);
   old.write("/root/init.yaml", `apiVersion: kubeadm.k8s.io/v1beta3
 kind: InitConfiguration
 bootstrapTokens:
@@ -71,25 +72,13 @@ imageRepository: ${registry.host}/k8s
 apiServer:
   extraArgs:
     event-ttl: 2h0m0s
-etcd:
-  external:
-    endpoints: [${etcd.url}]
-    caFile: /etc/etcd/pki/ca.pem
-    certFile: /etc/etcd/pki/client.pem
-    keyFile: /etc/etcd/pki/client-key.pem
-`);
+${etcdBlock}`);
   const r = await old.run("kubeadm", ["init", "--config", "/root/init.yaml"]);
   if (r.code !== 0) console.error(r.out);
   expect(r.code).toBe(0);
 }, 240_000);
 
-afterAll(async () => {
-  old?.stop();
-  stopProc(etcd?.proc);
-  stopProc(registry?.proc);
-  await Bun.sleep(500);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => teardown(dir, [old], [etcd?.proc, registry?.proc]));
 
 const manifestImage = (n: TestNode) => YAML.parse(n.read("/etc/kubernetes/manifests/kube-apiserver.yaml")).spec.containers[0].image as string;
 const clusterVersion = async (n: TestNode) =>
