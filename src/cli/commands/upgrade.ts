@@ -3,7 +3,7 @@
 // any change: exit 2 for what the operator brought, 1 for the state of the cluster.
 import { gatherFacts } from "../../ops/upgrade/facts.ts";
 import { planUpgrade, refusalCode, renderPlan } from "../../ops/upgrade/plan.ts";
-import { applyUpgrade } from "../../ops/upgrade/apply.ts";
+import { applyUpgrade, rewriteConfig } from "../../ops/upgrade/apply.ts";
 import { openChangingSession, openSession, confirm, parsePositiveInt, requireMaster1 } from "../context.ts";
 import { configPath, readConfig, type RunFlags } from "../run-inputs.ts";
 import { createProgress } from "../progress.ts";
@@ -31,7 +31,12 @@ export default async function upgradeCommand(action: string, flags: UpgradeFlags
     process.stdout.write(renderPlan(plan));
     const code = refusalCode(plan.refusals);
     if (code) return code;
-    if (!apply || plan.nothingToDo) return 0;
+    if (!apply) return 0;
+    if (plan.nothingToDo) {
+      // A run killed after the last node but before cluster.yaml was rewritten leaves only that to do.
+      if (rewriteConfig(configPath(flags), plan.to, ctx.bundleDir)) log.info(`${configPath(flags)}: kubernetes.version ${plan.to.replace(/^v/, "")}, bundle.dir ${ctx.bundleDir}`);
+      return 0;
+    }
     await confirm(`Upgrade cluster "${config.name}" to Kubernetes ${plan.to} (the order above)?`, flags);
     // From here on the run works toward the new version: the phases it reuses read it from the config.
     config.kubernetes.version = plan.to.replace(/^v/, "");
