@@ -1,13 +1,16 @@
 // upgrade plan: every refusal with its exit code (2: what the operator brought, 1: the cluster's state),
 // what changes where and in which order, and "nothing to do" once the cluster runs the bundle.
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { seedConfig } from "./support/seed-config.ts";
 import { batches, planUpgrade, refusalCode, renderPlan, type UpgradeFacts } from "../../src/ops/upgrade/plan.ts";
-import { rewriteConfig } from "../../src/ops/upgrade/apply.ts";
-import type { BundleLock, LockFile } from "../../src/depot/lock.ts";
+import { keepPreviousCopy, PREVIOUS_BUNDLE_DIR, rewriteConfig } from "../../src/ops/upgrade/apply.ts";
+import { serializeLock, type BundleLock, type LockFile } from "../../src/depot/lock.ts";
+import { DEPOT_BUNDLE_DIR } from "../../src/depot/bundle-copy.ts";
+import type { PhaseContext } from "../../src/phases/phase.ts";
+import { DirHost } from "./support/dir-host.ts";
 
 const config = seedConfig([[/profile: el7-k8s1\.22/, "profile: debian12"]]);
 const sha = (c: string) => c.repeat(64);
@@ -23,6 +26,7 @@ function lock(version: string, o: { profile?: string; etcd?: string; runtime?: s
       file("files/containerd-1.6.20-linux-amd64.tar.gz", o.runtime ?? "b"),
       file("files/kubernetes-node-linux-amd64.tar.gz", o.kube ?? version.replace(/\D/g, "").slice(-1)),
       file("repo/debian12/haproxy_2.6.12_amd64.deb", "d", "deb"),
+      file("images/x.tar", version.slice(-1), "image"),
     ],
     images: [{ ref: `registry.k8s.io/kube-apiserver:v${version}`, digest: `sha256:${sha(version.slice(-1))}`, file: "images/x.tar" }],
   };
@@ -137,4 +141,37 @@ test("cluster.yaml gets the new version and bundle directory, comments kept, wri
   expect(text).toContain("# must match the bundle");
   expect(text).toContain("dir: ./bundle-debian12-1.23");
   expect(rewriteConfig(f, "v1.23.17", join(dir, "bundle-debian12-1.23"))).toBe(false);
+});
+
+test("a node a stopped run left part-way may be NotReady: the re-run resumes it instead of refusing", () => {
+  const f = facts({ nodes: kubeNodes("v1.22.2").map((n) => (n.name === "node1" ? { ...n, ready: false } : n)), resuming: ["node1"] });
+  expect(planUpgrade(f).refusals).toEqual([]);
+  expect(codeOf({ ...f, resuming: ["master2"] })).toBe(1);
+});
+
+describe("the depot's previous copy (DirHost)", () => {
+  const root = mkdtempSync(join(tmpdir(), "upgrade-depot-"));
+  const host = new DirHost(root, "master2", "192.168.217.20");
+  const ctx = (l: BundleLock) => ({ lock: l, host: async () => host, log: { info: () => {}, warn: () => {}, debug: () => {} } }) as unknown as PhaseContext;
+  const node = config.hosts.find((h) => h.name === "master2")!;
+  const served = (l: BundleLock) => {
+    mkdirSync(host.local(`${DEPOT_BUNDLE_DIR}/files`), { recursive: true });
+    writeFileSync(host.local(`${DEPOT_BUNDLE_DIR}/lock.json`), serializeLock(l));
+    writeFileSync(host.local(`${DEPOT_BUNDLE_DIR}/files/a`), `payload of ${l.kubernetesVersion}`);
+  };
+  test("kept as hard links before the new bundle replaces it; not again once it is kept or when the new one is served", async () => {
+    served(A);
+    await keepPreviousCopy(ctx(B), node);
+    const prev = host.local(`${PREVIOUS_BUNDLE_DIR}/files/a`);
+    expect(readFileSync(prev, "utf8")).toBe("payload of 1.22.2");
+    expect(statSync(prev).ino).toBe(statSync(host.local(`${DEPOT_BUNDLE_DIR}/files/a`)).ino);
+    // A run stopped while the copy was being replaced (its lock.json still A's, a file already B's, by rename): kept as it was.
+    writeFileSync(host.local(`${DEPOT_BUNDLE_DIR}/files/a.new`), "payload of 1.23.17");
+    renameSync(host.local(`${DEPOT_BUNDLE_DIR}/files/a.new`), host.local(`${DEPOT_BUNDLE_DIR}/files/a`));
+    await keepPreviousCopy(ctx(B), node);
+    expect(readFileSync(prev, "utf8")).toBe("payload of 1.22.2");
+    served(B);
+    await keepPreviousCopy(ctx(B), node);
+    expect(readFileSync(host.local(`${PREVIOUS_BUNDLE_DIR}/lock.json`), "utf8")).toBe(serializeLock(A));
+  });
 });

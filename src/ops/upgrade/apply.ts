@@ -39,19 +39,10 @@ import { sh } from "../../util/sh.ts";
 import { InstallError, errorText } from "../../util/errors.ts";
 import { nodeFacts } from "./facts.ts";
 import { batches, NODE_STEPS, type NodeStep, type UpgradePlan } from "./plan.ts";
+import { readUpgradeState, statePath, type UpgradeState } from "./state.ts";
 
-export const UPGRADE_STATE = "upgrade.json";
 /** Where each master keeps the copy its depot served before the upgrade (hard links: no second copy of the bytes). */
 export const PREVIOUS_BUNDLE_DIR = `${DEPOT_BUNDLE_DIR}.previous`;
-
-export interface UpgradeState {
-  /** The target version and the new bundle's fingerprint: another bundle starts the record afresh. */
-  to: string;
-  bundle: string;
-  /** node → the steps that finished there, in order. */
-  done: Record<string, NodeStep[]>;
-  finished?: string;
-}
 
 export interface ApplyOptions {
   plan: UpgradePlan;
@@ -62,18 +53,6 @@ export interface ApplyOptions {
   replicate: () => Promise<void>;
   /** The operator's cluster.yaml: rewritten with the new version and bundle at the end. */
   configFile: string;
-}
-
-const statePath = (ctx: Pick<PhaseContext, "stateDir">) => `${ctx.stateDir}/${UPGRADE_STATE}`;
-
-export async function readUpgradeState(ctx: Pick<PhaseContext, "stateDir" | "local">): Promise<UpgradeState | null> {
-  const b = await ctx.local.readFile(statePath(ctx));
-  if (!b) return null;
-  try {
-    return JSON.parse(new TextDecoder().decode(b)) as UpgradeState;
-  } catch {
-    return null; // unreadable: the steps' own checks and repeatable commands cover it
-  }
 }
 
 /** The upgrade's record: one writer at a time (workers of a batch finish together), written 0600 and replicated. */
@@ -99,14 +78,19 @@ class Record_ {
 }
 
 /** The copy each master's depot serves now, kept as bundle.previous before the new one replaces it (unless it already is the new one). */
-async function keepPreviousCopy(ctx: PhaseContext, node: HostSpec): Promise<void> {
+export async function keepPreviousCopy(ctx: PhaseContext, node: HostSpec): Promise<void> {
   const host = await ctx.host(node);
   const lock = await host.readFile(`${DEPOT_BUNDLE_DIR}/${LOCK_FILE}`);
   if (!lock) return;
   const served = parseLock(new TextDecoder().decode(lock), `${node.name}:${DEPOT_BUNDLE_DIR}/${LOCK_FILE}`);
   if (lockFingerprint(served) === lockFingerprint(ctx.lock!)) return;
-  // cp -al: hard links; the depot phase then replaces files by rename, which leaves these untouched.
-  await host.exec(sh`rm -rf ${PREVIOUS_BUNDLE_DIR}.tmp && cp -al ${DEPOT_BUNDLE_DIR} ${PREVIOUS_BUNDLE_DIR}.tmp && rm -rf ${PREVIOUS_BUNDLE_DIR} && mv ${PREVIOUS_BUNDLE_DIR}.tmp ${PREVIOUS_BUNDLE_DIR}`);
+  // Already kept by a run that was stopped while the copy was being replaced (its lock.json is written last).
+  const kept = await host.readFile(`${PREVIOUS_BUNDLE_DIR}/${LOCK_FILE}`);
+  if (kept && new TextDecoder().decode(kept) === new TextDecoder().decode(lock)) return;
+  // cp -al: hard links; the depot phase replaces payloads by rename, which leaves these untouched. lock.json,
+  // written in place, is copied.
+  const tmp = `${PREVIOUS_BUNDLE_DIR}.tmp`;
+  await host.exec(sh`rm -rf ${tmp} && cp -al ${DEPOT_BUNDLE_DIR} ${tmp} && cp --remove-destination ${DEPOT_BUNDLE_DIR}/${LOCK_FILE} ${tmp}/${LOCK_FILE} && rm -rf ${PREVIOUS_BUNDLE_DIR} && mv ${tmp} ${PREVIOUS_BUNDLE_DIR}`);
   ctx.log.info(`    ${node.name}: the depot's previous bundle kept in ${PREVIOUS_BUNDLE_DIR}`);
 }
 

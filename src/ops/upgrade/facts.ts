@@ -7,7 +7,7 @@ import type { PhaseContext } from "../../phases/phase.ts";
 import { etcdMembers, type HostSpec } from "../../config/types.ts";
 import { BundleError, LOCK_FILE, parseLock, readLock, type BundleLock } from "../../depot/lock.ts";
 import { describeProblem, verifyBundle } from "../../depot/verify.ts";
-import { DEPOT_BUNDLE_DIR } from "../../depot/bundle-copy.ts";
+import { DEPOT_BUNDLE_DIR, lockFingerprint } from "../../depot/bundle-copy.ts";
 import { kubectl, nodeIsReady } from "../../cluster/kubectl.ts";
 import { etcdHealthy } from "../../cluster/etcd.ts";
 import { certNodes, expectedSans } from "../../pki/certlist.ts";
@@ -15,7 +15,8 @@ import { collectCerts } from "../../certs/index.ts";
 import { reasonOn } from "../../hosts/host.ts";
 import { sh } from "../../util/sh.ts";
 import { UsageError } from "../../util/errors.ts";
-import type { CertFact, EtcdFact, NodeFact, UpgradeFacts } from "./plan.ts";
+import { NODE_STEPS, type CertFact, type EtcdFact, type NodeFact, type UpgradeFacts } from "./plan.ts";
+import { readUpgradeState } from "./state.ts";
 
 /** The new bundle's lock; a directory without one is bad input (exit 2). */
 export function bundleLockOf(dir: string): BundleLock {
@@ -73,6 +74,13 @@ export async function expiringCerts(ctx: Pick<PhaseContext, "config" | "host">, 
   return out;
 }
 
+/** Nodes with some but not all steps of an upgrade to this very bundle recorded (a run was stopped there). */
+async function resumingNodes(ctx: PhaseContext, lock: BundleLock): Promise<string[]> {
+  const state = await readUpgradeState(ctx);
+  if (!state || state.bundle !== lockFingerprint(lock)) return [];
+  return Object.entries(state.done).filter(([, steps]) => steps.length > 0 && steps.length < NODE_STEPS.length).map(([node]) => node);
+}
+
 /** Everything plan.ts needs; the cluster's answers that fail become facts (refusals), not exceptions. */
 export async function gatherFacts(ctx: PhaseContext, bundleDir: string, windowDays: number): Promise<UpgradeFacts> {
   const bundleLock = bundleLockOf(bundleDir);
@@ -99,5 +107,6 @@ export async function gatherFacts(ctx: PhaseContext, bundleDir: string, windowDa
     etcd: await etcdFacts(ctx),
     expiring: await expiringCerts(ctx, windowDays),
     windowDays,
+    resuming: await resumingNodes(ctx, bundleLock),
   };
 }

@@ -37,6 +37,8 @@ export interface UpgradeFacts {
   /** Certificates with fewer days left than the window. */
   expiring: CertFact[];
   windowDays: number;
+  /** Nodes a stopped run of this same upgrade left part-way (upgrade.json): their readiness is the upgrade's to restore. */
+  resuming?: string[];
 }
 
 export interface Refusal { code: 1 | 2; what: string; fix: string }
@@ -124,7 +126,7 @@ export function planUpgrade(f: UpgradeFacts, maxUnavailable = 1): UpgradePlan {
   const sick = f.etcd.filter((e) => !e.healthy);
   if (sick.length)
     refusals.push({ code: 1, what: `etcd is not healthy on every member (${f.etcd.length - sick.length}/${f.etcd.length}): ${sick.map((e) => `${e.member}${e.why ? ` (${e.why})` : ""}`).join(", ")}`, fix: "bring every member back (status shows them); an upgrade restarts members one at a time and needs all of them" });
-  const notReady = f.nodes.filter((n) => !n.ready);
+  const notReady = f.nodes.filter((n) => !n.ready && !(f.resuming ?? []).includes(n.name));
   if (notReady.length) refusals.push({ code: 1, what: `node${notReady.length === 1 ? "" : "s"} not Ready: ${notReady.map((n) => n.name).join(", ")}`, fix: "make every node Ready first (kubectl describe node NAME), or remove-node it" });
   const missing = c.hosts.filter((h) => (hasRole(h, "control-plane") || hasRole(h, "worker")) && f.clusterVersion && !f.nodes.some((n) => n.name === h.name));
   if (missing.length) refusals.push({ code: 1, what: `not registered in Kubernetes: ${missing.map((h) => h.name).join(", ")}`, fix: "run install (or add-node) so every node of the config has joined" });
