@@ -56,7 +56,7 @@ export interface ApplyOptions {
 }
 
 /** The upgrade's record: one writer at a time (workers of a batch finish together), written 0600 and replicated. */
-class Record_ {
+export class UpgradeRecord {
   private chain: Promise<void> = Promise.resolve();
   constructor(private readonly ctx: PhaseContext, readonly state: UpgradeState, private readonly replicate: () => Promise<void>) {}
   has(node: string, step: NodeStep) {
@@ -114,7 +114,7 @@ async function kubeletAt(ctx: PhaseContext, node: string, version: string): Prom
 }
 
 /** The five steps of one node (see NODE_STEPS), each skipped when recorded as done. */
-async function upgradeNode(ctx: PhaseContext, rec: Record_, node: HostSpec, first: boolean, to: string): Promise<void> {
+export async function upgradeNode(ctx: PhaseContext, rec: UpgradeRecord, node: HostSpec, first: boolean, to: string): Promise<void> {
   const host: Host = await ctx.host(node);
   const tgz = kubeTarball(ctx);
   if (!tgz) throw new InstallError(`the ${ctx.lock!.profile} bundle has no Kubernetes tarball; this profile's kubeadm/kubelet come as packages, which upgrade does not handle yet`);
@@ -127,7 +127,7 @@ async function upgradeNode(ctx: PhaseContext, rec: Record_, node: HostSpec, firs
       await pinNodeImages(ctx, host, node); // kubeadm's preflight finds the new images present, pinned to the lock
       await kubeadm(host, first ? sh`upgrade apply ${to} --yes` : sh`upgrade node`, [], 900_000);
       if (hasRole(node, "control-plane"))
-        await waitFor(`the API through the VIP after upgrading ${node.name}`, () => readyAt(ctx.local, `${vipUrl(ctx)}/readyz`), 120_000, 1000);
+        await waitFor(`the API through the VIP after upgrading ${node.name}`, () => readyAt(ctx.local, vipUrl(ctx)), 120_000, 1000);
     },
     drain: async () => {
       await kubectl(ctx, sh`drain ${node.name} --ignore-daemonsets --delete-emptydir-data --timeout=120s`, 180_000);
@@ -176,7 +176,7 @@ export async function applyUpgrade(ctx: PhaseContext, o: ApplyOptions): Promise<
   const prior = await readUpgradeState(ctx);
   const state: UpgradeState = prior && prior.to === to && prior.bundle === fingerprint ? { ...prior, finished: undefined } : { to, bundle: fingerprint, done: {} };
   if (prior && state !== prior && prior.to === to) ctx.log.info(`resuming the upgrade to ${to}: ${Object.entries(state.done).map(([n, s]) => `${n} ${s.at(-1)}`).join(", ") || "no node step finished yet"}`);
-  const rec = new Record_(ctx, state, o.replicate);
+  const rec = new UpgradeRecord(ctx, state, o.replicate);
   await rec.save();
 
   ctx.log.info("1. the new bundle on every master's depot, the binary on every node, packages, runtime and images");
