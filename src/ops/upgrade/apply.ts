@@ -175,7 +175,7 @@ export async function applyUpgrade(ctx: PhaseContext, o: ApplyOptions): Promise<
   const fingerprint = lockFingerprint(ctx.lock!);
   const prior = await readUpgradeState(ctx);
   const state: UpgradeState = prior && prior.to === to && prior.bundle === fingerprint ? { ...prior, finished: undefined } : { to, bundle: fingerprint, done: {} };
-  if (prior && state !== prior && prior.to === to) ctx.log.info(`resuming the upgrade to ${to}: ${Object.entries(state.done).map(([n, s]) => `${n} ${s.at(-1)}`).join(", ") || "no node step finished yet"}`);
+  if (prior && !prior.finished && prior.to === to && prior.bundle === fingerprint) ctx.log.info(`resuming the upgrade to ${to}: ${Object.entries(state.done).map(([n, s]) => `${n} ${s.at(-1)}`).join(", ") || "no node step finished yet"}`);
   const rec = new UpgradeRecord(ctx, state, o.replicate);
   await rec.save();
 
@@ -193,7 +193,12 @@ export async function applyUpgrade(ctx: PhaseContext, o: ApplyOptions): Promise<
 
   ctx.log.info(`4. workers, ${o.maxUnavailable} at a time`);
   const ws = workers(ctx.config).filter((h) => !hasRole(h, "control-plane"));
-  for (const batch of batches(ws, o.maxUnavailable)) await Promise.all(batch.map((w) => upgradeNode(ctx, rec, w, false, to)));
+  for (const batch of batches(ws, o.maxUnavailable)) {
+    // Every node of a batch finishes (or stops) before the run stops: one failure never hides another.
+    const results = await Promise.allSettled(batch.map((w) => upgradeNode(ctx, rec, w, false, to)));
+    const failed = results.flatMap((r) => (r.status === "rejected" ? [errorText(r.reason)] : []));
+    if (failed.length) throw new InstallError(failed.join("\n"));
+  }
 
   ctx.log.info("5. cluster.yaml");
   if (rewriteConfig(o.configFile, to, ctx.bundleDir)) ctx.log.info(`  ${o.configFile}: kubernetes.version ${to.replace(/^v/, "")}, bundle.dir ${ctx.bundleDir}`);
