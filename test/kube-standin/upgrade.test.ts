@@ -8,6 +8,7 @@ import YAML from "yaml";
 import { buildStandin, pushImage, startEtcd, startRegistry, teardown, externalEtcd, TestNode, tmpdir } from "./harness.ts";
 import { etcdProblem, versionProblem } from "./kubeadm/upgrade.ts";
 import { parseVersion } from "./lib/versions.ts";
+import { spkiPin } from "./lib/pki.ts";
 
 setDefaultTimeout(180_000);
 const v = (s: string) => parseVersion(s);
@@ -31,7 +32,7 @@ describe("version rules (kubeadm's versionSkewPolicy)", () => {
 
 const ADDR = "127.0.0.41", PORT = 5347;
 const dir = tmpdir("kube-standin-upgrade-");
-let old: TestNode, neu: TestNode;
+let old: TestNode, neu: TestNode, wOld: TestNode, wNew: TestNode;
 let etcdBlock = "";
 let etcd: Awaited<ReturnType<typeof startEtcd>>, registry: Awaited<ReturnType<typeof startRegistry>>;
 const images = (ver: string, pause: string, coredns: string) =>
@@ -76,19 +77,30 @@ ${etcdBlock}`);
   const r = await old.run("kubeadm", ["init", "--config", "/root/init.yaml"]);
   if (r.code !== 0) console.error(r.out);
   expect(r.code).toBe(0);
+  // A worker, joined with the 1.22 kubeadm; its 1.23 kubeadm comes with the upgrade.
+  wOld = new TestNode("wkup", path.join(dir, "worker"), b22);
+  wNew = new TestNode("wkup", path.join(dir, "worker"), b23, false);
+  wOld.write("/etc/k8s-ha-offline/depot-ca.crt", registry.ca);
+  const hash = spkiPin(old.read("/etc/kubernetes/pki/ca.crt"));
+  const j = await wOld.run("kubeadm", ["join", `${ADDR}:${PORT}`, "--token", "abcdef.0123456789abcdef", "--discovery-token-ca-cert-hash", hash]);
+  if (j.code !== 0) console.error(j.out);
+  expect(j.code).toBe(0);
 }, 240_000);
 
-afterAll(() => teardown(dir, [old], [etcd?.proc, registry?.proc]));
+afterAll(() => teardown(dir, [old, wOld], [etcd?.proc, registry?.proc]));
 
 const manifestImage = (n: TestNode) => YAML.parse(n.read("/etc/kubernetes/manifests/kube-apiserver.yaml")).spec.containers[0].image as string;
 const clusterVersion = async (n: TestNode) =>
   YAML.parse(JSON.parse((await n.run("kubectl", [...ADMIN, "get", "cm", "kubeadm-config", "-n", "kube-system", "-o", "json"])).stdout).data.ClusterConfiguration).kubernetesVersion;
 
 describe("refusals change nothing", () => {
-  test("upgrade node before the control plane was upgraded", async () => {
-    const r = await neu.run("kubeadm", ["upgrade", "node"]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('run "kubeadm upgrade apply v1.23.17" on the first control-plane node before "kubeadm upgrade node"');
+  test("upgrade node before the control plane was upgraded, on a control plane and on a worker", async () => {
+    for (const n of [neu, wNew]) {
+      const r = await n.run("kubeadm", ["upgrade", "node"]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('run "kubeadm upgrade apply v1.23.17" on the first control-plane node before "kubeadm upgrade node"');
+    }
+    expect(wOld.read("/var/lib/kubelet/kubeadm-flags.env")).toContain("pause:3.5");
   });
   test("a skipped minor, a downgrade, a target other than kubeadm's version, no --yes", async () => {
     expect((await neu.run("kubeadm", ["upgrade", "apply", "v1.24.0", "--yes"])).stderr).toContain('is higher than the kubeadm version "v1.23.17"');
@@ -116,6 +128,7 @@ describe("the upgrade", () => {
     expect(r.stdout).toContain("kubeadm upgrade apply v1.23.17");
     expect(r.stdout).toMatch(/etcd\s+3\.\d+\.\d+\s+3\.5\.1-0/);
     expect(r.stdout).toMatch(/kubelet\s+cpup v1\.22\.2\s+v1\.23\.17/);
+    expect(r.stdout).toMatch(/kubelet\s+wkup v1\.22\.2\s+v1\.23\.17/);
   });
   test("apply bumps the manifests, kubeadm-config, the kubelet config, and the apiserver's version follows", async () => {
     const before = old.read("/etc/kubernetes/pki/apiserver.crt");
@@ -154,4 +167,18 @@ describe("the upgrade", () => {
     expect(node.code).toBe(0);
     expect(lastKubeadm(neu)).toMatchObject({ command: "upgrade node", controlPlane: true, version: "v1.23.17" });
   });
+});
+
+test("the worker after its control plane: upgrade node writes the 1.23 kubelet configuration, recorded as a worker's", async () => {
+  // The control plane's kubelet reports its new static pods with its next heartbeat (every 10 s).
+  for (let i = 0; i < 30; i++) {
+    const cp = JSON.parse((await old.run("kubectl", [...ADMIN, "get", "nodes", "-o", "json"])).stdout).items.find((n: any) => n.metadata.name === "cpup");
+    if (cp.status.standin.staticPods.some((p: any) => p.image.endsWith(":v1.23.17"))) break;
+    await Bun.sleep(1000);
+  }
+  const r = await wNew.run("kubeadm", ["upgrade", "node"]);
+  if (r.code !== 0) console.error(r.out);
+  expect(r.code).toBe(0);
+  expect(wOld.read("/var/lib/kubelet/kubeadm-flags.env")).toContain(`--pod-infra-container-image=${registry.host}/k8s/pause:3.6`);
+  expect(lastKubeadm(wNew)).toMatchObject({ command: "upgrade node", nodeName: "wkup", controlPlane: false, version: "v1.23.17", outcome: "ok" });
 });
