@@ -68,7 +68,8 @@ export async function etcdFacts(ctx: Pick<PhaseContext, "config" | "host">): Pro
 export async function expiringCerts(ctx: Pick<PhaseContext, "config" | "host">, windowDays: number, now = new Date()): Promise<CertFact[]> {
   const out: CertFact[] = [];
   for (const node of certNodes(ctx.config)) {
-    const rows = await collectCerts(await ctx.host(node), node.roles, { now, warnDays: windowDays, expectSans: expectedSans(ctx.config, node) }).catch(() => []);
+    // An unreachable node is not judged here: its etcd member (or its NotReady node) is refused already.
+    const rows = await ctx.host(node).then((h) => collectCerts(h, node.roles, { now, warnDays: windowDays, expectSans: expectedSans(ctx.config, node) })).catch(() => []);
     for (const r of rows) if (r.residualDays !== null && r.residualDays < windowDays) out.push({ node: node.name, certificate: r.certificate, residualDays: r.residualDays });
   }
   return out;
