@@ -2,10 +2,14 @@
 //   bun run build.ts                          -> dist/k8s-ha-offline        (linux-x64)
 //   bun run build.ts --target linux-arm64     -> dist/k8s-ha-offline-arm64
 //   bun run build.ts bundle --profile P       -> dist/bundle-P/ assembled, then the binary with its lock embedded
+//   bun run build.ts bundle --profile debian12 --kubernetes 1.23.17 [--out DIR]
+//                                             -> a lab bundle for another Kubernetes version (default
+//                                                dist/bundle-debian12-1.23.17/) and its binary beside it
+//                                                (DIR/../k8s-ha-offline-<DIR's name>): what an upgrade carries
 // Templates (assets/) and manifests (rpms/, images/) are imported as text by the sources, so
 // `bun build --compile` embeds them; the lock of an assembled bundle is passed in with --define.
 import { existsSync, mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 
 const root = import.meta.dir;
 const bun = process.execPath;
@@ -17,7 +21,8 @@ const TARGETS: Record<string, { bunTarget: string; suffix: string }> = {
 function usage(msg: string): never {
   console.error(`build.ts: ${msg}
 usage: bun run build.ts [--target linux-x64|linux-arm64]
-       bun run build.ts bundle --profile <el7-k8s1.22|el9|debian12> [--target ...]`);
+       bun run build.ts bundle --profile <el7-k8s1.22|el9|debian12> [--target ...]
+       bun run build.ts bundle --profile debian12 --kubernetes 1.23.17 [--out DIR] [--target ...]`);
   process.exit(2);
 }
 
@@ -34,10 +39,10 @@ async function run(cmd: string[], cwd = root) {
   if ((await p.exited) !== 0) throw new Error(`failed: ${cmd.join(" ")}`);
 }
 
-export async function compile(target: string, lockText?: string): Promise<string> {
+export async function compile(target: string, lockText?: string, outPath?: string): Promise<string> {
   const t = TARGETS[target] ?? usage(`unknown target "${target}"`);
   mkdirSync(join(root, "dist"), { recursive: true });
-  const outfile = join(root, "dist", `k8s-ha-offline${t.suffix}`);
+  const outfile = outPath ? `${outPath}${t.suffix}` : join(root, "dist", `k8s-ha-offline${t.suffix}`);
   const define = lockText ? ["--define", `process.env.K8S_HA_EMBEDDED_LOCK=${JSON.stringify(lockText)}`] : [];
   // The depot's serving threads run src/depot/http/serve-worker.ts: a second entrypoint, so the
   // compiled binary carries it (without it the depot serves on one thread).
@@ -46,16 +51,44 @@ export async function compile(target: string, lockText?: string): Promise<string
   return outfile;
 }
 
-async function bundle(profile: string, target: string) {
-  const outDir = resolve(root, "dist", `bundle-${profile}`);
+/**
+ * The lab bundle for another Kubernetes version: the stand-in built for it (beside the default one, which
+ * stays untouched) and kubeadm's image tags of that minor (the stand-in's table of real kubeadm's
+ * constants) in place of the manifests' 1.22 ones.
+ */
+async function otherKubernetes(profile: string, version: string) {
+  if (profile !== "debian12") usage(`--kubernetes builds the lab profile (debian12) only: ${profile}'s images are pulled by their pinned digests`);
+  const { parseVersion, componentTags } = await import("./test/kube-standin/lib/versions.ts");
+  const v = parseVersion(version, "--kubernetes");
+  const tags = componentTags(v);
+  const standinBinary = join(root, "test/kube-standin/dist", `kube-standin-${v.text}`);
+  const p = Bun.spawn(["bash", join(root, "test/kube-standin/build.sh"), standinBinary], { env: { ...process.env, KUBE_STANDIN_VERSION: v.text }, stdout: "inherit", stderr: "inherit" });
+  if ((await p.exited) !== 0) throw new Error(`failed: building the stand-in ${v.text}`);
+  const retag = (ref: string) => {
+    const at = ref.lastIndexOf(":");
+    const [repo, tag] = [ref.slice(0, at), ref.slice(at + 1)];
+    const name = repo.split("/").pop()!;
+    if (/^kube-(apiserver|controller-manager|scheduler|proxy)$/.test(name)) return `${repo}:${v.text}`;
+    if (name === "pause") return `${repo}:${tags.pause}`;
+    if (name === "coredns") return `${repo}:${tags.coredns}`;
+    return `${repo}:${tag}`; // the CNI's images are the bundle's own, not kubeadm's
+  };
+  return { version: v.text, retag, standinBinary };
+}
+
+async function bundle(profile: string, target: string, kubernetes?: string, out?: string) {
+  const k = kubernetes ? await otherKubernetes(profile, kubernetes) : undefined;
+  const outDir = out ? resolve(out) : resolve(root, "dist", k ? `bundle-${profile}-${k.version.replace(/^v/, "")}` : `bundle-${profile}`);
   // The lab profile packs the Kubernetes stand-in where kubeadm/kubelet/kubectl would be.
   const standin = join(root, "test/kube-standin/build.sh");
-  if (profile === "debian12" && existsSync(standin)) await run(["bash", standin]);
+  if (!k && profile === "debian12" && existsSync(standin)) await run(["bash", standin]);
   const { assembleBundle } = await import("./src/bundle/assemble.ts");
-  await assembleBundle({ profile, outDir, log: (m: string) => console.error(m) });
+  await assembleBundle({ profile, outDir, log: (m: string) => console.error(m), kubernetes: k });
   const lockText = await Bun.file(join(outDir, "lock.json")).text();
-  const out = await compile(target, lockText);
-  console.error(`bundle: ${outDir}\nbinary: ${out} (lock of ${profile} embedded)`);
+  // The default build keeps dist/k8s-ha-offline; another bundle's binary goes beside that bundle.
+  const binaryPath = k || out ? join(dirname(outDir), `k8s-ha-offline-${basename(outDir).replace(/^bundle-/, "")}`) : undefined;
+  const out_ = await compile(target, lockText, binaryPath);
+  console.error(`bundle: ${outDir}\nbinary: ${out_} (lock of ${profile}${k ? ` with Kubernetes ${k.version}` : ""} embedded)`);
 }
 
 if (import.meta.main) {
@@ -64,7 +97,7 @@ if (import.meta.main) {
   try {
     if (args[0] === "bundle") {
       const profile = flag(args, "--profile") ?? usage("bundle needs --profile");
-      await bundle(profile, target);
+      await bundle(profile, target, flag(args, "--kubernetes"), flag(args, "--out"));
     } else if (args.length && !args[0]!.startsWith("--")) {
       usage(`unknown command "${args[0]}"`);
     } else {

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { resetDrillReport, readDrillRows, drillTable } from "./drills/report.ts";
+import { UPGRADE_BUNDLES } from "./drills/upgrade-bundles.ts";
 
 const root = join(import.meta.dir, "..");
 const bun = process.execPath;
@@ -84,6 +85,10 @@ if (mode !== "unit") {
       }
       // The drills bring up their own fresh labs (an uninterrupted reference, then the interrupted one)
       // and the security sweep runs on the cluster they leave.
+      // The upgrade drill (50-upgrade) carries the next minor's bundle and binary, and a 1.24 pair it must
+      // refuse (a skipped minor): about 30 s each on two cores (the stand-in and the binary compiled, the
+      // images built, the .debs from apt's cache).
+      for (const [v, out] of UPGRADE_BUNDLES) await step(`build the ${v} lab bundle for the upgrade drill`, [bun, "run", "build.ts", "bundle", "--profile", "debian12", "--kubernetes", v, "--out", out]);
       for (const f of inOrder("test/drills")) await suite(`drill: ${f}`, `test/drills/${f}`, {}, 3_600_000);
     }
   } finally {

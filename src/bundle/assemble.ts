@@ -24,6 +24,12 @@ export interface AssembleOptions {
   log: (msg: string) => void;
   /** Where rpms/ and images/ are read from (tests point it at their own manifests). */
   root?: string;
+  /**
+   * Another Kubernetes version than the profile's manifests name (a lab bundle to upgrade to): the
+   * lock's kubernetesVersion, each image reference through `retag` (kubeadm's tags for that version)
+   * and the stand-in built for it. Packages, runtime, etcd and CNI stay the manifests' own.
+   */
+  kubernetes?: { version: string; retag: (ref: string) => string; standinBinary: string };
 }
 
 /** test/kube-standin/dist/kube-standin, packed as kubeadm/kubelet/kubectl for the lab profile. */
@@ -49,7 +55,7 @@ async function checkMembers(path: string, entry: FileEntry): Promise<void> {
   if (absent.length) throw new Error(`files/${entry.name} lacks ${absent.join(", ")}: not the expected release tarball`);
 }
 
-async function assembleFiles(p: Profile, dir: string, root: string, log: (msg: string) => void): Promise<void> {
+async function assembleFiles(p: Profile, dir: string, standin: string, log: (msg: string) => void): Promise<void> {
   const filesDir = join(dir, "files");
   mkdirSync(filesDir, { recursive: true });
   for (const f of p.files.files) {
@@ -57,9 +63,9 @@ async function assembleFiles(p: Profile, dir: string, root: string, log: (msg: s
       log(`files/${f.name} (packed from ${f.pack.debs.join(", ")})`);
       await packFromDebs(f, filesDir);
     } else if (f.standin) {
-      const bin = join(root, KUBE_STANDIN);
+      const bin = standin;
       if (!existsSync(bin)) {
-        log(`warning: ${KUBE_STANDIN} is not built; files/${f.name} left out (build the stand-in first for a complete lab bundle)`);
+        log(`warning: ${bin} is not built; files/${f.name} left out (build the stand-in first for a complete lab bundle)`);
         continue;
       }
       log(`files/${f.name} (Kubernetes stand-in)`);
@@ -99,14 +105,22 @@ async function assembleImages(p: Profile, dir: string, log: (msg: string) => voi
 /** Assemble the bundle of `profile` into outDir (replacing it) and return its lock. */
 export async function assembleBundle(opts: AssembleOptions): Promise<BundleLock> {
   const root = opts.root ?? REPO_ROOT;
-  const profile = loadProfile(opts.profile, root);
+  const loaded = loadProfile(opts.profile, root);
+  const k = opts.kubernetes;
+  const profile: Profile = k
+    ? {
+        ...loaded,
+        packages: { ...loaded.packages, kubernetesVersion: k.version.replace(/^v/, "") },
+        images: { ...loaded.images, images: loaded.images.images.map((im) => ({ ref: k.retag(im.ref) })) },
+      }
+    : loaded;
   const partial = `${opts.outDir}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
   const started = Date.now();
   try {
     await assemblePackages(profile, partial, opts.log);
-    await assembleFiles(profile, partial, root, opts.log);
+    await assembleFiles(profile, partial, k?.standinBinary ?? join(root, KUBE_STANDIN), opts.log);
     const images = await assembleImages(profile, partial, opts.log);
     const lock = await buildLock(partial, { profile: profile.name, kubernetesVersion: profile.packages.kubernetesVersion, images });
     writeLock(partial, lock);

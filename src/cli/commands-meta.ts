@@ -19,6 +19,7 @@ export const COMMAND_RULES: Record<string, CommandRules> = {
   preflight: { readOnly: true },
   "check-certs": { readOnly: true },
   "renew-certs": { dryRun: true, root: true },
+  upgrade: { dryRun: true, root: true },
   status: { readOnly: true },
   verify: { dryRun: true, root: true },
   "verify-bundle": { readOnly: true },
@@ -57,6 +58,10 @@ export const EXIT_CODES: Record<string, [number, string][]> = {
     [3, "not installed on any node, or no node reachable"],
   ],
   "verify-bundle": [[1, "the bundle does not match the lock"]],
+  upgrade: [
+    [1, "refused for the cluster's state (etcd member down, node NotReady, certificates expiring), or a step failed (re-run to resume)"],
+    [2, "refused for what was brought: a skipped minor, a downgrade, another profile, a bundle failing verification or not this binary's; nothing was changed"],
+  ],
   backup: [[1, "backup failed, or --verify found the archive bad"]],
 };
 

@@ -74,6 +74,15 @@ export function buildCli() {
     .action(lazy(() => import("./commands/renew-certs.ts")));
 
   cli
+    .command("upgrade <action>", "plan | apply: move the cluster to the Kubernetes version of a new bundle (run the binary built with it)")
+    .option("--bundle <dir>", "The new bundle's directory (required)")
+    .option("--max-unavailable <n>", "Workers upgraded at once (drained together)", { default: 1 })
+    .option("--cert-window-days <n>", "Refuse when a certificate expires within this many days", { default: 7 })
+    .example("  ./k8s-ha-offline-new upgrade plan --bundle ./bundle-debian12-1.23      # what changes where, in which order; exit 2/1 when refused")
+    .example("  ./k8s-ha-offline-new upgrade apply --bundle ./bundle-debian12-1.23 --yes --max-unavailable 2")
+    .action(lazy(() => import("./commands/upgrade.ts")));
+
+  cli
     .command("status", "One table of the installed cluster: nodes, services, etcd health, VIP holder, depot, Kubernetes nodes")
     .option("--output <format>", "table | json | yaml", { default: "table" })
     .example("  k8s-ha-offline status                 # exit 0 healthy, 1 degraded (the table says what), 3 not installed")

@@ -12,7 +12,7 @@ import { sh } from "../util/sh.ts";
 import { readText } from "./util/node.ts";
 import { NOTHING, todo } from "./steps.ts";
 
-const etcdTarball = (ctx: PhaseContext) => lockedFile(ctx, /^files\/etcd-v[\d.]+-linux-(amd64|arm64)\.tar\.gz$/, "etcd tarball");
+export const etcdTarball = (ctx: Pick<PhaseContext, "lock">) => lockedFile(ctx, /^files\/etcd-v[\d.]+-linux-(amd64|arm64)\.tar\.gz$/, "etcd tarball");
 
 export const etcd: Phase = {
   name: "etcd",

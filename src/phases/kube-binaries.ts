@@ -11,7 +11,11 @@ import { readText } from "./util/node.ts";
 import { NOTHING, todo, skip, stepsPhase, type Step } from "./steps.ts";
 import { sh } from "../util/sh.ts";
 
-const kubeTarball = (ctx: PhaseContext) => requireLock(ctx).files.find((f) => /^files\/kubernetes-node-linux-(amd64|arm64)\.tar\.gz$/.test(f.path));
+export const kubeTarball = (ctx: Pick<PhaseContext, "lock">) => requireLock(ctx).files.find((f) => /^files\/kubernetes-node-linux-(amd64|arm64)\.tar\.gz$/.test(f.path));
+
+/** Unpacks these tools from the Kubernetes tarball ($TARBALL) to /usr/bin (an upgrade takes kubeadm first, kubelet and kubectl after the drain). */
+export const installKubeBinaries = (tools: readonly string[] = ["kubeadm", "kubelet", "kubectl"]) =>
+  sh`d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d"; for b in ${tools}; do install -m 0755 "$(find "$d" -name "$b" -type f | head -1)" /usr/bin/$b; done; rm -rf "$d"`;
 
 const binaries: Step = {
   name: "kubeadm-kubelet-kubectl",
@@ -21,8 +25,7 @@ const binaries: Step = {
     return (await tarballInstalled(host, "kubernetes", tgz)) ? NOTHING : todo(`${tgz.path} not installed`);
   },
   async run(host, ctx) {
-    await installTarball(host, ctx, "kubernetes", kubeTarball(ctx)!,
-      sh`d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d"; for b in kubeadm kubelet kubectl; do install -m 0755 "$(find "$d" -name $b -type f | head -1)" /usr/bin/$b; done; rm -rf "$d"`);
+    await installTarball(host, ctx, "kubernetes", kubeTarball(ctx)!, installKubeBinaries());
   },
 };
 

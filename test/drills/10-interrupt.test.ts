@@ -11,7 +11,8 @@
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { labExec, run, sshArgv, LAB_SCRIPT } from "../lab/lab-client.ts";
+import { labExec, run, LAB_SCRIPT } from "../lab/lab-client.ts";
+import { startOnMaster1, untilGone, waitText, type LiveRun } from "./live.ts";
 import { onMaster1, deploy, forgetDeployment, NODES, MASTERS, ROOT } from "../e2e/support.ts";
 import { fingerprint, diffFingerprints, type Fingerprint } from "./fingerprint.ts";
 import { recordDrill, drillTable, type DrillRow } from "./report.ts";
@@ -34,41 +35,9 @@ function random(seed: number): () => number {
 
 // ---- the installer on master1, watched line by line ----------------------------------------------
 
-interface LiveRun {
-  text: () => string;
-  ended: () => boolean;
-  pid: Promise<number>;
-  exited: Promise<{ code: number; text: string }>;
-}
-
 async function startInstall(args = INSTALL): Promise<LiveRun> {
   await deploy();
-  const proc = Bun.spawn([...sshArgv("master1"), "--", `cd /root && echo "installer-pid $$" >&2 && exec ./k8s-ha-offline ${args}`], {
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let text = "";
-  const pump = async (s: ReadableStream<Uint8Array>) => {
-    for await (const c of s) text += new TextDecoder().decode(c);
-  };
-  const exited = Promise.all([pump(proc.stdout), pump(proc.stderr)]).then(async () => ({ code: await proc.exited, text }));
-  let ended = false;
-  exited.then(() => (ended = true));
-  const live: LiveRun = { text: () => text, ended: () => ended, exited, pid: Promise.resolve(0) };
-  live.pid = waitText(live, /installer-pid (\d+)/, 30_000).then((m) => Number(m[1]));
-  return live;
-}
-
-async function waitText(r: LiveRun, re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = r.text().match(re);
-    if (m) return m;
-    if (r.ended()) throw new Error(`the install ended before ${re} appeared:\n${r.text().slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}:\n${r.text().slice(-3000)}`);
-    await Bun.sleep(50);
-  }
+  return startOnMaster1(`./k8s-ha-offline ${args}`);
 }
 
 const phaseStart = (phase: string) => new RegExp(`^==> ${phase}:`, "m");
@@ -77,10 +46,6 @@ function currentPhase(text: string): string | undefined {
   const started = [...text.matchAll(/^==> (\S+):/gm)].map((m) => m[1]!);
   const finished = new Set([...text.matchAll(/^[✓✗] (\S+)\s/gm)].map((m) => m[1]!));
   return started.filter((p) => !finished.has(p)).at(-1);
-}
-
-async function untilGone(pid: number): Promise<void> {
-  await labExec("master1", `for i in $(seq 100); do kill -0 ${pid} 2>/dev/null || exit 0; sleep 0.1; done; exit 1`, { check: true });
 }
 
 /** Phase -> seconds, from the summary table an install prints at the end. */

@@ -8,84 +8,18 @@
 // with the installer's apt options succeeds from the next depot of the mirror list.
 // Rows go to dist/drills.jsonl (report.ts). Pending: written for the lab, not run yet.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { labExec, readLab, run, LAB_SCRIPT } from "../lab/lab-client.ts";
-import { onMaster1, MASTERS, bundleLock } from "../e2e/support.ts";
+import { labExec, run, LAB_SCRIPT } from "../lab/lab-client.ts";
+import { onMaster1, bundleLock } from "../e2e/support.ts";
+import { ADDR, GRACE_S, gapNote, judgeProbes, lostWrites, nowOn, startProber, startWriter, waitHealthy, type ProbeVerdict } from "./load.ts";
 import { recordDrill, drillTable, type DrillRow } from "./report.ts";
 
-const ADDR: Record<string, string> = { master1: "192.168.217.19", master2: "192.168.217.20", master3: "192.168.217.21", node1: "192.168.217.22" };
-const ETCDCTL =
-  "ETCDCTL_API=3 /usr/local/bin/etcdctl --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key " +
-  `--endpoints=${MASTERS.map((m) => `https://${ADDR[m]}:2379`).join(",")}`;
 /** The installer's apt options (src/profiles/apt.ts): the depots' source alone. */
 const APT = "apt-get -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/k8s-ha-offline.list -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 -o DPkg::Lock::Timeout=300";
 /** master1's depot name: what kubeadm's imageRepository and the pinned images use. */
 const DEPOT_NAME = `${ADDR.master1}:5000`;
-const GRACE_S = 5;
 const OFF_FOR_MS = 45_000;
 const RUN = `drill35-${Date.now()}`;
 const rows: DrillRow[] = [];
-
-const vip = () => readLab().vip;
-
-/** A background loop on `node`, its output in `log`; returns its pid there. */
-async function startLoop(node: string, log: string, body: string): Promise<number> {
-  const quoted = `'${body.replace(/'/g, "'\\''")}'`;
-  const r = await labExec(node, `nohup sh -c ${quoted} > ${log} 2>&1 < /dev/null & echo $!`, { check: true });
-  return Number(r.stdout.trim());
-}
-
-/** The prober: "<epoch seconds> <http code>" every 0.2 s (000 when the request failed). */
-const startProber = (log: string) =>
-  startLoop(
-    "node1",
-    log,
-    `while :; do t=$(date +%s.%N); c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert /etc/kubernetes/pki/ca.crt https://${vip()}:9443/readyz); echo "$t $c"; sleep 0.2; done`,
-  );
-
-/** The writer on a master that stays up: "ack <i>" only when etcdctl says the put succeeded. */
-const startWriter = (node: string, log: string, prefix: string) =>
-  startLoop(node, log, `i=0; while :; do i=$((i+1)); if ${ETCDCTL} --command-timeout=3s put ${prefix}/k$i v$i >/dev/null 2>&1; then echo "ack $i"; else echo "fail $i"; fi; sleep 0.1; done`);
-
-const nowOn = async (node: string) => Number((await labExec(node, "date +%s.%N", { check: true })).stdout.trim());
-
-interface ProbeVerdict {
-  sent: number;
-  failed: number;
-  /** Longest run without a 200 after the cut, seconds. */
-  longestGap: number;
-  /** Failures later than the cut + GRACE_S. */
-  lateFailures: number;
-}
-
-function judgeProbes(log: string, cut: number): ProbeVerdict {
-  const probes = log.split("\n").filter(Boolean).map((l) => {
-    const [t, code] = l.split(" ");
-    return { t: Number(t), ok: code === "200" };
-  }).filter((p) => p.t >= cut);
-  let longestGap = 0;
-  let lastOk = cut;
-  for (const p of probes) {
-    if (p.ok) lastOk = p.t;
-    else longestGap = Math.max(longestGap, p.t - lastOk);
-  }
-  return {
-    sent: probes.length,
-    failed: probes.filter((p) => !p.ok).length,
-    longestGap,
-    lateFailures: probes.filter((p) => !p.ok && p.t > cut + GRACE_S).length,
-  };
-}
-
-async function waitHealthy(timeoutMs = 300_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const h = await labExec("master3", `${ETCDCTL} endpoint health 2>&1`);
-    const api = await labExec("node1", `curl -sf --max-time 3 --cacert /etc/kubernetes/pki/ca.crt https://${vip()}:9443/readyz`);
-    if ((h.stdout.match(/is healthy/g)?.length ?? 0) === 3 && api.code === 0) return;
-    if (Date.now() > deadline) throw new Error(`the cluster did not come back healthy within ${timeoutMs / 1000} s:\n${h.stdout}`);
-    await Bun.sleep(3000);
-  }
-}
 
 /** One cut: prober + writer running, `victim` powered off for OFF_FOR_MS (with `whileOff` done meanwhile), powered on. */
 async function cut(victim: string, writerOn: string, whileOff: () => Promise<void> = async () => {}): Promise<{ probes: ProbeVerdict; acked: number; lost: string[] }> {
@@ -119,12 +53,9 @@ async function cut(victim: string, writerOn: string, whileOff: () => Promise<voi
     await labExec(writerOn, `kill ${writer}`);
   }
   const probes = judgeProbes((await labExec("node1", `cat ${probeLog}`, { check: true })).stdout, at);
-  const ackedKeys = [...(await labExec(writerOn, `cat ${writeLog}`, { check: true })).stdout.matchAll(/^ack (\d+)$/gm)].map((m) => `${prefix}/k${m[1]}`);
-  const stored = new Set((await labExec(writerOn, `${ETCDCTL} get ${prefix}/ --prefix --keys-only`, { check: true, timeoutMs: 60_000 })).stdout.split("\n").filter(Boolean));
-  return { probes, acked: ackedKeys.length, lost: ackedKeys.filter((k) => !stored.has(k)) };
+  return { probes, ...(await lostWrites(writerOn, writeLog, prefix)) };
 }
 
-const gapNote = (p: ProbeVerdict) => `longest gap ${p.longestGap.toFixed(1)} s, ${p.failed}/${p.sent} failed, ${p.lateFailures} after ${GRACE_S} s`;
 
 beforeAll(async () => {
   const r = await onMaster1("install -c cluster.yaml --yes");

@@ -3,12 +3,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fs from "node:fs";
 import path from "node:path";
-import { buildStandin, pushImage, startEtcd, startRegistry, stopProc, TestNode, tmpdir } from "./harness.ts";
+import { buildStandin, pushImage, startEtcd, startRegistry, teardown, externalEtcd, TestNode, tmpdir } from "./harness.ts";
 import { certFacts } from "./lib/pki.ts";
 import { clientFromKubeconfig } from "./lib/kubeconfig.ts";
 
 const dir = tmpdir("kube-standin-131-");
 let bin: string, n: TestNode;
+let etcdBlock = "";
 let etcd: Awaited<ReturnType<typeof startEtcd>>, registry: Awaited<ReturnType<typeof startRegistry>>;
 const IMAGES = ["kube-apiserver:v1.31.0", "kube-controller-manager:v1.31.0", "kube-scheduler:v1.31.0", "kube-proxy:v1.31.0", "pause:3.10", "coredns:v1.11.3"];
 
@@ -19,16 +20,10 @@ beforeAll(async () => {
   for (const i of IMAGES) await pushImage(registry, `${registry.host}/k8s/${i}`);
   n = new TestNode("cp131", path.join(dir, "root"), bin);
   n.write("/etc/k8s-ha-offline/depot-ca.crt", registry.ca); // what the trust phase puts on every node
-  for (const [src, dst] of [[etcd.pki.ca, "ca.pem"], [etcd.pki.cert, "client.pem"], [etcd.pki.key, "client-key.pem"]]) n.write(`/etc/etcd/pki/${dst}`, fs.readFileSync(src!, "utf8"));
+  etcdBlock = externalEtcd(n, etcd);
 }, 120_000);
 
-afterAll(async () => {
-  n?.stop();
-  stopProc(etcd?.proc);
-  stopProc(registry?.proc);
-  await Bun.sleep(500);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => teardown(dir, [n], [etcd?.proc, registry?.proc]));
 
 test("version and default image list of a 1.31 build", async () => {
   expect((await n.run("kubeadm", ["version", "-o", "short"])).stdout.trim()).toBe("v1.31.0");
@@ -71,13 +66,7 @@ apiServer:
   extraArgs:
   - name: event-ttl
     value: 2h0m0s
-etcd:
-  external:
-    endpoints: [${etcd.url}]
-    caFile: /etc/etcd/pki/ca.pem
-    certFile: /etc/etcd/pki/client.pem
-    keyFile: /etc/etcd/pki/client-key.pem
-networking:
+${etcdBlock}networking:
   podSubnet: 10.244.0.0/16
 `);
   const r = await n.run("kubeadm", ["init", "--config", "/root/init.yaml", "--upload-certs", "--certificate-key", "ab".repeat(32)]);

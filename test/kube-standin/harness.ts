@@ -166,4 +166,24 @@ export function stopProc(p: ChildProcess | undefined) {
   if (p && p.exitCode === null) p.kill("SIGTERM");
 }
 
+/** The etcd client files at /etc/etcd/pki on a node, and the ClusterConfiguration block that names them. */
+export function externalEtcd(n: TestNode, etcd: { url: string; pki: { ca: string; cert: string; key: string } }): string {
+  for (const [src, dst] of [[etcd.pki.ca, "ca.pem"], [etcd.pki.cert, "client.pem"], [etcd.pki.key, "client-key.pem"]]) n.write(`/etc/etcd/pki/${dst}`, fs.readFileSync(src!, "utf8"));
+  return `etcd:
+  external:
+    endpoints: [${etcd.url}]
+    caFile: /etc/etcd/pki/ca.pem
+    certFile: /etc/etcd/pki/client.pem
+    keyFile: /etc/etcd/pki/client-key.pem
+`;
+}
+
+/** afterAll of a test file: the nodes' kubelets and apiservers, etcd and the registry stopped, the directory removed. */
+export async function teardown(dir: string, nodes: (TestNode | undefined)[], procs: (ChildProcess | undefined)[]) {
+  for (const n of nodes) n?.stop();
+  for (const p of procs) stopProc(p);
+  await Bun.sleep(500);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 export const tmpdir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));

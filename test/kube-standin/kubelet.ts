@@ -66,9 +66,12 @@ export async function kubeletMain(argv: string[]) {
   let registered = false;
   let nodeIp = str(p, "node-ip");
 
+  // The apiserver being replaced: the next one starts once it has exited (and released its port).
+  let leaving: ChildProcess | null = null;
   const stopApiserver = () => {
     if (!apiserver) return;
     apiserver.child.kill("SIGTERM");
+    leaving = apiserver.child;
     apiserver = null;
     fs.rmSync(pidFile("kube-apiserver"), { force: true });
   };
@@ -76,7 +79,12 @@ export async function kubeletMain(argv: string[]) {
   function syncPods(pods: StaticPod[]) {
     const api = pods.find((x) => x.name === "kube-apiserver");
     if (api && !nodeIp) nodeIp = api.command.find((a) => a.startsWith("--advertise-address="))?.split("=")[1];
-    if (apiserver && (!api || api.text !== apiserver.text || apiserver.child.exitCode !== null)) stopApiserver();
+    if (apiserver && (!api || api.text !== apiserver.text || apiserver.child.exitCode !== null)) {
+      if (api && api.text !== apiserver.text) lastStart = 0; // a changed manifest is a new pod: no crash back-off
+      stopApiserver();
+    }
+    if (leaving && leaving.exitCode === null && leaving.signalCode === null) return;
+    leaving = null;
     // A crashing apiserver is restarted, but not more than every 5 s (kubelet's back-off, simplified).
     if (api && !apiserver && Date.now() - lastStart > 5000) {
       lastStart = Date.now();
@@ -84,7 +92,8 @@ export async function kubeletMain(argv: string[]) {
       const child = spawn(cmd!, [...args, "apiserver", ...api.command.slice(1)], {
         argv0: "kube-standin",
         stdio: ["ignore", "inherit", "inherit"],
-        env: { ...process.env, KUBE_STANDIN_MANIFESTS: manifests },
+        // The apiserver reports its manifest's image tag as its version: an upgrade's new manifest is a new version.
+        env: { ...process.env, KUBE_STANDIN_MANIFESTS: manifests, KUBE_STANDIN_APISERVER_VERSION: /:(v\d+\.\d+\.\d+)$/.exec(api.image)?.[1] ?? "" },
       });
       apiserver = { child, text: api.text };
       writePid("kube-apiserver", child.pid);

@@ -89,7 +89,8 @@ export async function apiserverMain(argv: string[]) {
       return "ok";
     }
     if (url.pathname === "/version") {
-      const v = standinVersion();
+      // The version of the manifest's image (what a real kubelet would run), as the kubelet passes it.
+      const v = process.env.KUBE_STANDIN_APISERVER_VERSION || standinVersion();
       const [maj, min] = v.slice(1).split(".");
       return { major: maj, minor: min, gitVersion: v, platform: "linux/amd64", standin: true };
     }
@@ -174,7 +175,12 @@ export async function apiserverMain(argv: string[]) {
     server.listen(port, host, () => resolve());
   });
   console.log(`kube-apiserver (stand-in ${standinVersion()}) serving on https://${host}:${port}`);
-  const stop = () => server.close(() => process.exit(0));
+  // Graceful, but bounded like the real one's shutdown delay: an idle keep-alive client (a kubelet's
+  // heartbeat) must not keep the port from the apiserver that replaces this one after a manifest change.
+  const stop = () => {
+    server.close(() => process.exit(0));
+    setTimeout(() => process.exit(0), 1000);
+  };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
   await importPrivateKey(fs.readFileSync(caKeyPath, "utf8")).catch(() => console.error(`warning: CA key ${caKeyPath} unreadable: kubelet CSRs cannot be signed`));

@@ -136,24 +136,7 @@ export async function certs(argv: string[]): Promise<object> {
   if (sub === "renew") {
     const what = p.args[0];
     if (what !== "all") fail(`the stand-in implements "kubeadm certs renew all" only (got "${what ?? ""}")`);
-    for (const l of LEAVES) {
-      if (!exists(`${dir}/${l.file}.crt`)) continue;
-      const old = certFacts(readFile(`${dir}/${l.file}.crt`));
-      const usage = l.name === "apiserver" ? "server" : "client";
-      const fresh = await newLeaf(readPair(dir, l.ca), { cn: old.cn, orgs: old.orgs, dns: old.dns, ips: old.ips, usage });
-      writeFile(`${dir}/${l.file}.crt`, fresh.cert, 0o644);
-      writeFile(`${dir}/${l.file}.key`, fresh.key, 0o600);
-      console.log(`certificate for ${l.name} renewed`);
-    }
-    for (const k of KUBECONFIGS) {
-      if (!exists(`${KUBE_DIR}/${k}`)) continue;
-      const cfg = YAML.parse(readFile(`${KUBE_DIR}/${k}`));
-      const c = clientFromKubeconfig(readFile(`${KUBE_DIR}/${k}`), k);
-      const old = certFacts(c.cert!);
-      const fresh = await newLeaf(readPair(dir, "ca"), { cn: old.cn, orgs: old.orgs, usage: "client" });
-      writeFile(`${KUBE_DIR}/${k}`, renderKubeconfig({ clusterName: cfg.clusters[0].name, server: c.server, caCert: c.ca!, user: cfg.users[0].name, clientCert: fresh.cert, clientKey: fresh.key }));
-      console.log(`certificate embedded in the kubeconfig file ${k} renewed`);
-    }
+    await renewAll(dir);
     console.log("\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, so that they can use the new certificates.");
     return { command: "certs renew all" };
   }
@@ -185,4 +168,26 @@ export function version(argv: string[]): object {
   else if (str(p, "output") === "json") console.log(JSON.stringify({ clientVersion: { gitVersion: v, platform: "linux/amd64" } }));
   else console.log(`kubeadm version: &version.Info{Major:"1", Minor:"${v.split(".")[1]}", GitVersion:"${v}", GoVersion:"standin", Platform:"linux/amd64"}`);
   return { command: "version" };
+}
+
+/** `certs renew all`: every leaf and kubeconfig client certificate re-issued from its CA with the same subject and SANs (also what upgrade apply/node do). */
+export async function renewAll(dir: string) {
+  for (const l of LEAVES) {
+    if (!exists(`${dir}/${l.file}.crt`)) continue;
+    const old = certFacts(readFile(`${dir}/${l.file}.crt`));
+    const usage = l.name === "apiserver" ? "server" : "client";
+    const fresh = await newLeaf(readPair(dir, l.ca), { cn: old.cn, orgs: old.orgs, dns: old.dns, ips: old.ips, usage });
+    writeFile(`${dir}/${l.file}.crt`, fresh.cert, 0o644);
+    writeFile(`${dir}/${l.file}.key`, fresh.key, 0o600);
+    console.log(`certificate for ${l.name} renewed`);
+  }
+  for (const k of KUBECONFIGS) {
+    if (!exists(`${KUBE_DIR}/${k}`)) continue;
+    const cfg = YAML.parse(readFile(`${KUBE_DIR}/${k}`));
+    const c = clientFromKubeconfig(readFile(`${KUBE_DIR}/${k}`), k);
+    const old = certFacts(c.cert!);
+    const fresh = await newLeaf(readPair(dir, "ca"), { cn: old.cn, orgs: old.orgs, usage: "client" });
+    writeFile(`${KUBE_DIR}/${k}`, renderKubeconfig({ clusterName: cfg.clusters[0].name, server: c.server, caCert: c.ca!, user: cfg.users[0].name, clientCert: fresh.cert, clientKey: fresh.key }));
+    console.log(`certificate embedded in the kubeconfig file ${k} renewed`);
+  }
 }

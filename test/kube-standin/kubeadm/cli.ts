@@ -2,6 +2,7 @@
 import { fail } from "../lib/errors.ts";
 import { init } from "./init.ts";
 import { join } from "./join.ts";
+import { upgrade } from "./upgrade.ts";
 import { certs, configImages, reset, token, uploadCertsPhase, version } from "./admin.ts";
 
 export async function kubeadm(argv: string[]): Promise<object> {
@@ -19,6 +20,7 @@ export async function kubeadm(argv: string[]): Promise<object> {
     case "reset": return reset(rest);
     case "certs": return certs(rest);
     case "config": return configImages(rest);
+    case "upgrade": return upgrade(rest);
     default: return fail(`unknown command "${sub ?? ""}" for "kubeadm"\nRun 'kubeadm --help' for usage.`);
   }
 }

@@ -29,7 +29,10 @@ export function hostName(): string {
 /** argv prefix that starts this same program again (compiled binary, or bun + source file). */
 export function selfCommand(): string[] {
   const script = process.argv[1] ?? "";
-  return script.startsWith("/$bunfs/") || script === "" ? [process.execPath] : [process.execPath, script];
+  // A package upgrade replaces the file under a running kubelet: /proc/self/exe then reads "PATH (deleted)",
+  // and the path (the new binary) is what starts the next apiserver.
+  const exe = process.execPath.replace(/ \(deleted\)$/, "");
+  return script.startsWith("/$bunfs/") || script === "" ? [exe] : [exe, script];
 }
 
 /** Whether kubelet is supervised by systemd (lab nodes) or started by the stand-in itself (tests). */
