@@ -4,7 +4,7 @@
 import { gatherFacts } from "../../ops/upgrade/facts.ts";
 import { planUpgrade, refusalCode, renderPlan } from "../../ops/upgrade/plan.ts";
 import { applyUpgrade, rewriteConfig } from "../../ops/upgrade/apply.ts";
-import { openChangingSession, openSession, confirm, parsePositiveInt, requireMaster1 } from "../context.ts";
+import { openChangingSession, openSession, confirm, parsePositiveInt, requireOnMaster } from "../context.ts";
 import { configPath, readConfig, type RunFlags } from "../run-inputs.ts";
 import { createProgress } from "../progress.ts";
 import { UsageError } from "../../util/errors.ts";
@@ -23,9 +23,9 @@ export default async function upgradeCommand(action: string, flags: UpgradeFlags
   const concurrency = parsePositiveInt(flags.concurrency ?? 16, "--concurrency");
   const config = readConfig(flags);
   const apply = action === "apply" && !flags.dryRun;
+  requireOnMaster(config, `upgrade ${action}`);
   const session = apply ? await openChangingSession(config, flags, "upgrade") : { ...openSession(config, flags, "upgrade-plan"), replicate: async () => {} };
   try {
-    requireMaster1(session);
     const { ctx, log } = session;
     const plan = planUpgrade(await gatherFacts(ctx, ctx.bundleDir, windowDays), maxUnavailable);
     process.stdout.write(renderPlan(plan));
