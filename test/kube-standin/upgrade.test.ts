@@ -82,7 +82,7 @@ ${etcdBlock}`);
   wNew = new TestNode("wkup", path.join(dir, "worker"), b23, false);
   wOld.write("/etc/k8s-ha-offline/depot-ca.crt", registry.ca);
   const hash = spkiPin(old.read("/etc/kubernetes/pki/ca.crt"));
-  const j = await wOld.run("kubeadm", ["join", `${ADDR}:${PORT}`, "--token", "abcdef.0123456789abcdef", "--discovery-token-ca-cert-hash", hash]);
+  const j = await wOld.run("kubeadm", ["join", `${ADDR}:${PORT}`, "--token", "abcdef.0123456789abcdef", "--discovery-token-ca-cert-hash", hash, "--cri-socket", "unix:///run/containerd/containerd.sock"]);
   if (j.code !== 0) console.error(j.out);
   expect(j.code).toBe(0);
 }, 240_000);
