@@ -6,7 +6,7 @@ import { ConfigError } from "../config/errors.ts";
 import { closest } from "../config/suggest.ts";
 import { paint, useColor } from "./color.ts";
 import { invokedAs } from "./invoked.ts";
-import { currentLogFile, forgetLogFile } from "./context.ts";
+import { currentLogFile, forgetLogFile } from "./last-log.ts";
 import { COMMAND_RULES, EXIT_CODES, exitCodesText } from "./commands-meta.ts";
 
 // One rule for every command (src/cli/run-inputs.ts).
@@ -229,9 +229,22 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`k8s-ha-offline ${VERSION}`);
       return 0;
     }
-    const first = argv.find((a) => !a.startsWith("-"));
-    cli.parse(["bun", "k8s-ha-offline", ...argv], { run: false });
-    if (cli.options.help) return 0;
+    // cac finds the command by parsing argv once per registered command (with that command's flags):
+    // 18 parses, enough calls for the JIT to compile cac's parser, which was most of --help's start-up
+    // CPU. Only a command whose name is in argv can match, so parse against those alone; the help is
+    // printed afterwards, against the whole table.
+    const all = cli.commands;
+    cli.commands = all.filter((c) => c.isDefaultCommand || [c.name, ...c.aliasNames].some((n) => argv.includes(n)));
+    cli.showHelpOnExit = false;
+    try {
+      cli.parse(["bun", "k8s-ha-offline", ...argv], { run: false });
+    } finally {
+      cli.commands = all;
+    }
+    if (cli.options.help) {
+      cli.outputHelp();
+      return 0;
+    }
     if (!cli.matchedCommand) {
       if (cli.args.length) {
         const near = closest(String(cli.args[0]), commandNames(cli));
