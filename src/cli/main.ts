@@ -41,6 +41,7 @@ export function buildCli() {
     .option("--from <phase>", "Start at this phase")
     .option("--ignore-preflight-errors <names>", "Comma-separated preflight checks to downgrade to warnings (or 'all')")
     .option("--concurrency <n>", "Hosts worked on at once", { default: 16 })
+    .option("--timings <file>", "Write the run's timeline (each phase on each node: start, check, run, result) as JSON and print its table with the critical path")
     .example("  k8s-ha-offline install -c cluster.yaml --dry-run   # show the plan")
     .example("  k8s-ha-offline install -c cluster.yaml --yes")
     .example("  k8s-ha-offline install --only preflight,os,packages,runtime,etcd")

@@ -13,6 +13,9 @@ import { embeddedLock } from "../../depot/lock.ts";
 import type { ClusterConfig } from "../../config/types.ts";
 import { InstallError } from "../../util/errors.ts";
 import { invokedAs } from "../invoked.ts";
+import { buildTimeline, timelineTable } from "../timeline.ts";
+import { writeFileSync } from "node:fs";
+import type { RunLogger } from "../../util/log.ts";
 
 interface InstallFlags extends GlobalFlags {
   bundle?: string;
@@ -20,6 +23,7 @@ interface InstallFlags extends GlobalFlags {
   from?: string;
   ignorePreflightErrors?: string;
   concurrency?: number | string;
+  timings?: string;
 }
 
 export default async function install(flags: InstallFlags): Promise<number> {
@@ -59,14 +63,37 @@ export default async function install(flags: InstallFlags): Promise<number> {
     progress.stop();
     log.setTerminal(undefined);
     log.info(`\n${summaryTable(outcomes)}\n\n${nextSteps(config, log.logFile)}`);
+    writeTimings(outcomes, flags, log);
     return 0;
   } catch (err) {
     progress.stop();
     log.setTerminal(undefined);
-    if (err instanceof PhaseFailure) log.info(`\n${summaryTable(err.outcomes)}\n`);
+    if (err instanceof PhaseFailure) {
+      log.info(`\n${summaryTable(err.outcomes)}\n`);
+      writeTimings(err.outcomes, flags, log);
+    }
     throw err;
   } finally {
     await session.close();
+  }
+}
+
+/**
+ * The run's timeline (src/cli/timeline.ts): its table always ends the log (on the terminal too with
+ * --timings), and --timings FILE gets it as JSON, after a failure as well (where did the time go).
+ */
+function writeTimings(outcomes: readonly PhaseOutcome[], flags: InstallFlags, log: RunLogger): void {
+  if (!outcomes.length) return;
+  const timeline = buildTimeline(outcomes);
+  const table = timelineTable(timeline);
+  if (!flags.timings) return log.debug(table);
+  log.info(`\n${table}`);
+  try {
+    writeFileSync(flags.timings, `${JSON.stringify(timeline, null, 2)}\n`);
+    log.info(`timings: ${flags.timings}`);
+  } catch (e) {
+    // The install itself is done (or failed for its own reason): a timings file is not worth failing it.
+    log.warn(`could not write --timings ${flags.timings}: ${(e as Error).message}`);
   }
 }
 
