@@ -6,7 +6,7 @@ import type { Phase, PhaseContext } from "./phase.ts";
 import { render } from "../templates/render.ts";
 import flannelTemplate from "../../assets/cni/flannel.yaml" with { type: "text" };
 import { kubectl, nodeRows } from "../cluster/kubectl.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { KUBECTL_POLL_MS, waitFor } from "../cluster/wait.ts";
 import { cniImages } from "./util/images.ts";
 import { readText } from "./util/node.ts";
 import { NOTHING, todo } from "./steps.ts";
@@ -51,6 +51,6 @@ export const cni: Phase = {
     await ctx.local.writeFile(pending, manifest, { mode: 0o600 });
     await kubectl(ctx, sh`apply -f ${pending}`);
     await ctx.local.exec(sh`mv -f ${pending} ${cniApplied(ctx)}`);
-    await waitFor("every node Ready", async () => (await nodeRows(ctx)).every((n) => n.ready), 180_000, 2000);
+    await waitFor("every node Ready", async () => (await nodeRows(ctx)).every((n) => n.ready), 180_000, KUBECTL_POLL_MS);
   },
 };
