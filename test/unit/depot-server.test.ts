@@ -267,13 +267,33 @@ describe("limits and operations", () => {
     expect(String(bigHeader)).toMatch(/^(400|431)$|exited 5[56]$/);
   });
 
-  test("access log lines carry method, path, status, bytes and duration", async () => {
+  test("access log lines carry method, path, status, bytes and duration: answered requests at debug, refusals at info", async () => {
     await curl("/v2/pause/manifests/3.5");
+    await curl("/v2/pause/manifests/9.9");
+    await curl("/files/x", "-X", "DELETE");
     // A serving thread may have answered: its line arrives by message, shortly.
-    const find = () => log.lines.find((l) => l.includes("GET /v2/pause/manifests/3.5 "));
-    for (let i = 0; i < 50 && !find(); i++) await Bun.sleep(20);
-    const line = find();
-    expect(line).toMatch(/^depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/3\.5 200 \d+ \d+\.\dms$/);
+    const find = (what: string) => log.lines.find((l) => l.includes(what));
+    for (let i = 0; i < 50 && !(find("/manifests/3.5 ") && find("/manifests/9.9 ") && find("DELETE")); i++) await Bun.sleep(20);
+    expect(find("GET /v2/pause/manifests/3.5 ")).toMatch(/^DEBUG depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/3\.5 200 \d+ \d+\.\dms$/);
+    expect(find("GET /v2/pause/manifests/9.9 ")).toMatch(/^depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/9\.9 404 \d+ \d+\.\dms$/);
+    expect(find("DELETE /files/x ")).toMatch(/^depot: 127\.0\.0\.1 DELETE \/files\/x 405 /);
+  });
+
+  test("with a run logger that shows no debug line (no -v, no log file), answered requests make no line at all; refusals still do", async () => {
+    const lines: string[] = [];
+    const quietRun = { verbose: false, logFile: undefined, info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(`WARN ${m}`), debug: (m: string) => void lines.push(`DEBUG ${m}`) };
+    const port = 5115;
+    const d = await startDepotServer({ bundleDir: bundle, listen: { address: "127.0.0.1", port }, log: quietRun, threads: 2, tls });
+    try {
+      // Several connections, so both threads answer some.
+      await Promise.all(Array.from({ length: 4 }, () => curl(`https://127.0.0.1:${port}/v2/pause/manifests/3.5`)));
+      await Promise.all(Array.from({ length: 4 }, () => curl(`https://127.0.0.1:${port}/v2/nothing-here/manifests/1`)));
+      for (let i = 0; i < 50 && lines.filter((l) => l.includes(" 404 ")).length < 4; i++) await Bun.sleep(20);
+      expect(lines.filter((l) => /^depot: 127\.0\.0\.1 GET \/v2\/nothing-here\/manifests\/1 404 /.test(l)).length).toBe(4);
+      expect(lines.filter((l) => l.includes("/v2/pause/manifests/3.5"))).toEqual([]);
+    } finally {
+      await d.stop();
+    }
   });
 
   test("a port already in use gives the operator a clear error", async () => {

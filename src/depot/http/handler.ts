@@ -16,15 +16,26 @@ export interface HandlerContext {
   bundleRoot: string;
   /** The repositories' signatures made at start (InRelease, Release.gpg, repomd.xml.asc), served before any bundle file. */
   signed?: SignedFiles;
-  /** Receives one access log line per request, or nothing when access logging is off. */
-  access?: (line: string) => void;
+  /** Where the access log lines go (none: no line is made). */
+  access?: AccessSinks;
+}
+
+/**
+ * Access lines of answered requests (2xx, 3xx) and of refused or failed ones (4xx, 5xx) go apart: under
+ * load the first are millions of lines (quiet by default, src/depot/server.ts), the others are what
+ * an operator looks for. A missing sink means that kind of line is not even made.
+ */
+export interface AccessSinks {
+  ok?: (line: string) => void;
+  failed?: (line: string, status: number) => void;
 }
 
 export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<undefined>) => Promise<Response> {
   return async (req, srv) => {
     const started = performance.now();
     const res = await route(req, ctx);
-    ctx.access?.(accessLine(req, res, started, srv.requestIP(req)?.address));
+    if (res.status >= 400) ctx.access?.failed?.(accessLine(req, res, started, srv.requestIP(req)?.address), res.status);
+    else ctx.access?.ok?.(accessLine(req, res, started, srv.requestIP(req)?.address));
     return res;
   };
 }
