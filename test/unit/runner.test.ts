@@ -4,6 +4,7 @@ import { expect, test } from "bun:test";
 import { selectPhases, runPhases, PhaseFailure, describePlan, type HostStatus, type PhaseOutcome } from "../../src/phases/runner.ts";
 import { stepsPhase, todo, NOTHING, type Step } from "../../src/phases/steps.ts";
 import { buildTimeline, timelineTable } from "../../src/cli/timeline.ts";
+import { recordPhaseDone } from "../../src/phases/state.ts";
 import type { Phase, PhaseContext } from "../../src/phases/phase.ts";
 import type { Progress } from "../../src/cli/progress.ts";
 import { UsageError } from "../../src/util/errors.ts";
@@ -177,4 +178,31 @@ test("a phase of steps asks each step's check once per run: run uses what check 
   // A second run checks afresh (nothing is kept from the first).
   await runPhases([phase], withHost, { concurrency: 4 }, silent);
   expect(asked.length).toBe(8);
+});
+
+test("a phase that did nothing anywhere keeps its record: state.json is not rewritten (nor replicated) on a re-run", async () => {
+  const files = new Map<string, string>();
+  let writes = 0;
+  const local = {
+    readFile: async (p: string) => (files.has(p) ? new TextEncoder().encode(files.get(p)!) : null),
+    writeFile: async (p: string, c: string) => {
+      writes++;
+      files.set(p, c);
+      return true;
+    },
+    exec: async () => ({ code: 0, stdout: "", stderr: "" }),
+  };
+  const c = { ...ctx, stateDir: "/state", local } as unknown as PhaseContext;
+  const outcome = (status: HostStatus): PhaseOutcome => ({ name: "os", title: "os", start: 0, ms: 5, hosts: [{ host: "master1", status, start: 0, checkMs: 1, ms: 5 }] });
+  await recordPhaseDone(c, outcome("done"));
+  const first = files.get("/state/state.json");
+  expect(JSON.parse(first!).phases.os.hosts).toEqual({ master1: "done" });
+  await recordPhaseDone(c, outcome("nothing to do"));
+  expect(writes).toBe(1);
+  expect(files.get("/state/state.json")).toBe(first);
+  // Work done again is recorded again; a phase never recorded is recorded even when it had nothing to do.
+  await recordPhaseDone(c, outcome("done"));
+  await recordPhaseDone(c, { ...outcome("nothing to do"), name: "time" });
+  expect(writes).toBe(3);
+  expect(Object.keys(JSON.parse(files.get("/state/state.json")!).phases)).toEqual(["os", "time"]);
 });
