@@ -118,7 +118,11 @@ else {
 }
 
 // The depot against docker-registry and nginx.
-interface RegistryJson { blobBytes: number; results: { tool: string; clients: number; mbps: Record<string, number>; depotVsRegistry: number; depotVsNginx: number }[] }
+interface RegistryJson {
+  blobBytes: number;
+  results: { tool: string; clients: number; mbps: Record<string, number>; p99Ms?: Record<string, number>; depotVsRegistry: number; depotVsNginx: number }[];
+  manifests?: { clients: number; rps: Record<string, number>; p99Ms: Record<string, number>; depotVsRegistry: number; depotVsNginx: number }[];
+}
 const reg = result<RegistryJson>("registry.json");
 if (!reg) notRun("depot blob throughput", skippedWhy("registry.ts"));
 else
@@ -129,6 +133,12 @@ else
       `docker-registry ${r.mbps["docker-registry"]!.toFixed(0)} MB/s, nginx ${r.mbps.nginx!.toFixed(0)} MB/s`,
       `${pct(r.depotVsRegistry)} / ${pct(r.depotVsNginx)}`,
     ]);
+if (reg) {
+  for (const r of reg.results.filter((r) => r.p99Ms))
+    rows.push([`depot: blob p99 latency, wrk, ${r.clients} client${r.clients === 1 ? "" : "s"}`, `${r.p99Ms!.depot!.toFixed(1)} ms`, `docker-registry ${r.p99Ms!["docker-registry"]!.toFixed(1)} ms, nginx ${r.p99Ms!.nginx!.toFixed(1)} ms`, `${x(r.p99Ms!.depot! / r.p99Ms!["docker-registry"]!)} / ${x(r.p99Ms!.depot! / r.p99Ms!.nginx!)}`]);
+  for (const m of reg.manifests ?? [])
+    rows.push([`depot: manifest GETs, wrk, ${m.clients} client${m.clients === 1 ? "" : "s"}`, `${m.rps.depot!.toFixed(0)} req/s`, `docker-registry ${m.rps["docker-registry"]!.toFixed(0)} req/s, nginx (static file) ${m.rps.nginx!.toFixed(0)} req/s`, `${pct(m.depotVsRegistry)} / ${pct(m.depotVsNginx)}`]);
+}
 
 const md = [
   "# Benchmarks: one run",
