@@ -30,7 +30,10 @@ export interface AccessSinks {
   failed?: (line: string, status: number) => void;
 }
 
-export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<undefined>) => Promise<Response> {
+export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<undefined>) => Response | Promise<Response> {
+  // Without access lines a request is routed and answered, nothing else: no clock, no client address,
+  // and no promise for the answers made in memory (registry, signatures), which is most of a manifest GET.
+  if (!ctx.access?.ok && !ctx.access?.failed) return (req) => route(req, ctx);
   return async (req, srv) => {
     const started = performance.now();
     const res = await route(req, ctx);
@@ -40,7 +43,7 @@ export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<u
   };
 }
 
-async function route(req: Request, ctx: HandlerContext): Promise<Response> {
+function route(req: Request, ctx: HandlerContext): Response | Promise<Response> {
   if (req.url.length > MAX_URL_LENGTH) return plain(414, "request URL too long\n");
   // CONNECT (a proxy request) and a request without a Host header (HTTP/1.0 allows it; the server then sees
   // only the bare path) are the client's mistake: a 4xx, not a thrown TypeError answered as 500.
