@@ -21,8 +21,8 @@ export interface DepotServerOptions {
   listen: DepotEndpoint;
   log: Logger;
   /**
-   * The level of the access lines of answered requests: "debug" (default: in the log file and with -v
-   * only; not even made when neither would show them), "info", or "off" (no access line at all).
+   * The level of the access lines of answered requests: "debug" (default: made only when the logger is
+   * verbose, `serve -v`), "info", or "off" (no access line at all).
    * Refused and failed requests (4xx at info, 5xx as warnings) are logged unless "off".
    */
   accessLog?: "info" | "debug" | "off";
@@ -107,9 +107,10 @@ function defaultThreads(): number {
 
 /**
  * Every request used to be an info line: 2.25 million in one load run, each through the journal (and,
- * from a serving thread, a message to this one). Answered requests are now debug lines, made only when
- * a debug line goes somewhere (a run logger with -v or a log file; any other logger is asked); refusals
- * and errors keep their lines, where an operator looks.
+ * from a serving thread, a message to this one). Answered requests are now debug lines, made only for a
+ * verbose run logger (`serve -v`; any other logger is asked): the depot service writes a log file too
+ * (--log-file), which must not grow by a line per request either. Refusals and errors keep their lines,
+ * where an operator looks.
  */
 function accessSinks(opts: DepotServerOptions): AccessSinks {
   const level = opts.accessLog ?? "debug";
@@ -120,10 +121,10 @@ function accessSinks(opts: DepotServerOptions): AccessSinks {
   return { ok: debugShown(log) ? (line) => log.debug(line) : undefined, failed };
 }
 
-/** Whether a debug line goes anywhere: a run logger says (verbose, or a log file); other loggers get them. */
+/** Whether per-request lines are wanted: a run logger says (-v); other loggers (tests, embedders) get them. */
 function debugShown(log: Logger): boolean {
   const run = log as Partial<RunLogger>;
-  return run.verbose === undefined ? true : run.verbose || run.logFile !== undefined;
+  return run.verbose ?? true;
 }
 
 interface ServingThread {

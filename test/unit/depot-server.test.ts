@@ -279,9 +279,9 @@ describe("limits and operations", () => {
     expect(find("DELETE /files/x ")).toMatch(/^depot: 127\.0\.0\.1 DELETE \/files\/x 405 /);
   });
 
-  test("with a run logger that shows no debug line (no -v, no log file), answered requests make no line at all; refusals still do", async () => {
+  test("with a run logger that is not verbose (the depot service: no -v, a log file), answered requests make no line at all; refusals still do", async () => {
     const lines: string[] = [];
-    const quietRun = { verbose: false, logFile: undefined, info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(`WARN ${m}`), debug: (m: string) => void lines.push(`DEBUG ${m}`) };
+    const quietRun = { verbose: false, logFile: "/var/log/k8s-ha-offline/depot.log", info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(`WARN ${m}`), debug: (m: string) => void lines.push(`DEBUG ${m}`) };
     const port = 5115;
     const d = await startDepotServer({ bundleDir: bundle, listen: { address: "127.0.0.1", port }, log: quietRun, threads: 2, tls });
     try {
