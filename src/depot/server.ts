@@ -21,8 +21,9 @@ export interface DepotServerOptions {
   listen: DepotEndpoint;
   log: Logger;
   /**
-   * The level of the access lines of answered requests: "debug" (default: made only when the logger is
-   * verbose, `serve -v`), "info", or "off" (no access line at all).
+   * The level of the access lines of answered requests: "debug" (default: made only when a debug line goes
+   * somewhere, -v or a log file; at most OK_LINES_PER_SECOND a second per serving thread), "info", or
+   * "off" (no access line at all).
    * Refused and failed requests (4xx at info, 5xx as warnings) are logged unless "off".
    */
   accessLog?: "info" | "debug" | "off";
@@ -107,10 +108,10 @@ function defaultThreads(): number {
 
 /**
  * Every request used to be an info line: 2.25 million in one load run, each through the journal (and,
- * from a serving thread, a message to this one). Answered requests are now debug lines, made only for a
- * verbose run logger (`serve -v`; any other logger is asked): the depot service writes a log file too
- * (--log-file), which must not grow by a line per request either. Refusals and errors keep their lines,
- * where an operator looks.
+ * from a serving thread, a message to this one). Answered requests are now debug lines: in the depot
+ * service's log file (--log-file; which node fetched what from which depot), not in the journal, made
+ * only when a debug line goes somewhere, and at most OK_LINES_PER_SECOND a second per serving thread
+ * (http/handler.ts). Refusals and errors keep their lines, where an operator looks.
  */
 function accessSinks(opts: DepotServerOptions): AccessSinks {
   const level = opts.accessLog ?? "debug";
@@ -121,10 +122,10 @@ function accessSinks(opts: DepotServerOptions): AccessSinks {
   return { ok: debugShown(log) ? (line) => log.debug(line) : undefined, failed };
 }
 
-/** Whether per-request lines are wanted: a run logger says (-v); other loggers (tests, embedders) get them. */
+/** Whether a debug line goes anywhere: a run logger says (verbose, or a log file); other loggers get them. */
 function debugShown(log: Logger): boolean {
   const run = log as Partial<RunLogger>;
-  return run.verbose ?? true;
+  return run.verbose === undefined ? true : run.verbose || run.logFile !== undefined;
 }
 
 interface ServingThread {

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
+import { lineBudget } from "../../src/depot/http/handler.ts";
 import { parseEndpoint } from "../../src/depot/endpoint.ts";
 import { UsageError } from "../../src/util/errors.ts";
 import { collectingLogger, sha256, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
@@ -279,9 +280,9 @@ describe("limits and operations", () => {
     expect(find("DELETE /files/x ")).toMatch(/^depot: 127\.0\.0\.1 DELETE \/files\/x 405 /);
   });
 
-  test("with a run logger that is not verbose (the depot service: no -v, a log file), answered requests make no line at all; refusals still do", async () => {
+  test("with a run logger that shows no debug line (no -v, no log file), answered requests make no line at all; refusals still do", async () => {
     const lines: string[] = [];
-    const quietRun = { verbose: false, logFile: "/var/log/k8s-ha-offline/depot.log", info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(`WARN ${m}`), debug: (m: string) => void lines.push(`DEBUG ${m}`) };
+    const quietRun = { verbose: false, logFile: undefined, info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(`WARN ${m}`), debug: (m: string) => void lines.push(`DEBUG ${m}`) };
     const port = 5115;
     const d = await startDepotServer({ bundleDir: bundle, listen: { address: "127.0.0.1", port }, log: quietRun, threads: 2, tls });
     try {
@@ -398,4 +399,20 @@ describe("requests a registry client should not send (issue 20: independent pull
   test("CONNECT: 405, the depot is no proxy", async () => {
     expect(await raw("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")).toMatch(/^HTTP\/1\.[01] 405 /);
   });
+});
+
+test("answered-request lines: at most N a second, the rest counted in one line when the second is over", () => {
+  let t = 1_000_000;
+  const said: string[] = [];
+  const admit = lineBudget(3, (l) => void said.push(l), () => t);
+  expect([admit(), admit(), admit(), admit(), admit()]).toEqual([true, true, true, false, false]);
+  t += 999;
+  expect(admit()).toBe(false);
+  expect(said).toEqual([]);
+  t += 1; // the next second: the count of the last one first, then a fresh budget
+  expect(admit()).toBe(true);
+  expect(said).toEqual(["depot: 3 more answered request(s) not logged one by one (over 3 lines a second)"]);
+  t += 5_000;
+  expect(admit()).toBe(true);
+  expect(said.length).toBe(1); // nothing was left out since
 });

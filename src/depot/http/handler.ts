@@ -18,6 +18,48 @@ export interface HandlerContext {
   signed?: SignedFiles;
   /** Where the access log lines go (none: no line is made). */
   access?: AccessSinks;
+  /** Lines of answered requests per second and serving thread, at most (default OK_LINES_PER_SECOND). */
+  okLinesPerSecond?: number;
+}
+
+/**
+ * A pull is a few hundred requests, each worth a line (which node fetched what from which depot); a load
+ * run is tens of thousands a second, and a line each cost the log more than it told. Above this many
+ * lines a second (per serving thread) the rest of that second is counted, not written, and one line says
+ * how many were left out.
+ */
+export const OK_LINES_PER_SECOND = 100;
+
+/** Admits up to `perSecond` lines in each second; says how many it refused once that second is over. */
+export function lineBudget(perSecond: number, report: (line: string) => void, now = () => Date.now()): () => boolean {
+  let windowStart = -Infinity;
+  let used = 0;
+  let refused = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (refused) report(`depot: ${refused} more answered request(s) not logged one by one (over ${perSecond} lines a second)`);
+    refused = 0;
+  };
+  return () => {
+    const t = now();
+    if (t - windowStart >= 1000) {
+      if (timer) clearTimeout(timer);
+      flush();
+      windowStart = t;
+      used = 0;
+    }
+    if (used < perSecond) {
+      used++;
+      return true;
+    }
+    // The count is written when the second is over, even if no request comes after it.
+    if (refused++ === 0) {
+      timer = setTimeout(flush, Math.max(0, windowStart + 1000 - t));
+      (timer as { unref?: () => void }).unref?.(); // never what keeps a stopping depot alive
+    }
+    return false;
+  };
 }
 
 /**
@@ -34,11 +76,13 @@ export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<u
   // Without access lines a request is routed and answered, nothing else: no clock, no client address,
   // and no promise for the answers made in memory (registry, signatures), which is most of a manifest GET.
   if (!ctx.access?.ok && !ctx.access?.failed) return (req) => route(req, ctx);
+  const { ok, failed } = ctx.access;
+  const admit = ok ? lineBudget(ctx.okLinesPerSecond ?? OK_LINES_PER_SECOND, ok) : undefined;
   return async (req, srv) => {
     const started = performance.now();
     const res = await route(req, ctx);
-    if (res.status >= 400) ctx.access?.failed?.(accessLine(req, res, started, srv.requestIP(req)?.address), res.status);
-    else ctx.access?.ok?.(accessLine(req, res, started, srv.requestIP(req)?.address));
+    if (res.status >= 400) failed?.(accessLine(req, res, started, srv.requestIP(req)?.address), res.status);
+    else if (ok && admit!()) ok(accessLine(req, res, started, srv.requestIP(req)?.address));
     return res;
   };
 }
