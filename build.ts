@@ -47,7 +47,7 @@ export async function compile(target: string, lockText?: string, outPath?: strin
   // The depot's serving threads run src/depot/http/serve-worker.ts: a second entrypoint, so the
   // compiled binary carries it (without it the depot serves on one thread).
   const entries = [join(root, "src/cli.ts"), join(root, "src/depot/http/serve-worker.ts")];
-  await run([bun, "build", "--compile", "--minify-syntax", `--target=${t.bunTarget}`, ...define, ...entries, "--outfile", outfile]);
+  await run([bun, "build", "--compile", "--minify-syntax", "--bytecode", "--format=esm", "--splitting", `--target=${t.bunTarget}`, ...define, ...entries, "--outfile", outfile]);
   return outfile;
 }
 

@@ -15,6 +15,7 @@ import { configPath, runInputs, type RunFlags } from "./run-inputs.ts";
 import { InstallError, UsageError } from "../util/errors.ts";
 import { reasonOn } from "../hosts/host.ts";
 import { isUnreachable } from "../hosts/ssh-connect.ts";
+import { setLogFile } from "./last-log.ts";
 import { embeddedLock } from "../depot/lock.ts";
 import { acquireClusterLock, acquireRunLock } from "./run-lock.ts";
 import { assertNewestState, collectState, replicateState } from "../cluster/state-replica.ts";
@@ -30,11 +31,8 @@ export interface ClusterSession {
   close(): Promise<void>;
 }
 
-let lastLog: string | undefined;
-/** The log of the command running in this process (main.ts prints it after a failure). */
-export const currentLogFile = () => lastLog;
-/** A new command line starts with no log (main.ts; several run in one test process). */
-export const forgetLogFile = () => void (lastLog = undefined);
+// The log of this process lives in last-log.ts (main.ts reads it without loading this module).
+export { currentLogFile, forgetLogFile } from "./last-log.ts";
 
 /** --keep-logs, else $K8S_HA_KEEP_LOGS, else 20. */
 export function keepLogs(flags: { keepLogs?: unknown }, env: NodeJS.ProcessEnv = process.env): number {
@@ -77,7 +75,7 @@ export function openSession(
   const logFile = flags.dryRun || noDefaultLog ? flags.logFile : (flags.logFile ?? defaultLogFile(config, command));
   const log = createLogger({ logFile, verbose: flags.verbose });
   if (noDefaultLog && !flags.dryRun) log.debug(`no log file: ${logsDir} is not writable by this user (give --log-file to keep one)`);
-  lastLog = logFile;
+  setLogFile(logFile);
   // Each run of a command leaves one default log; the newest `keep` of that command stay.
   if (logFile && !flags.logFile) pruneLogs(logsDir, command, keep);
   const credentials = new CredentialResolver({ replicatedKey: join(config.stateDir, REPLICATED_KEY) });

@@ -6,7 +6,7 @@ import { ConfigError } from "../config/errors.ts";
 import { closest } from "../config/suggest.ts";
 import { paint, useColor } from "./color.ts";
 import { invokedAs } from "./invoked.ts";
-import { currentLogFile, forgetLogFile } from "./context.ts";
+import { currentLogFile, forgetLogFile } from "./last-log.ts";
 import { COMMAND_RULES, EXIT_CODES, exitCodesText } from "./commands-meta.ts";
 
 // One rule for every command (src/cli/run-inputs.ts).
@@ -15,8 +15,22 @@ const BUNDLE_FLAG = "Bundle directory (default: bundle.dir from the config, else
 type Action = (...args: any[]) => Promise<number | void>;
 const lazy = (load: () => Promise<{ default: Action }>): Action => async (...args) => (await load()).default(...args);
 
-export function buildCli() {
+export function buildCli(argv?: readonly string[]) {
   const cli = cac("k8s-ha-offline");
+  // A command's options and examples cost start-up CPU (cac parses every option's name, ~100 of them,
+  // enough for the JIT to compile its helpers) and matter only when that command is named: its help,
+  // its run, the hint for a mistyped option. main() passes argv, so `--help` and `version` register
+  // the other commands bare; without argv (tests) and for `completion`, every command in full.
+  const detailed = (name: string) => !argv || argv.includes(name) || argv.includes("completion");
+  const command = (raw: string, description: string) => {
+    const c = cli.command(raw, description);
+    if (detailed(c.name)) return c;
+    const bare = Object.create(c) as typeof c;
+    bare.option = () => bare;
+    bare.example = () => bare;
+    bare.action = (fn) => (c.action(fn), bare);
+    return bare;
+  };
   cli
     .option("-c, --config <file>", "Cluster config file (without ./cluster.yaml: the copy every master keeps, /var/lib/k8s-ha-offline/cluster.yaml)", { default: "cluster.yaml" })
     .option("--dry-run", "Print what would be done (phases x hosts) and change nothing")
@@ -26,8 +40,7 @@ export function buildCli() {
     .option("-v, --verbose", "More detail on the terminal")
     .option("--insecure-skip-host-key-check", "Accept ssh.hostKeyPolicy: off together with a password (refused otherwise); see docs/ssh-host-keys.md");
 
-  cli
-    .command("init", "Write a commented cluster.yaml for the reference topology (3 masters + 1 worker) to edit")
+  command("init", "Write a commented cluster.yaml for the reference topology (3 masters + 1 worker) to edit")
     .option("-o, --output <file>", "Where to write it", { default: "cluster.yaml" })
     .option("--force", "Overwrite an existing file")
     .option("--runtime <name>", "containerd (default) or docker, the seed's own runtime (Kubernetes 1.22/1.23, dockershim)")
@@ -36,27 +49,25 @@ export function buildCli() {
     .example("  k8s-ha-offline init -o /root/prod.yaml")
     .action(lazy(() => import("./commands/init.ts")));
 
-  cli
-    .command("install", "Install the whole HA cluster from the bundle, resuming where a previous run stopped")
+  command("install", "Install the whole HA cluster from the bundle, resuming where a previous run stopped")
     .option("--bundle <dir>", BUNDLE_FLAG)
     .option("--only <phases>", "Run only these phases (comma-separated)")
     .option("--from <phase>", "Start at this phase")
     .option("--ignore-preflight-errors <names>", "Comma-separated preflight checks to downgrade to warnings (or 'all')")
     .option("--concurrency <n>", "Hosts worked on at once", { default: 16 })
+    .option("--timings <file>", "Write the run's timeline (each phase on each node: start, check, run, result) as JSON and print its table with the critical path")
     .example("  k8s-ha-offline install -c cluster.yaml --dry-run   # show the plan")
     .example("  k8s-ha-offline install -c cluster.yaml --yes")
     .example("  k8s-ha-offline install --only preflight,os,packages,runtime,etcd")
     .action(lazy(() => import("./commands/install.ts")));
 
-  cli
-    .command("preflight", "Check every node without changing anything (OS, resources, swap, ports, clocks, names)")
+  command("preflight", "Check every node without changing anything (OS, resources, swap, ports, clocks, names)")
     .option("--ignore-preflight-errors <names>", "Comma-separated checks to downgrade to warnings (or 'all')")
     .option("--output <format>", "table | json | yaml", { default: "table" })
     .example("  k8s-ha-offline preflight -c cluster.yaml")
     .action(lazy(() => import("./commands/preflight.ts")));
 
-  cli
-    .command("check-certs", "List every certificate on every control-plane and etcd node with its expiry")
+  command("check-certs", "List every certificate on every control-plane and etcd node with its expiry")
     .option("--warn-days <n>", "Warn when a certificate expires within N days", { default: 30 })
     .option("--output <format>", "table | json | yaml | prometheus (node_exporter textfile collector)", { default: "table" })
     .example("  k8s-ha-offline check-certs                 # exit 0 ok, 1 within --warn-days, 2 expired/broken, 3 could not check")
@@ -64,8 +75,7 @@ export function buildCli() {
     .example("  k8s-ha-offline check-certs --output json --warn-days 60")
     .action(lazy(() => import("./commands/check-certs.ts")));
 
-  cli
-    .command("renew-certs", "Back up, then renew the etcd and Kubernetes certificates node by node (never without quorum)")
+  command("renew-certs", "Back up, then renew the etcd and Kubernetes certificates node by node (never without quorum)")
     .option("--etcd", "Renew the etcd member and client certificates from the installer's etcd CA")
     .option("--kubernetes", "Renew the Kubernetes certificates (kubeadm certs renew all) on every master")
     .example("  k8s-ha-offline renew-certs --dry-run        # the steps, in order; nothing changed")
@@ -73,8 +83,7 @@ export function buildCli() {
     .example("  k8s-ha-offline renew-certs --etcd --yes")
     .action(lazy(() => import("./commands/renew-certs.ts")));
 
-  cli
-    .command("upgrade <action>", "plan | apply: move the cluster to the Kubernetes version of a new bundle (run the binary built with it)")
+  command("upgrade <action>", "plan | apply: move the cluster to the Kubernetes version of a new bundle (run the binary built with it)")
     .option("--bundle <dir>", "The new bundle's directory (required)")
     .option("--max-unavailable <n>", "Workers upgraded at once (drained together)", { default: 1 })
     .option("--cert-window-days <n>", "Refuse when a certificate expires within this many days", { default: 7 })
@@ -82,15 +91,13 @@ export function buildCli() {
     .example("  ./k8s-ha-offline-new upgrade apply --bundle ./bundle-debian12-1.23 --yes --max-unavailable 2")
     .action(lazy(() => import("./commands/upgrade.ts")));
 
-  cli
-    .command("status", "One table of the installed cluster: nodes, services, etcd health, VIP holder, depot, Kubernetes nodes")
+  command("status", "One table of the installed cluster: nodes, services, etcd health, VIP holder, depot, Kubernetes nodes")
     .option("--output <format>", "table | json | yaml", { default: "table" })
     .example("  k8s-ha-offline status                 # exit 0 healthy, 1 degraded (the table says what), 3 not installed")
     .example("  k8s-ha-offline status --output json")
     .action(lazy(() => import("./commands/status.ts")));
 
-  cli
-    .command("verify", "Drills against the installed cluster: --failover stops haproxy, then keepalived, on the VIP holder and measures the VIP move")
+  command("verify", "Drills against the installed cluster: --failover stops haproxy, then keepalived, on the VIP holder and measures the VIP move")
     .option("--failover", "Run the failover drill (stops and restarts services on the VIP holder; everything is started again at the end)")
     .option("--budget-haproxy <s>", "Seconds the VIP may take to move after haproxy stops (and to return)", { default: 10 })
     .option("--budget-keepalived <s>", "Seconds the VIP may take to move after keepalived stops (and to return)", { default: 4 })
@@ -99,14 +106,12 @@ export function buildCli() {
     .example("  k8s-ha-offline verify --failover --budget-haproxy 6 --budget-keepalived 3")
     .action(lazy(() => import("./commands/verify.ts")));
 
-  cli
-    .command("verify-bundle", "Check every payload file of the bundle against the lock embedded in this binary")
+  command("verify-bundle", "Check every payload file of the bundle against the lock embedded in this binary")
     .option("--bundle <dir>", BUNDLE_FLAG)
     .example("  k8s-ha-offline verify-bundle --bundle ./bundle-el7-k8s1.22")
     .action(lazy(() => import("./commands/verify-bundle.ts")));
 
-  cli
-    .command("serve", "Serve the bundle: OCI registry (/v2/), package repository (/repo/) and files (/files/)")
+  command("serve", "Serve the bundle: OCI registry (/v2/), package repository (/repo/) and files (/files/)")
     .option("--bundle <dir>", BUNDLE_FLAG)
     .option("--listen <addr:port>", "Address and port to listen on (default: depot.address, depot.port from the config)")
     .option("--tls-cert <file>", "Serve HTTPS only, with this certificate (PEM); needs --tls-key. Without both: plain HTTP, for local use only (nodes refuse it)")
@@ -115,20 +120,17 @@ export function buildCli() {
     .example("  k8s-ha-offline serve --bundle ./bundle-debian12 --listen 127.0.0.1:5000")
     .action(lazy(() => import("./commands/serve.ts")));
 
-  cli
-    .command("add-node <name>", "Add a node written into cluster.yaml: the install phases run, existing nodes report nothing to do")
+  command("add-node <name>", "Add a node written into cluster.yaml: the install phases run, existing nodes report nothing to do")
     .option("--role <role>", "worker | control-plane (checked against the config)")
     .option("--bundle <dir>", BUNDLE_FLAG)
     .example("  k8s-ha-offline add-node node2 --role worker     # after adding node2 under hosts: in cluster.yaml")
     .action(lazy(() => import("./commands/add-node.ts")));
 
-  cli
-    .command("remove-node <name>", "Drain and delete a node from the cluster and reset it (never an etcd member or master1)")
+  command("remove-node <name>", "Drain and delete a node from the cluster and reset it (never an etcd member or master1)")
     .example("  k8s-ha-offline remove-node node2 --yes")
     .action(lazy(() => import("./commands/remove-node.ts")));
 
-  cli
-    .command("backup", "Write one archive of the cluster (etcd snapshot, PKI with the CA keys, installer state, cluster.yaml); --verify checks one")
+  command("backup", "Write one archive of the cluster (etcd snapshot, PKI with the CA keys, installer state, cluster.yaml); --verify checks one")
     .option("-o, --output <file>", "Archive to write (default: ./k8s-ha-offline-backup-<cluster>-<time>.tar[.enc])")
     .option("--passphrase-env <name>", "Encrypt (or decrypt) with the passphrase in this environment variable (scrypt + AES-256-GCM)")
     .option("--verify <file>", "Check an archive: manifest hashes, the etcd snapshot, its CAs against the running cluster's (exit 0/1)")
@@ -141,14 +143,12 @@ export function buildCli() {
     .example("  k8s-ha-offline backup --schedule daily --keep 7")
     .action(lazy(() => import("./commands/backup.ts")));
 
-  cli
-    .command("restore <file>", "Disaster recovery onto the same nodes: check the archive, restore etcd on every member, put back lost PKI, start the control planes")
+  command("restore <file>", "Disaster recovery onto the same nodes: check the archive, restore etcd on every member, put back lost PKI, start the control planes")
     .option("--passphrase-env <name>", "The archive's passphrase is in this environment variable")
     .example("  k8s-ha-offline restore /root/prod.tar --yes")
     .action(lazy(() => import("./commands/restore.ts")));
 
-  cli
-    .command("reset", "Undo the install: services, units, configs, data, certificates, /etc/hosts block, repository source, VIP, binary and state")
+  command("reset", "Undo the install: services, units, configs, data, certificates, /etc/hosts block, repository source, VIP, binary and state")
     .option("--node <name>", "Reset only this node (drained and deleted from Kubernetes first; never one whose loss breaks etcd quorum)")
     .option("--purge-packages", "Also remove the packages the install added (as recorded on each node)")
     .example("  k8s-ha-offline reset --dry-run             # what would be removed, per node")
@@ -156,18 +156,15 @@ export function buildCli() {
     .example("  k8s-ha-offline reset --node node1 --yes")
     .action(lazy(() => import("./commands/reset.ts")));
 
-  cli
-    .command("phases", "List the install phases in order, with the hosts each applies to")
+  command("phases", "List the install phases in order, with the hosts each applies to")
     .option("--output <format>", "table | json | yaml", { default: "table" })
     .action(lazy(() => import("./commands/phases.ts")));
 
-  cli
-    .command("kubeconfig", "Print an admin kubeconfig for the API endpoint https://VIP:PORT (from /etc/kubernetes/admin.conf on master1)")
+  command("kubeconfig", "Print an admin kubeconfig for the API endpoint https://VIP:PORT (from /etc/kubernetes/admin.conf on master1)")
     .example("  k8s-ha-offline kubeconfig > admin.conf && chmod 600 admin.conf")
     .action(lazy(() => import("./commands/kubeconfig.ts")));
 
-  cli
-    .command("completion <shell>", "Print a completion script for bash or zsh")
+  command("completion <shell>", "Print a completion script for bash or zsh")
     .example("  k8s-ha-offline completion bash > /etc/bash_completion.d/k8s-ha-offline")
     .example("  k8s-ha-offline completion zsh > \"${fpath[1]}/_k8s-ha-offline\"")
     .action(async (shell: string) => {
@@ -181,7 +178,7 @@ export function buildCli() {
       return 0;
     });
 
-  cli.command("version", "Print the version and what is embedded (profile, lock)").action(lazy(() => import("./commands/version.ts")));
+  command("version", "Print the version and what is embedded (profile, lock)").action(lazy(() => import("./commands/version.ts")));
 
   cli.help((sections) => {
     // One version string everywhere (the same as `version` and --version).
@@ -231,7 +228,7 @@ function flagNames(cli: ReturnType<typeof buildCli>, command: string | undefined
 
 /** Runs a command line; returns the exit code. Every error becomes a message, never a stack trace. */
 export async function main(argv: string[]): Promise<number> {
-  const cli = buildCli();
+  const cli = buildCli(argv);
   const verbose = argv.includes("-v") || argv.includes("--verbose");
   const me = invokedAs();
   forgetLogFile();
@@ -240,9 +237,22 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`k8s-ha-offline ${VERSION}`);
       return 0;
     }
-    const first = argv.find((a) => !a.startsWith("-"));
-    cli.parse(["bun", "k8s-ha-offline", ...argv], { run: false });
-    if (cli.options.help) return 0;
+    // cac finds the command by parsing argv once per registered command (with that command's flags):
+    // 18 parses, enough calls for the JIT to compile cac's parser, which was most of --help's start-up
+    // CPU. Only a command whose name is in argv can match, so parse against those alone; the help is
+    // printed afterwards, against the whole table.
+    const all = cli.commands;
+    cli.commands = all.filter((c) => c.isDefaultCommand || [c.name, ...c.aliasNames].some((n) => argv.includes(n)));
+    cli.showHelpOnExit = false;
+    try {
+      cli.parse(["bun", "k8s-ha-offline", ...argv], { run: false });
+    } finally {
+      cli.commands = all;
+    }
+    if (cli.options.help) {
+      cli.outputHelp();
+      return 0;
+    }
     if (!cli.matchedCommand) {
       if (cli.args.length) {
         const near = closest(String(cli.args[0]), commandNames(cli));

@@ -34,7 +34,7 @@ export function shortDetail(text: string, width = DETAIL_WIDTH): string {
   return `${shown} … (+${parts.length - n} more)`;
 }
 
-export function hostLine(h: PhaseOutcome["hosts"][number]): string {
+export function hostLine(h: Pick<PhaseOutcome["hosts"][number], "host" | "status" | "detail" | "blame" | "ms">): string {
   // A "done" host's detail is what its check found before the work: shown as such, not as the result.
   // A failure's text is printed once, in full, by the error that follows the phase: here only where.
   const detail = !h.detail

@@ -114,16 +114,16 @@ export async function replicateState(opts: {
   const text = JSON.stringify(manifest, null, 2) + "\n";
   if (manifest !== mine) await source.writeFile(`${stateDir}/${MANIFEST}`, text, { mode: 0o600 });
   const result: ReplicateResult = { generation: manifest.generation, updated: [], current: [], skipped: [] };
-  for (const peer of opts.peers) {
+  // Every peer at once (the install replicates after each phase: one master after the other doubled the
+  // wait); the result lists them in the peers' order all the same.
+  type Outcome = { current: true } | { updated: number } | { skipped: string };
+  const one = async (peer: (typeof opts.peers)[number]): Promise<Outcome> => {
     try {
       const host = await peer.host();
       const theirs = await readManifest(host, stateDir);
       if (theirs && theirs.generation > manifest.generation)
         throw new InstallError(`it holds a newer state (generation ${theirs.generation}) than ${source.name} (generation ${manifest.generation}); not overwritten`);
-      if (theirs?.generation === manifest.generation && sameFiles(theirs.files, hashes)) {
-        result.current.push(peer.name);
-        continue;
-      }
+      if (theirs?.generation === manifest.generation && sameFiles(theirs.files, hashes)) return { current: true };
       const changed = files.filter((f) => theirs?.files[f.path] !== f.sha256);
       const gone = Object.keys(theirs?.files ?? {}).filter((p) => !(p in hashes) && !p.startsWith("/") && !p.split("/").includes(".."));
       const dirs = [...new Set(changed.map((f) => f.path.split("/").slice(0, -1)).filter((d) => d.length).map((d) => `${stateDir}/${d.join("/")}`))];
@@ -132,13 +132,21 @@ export async function replicateState(opts: {
       for (const f of changed) await host.writeFile(`${stateDir}/${f.path}`, f.data, { mode: 0o600 });
       if (gone.length) await host.exec(sh`rm -f -- ${gone.map((p) => `${stateDir}/${p}`)}`);
       await host.writeFile(`${stateDir}/${MANIFEST}`, text, { mode: 0o600 });
-      result.updated.push({ node: peer.name, files: changed.length });
+      return { updated: changed.length };
     } catch (err) {
-      const reason = reasonOn(peer.name, err);
-      result.skipped.push({ node: peer.name, reason });
-      opts.warn(`warning: the installer state was not copied to ${peer.name}: ${reason}`);
+      return { skipped: reasonOn(peer.name, err) };
     }
-  }
+  };
+  const outcomes = await Promise.all(opts.peers.map(one));
+  opts.peers.forEach((peer, i) => {
+    const o = outcomes[i]!;
+    if ("current" in o) result.current.push(peer.name);
+    else if ("updated" in o) result.updated.push({ node: peer.name, files: o.updated });
+    else {
+      result.skipped.push({ node: peer.name, reason: o.skipped });
+      opts.warn(`warning: the installer state was not copied to ${peer.name}: ${o.skipped}`);
+    }
+  });
   return result;
 }
 

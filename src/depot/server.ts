@@ -7,8 +7,8 @@ import { realpathSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { InstallError, UsageError } from "../util/errors.ts";
-import type { Logger } from "../util/log.ts";
-import { createHandler, internalError } from "./http/handler.ts";
+import type { Logger, RunLogger } from "../util/log.ts";
+import { createHandler, internalError, type AccessSinks } from "./http/handler.ts";
 import type { DepotTls, FromWorker, ToWorker } from "./http/serve-worker.ts";
 import { signRepositories } from "./http/signed-repo.ts";
 import { loadImageStore } from "./registry/store.ts";
@@ -20,7 +20,12 @@ export interface DepotServerOptions {
   /** Where to listen; address 0.0.0.0 for every interface. */
   listen: DepotEndpoint;
   log: Logger;
-  /** Where access log lines go; "info" (default) shows them on the terminal. */
+  /**
+   * The level of the access lines of answered requests: "debug" (default: made only when a debug line goes
+   * somewhere, -v or a log file; at most OK_LINES_PER_SECOND a second per serving thread), "info", or
+   * "off" (no access line at all).
+   * Refused and failed requests (4xx at info, 5xx as warnings) are logged unless "off".
+   */
   accessLog?: "info" | "debug" | "off";
   /** Serving threads sharing the port; default one per core, at most 4. */
   threads?: number;
@@ -43,7 +48,7 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
   const { address: hostname, port } = opts.listen;
   const bundleRoot = realBundleDir(opts.bundleDir);
   const store = await loadImageStore(join(bundleRoot, "images"), opts.log);
-  const access = accessSink(opts);
+  const access = accessSinks(opts);
   const threads = Math.max(1, Math.floor(opts.threads ?? defaultThreads()));
   const signed = opts.repoKey === undefined ? undefined : await signRepositories(bundleRoot, opts.repoKey).catch((e) => Promise.reject(new InstallError(`depot: ${(e as Error).message}`)));
   const tls = opts.tls;
@@ -71,7 +76,7 @@ export async function startDepotServer(opts: DepotServerOptions): Promise<DepotS
   } catch (e) {
     throw listenError(e, opts.listen);
   }
-  const workers = await startWorkers(threads - 1, { type: "start", store, bundleRoot, hostname, port, accessLog: !!access, tls, signed }, opts.log, access);
+  const workers = await startWorkers(threads - 1, { type: "start", store, bundleRoot, hostname, port, accessLog: { ok: !!access.ok, failed: !!access.failed }, tls, signed }, opts.log, access);
   let stopping: Promise<void> | undefined;
   const url = `${tls ? "https" : "http"}://${endpointHostPort({ address: hostname, port: main.port ?? port })}`;
   const threadCount = 1 + workers.length;
@@ -101,10 +106,26 @@ function defaultThreads(): number {
   return Math.min(availableParallelism(), 4);
 }
 
-function accessSink(opts: DepotServerOptions): ((line: string) => void) | undefined {
-  const level = opts.accessLog ?? "info";
-  if (level === "off") return undefined;
-  return level === "info" ? (line) => opts.log.info(line) : (line) => opts.log.debug(line);
+/**
+ * Every request used to be an info line: 2.25 million in one load run, each through the journal (and,
+ * from a serving thread, a message to this one). Answered requests are now debug lines: in the depot
+ * service's log file (--log-file; which node fetched what from which depot), not in the journal, made
+ * only when a debug line goes somewhere, and at most OK_LINES_PER_SECOND a second per serving thread
+ * (http/handler.ts). Refusals and errors keep their lines, where an operator looks.
+ */
+function accessSinks(opts: DepotServerOptions): AccessSinks {
+  const level = opts.accessLog ?? "debug";
+  if (level === "off") return {};
+  const { log } = opts;
+  const failed = (line: string, status: number) => (status >= 500 ? log.warn(line) : log.info(line));
+  if (level === "info") return { ok: (line) => log.info(line), failed };
+  return { ok: debugShown(log) ? (line) => log.debug(line) : undefined, failed };
+}
+
+/** Whether a debug line goes anywhere: a run logger says (verbose, or a log file); other loggers get them. */
+function debugShown(log: Logger): boolean {
+  const run = log as Partial<RunLogger>;
+  return run.verbose === undefined ? true : run.verbose || run.logFile !== undefined;
 }
 
 interface ServingThread {
@@ -114,12 +135,12 @@ interface ServingThread {
 }
 
 /** Start `count` serving threads. A thread that cannot start (e.g. a binary built without the worker entrypoint) is skipped: fewer threads still serve everything. */
-async function startWorkers(count: number, start: ToWorker, log: Logger, access?: (line: string) => void): Promise<ServingThread[]> {
+async function startWorkers(count: number, start: ToWorker, log: Logger, access: AccessSinks): Promise<ServingThread[]> {
   const started = await Promise.all(Array.from({ length: count }, () => startWorker(start, log, access)));
   return started.filter((t): t is ServingThread => t !== undefined);
 }
 
-async function startWorker(start: ToWorker, log: Logger, access?: (line: string) => void): Promise<ServingThread | undefined> {
+async function startWorker(start: ToWorker, log: Logger, access: AccessSinks): Promise<ServingThread | undefined> {
   let worker: Worker;
   try {
     worker = new Worker(WORKER_ENTRY);
@@ -136,7 +157,8 @@ async function startWorker(start: ToWorker, log: Logger, access?: (line: string)
         running = true;
         resolve(undefined);
       } else if (m.type === "failed") resolve(m.message);
-      else if (m.type === "log") access?.(m.line);
+      else if (m.type === "log") access.ok?.(m.line);
+      else if (m.type === "failed-request") access.failed?.(m.line, m.status);
       else if (m.type === "warn") log.warn(m.line);
     };
     worker.onerror = (ev) => {

@@ -7,7 +7,7 @@ import { render } from "../templates/render.ts";
 import flannelTemplate from "../../assets/cni/flannel.yaml" with { type: "text" };
 import calicoTemplate from "../../assets/cni/calico.yaml" with { type: "text" };
 import { kubectl, nodeRows } from "../cluster/kubectl.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { KUBECTL_POLL_MS, waitFor } from "../cluster/wait.ts";
 import { calicoImages, flannelImages } from "./util/images.ts";
 import { requireLock } from "./util/depot-files.ts";
 import { calicoIn } from "../profiles/calico.ts";
@@ -65,6 +65,6 @@ export const cni: Phase = {
     await kubectl(ctx, sh`apply -f ${pending}`);
     await ctx.local.exec(sh`mv -f ${pending} ${cniApplied(ctx)}`);
     // Nodes left out of this run (down when it started) are not waited for.
-    await waitFor("every node Ready", async () => (await nodeRows(ctx)).every((n) => n.ready || ctx.down?.has(n.name)), 180_000, 2000);
+    await waitFor("every node Ready", async () => (await nodeRows(ctx)).every((n) => n.ready || ctx.down?.has(n.name)), 180_000, KUBECTL_POLL_MS);
   },
 };

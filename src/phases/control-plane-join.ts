@@ -5,7 +5,7 @@
 import { controlPlanes } from "../config/types.ts";
 import type { Phase } from "./phase.ts";
 import { ADMIN_CONF, apiserverUrl, vipUrl } from "../cluster/endpoints.ts";
-import { readyAt, waitFor } from "../cluster/wait.ts";
+import { POLL_MS, readyAt, waitFor } from "../cluster/wait.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { JOIN_CONFIG, LEFT_BEHIND, joinNode } from "./util/kubeadm-join.ts";
 import { sh } from "../util/sh.ts";
@@ -28,7 +28,7 @@ export const controlPlaneJoin: Phase = {
       await host.exec(sh`rm -f ${JOIN_CONFIG}`);
       if (!(await readyAt(host, apiserverUrl(node)))) await host.exec(sh`systemctl restart kubelet.service`);
     }
-    await waitFor(`the apiserver of ${node.name}`, () => readyAt(host, apiserverUrl(node)), 240_000, 2000);
-    await waitFor(`the VIP through haproxy`, () => readyAt(host, vipUrl(ctx)), 60_000, 1000);
+    await waitFor(`the apiserver of ${node.name}`, () => readyAt(host, apiserverUrl(node)), 240_000, POLL_MS);
+    await waitFor(`the VIP through haproxy`, () => readyAt(host, vipUrl(ctx)), 60_000, POLL_MS);
   },
 };

@@ -51,10 +51,12 @@ export const etcdPki: Phase = {
       if (!dirs.has(key)) dirs.set(key, new Set());
       dirs.get(key)!.add(dirname(f.path));
     }
-    for (const [node, ds] of dirs) {
-      const host = node ? await hostFor(ctx, node) : ctx.local;
-      await host.exec(sh`mkdir -p ${[...ds]} && chmod 700 ${`${ctx.stateDir}/pki`} 2>/dev/null; true`);
-    }
+    await Promise.all(
+      [...dirs].map(async ([node, ds]) => {
+        const host = node ? await hostFor(ctx, node) : ctx.local;
+        await host.exec(sh`mkdir -p ${[...ds]} && chmod 700 ${`${ctx.stateDir}/pki`} 2>/dev/null; true`);
+      }),
+    );
     await Promise.all(
       files.map(async (f) => {
         const host = f.state ? ctx.local : await hostFor(ctx, f.node);

@@ -6,7 +6,7 @@
 import { firstMaster } from "../config/types.ts";
 import type { Phase } from "./phase.ts";
 import { ADMIN_CONF, vipUrl } from "../cluster/endpoints.ts";
-import { readyAt, waitFor } from "../cluster/wait.ts";
+import { POLL_MS, readyAt, waitFor } from "../cluster/wait.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { newJoinState } from "./util/join-secrets.ts";
 import { kubeadm, withInitConfig } from "./util/kubeadm.ts";
@@ -44,6 +44,6 @@ export const kubeadmInit: Phase = {
     } else {
       await ctx.local.exec(sh`systemctl restart kubelet.service`);
     }
-    await waitFor(`the apiserver through haproxy at ${vipUrl(ctx)}/readyz`, () => readyAt(ctx.local, vipUrl(ctx)), 240_000, 2000);
+    await waitFor(`the apiserver through haproxy at ${vipUrl(ctx)}/readyz`, () => readyAt(ctx.local, vipUrl(ctx)), 240_000, POLL_MS);
   },
 };

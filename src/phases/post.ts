@@ -5,7 +5,7 @@ import { controlPlanes } from "../config/types.ts";
 import type { Phase, PhaseContext } from "./phase.ts";
 import { ADMIN_CONF } from "../cluster/endpoints.ts";
 import { nodeRows, systemPods, type NodeRow, type PodRow } from "../cluster/kubectl.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { KUBECTL_POLL_MS, waitFor } from "../cluster/wait.ts";
 import { readText } from "./util/node.ts";
 import { initConfigPath, initConfigWithSecrets, scrubInitConfig } from "./util/kubeadm.ts";
 import { NOTHING, todo } from "./steps.ts";
@@ -63,7 +63,7 @@ export const post: Phase = {
         }
       }
     try {
-      await waitFor("every node of the config Ready and every system pod Running", () => clusterUp(ctx), 180_000, 2000);
+      await waitFor("every node of the config Ready and every system pod Running", () => clusterUp(ctx), 180_000, KUBECTL_POLL_MS);
     } finally {
       const table = clusterTable(await nodeRows(ctx), await systemPods(ctx));
       if (ctx.report) ctx.report(table);

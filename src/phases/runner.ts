@@ -17,6 +17,10 @@ export interface HostOutcome {
    * reach master2 failed because of master2 (its handshake, its command), and says so.
    */
   blame?: string;
+  /** When the check began (epoch ms), for the timeline (src/cli/timeline.ts). */
+  start: number;
+  /** How long the check took; ms - checkMs is the run. */
+  checkMs: number;
   ms: number;
 }
 
@@ -24,6 +28,8 @@ export interface PhaseOutcome {
   name: string;
   title: string;
   hosts: HostOutcome[];
+  /** When the phase began (epoch ms). */
+  start: number;
   ms: number;
 }
 
@@ -77,21 +83,25 @@ function localTarget(nodes: HostSpec[], ctx: PhaseContext): HostSpec[] {
 }
 
 async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, progress: PhaseProgress): Promise<HostOutcome> {
-  if (ctx.down?.has(node.name)) return { host: node.name, status: "skipped", detail: LEFT_OUT, ms: 0 };
+  if (ctx.down?.has(node.name)) return { host: node.name, status: "skipped", detail: LEFT_OUT, start: Date.now(), checkMs: 0, ms: 0 };
   const started = performance.now();
+  const start = Date.now();
   const elapsed = () => Math.round(performance.now() - started);
+  let checkMs: number | undefined;
+  const timed = (o: Pick<HostOutcome, "status" | "detail" | "blame">): HostOutcome => ({ host: node.name, ...o, start, checkMs: checkMs ?? elapsed(), ms: elapsed() });
   progress.hostStarted(phase.name, node.name);
   try {
     const check: CheckResult = await phase.check(ctx, node);
-    if ("skip" in check) return { host: node.name, status: "skipped", detail: check.skip, ms: elapsed() };
-    if (!check.todo) return { host: node.name, status: "nothing to do", ms: elapsed() };
+    checkMs = elapsed();
+    if ("skip" in check) return timed({ status: "skipped", detail: check.skip });
+    if (!check.todo) return timed({ status: "nothing to do" });
     ctx.log.debug(`[${phase.name}] ${node.name}: ${check.why}`);
     await phase.run(ctx, node);
-    return { host: node.name, status: "done", detail: check.why, ms: elapsed() };
+    return timed({ status: "done", detail: check.why });
   } catch (err) {
     // The outcome is shown under the node's name; a host error of another node names that node.
     const other = err instanceof HostError && err.host !== node.name && ctx.config.hosts.some((h) => h.name === err.host) ? err.host : undefined;
-    return { host: node.name, status: "failed", detail: other ? reasonOn(other, err) : reasonOn(node.name, err), ...(other ? { blame: other } : {}), ms: elapsed() };
+    return timed({ status: "failed", detail: other ? reasonOn(other, err) : reasonOn(node.name, err), ...(other ? { blame: other } : {}) });
   } finally {
     progress.hostFinished(phase.name, node.name);
   }
@@ -99,6 +109,7 @@ async function checkAndRun(phase: Phase, ctx: PhaseContext, node: HostSpec, prog
 
 export async function runPhase(phase: Phase, outer: PhaseContext, opts: RunOptions, progress: PhaseProgress): Promise<PhaseOutcome> {
   const started = performance.now();
+  const start = Date.now();
   // What the phase reports for after its result line (src/phases/phase.ts report).
   const reports: string[] = [];
   const ctx: PhaseContext = { ...outer, report: (text) => void reports.push(text) };
@@ -119,9 +130,9 @@ export async function runPhase(phase: Phase, outer: PhaseContext, opts: RunOptio
       hosts.push(r);
       if (r.status === "failed") break;
     }
-    for (const n of targets.slice(hosts.length)) hosts.push({ host: n.name, status: "not reached", ms: 0 });
+    for (const n of targets.slice(hosts.length)) hosts.push({ host: n.name, status: "not reached", start: Date.now(), checkMs: 0, ms: 0 });
   }
-  const outcome = { name: phase.name, title: phase.title, hosts, ms: Math.round(performance.now() - started) };
+  const outcome = { name: phase.name, title: phase.title, hosts, start, ms: Math.round(performance.now() - started) };
   progress.phaseFinished(outcome);
   for (const text of reports) ctx.log.info(text);
   return outcome;

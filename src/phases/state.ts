@@ -22,8 +22,15 @@ export async function readState(ctx: Pick<PhaseContext, "stateDir" | "local" | "
   }
 }
 
+/**
+ * A phase that did nothing anywhere (a re-run) keeps its record: it says when the work was finished,
+ * and an unchanged state.json is neither rewritten nor replicated to the other masters (which, for
+ * every phase of a re-run, cost a new state generation and two uploads per master).
+ */
 export async function recordPhaseDone(ctx: PhaseContext, o: PhaseOutcome): Promise<void> {
   const state = await readState(ctx);
+  const idle = o.hosts.every((h) => h.status === "nothing to do" || h.status === "skipped");
+  if (idle && state.phases[o.name]) return;
   state.phases[o.name] = {
     finishedAt: new Date().toISOString(),
     ms: o.ms,

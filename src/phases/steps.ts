@@ -1,5 +1,7 @@
 // A phase made of small steps, each with its own check: the phase has work when any step has,
-// and a re-run executes only the steps whose check says so.
+// and a re-run executes only the steps whose check says so. The runner calls run right after check
+// on the same node (src/phases/runner.ts): run uses the results of that check instead of asking
+// every step again (a second round of SSH commands per node and phase).
 import type { HostSpec } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import type { CheckResult, Phase, PhaseContext } from "./phase.ts";
@@ -15,11 +17,25 @@ export const todo = (why: string): CheckResult => ({ todo: true, why });
 export const skip = (why: string): CheckResult => ({ skip: why });
 
 export function stepsPhase(def: Pick<Phase, "name" | "title" | "hosts"> & { mode?: Phase["mode"]; steps: Step[] }): Phase {
-  const checkAll = async (ctx: PhaseContext, node: HostSpec) => {
+  type Checked = { host: Host; results: [Step, CheckResult][] };
+  const checkAll = async (ctx: PhaseContext, node: HostSpec): Promise<Checked> => {
     const host = await ctx.host(node);
     const results: [Step, CheckResult][] = [];
     for (const s of def.steps) results.push([s, await s.check(host, ctx, node)]);
     return { host, results };
+  };
+  // The check's results, per phase context (the runner gives each phase run a context of its own, so
+  // nothing outlives it) and node; run takes them once: a later run checks afresh.
+  const checked = new WeakMap<PhaseContext, Map<string, Checked>>();
+  const keep = (ctx: PhaseContext, node: HostSpec, c: Checked) => {
+    let m = checked.get(ctx);
+    if (!m) checked.set(ctx, (m = new Map()));
+    m.set(node.name, c);
+  };
+  const take = (ctx: PhaseContext, node: HostSpec): Checked | undefined => {
+    const c = checked.get(ctx)?.get(node.name);
+    checked.get(ctx)?.delete(node.name);
+    return c;
   };
   return {
     name: def.name,
@@ -27,7 +43,9 @@ export function stepsPhase(def: Pick<Phase, "name" | "title" | "hosts"> & { mode
     hosts: def.hosts,
     mode: def.mode ?? "parallel",
     async check(ctx, node) {
-      const { results } = await checkAll(ctx, node);
+      const c = await checkAll(ctx, node);
+      keep(ctx, node, c);
+      const { results } = c;
       const pending = results.filter(([, r]) => "todo" in r && r.todo);
       if (pending.length) return todo(pending.map(([s, r]) => `${s.name}: ${(r as { why: string }).why}`).join("; "));
       const skipped = results.filter(([, r]) => "skip" in r);
@@ -35,7 +53,7 @@ export function stepsPhase(def: Pick<Phase, "name" | "title" | "hosts"> & { mode
       return NOTHING;
     },
     async run(ctx, node) {
-      const { host, results } = await checkAll(ctx, node);
+      const { host, results } = take(ctx, node) ?? (await checkAll(ctx, node));
       for (const [s, r] of results) {
         if ("skip" in r) ctx.log.info(`    ${node.name}: ${def.name}/${s.name} skipped: ${r.skip}`);
         else if (r.todo) {

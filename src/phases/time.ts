@@ -8,7 +8,7 @@ import { render } from "../templates/render.ts";
 import chronyTemplate from "../../assets/chrony/chrony.conf" with { type: "text" };
 import { installUnitFile, ensureService, unitState } from "../cluster/systemd.ts";
 import { CHRONY_ORIGINAL_SUFFIX } from "../cluster/chrony-original.ts";
-import { waitFor } from "../cluster/wait.ts";
+import { POLL_MS, waitFor } from "../cluster/wait.ts";
 import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
 import { readText, inContainer } from "./util/node.ts";
 import { findProfile } from "../profiles/index.ts";
@@ -93,7 +93,7 @@ const chrony: Step = {
       changed = (await installUnitFile(host, dropIn(l), CONTAINER_DROPIN)) || changed;
     }
     await ensureService(host, l.unit, changed ? "restart" : "start");
-    await waitFor(`chrony on ${node.name} to synchronise`, () => synced(host, ctx, node), 90_000, 2000);
+    await waitFor(`chrony on ${node.name} to synchronise`, () => synced(host, ctx, node), 90_000, POLL_MS);
   },
 };
 

@@ -5,7 +5,6 @@
 // tree, and `version` can say what each profile holds.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { findProfile, isProfileName, PROFILE_NAMES, type ProfileName } from "./index.ts";
 import type { ManifestTexts, OsProfile, PackageFormat } from "./profile.ts";
 
@@ -108,8 +107,16 @@ export class ManifestError extends Error {
   }
 }
 
+// Bun's native YAML parser: `version` and every command that checks nodes against the manifests parse
+// all three profiles' (about 60 ms with the yaml package, under 1 ms natively). These are plain data
+// files of ours; the config, whose errors point at lines and keep comments, still goes through yaml.
 function parseYaml(text: string, path: string): Record<string, unknown> {
-  const doc = parse(text) as unknown;
+  let doc: unknown;
+  try {
+    doc = Bun.YAML.parse(text);
+  } catch (e) {
+    throw new ManifestError(`${path}: not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
+  }
   if (typeof doc !== "object" || doc === null) throw new ManifestError(`${path}: not a YAML mapping`);
   return doc as Record<string, unknown>;
 }

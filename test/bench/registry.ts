@@ -134,6 +134,9 @@ interface Sample {
   mbps: number;
   bytes: number;
   cpuTicks: number;
+  /** wrk only: 99th percentile latency of a request (--latency), and requests per second. */
+  p99Ms?: number;
+  rps?: number;
 }
 
 /** `clients` curl processes, each fetching `url` `perClient` times: MB/s over the wall time, and the server's CPU. */
@@ -165,18 +168,25 @@ async function measureCurl(url: string, serverPids: number[], clients: number, p
 const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
 
 /** wrk with `clients` keep-alive connections for WRK_SECONDS: MB/s of every byte read (wrk's Transfer/sec), and the server's CPU. */
-async function measureWrk(url: string, serverPids: number[], clients: number): Promise<Sample> {
+async function measureWrk(url: string, serverPids: number[], clients: number, headers: string[] = []): Promise<Sample> {
   const cpuBefore = cpuTicks(serverPids);
   // Two wrk threads: one per core of the machine (wrk needs connections >= threads).
-  const out = await run(["wrk", "-t", String(Math.min(2, clients)), "-c", String(clients), "-d", `${WRK_SECONDS}s`, "--timeout", "30s", url], CLIENT_ENV);
+  const out = await run(["wrk", "-t", String(Math.min(2, clients)), "-c", String(clients), "-d", `${WRK_SECONDS}s`, "--timeout", "30s", "--latency", ...headers.flatMap((h) => ["-H", h]), url], CLIENT_ENV);
   const cpu = cpuTicks(serverPids) - cpuBefore;
   if (/Non-2xx|Socket errors/.test(out)) throw new Error(`wrk saw errors against ${url}:\n${out}`);
   const read = /requests in ([\d.]+)(ms|s|m), ([\d.]+)([KMGT]?B) read/.exec(out);
   if (!read) throw new Error(`cannot read wrk's summary:\n${out}`);
   const seconds = Number(read[1]) * ({ ms: 0.001, s: 1, m: 60 } as Record<string, number>)[read[2]!]!;
   const bytes = Number(read[3]) * UNITS[read[4]!]!;
-  return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu };
+  const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(out);
+  const p99Ms = p99 ? Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[p99[2]!]! : undefined;
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu, p99Ms, rps };
 }
+
+/** What every client sends for a manifest: the media types a containerd asks for. */
+const MANIFEST_ACCEPT =
+  "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 const SERVER_NAMES = ["depot", "docker-registry", "nginx"] as const;
 type ServerName = (typeof SERVER_NAMES)[number];
@@ -186,6 +196,8 @@ interface Row {
   clients: number;
   /** best MB/s of the rounds */
   mbps: Record<ServerName, number>;
+  /** wrk: best (lowest) 99th percentile latency of the rounds, ms */
+  p99Ms?: Record<ServerName, number>;
   /** server CPU seconds per GB served, over all rounds: independent of what else runs on the machine */
   cpuPerGB: Record<ServerName, number>;
 }
@@ -304,6 +316,7 @@ http {
         tool,
         clients,
         mbps: Object.fromEntries(names.map((n) => [n, Math.max(...s[n].map((x) => x.mbps))])) as Row["mbps"],
+        ...(tool === "wrk" ? { p99Ms: Object.fromEntries(names.map((n) => [n, Math.min(...s[n].map((x) => x.p99Ms ?? Infinity))])) as Row["mbps"] } : {}),
         cpuPerGB: Object.fromEntries(
           names.map((n) => [n, s[n].reduce((a, x) => a + x.cpuTicks, 0) / 100 / (s[n].reduce((a, x) => a + x.bytes, 0) / 1e9)]),
         ) as Row["cpuPerGB"],
@@ -312,11 +325,45 @@ http {
       rows.push(row);
     }
   }
+  // Manifest GETs (small, many): requests per second with wrk, the depot against docker-registry's manifest
+  // by digest and nginx serving the same bytes as a static file.
+  const manifests: ManifestRow[] = [];
+  if (WRK) {
+    await run(["curl", "-s", "--fail", "--cacert", CA, "-H", MANIFEST_ACCEPT, "-o", join(www, "manifest"), `https://127.0.0.1:${PORTS.depot}/v2/bench/manifests/${img!.digest}`]);
+    const manifestUrls: Record<ServerName, string> = {
+      depot: `https://127.0.0.1:${PORTS.depot}/v2/bench/manifests/${img!.digest}`,
+      "docker-registry": `https://127.0.0.1:${PORTS.registry}/v2/bench/manifests/${img!.digest}`,
+      nginx: `https://127.0.0.1:${PORTS.nginx}/manifest`,
+    };
+    for (const clients of CONCURRENCY) {
+      const s = Object.fromEntries(names.map((n) => [n, [] as Sample[]])) as Record<ServerName, Sample[]>;
+      for (let round = 0; round < ROUNDS; round++)
+        for (let i = 0; i < names.length; i++) {
+          const name = names[(i + round) % names.length]!;
+          s[name].push(await measureWrk(manifestUrls[name], servers[name].pids, clients, [MANIFEST_ACCEPT]));
+        }
+      const row: ManifestRow = {
+        clients,
+        rps: Object.fromEntries(names.map((n) => [n, Math.max(...s[n].map((x) => x.rps ?? 0))])) as Record<ServerName, number>,
+        p99Ms: Object.fromEntries(names.map((n) => [n, Math.min(...s[n].map((x) => x.p99Ms ?? Infinity))])) as Record<ServerName, number>,
+      };
+      console.log(`manifests, ${clients} clients: ${names.map((n) => `${n} ${row.rps[n].toFixed(0)} req/s (p99 ${row.p99Ms[n].toFixed(2)} ms)`).join(", ")}`);
+      manifests.push(row);
+    }
+  }
   const peakRss = Object.fromEntries(names.map((n) => [n, peakRssMiB(servers[n].pids)])) as Record<ServerName, number>;
-  report(rows, blob.size, ciphers, peakRss);
+  report(rows, manifests, blob.size, ciphers, peakRss);
 }
 
-function report(rows: Row[], size: number, ciphers: Record<ServerName, string>, peakRss: Record<ServerName, number>) {
+interface ManifestRow {
+  clients: number;
+  /** best requests per second of the rounds */
+  rps: Record<ServerName, number>;
+  /** best (lowest) 99th percentile latency, ms */
+  p99Ms: Record<ServerName, number>;
+}
+
+function report(rows: Row[], manifests: ManifestRow[], size: number, ciphers: Record<ServerName, string>, peakRss: Record<ServerName, number>) {
   const dir = join(ROOT, "test", "bench", "results");
   mkdirSync(dir, { recursive: true });
   const versions = {
@@ -327,9 +374,10 @@ function report(rows: Row[], size: number, ciphers: Record<ServerName, string>, 
   };
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? "?", loadavg: loadavg() };
   const results = rows.map((r) => ({ ...r, depotVsRegistry: r.mbps.depot / r.mbps["docker-registry"], depotVsNginx: r.mbps.depot / r.mbps.nginx }));
+  const manifestResults = manifests.map((m) => ({ ...m, depotVsRegistry: m.rps.depot / m.rps["docker-registry"], depotVsNginx: m.rps.depot / m.rps.nginx }));
   writeFileSync(
     join(dir, "registry.json"),
-    JSON.stringify({ date: new Date().toISOString(), tls: ciphers, peakRssMiB: peakRss, blobBytes: size, rounds: ROUNDS, wrkSeconds: WRK ? WRK_SECONDS : 0, machine, versions, results }, null, 2) + "\n",
+    JSON.stringify({ date: new Date().toISOString(), tls: ciphers, peakRssMiB: peakRss, blobBytes: size, rounds: ROUNDS, wrkSeconds: WRK ? WRK_SECONDS : 0, machine, versions, results, manifests: manifestResults }, null, 2) + "\n",
   );
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
   const md = [
@@ -351,6 +399,26 @@ function report(rows: Row[], size: number, ciphers: Record<ServerName, string>, 
         `| ${r.tool} | ${r.clients} | ${r.mbps.depot.toFixed(0)} | ${r.mbps["docker-registry"].toFixed(0)} | ${r.mbps.nginx.toFixed(0)} | ${pct(r.depotVsRegistry)} | ${pct(r.depotVsNginx)} |`,
     ),
     "",
+    ...(results.some((r) => r.p99Ms)
+      ? [
+          "99th percentile latency of one blob request with wrk (ms, best round; lower is better):",
+          "",
+          "| clients | depot | docker-registry | nginx | depot / docker-registry |",
+          "| ---: | ---: | ---: | ---: | ---: |",
+          ...results.filter((r) => r.p99Ms).map((r) => `| ${r.clients} | ${r.p99Ms!.depot.toFixed(1)} | ${r.p99Ms!["docker-registry"].toFixed(1)} | ${r.p99Ms!.nginx.toFixed(1)} | ${(r.p99Ms!.depot / r.p99Ms!["docker-registry"]).toFixed(2)} |`),
+          "",
+        ]
+      : []),
+    ...(manifestResults.length
+      ? [
+          "Manifest GETs with wrk (the depot's manifest, docker-registry's by digest, nginx the same bytes as a static file): requests per second, best round, and p99 ms:",
+          "",
+          "| clients | depot req/s | docker-registry req/s | nginx req/s | depot / docker-registry | depot / nginx | p99 ms depot / docker-registry / nginx |",
+          "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+          ...manifestResults.map((m) => `| ${m.clients} | ${m.rps.depot.toFixed(0)} | ${m.rps["docker-registry"].toFixed(0)} | ${m.rps.nginx.toFixed(0)} | ${pct(m.depotVsRegistry)} | ${pct(m.depotVsNginx)} | ${m.p99Ms.depot.toFixed(2)} / ${m.p99Ms["docker-registry"].toFixed(2)} / ${m.p99Ms.nginx.toFixed(2)} |`),
+          "",
+        ]
+      : []),
     "Server CPU seconds per GB served (all rounds; lower is better, and unlike MB/s it does not depend on what else the machine runs):",
     "",
     "| client | clients | depot | docker-registry | nginx |",

@@ -82,7 +82,7 @@ if (mode === "retag") {
   for (const d of other.digests) pause.digests.add(d);
   console.error(`impostor: ${pause.name} answers ${other.name}'s manifest`);
 }
-const handler = createHandler({ store, bundleRoot: root, access: (l) => console.error(l) });
+const handler = createHandler({ store, bundleRoot: root, access: { ok: (l) => console.error(l), failed: (l) => console.error(l) } });
 // The index a node asks for first: the tampered one signed with another key, or the cluster's own replayed.
 const inRelease = mode === "tampered" ? readFileSync(join(root, "repo/debian12/InRelease")) : inReleaseFile ? readFileSync(inReleaseFile) : undefined;
 const server = Bun.serve({

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startDepotServer, type DepotServer } from "../../src/depot/server.ts";
+import { lineBudget } from "../../src/depot/http/handler.ts";
 import { parseEndpoint } from "../../src/depot/endpoint.ts";
 import { UsageError } from "../../src/util/errors.ts";
 import { collectingLogger, sha256, writeFixtureBundle, type BuiltImage } from "./support/oci-fixture.ts";
@@ -267,13 +268,33 @@ describe("limits and operations", () => {
     expect(String(bigHeader)).toMatch(/^(400|431)$|exited 5[56]$/);
   });
 
-  test("access log lines carry method, path, status, bytes and duration", async () => {
+  test("access log lines carry method, path, status, bytes and duration: answered requests at debug, refusals at info", async () => {
     await curl("/v2/pause/manifests/3.5");
+    await curl("/v2/pause/manifests/9.9");
+    await curl("/files/x", "-X", "DELETE");
     // A serving thread may have answered: its line arrives by message, shortly.
-    const find = () => log.lines.find((l) => l.includes("GET /v2/pause/manifests/3.5 "));
-    for (let i = 0; i < 50 && !find(); i++) await Bun.sleep(20);
-    const line = find();
-    expect(line).toMatch(/^depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/3\.5 200 \d+ \d+\.\dms$/);
+    const find = (what: string) => log.lines.find((l) => l.includes(what));
+    for (let i = 0; i < 50 && !(find("/manifests/3.5 ") && find("/manifests/9.9 ") && find("DELETE")); i++) await Bun.sleep(20);
+    expect(find("GET /v2/pause/manifests/3.5 ")).toMatch(/^DEBUG depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/3\.5 200 \d+ \d+\.\dms$/);
+    expect(find("GET /v2/pause/manifests/9.9 ")).toMatch(/^depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/9\.9 404 \d+ \d+\.\dms$/);
+    expect(find("DELETE /files/x ")).toMatch(/^depot: 127\.0\.0\.1 DELETE \/files\/x 405 /);
+  });
+
+  test("with a run logger that shows no debug line (no -v, no log file), answered requests make no line at all; refusals still do", async () => {
+    const lines: string[] = [];
+    const quietRun = { verbose: false, logFile: undefined, info: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(`WARN ${m}`), debug: (m: string) => void lines.push(`DEBUG ${m}`) };
+    const port = 5115;
+    const d = await startDepotServer({ bundleDir: bundle, listen: { address: "127.0.0.1", port }, log: quietRun, threads: 2, tls });
+    try {
+      // Several connections, so both threads answer some.
+      await Promise.all(Array.from({ length: 4 }, () => curl(`https://127.0.0.1:${port}/v2/pause/manifests/3.5`)));
+      await Promise.all(Array.from({ length: 4 }, () => curl(`https://127.0.0.1:${port}/v2/nothing-here/manifests/1`)));
+      for (let i = 0; i < 50 && lines.filter((l) => l.includes(" 404 ")).length < 4; i++) await Bun.sleep(20);
+      expect(lines.filter((l) => /^depot: 127\.0\.0\.1 GET \/v2\/nothing-here\/manifests\/1 404 /.test(l)).length).toBe(4);
+      expect(lines.filter((l) => l.includes("/v2/pause/manifests/3.5"))).toEqual([]);
+    } finally {
+      await d.stop();
+    }
   });
 
   test("a port already in use gives the operator a clear error", async () => {
@@ -378,4 +399,20 @@ describe("requests a registry client should not send (issue 20: independent pull
   test("CONNECT: 405, the depot is no proxy", async () => {
     expect(await raw("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")).toMatch(/^HTTP\/1\.[01] 405 /);
   });
+});
+
+test("answered-request lines: at most N a second, the rest counted in one line when the second is over", () => {
+  let t = 1_000_000;
+  const said: string[] = [];
+  const admit = lineBudget(3, (l) => void said.push(l), () => t);
+  expect([admit(), admit(), admit(), admit(), admit()]).toEqual([true, true, true, false, false]);
+  t += 999;
+  expect(admit()).toBe(false);
+  expect(said).toEqual([]);
+  t += 1; // the next second: the count of the last one first, then a fresh budget
+  expect(admit()).toBe(true);
+  expect(said).toEqual(["depot: 3 more answered request(s) not logged one by one (over 3 lines a second)"]);
+  t += 5_000;
+  expect(admit()).toBe(true);
+  expect(said.length).toBe(1); // nothing was left out since
 });

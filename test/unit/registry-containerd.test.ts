@@ -28,7 +28,8 @@ beforeAll(async () => {
   const [pki, other] = await Promise.all([depotTls(), depotTls()]);
   writeFileSync(join(dir, "depot-ca.crt"), pki.caPem);
   writeFileSync(join(dir, "other-ca.crt"), other.caPem);
-  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log, tls: pki.tls });
+  // The tests read what containerd asked for in the access lines of answered requests (debug by default).
+  depot = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT }, log, tls: pki.tls, accessLog: "info" });
   // certs.d trusts the depot CA; certs.d-other trusts another CA (an impostor's view, or a node that lost its CA).
   for (const [hostsDir, ca] of [[join(dir, "certs.d"), "depot-ca.crt"], [join(dir, "certs.d-other"), "other-ca.crt"]] as const) {
     for (const registry of ["registry.k8s.io", "docker.io"]) {
@@ -74,7 +75,7 @@ describe("containerd with several depots (issue 16: every master runs one)", () 
     const first = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.1", port: PORT + 1 }, log: collectingLogger(), tls: pki.tls });
     await first.stop();
     const log2 = collectingLogger();
-    const second = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.2", port: PORT + 2 }, log: log2, tls: pki.tls });
+    const second = await startDepotServer({ bundleDir: join(dir, "bundle"), listen: { address: "127.0.0.2", port: PORT + 2 }, log: log2, tls: pki.tls, accessLog: "info" });
     try {
       writeFileSync(join(dir, "depot-ca-2.crt"), pki.caPem);
       const hostsDir = join(dir, "certs.d-two");

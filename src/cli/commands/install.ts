@@ -15,6 +15,9 @@ import { InstallError, UsageError } from "../../util/errors.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { invokedAs } from "../invoked.ts";
+import { buildTimeline, timelineTable } from "../timeline.ts";
+import { writeFileSync } from "node:fs";
+import type { RunLogger } from "../../util/log.ts";
 
 interface InstallFlags extends GlobalFlags {
   bundle?: string;
@@ -22,6 +25,7 @@ interface InstallFlags extends GlobalFlags {
   from?: string;
   ignorePreflightErrors?: string;
   concurrency?: number | string;
+  timings?: string;
 }
 
 /** How add-node and replace-node run the phases: which command it is, and who may be left out when down. */
@@ -68,11 +72,15 @@ export default async function install(flags: InstallFlags, how: InstallRun = { c
     progress.stop();
     log.setTerminal(undefined);
     log.info(`\n${summaryTable(outcomes)}\n\n${nextSteps(config, log.logFile)}`);
+    writeTimings(outcomes, flags, log);
     return 0;
   } catch (err) {
     progress.stop();
     log.setTerminal(undefined);
-    if (err instanceof PhaseFailure) log.info(`\n${summaryTable(err.outcomes)}\n`);
+    if (err instanceof PhaseFailure) {
+      log.info(`\n${summaryTable(err.outcomes)}\n`);
+      writeTimings(err.outcomes, flags, log);
+    }
     throw err;
   } finally {
     await session.close();
@@ -90,6 +98,25 @@ function requireStateOrMaster1(session: ClusterSession): void {
     `there is no installer state on ${session.ctx.local.name} (${join(session.config.stateDir, "state.json")}): a new cluster is installed from master1 (${master1.name}, ${master1.address})`,
     `run the install on ${master1.address}; afterwards every master holds the state`,
   );
+}
+
+/**
+ * The run's timeline (src/cli/timeline.ts): its table always ends the log (on the terminal too with
+ * --timings), and --timings FILE gets it as JSON, after a failure as well (where did the time go).
+ */
+function writeTimings(outcomes: readonly PhaseOutcome[], flags: InstallFlags, log: RunLogger): void {
+  if (!outcomes.length) return;
+  const timeline = buildTimeline(outcomes);
+  const table = timelineTable(timeline);
+  if (!flags.timings) return log.debug(table);
+  log.info(`\n${table}`);
+  try {
+    writeFileSync(flags.timings, `${JSON.stringify(timeline, null, 2)}\n`);
+    log.info(`timings: ${flags.timings}`);
+  } catch (e) {
+    // The install itself is done (or failed for its own reason): a timings file is not worth failing it.
+    log.warn(`could not write --timings ${flags.timings}: ${(e as Error).message}`);
+  }
 }
 
 /** What the operator does next, printed at the end of a successful install. */

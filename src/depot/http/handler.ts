@@ -16,20 +16,78 @@ export interface HandlerContext {
   bundleRoot: string;
   /** The repositories' signatures made at start (InRelease, Release.gpg, repomd.xml.asc), served before any bundle file. */
   signed?: SignedFiles;
-  /** Receives one access log line per request, or nothing when access logging is off. */
-  access?: (line: string) => void;
+  /** Where the access log lines go (none: no line is made). */
+  access?: AccessSinks;
+  /** Lines of answered requests per second and serving thread, at most (default OK_LINES_PER_SECOND). */
+  okLinesPerSecond?: number;
 }
 
-export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<undefined>) => Promise<Response> {
+/**
+ * A pull is a few hundred requests, each worth a line (which node fetched what from which depot); a load
+ * run is tens of thousands a second, and a line each cost the log more than it told. Above this many
+ * lines a second (per serving thread) the rest of that second is counted, not written, and one line says
+ * how many were left out.
+ */
+export const OK_LINES_PER_SECOND = 100;
+
+/** Admits up to `perSecond` lines in each second; says how many it refused once that second is over. */
+export function lineBudget(perSecond: number, report: (line: string) => void, now = () => Date.now()): () => boolean {
+  let windowStart = -Infinity;
+  let used = 0;
+  let refused = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (refused) report(`depot: ${refused} more answered request(s) not logged one by one (over ${perSecond} lines a second)`);
+    refused = 0;
+  };
+  return () => {
+    const t = now();
+    if (t - windowStart >= 1000) {
+      if (timer) clearTimeout(timer);
+      flush();
+      windowStart = t;
+      used = 0;
+    }
+    if (used < perSecond) {
+      used++;
+      return true;
+    }
+    // The count is written when the second is over, even if no request comes after it.
+    if (refused++ === 0) {
+      timer = setTimeout(flush, Math.max(0, windowStart + 1000 - t));
+      (timer as { unref?: () => void }).unref?.(); // never what keeps a stopping depot alive
+    }
+    return false;
+  };
+}
+
+/**
+ * Access lines of answered requests (2xx, 3xx) and of refused or failed ones (4xx, 5xx) go apart: under
+ * load the first are millions of lines (quiet by default, src/depot/server.ts), the others are what
+ * an operator looks for. A missing sink means that kind of line is not even made.
+ */
+export interface AccessSinks {
+  ok?: (line: string) => void;
+  failed?: (line: string, status: number) => void;
+}
+
+export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<undefined>) => Response | Promise<Response> {
+  // Without access lines a request is routed and answered, nothing else: no clock, no client address,
+  // and no promise for the answers made in memory (registry, signatures), which is most of a manifest GET.
+  if (!ctx.access?.ok && !ctx.access?.failed) return (req) => route(req, ctx);
+  const { ok, failed } = ctx.access;
+  const admit = ok ? lineBudget(ctx.okLinesPerSecond ?? OK_LINES_PER_SECOND, ok) : undefined;
   return async (req, srv) => {
     const started = performance.now();
     const res = await route(req, ctx);
-    ctx.access?.(accessLine(req, res, started, srv.requestIP(req)?.address));
+    if (res.status >= 400) failed?.(accessLine(req, res, started, srv.requestIP(req)?.address), res.status);
+    else if (ok && admit!()) ok(accessLine(req, res, started, srv.requestIP(req)?.address));
     return res;
   };
 }
 
-async function route(req: Request, ctx: HandlerContext): Promise<Response> {
+function route(req: Request, ctx: HandlerContext): Response | Promise<Response> {
   if (req.url.length > MAX_URL_LENGTH) return plain(414, "request URL too long\n");
   // CONNECT (a proxy request) and a request without a Host header (HTTP/1.0 allows it; the server then sees
   // only the bare path) are the client's mistake: a 4xx, not a thrown TypeError answered as 500.

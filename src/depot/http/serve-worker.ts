@@ -4,7 +4,7 @@
 // the store; it arrives here as a structured clone.
 // `bun build --compile` must list this file as an extra entrypoint (see build.ts).
 import type { ImageStore } from "../registry/store.ts";
-import { createHandler, internalError } from "./handler.ts";
+import { createHandler, internalError, type AccessSinks } from "./handler.ts";
 import type { SignedFiles } from "./signed-repo.ts";
 
 /** The serving certificate and key (PEM) when the depot serves HTTPS. */
@@ -14,11 +14,18 @@ export interface DepotTls {
 }
 
 export type ToWorker =
-  | { type: "start"; store: ImageStore; bundleRoot: string; hostname: string; port: number; accessLog: boolean; tls?: DepotTls; signed?: SignedFiles }
+  | { type: "start"; store: ImageStore; bundleRoot: string; hostname: string; port: number; accessLog: AccessWanted; tls?: DepotTls; signed?: SignedFiles }
   | { type: "stop" };
+
+/** Which access lines the main thread will log: a thread makes and sends only those. */
+export interface AccessWanted {
+  ok: boolean;
+  failed: boolean;
+}
 
 export type FromWorker =
   | { type: "ready" }
+  | { type: "failed-request"; line: string; status: number }
   | { type: "failed"; message: string }
   | { type: "log"; line: string }
   | { type: "warn"; line: string }
@@ -42,7 +49,10 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
           store: msg.store,
           bundleRoot: msg.bundleRoot,
           signed: msg.signed,
-          access: msg.accessLog ? (line) => post({ type: "log", line }) : undefined,
+          access: {
+            ok: msg.accessLog.ok ? (line) => post({ type: "log", line }) : undefined,
+            failed: msg.accessLog.failed ? (line, status) => post({ type: "failed-request", line, status }) : undefined,
+          } satisfies AccessSinks,
         }),
         error: (err) => internalError(err, (line) => post({ type: "warn", line })),
       });

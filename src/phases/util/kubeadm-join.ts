@@ -66,7 +66,9 @@ export async function joinNode(ctx: PhaseContext, node: HostSpec, controlPlane: 
   // A control-plane join's preflight pulls kubeadm's images unless present (imagePullPolicy: IfNotPresent),
   // and the kubelet starts kube-proxy and the sandbox right after: all present and pinned beforehand.
   await pinNodeImages(ctx, host, node);
-  const s = await joinSecrets(ctx, controlPlane);
+  // Once per run: the workers join in parallel, and each creating its own token (when the old one
+  // expired) would be N kubeadm calls on master1 and N writes of join.json racing each other.
+  const s = await ctx.once(`join-secrets/${controlPlane ? "control-plane" : "worker"}`, () => joinSecrets(ctx, controlPlane));
   const cfg = renderJoinConfig(ctx.config, node, s, await caHash(ctx), controlPlane);
   await host.exec(sh`mkdir -p /etc/kubernetes`);
   await host.writeFile(JOIN_CONFIG, cfg, { mode: 0o600 });
