@@ -112,6 +112,13 @@ export function buildCli() {
     .action(lazy(() => import("./commands/add-node.ts")));
 
   cli
+    .command("replace-node <name>", "From a surviving master: remove a dead node from etcd and Kubernetes, then install it fresh (same address and SSH key)")
+    .option("--force", "Replace the node even though it is alive and healthy")
+    .option("--bundle <dir>", BUNDLE_FLAG)
+    .example("  k8s-ha-offline replace-node master1 --yes     # on master2, after master1's disk was lost and the machine is back")
+    .action(lazy(() => import("./commands/replace-node.ts")));
+
+  cli
     .command("remove-node <name>", "Drain and delete a node from the cluster and reset it (never an etcd member or master1)")
     .example("  k8s-ha-offline remove-node node2 --yes")
     .action(lazy(() => import("./commands/remove-node.ts")));
