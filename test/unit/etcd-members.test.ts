@@ -5,95 +5,25 @@
 // --initial-cluster-state=existing, a removed member's data moved aside, an interrupted join resumed,
 // idempotent re-runs, and the quorum refusals (nothing changed when they refuse).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { spawn, type ChildProcess } from "node:child_process";
-import { DirHost } from "./support/dir-host.ts";
-import { labCluster, labHost } from "./support/cluster-fixture.ts";
-import type { ClusterConfig } from "../../src/config/types.ts";
-import { planEtcdPki } from "../../src/pki/etcd-pki.ts";
-import { sh, type ShellCommand } from "../../src/util/sh.ts";
-import type { ExecOptions, ExecResult } from "../../src/hosts/host.ts";
-import { etcdctl, etcdHealthy } from "../../src/cluster/etcd.ts";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { LoopbackEtcd } from "./support/etcd-loopback.ts";
+import { sh } from "../../src/util/sh.ts";
+import { etcdctl } from "../../src/cluster/etcd.ts";
 import { etcdUnit, recordJoin } from "../../src/cluster/etcd-service.ts";
-import { additionRefusal, etcdView, memberOf, parseMemberList, prepareEtcdJoin, quorumOf, removalRefusal, removeMember, type EtcdMember } from "../../src/cluster/etcd-members.ts";
+import { additionRefusal, memberOf, parseMemberList, prepareEtcdJoin, quorumOf, removalRefusal, removeMember, type EtcdMember } from "../../src/cluster/etcd-members.ts";
 
-/** A node's root; systemctl is not run (this machine's services are not the node's), only recorded. */
-class NodeRoot extends DirHost {
-  readonly systemctl: string[] = [];
-  override async exec(command: ShellCommand | string, opts: ExecOptions = {}): Promise<ExecResult> {
-    if (String(command).startsWith("systemctl")) {
-      this.systemctl.push(String(command));
-      return { code: 0, stdout: "", stderr: "" };
-    }
-    return super.exec(command, opts);
-  }
-}
-
-const root = mkdtempSync(join(tmpdir(), "etcd-members-"));
-const net = `127.${100 + Math.floor(Math.random() * 150)}.${1 + Math.floor(Math.random() * 250)}`;
-const config: ClusterConfig = {
-  ...labCluster(join(root, "state")),
-  // 127.0.0.1 among each member's names: a connection between two loopback addresses comes from
-  // 127.0.0.1, and etcd checks a peer's address against its certificate.
-  hosts: [1, 2, 3].map((i) => ({ ...labHost(`m${i}`, `${net}.${i}`, ["control-plane", "etcd"]), aliases: ["127.0.0.1"] })),
-};
-const members = config.hosts;
-const hosts = members.map((m) => new NodeRoot(join(root, m.name), m.name, m.address));
-const procs = new Map<number, ChildProcess>();
-
-/** etcd as its unit starts it, paths under the node's root; the 127.0.0.1 client and metrics listeners left out (three members share this machine). */
-async function start(i: number, wholeCluster = true): Promise<void> {
-  const unit = await etcdUnit({ config }, hosts[i]!, members[i]!);
-  const exec = unit.slice(unit.indexOf("ExecStart=")).split("\n");
-  const words: string[] = [];
-  for (const line of exec) {
-    words.push(...line.replace(/\\$/, "").trim().split(/\s+/).filter(Boolean));
-    if (!line.endsWith("\\")) break;
-  }
-  const args = words.slice(1).filter((a) => !a.startsWith("--listen-metrics-urls=")).map((a) => {
-    if (a.startsWith("--listen-client-urls=")) return `--listen-client-urls=https://${members[i]!.address}:2379`;
-    const [flag, value] = a.split(/=(.*)/s);
-    return value?.startsWith("/") ? `${flag}=${hosts[i]!.local(value)}` : a;
-  });
-  const log = openSync(join(root, `${members[i]!.name}.log`), "a");
-  procs.set(i, spawn("etcd", args, { stdio: ["ignore", log, log] }));
-  const deadline = Date.now() + 60_000;
-  while (!(await etcdHealthy(hosts[i]!, members[i]!, wholeCluster))) {
-    if (Date.now() > deadline) throw new Error(`${members[i]!.name} did not become healthy; see ${root}/${members[i]!.name}.log`);
-    await Bun.sleep(300);
-  }
-}
-
-function kill(i: number): void {
-  procs.get(i)?.kill("SIGKILL");
-  procs.delete(i);
-}
-
-const view = async (from = 0) => (await etcdView(hosts[from]!, members.map((m) => `https://${m.address}:2379`)))!;
+const etcd = new LoopbackEtcd();
+const { config, members, hosts } = etcd;
+const start = (i: number, wholeCluster = true) => etcd.start(i, wholeCluster);
+const kill = (i: number) => etcd.kill(i);
+const view = (from = 0) => etcd.view(from);
 const put = (i: number, key: string) => hosts[i]!.exec(etcdctl(members[i]!, sh`put ${key} v`));
 /** A serializable read: what this member's own store holds, not the leader's. */
 const localKeys = async (i: number) => (await hosts[i]!.exec(etcdctl(members[i]!, sh`get k/ --prefix --keys-only --consistency=s`))).stdout.split("\n").filter(Boolean);
 const join_ = (i: number, clusterExists = true) => prepareEtcdJoin({ host: hosts[i]!, node: members[i]!, members, clusterExists });
 
-beforeAll(async () => {
-  const plan = await planEtcdPki(config);
-  for (const f of plan.files) {
-    const h = f.state ? new DirHost(join(root, "state-host")) : hosts[members.findIndex((m) => m.name === f.node)]!;
-    await h.writeFile(f.path, f.content, { mode: f.mode });
-  }
-  for (const h of hosts) {
-    mkdirSync(h.local("/usr/local/bin"), { recursive: true });
-    symlinkSync(Bun.which("etcdctl") ?? "/usr/bin/etcdctl", h.local("/usr/local/bin/etcdctl"));
-    mkdirSync(h.local("/var/lib/etcd"), { recursive: true, mode: 0o700 });
-  }
-}, 60_000);
-
-afterAll(() => {
-  for (const i of [...procs.keys()]) kill(i);
-  if (!process.env.KEEP_ETCD_TEST_DIR) rmSync(root, { recursive: true, force: true });
-});
+beforeAll(() => etcd.prepare(), 60_000);
+afterAll(() => etcd.stop());
 
 describe("quorum arithmetic", () => {
   const m = (name: string, healthy: boolean): EtcdMember => ({ id: name, name, peerUrls: [`https://${name}:2380`], clientUrls: [`https://${name}:2379`], healthy });
