@@ -81,7 +81,7 @@ export async function planReplacement(ctx: ClusterAccess, name: string, opts: { 
   } catch (err) {
     health.sshError = reasonOn(name, err);
     throw new InstallError(
-      `${name} (${node.address}) does not answer over SSH (${health.sshError}): nothing was changed. ` +
+      `${name} (${node.address}) cannot be reached over SSH (${health.sshError}): nothing was changed. ` +
         `The replacement machine must be up first, with the address ${node.address}, root's authorized_keys holding the installer's key and ${name}'s SSH host key (or its new key put into the installer's known_hosts)`,
     );
   }

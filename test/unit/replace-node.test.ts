@@ -87,7 +87,7 @@ describe("refusals before anything changes", () => {
     try {
       const p = planReplacement(ctx, "m3", { force: false });
       await expect(p).rejects.toThrow(InstallError);
-      await expect(planReplacement(ctx, "m3", { force: false })).rejects.toThrow(new RegExp(`m3 \\(${members[2]!.address.replace(/\./g, "\\.")}\\) does not answer over SSH \\(cannot reach .*\\): nothing was changed. The replacement machine must be up first`));
+      await expect(planReplacement(ctx, "m3", { force: false })).rejects.toThrow(new RegExp(`m3 \\(${members[2]!.address.replace(/\./g, "\\.")}\\) cannot be reached over SSH \\(cannot reach .*\\): nothing was changed. The replacement machine must be up first`));
     } finally {
       down.delete("m3");
     }
@@ -110,4 +110,17 @@ describe("refusals before anything changes", () => {
     await etcd.start(1, false);
     expect(await ids()).toEqual(before);
   }, 120_000);
+});
+
+describe("the command line", () => {
+  test("replace-node of a host the config does not have: exit 2 before any node is contacted; --help names --force", async () => {
+    const { runCliInProcess } = await import("./support/run-cli.ts");
+    const cfg = join(import.meta.dir, "fixtures/config/good/lab.yaml");
+    const r = await runCliInProcess(["replace-node", "master9", "-c", cfg, "--yes"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/master9 is not in .*lab\.yaml: nothing was changed/);
+    const help = Bun.spawnSync([process.execPath, join(import.meta.dir, "../../src/cli.ts"), "replace-node", "--help"]);
+    expect(help.exitCode).toBe(0);
+    expect(help.stdout.toString()).toMatch(/k8s-ha-offline replace-node <name>[\s\S]*--force/);
+  });
 });
