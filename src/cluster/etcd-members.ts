@@ -150,8 +150,6 @@ export interface JoinInput {
   node: HostSpec;
   /** Every etcd member of the config. */
   members: readonly HostSpec[];
-  /** The installer finished its etcd phase before: a cluster exists even when no member answers now. */
-  clusterExists: boolean;
   /** For the name a data directory of a removed member is moved aside to. */
   now?: Date;
 }
@@ -160,8 +158,8 @@ export interface JoinInput {
  * What this member needs before it starts, done: a fresh or wiped node joining a running cluster is
  * added first (`member add` through a healthy member); a member listed by etcd whose data directory is
  * gone (a wiped disk: same name and peer URL) is removed and added again; the data of a member etcd no
- * longer lists is moved aside (never deleted). With no member answering it is a new cluster — unless
- * the installer made one before, when an empty member must not start as a new one.
+ * longer lists is moved aside (never deleted). With no member answering it is a new cluster; with
+ * members answering but none healthy, an empty member is refused.
  */
 export async function prepareEtcdJoin(input: JoinInput): Promise<EtcdJoin> {
   const { host, node } = input;
@@ -172,10 +170,12 @@ export async function prepareEtcdJoin(input: JoinInput): Promise<EtcdJoin> {
   const othersHealthy = view?.members.some((m) => m.healthy && m !== me);
   if (!view || !othersHealthy) {
     if (hasData) return { kind: "member" };
-    if (input.clusterExists && others.length)
+    // A member answers its list only once its cluster has run (etcd serves clients after its first
+    // quorum): a cluster exists, without quorum now. An empty member joining it would vote with no log.
+    if (view)
       throw new InstallError(
-        `${node.name}: its etcd has no data (${ETCD_DATA_DIR}/member is missing) and no other member answers with quorum (${others.map(etcdClientUrl).join(", ")}); ` +
-          "it is not started as a new member of an empty cluster (that would lose the data the others hold). Bring the other members back and run again, or restore from a backup",
+        `${node.name}: its etcd has no data (${ETCD_DATA_DIR}/member is missing) and no other member answers with quorum (${view.askedAt} answers without it); ` +
+          "it is not started as a new member (an empty member would vote in a cluster whose data the others hold). Bring the other members back and run again, or restore from a backup",
       );
     return { kind: "bootstrap" };
   }

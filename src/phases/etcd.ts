@@ -12,7 +12,6 @@ import { lockedFile } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
 import { sh } from "../util/sh.ts";
 import { readText } from "./util/node.ts";
-import { readState } from "./state.ts";
 import { NOTHING, todo } from "./steps.ts";
 
 const etcdTarball = (ctx: PhaseContext) => lockedFile(ctx, /^files\/etcd-v[\d.]+-linux-(amd64|arm64)\.tar\.gz$/, "etcd tarball");
@@ -35,9 +34,7 @@ export const etcd: Phase = {
     if (!(await tarballInstalled(host, "etcd", etcdTarball(ctx))))
       await installTarball(host, ctx, "etcd", etcdTarball(ctx),
         sh`d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d" --strip-components=1; install -m 0755 "$d/etcd" "$d/etcdctl" /usr/local/bin/; rm -rf "$d"`);
-    // A cluster the installer made before is never made anew by an empty member (prepareEtcdJoin).
-    const clusterExists = (await readState(ctx)).phases.etcd !== undefined;
-    const join = await prepareEtcdJoin({ host, node, members: etcdMembers(ctx.config), clusterExists });
+    const join = await prepareEtcdJoin({ host, node, members: etcdMembers(ctx.config) });
     if (join.kind === "join") {
       ctx.log.info(`    etcd: ${node.name} ${join.did}`);
       await recordJoin(host, join.initialCluster);

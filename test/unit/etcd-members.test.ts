@@ -20,7 +20,7 @@ const view = (from = 0) => etcd.view(from);
 const put = (i: number, key: string) => hosts[i]!.exec(etcdctl(members[i]!, sh`put ${key} v`));
 /** A serializable read: what this member's own store holds, not the leader's. */
 const localKeys = async (i: number) => (await hosts[i]!.exec(etcdctl(members[i]!, sh`get k/ --prefix --keys-only --consistency=s`))).stdout.split("\n").filter(Boolean);
-const join_ = (i: number, clusterExists = true) => prepareEtcdJoin({ host: hosts[i]!, node: members[i]!, members, clusterExists });
+const join_ = (i: number) => prepareEtcdJoin({ host: hosts[i]!, node: members[i]!, members });
 
 beforeAll(() => etcd.prepare(), 60_000);
 afterAll(() => etcd.stop());
@@ -57,7 +57,7 @@ describe("quorum arithmetic", () => {
 
 describe("real etcd members on loopback", () => {
   test("a fresh cluster: nobody answers, every member bootstraps (state new); the member list matches etcdctl's own hex table", async () => {
-    expect(await Promise.all([0, 1, 2].map((i) => join_(i, false)))).toEqual([0, 1, 2].map(() => ({ kind: "bootstrap" })));
+    expect(await Promise.all([0, 1, 2].map((i) => join_(i)))).toEqual([0, 1, 2].map(() => ({ kind: "bootstrap" })));
     for (const i of [0, 1, 2]) expect(await etcdUnit({ config }, hosts[i]!, members[i]!)).toContain("--initial-cluster-state=new");
     await Promise.all([0, 1, 2].map((i) => start(i)));
     const v = await view();
@@ -103,7 +103,7 @@ describe("real etcd members on loopback", () => {
     kill(1);
     kill(2);
     rmSync(hosts[2]!.local("/var/lib/etcd/member"), { recursive: true, force: true });
-    await expect(join_(2)).rejects.toThrow(/m3: its etcd has no data .* and no other member answers with quorum/);
+    await expect(join_(2)).rejects.toThrow(/m3: its etcd has no data .* and no other member answers with quorum \(https:\/\/[\d.]+:2379 answers without it\); it is not started as a new member/);
     const noQuorum = await view();
     expect(noQuorum.members.filter((x) => x.healthy)).toEqual([]);
     await expect(removeMember(hosts[0]!, noQuorum, memberOf(noQuorum, members[2]!)!)).rejects.toThrow(/was not removed: etcd has no quorum: 0 of 3 members are healthy/);
