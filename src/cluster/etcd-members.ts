@@ -10,7 +10,7 @@ import type { Host } from "../hosts/host.ts";
 import { InstallError } from "../util/errors.ts";
 import { sh } from "../util/sh.ts";
 import { etcdClientUrl, etcdPeerUrl } from "./endpoints.ts";
-import { etcdctlAt, etcdctlError } from "./etcd.ts";
+import { etcdctlAt, etcdctlError, etcdHealthy } from "./etcd.ts";
 
 /** Where every member keeps its data (the unit's --data-dir); a member's own files are in member/. */
 export const ETCD_DATA_DIR = "/var/lib/etcd";
@@ -196,6 +196,8 @@ export async function prepareEtcdJoin(input: JoinInput): Promise<EtcdJoin> {
     current = { ...view, members: view.members.filter((m) => m !== me) };
     did = `had lost its data (member ${me.id}): removed from etcd and added again`;
   } else if (hasData) {
+    if (await etcdHealthy(host, node))
+      throw new InstallError(`${node.name}: its etcd answers healthy at ${etcdClientUrl(node)}, but etcd lists no member named ${node.name} or with the peer URL ${peer}: nothing was changed; compare \`etcdctl member list\` with ${node.name}'s name and address in the config`);
     const aside = `${ETCD_DATA_DIR}.removed-${(input.now ?? new Date()).toISOString().replace(/[:.]/g, "-")}`;
     await host.exec(sh`mv ${ETCD_DATA_DIR} ${aside} && mkdir -m 700 ${ETCD_DATA_DIR}`);
     did = `was no longer a member: its old data moved to ${aside}, added to etcd`;
