@@ -4,7 +4,7 @@
 // and removals that would cost etcd quorum — each refused with the member list unchanged.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { LoopbackEtcd } from "./support/etcd-loopback.ts";
 import { labHost } from "./support/cluster-fixture.ts";
@@ -123,4 +123,36 @@ describe("the command line", () => {
     expect(help.exitCode).toBe(0);
     expect(help.stdout.toString()).toMatch(/k8s-ha-offline replace-node <name>[\s\S]*--force/);
   });
+});
+
+describe("the replacement itself", () => {
+  test("m3 dead: its member removed through m1, its Node deleted; the etcd phase's join then brings it back 3/3", async () => {
+    const { executeReplacement } = await import("../../src/ops/replace-node.ts");
+    const { prepareEtcdJoin } = await import("../../src/cluster/etcd-members.ts");
+    const { recordJoin } = await import("../../src/cluster/etcd-service.ts");
+    // kubectl is the API's client, not under test here: a recording stand-in on m1 knowing m1..m3.
+    const m1 = hosts[0]!;
+    mkdirSync(m1.local("/fakebin"), { recursive: true });
+    const calls = m1.local("/kubectl-calls");
+    writeFileSync(m1.local("/fakebin/kubectl"), `#!/bin/sh\necho "$*" >> ${calls}\ncase "$*" in *"get nodes -o name"*) printf 'node/m1\\nnode/m2\\nnode/m3\\n';; esac\n`, { mode: 0o755 });
+    m1.binDir = "/fakebin";
+    try {
+      etcd.kill(2);
+      const plan = await planReplacement(ctx, "m3", { force: false });
+      const said: string[] = [];
+      await executeReplacement(ctx, plan, (l) => said.push(l));
+      expect(said).toEqual([`etcd: member ${plan.etcd!.member.id} (m3) removed`, "m3: Kubernetes node deleted"]);
+      expect(readFileSync(calls, "utf8")).toMatch(/delete node m3/);
+      expect((await etcd.view()).members.map((m) => m.name).sort()).toEqual(["m1", "m2"]);
+      // The install's etcd phase on the wiped m3: added, started with state existing, healthy with the others.
+      rmSync(hosts[2]!.local("/var/lib/etcd/member"), { recursive: true, force: true });
+      const j = await prepareEtcdJoin({ host: hosts[2]!, node: members[2]!, members });
+      expect(j).toMatchObject({ kind: "join", did: "added to the running cluster (member add)" });
+      if (j.kind === "join") await recordJoin(hosts[2]!, j.initialCluster);
+      await etcd.start(2);
+      expect((await etcd.view()).members.map((m) => [m.name, m.healthy]).sort()).toEqual([["m1", true], ["m2", true], ["m3", true]]);
+    } finally {
+      m1.binDir = undefined;
+    }
+  }, 180_000);
 });

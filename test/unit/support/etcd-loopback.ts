@@ -18,12 +18,14 @@ import { etcdView } from "../../../src/cluster/etcd-members.ts";
 /** A node's root; systemctl is not run (this machine's services are not the node's), only recorded. */
 export class NodeRoot extends DirHost {
   readonly systemctl: string[] = [];
+  /** A directory of the node searched first for commands (a test's stand-in for a program not under test). */
+  binDir?: string;
   override async exec(command: ShellCommand | string, opts: ExecOptions = {}): Promise<ExecResult> {
     if (String(command).startsWith("systemctl")) {
       this.systemctl.push(String(command));
       return { code: 0, stdout: "", stderr: "" };
     }
-    return super.exec(command, opts);
+    return super.exec(this.binDir ? `PATH=${this.binDir}:"$PATH"; ${String(command)}` : command, opts);
   }
 }
 
@@ -61,6 +63,7 @@ export class LoopbackEtcd {
 
   /** etcd as its unit starts it, paths under the node's root; the 127.0.0.1 client and metrics listeners left out (three members share this machine). */
   async start(i: number, wholeCluster = true): Promise<void> {
+    if (this.procs.has(i)) throw new Error(`${this.members[i]!.name}'s etcd is already running in this test`);
     const unit = await etcdUnit({ config: this.config }, this.hosts[i]!, this.members[i]!);
     const words: string[] = [];
     for (const line of unit.slice(unit.indexOf("ExecStart=")).split("\n")) {
