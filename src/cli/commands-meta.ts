@@ -26,6 +26,7 @@ export const COMMAND_RULES: Record<string, CommandRules> = {
   serve: {},
   "add-node": { dryRun: true, root: true },
   "remove-node": { dryRun: true, root: true },
+  "replace-node": { dryRun: true, root: true },
   backup: { dryRun: true, root: true, rootUnless: (f) => f.verify !== undefined },
   restore: { dryRun: true, root: true },
   reset: { dryRun: true, root: true },

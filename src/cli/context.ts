@@ -21,7 +21,7 @@ import { acquireClusterLock, acquireRunLock } from "./run-lock.ts";
 import { assertNewestState, collectState, replicateState } from "../cluster/state-replica.ts";
 
 /** Commands that change nodes: one of them at a time (see run-lock.ts). */
-const CHANGING = new Set(["install", "upgrade", "remove-node", "renew-certs", "verify-failover", "restore", "reset", "backup-schedule"]);
+const CHANGING = new Set(["install", "upgrade", "remove-node", "replace-node", "add-node", "renew-certs", "verify-failover", "restore", "reset", "backup-schedule"]);
 
 export interface ClusterSession {
   config: ClusterConfig;

@@ -126,6 +126,12 @@ export function buildCli(argv?: readonly string[]) {
     .example("  k8s-ha-offline add-node node2 --role worker     # after adding node2 under hosts: in cluster.yaml")
     .action(lazy(() => import("./commands/add-node.ts")));
 
+  command("replace-node <name>", "From a surviving master: remove a dead node from etcd and Kubernetes, then install it fresh (same address and SSH key)")
+    .option("--force", "Replace the node even though it is alive and healthy")
+    .option("--bundle <dir>", BUNDLE_FLAG)
+    .example("  k8s-ha-offline replace-node master1 --yes     # on master2, after master1's disk was lost and the machine is back")
+    .action(lazy(() => import("./commands/replace-node.ts")));
+
   command("remove-node <name>", "Drain and delete a node from the cluster and reset it (never an etcd member or master1)")
     .example("  k8s-ha-offline remove-node node2 --yes")
     .action(lazy(() => import("./commands/remove-node.ts")));

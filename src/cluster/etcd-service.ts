@@ -15,6 +15,13 @@ import { ensureService, installUnitFile, unitState } from "./systemd.ts";
 import { waitFor } from "./wait.ts";
 
 export const ETCD_UNIT_FILE = "/etc/systemd/system/etcd.service";
+/**
+ * A member that joined a running cluster (etcd-members.ts prepareEtcdJoin) keeps here the initial
+ * cluster etcd gave it: its unit says --initial-cluster-state=existing with that list, and keeps saying
+ * it (etcd reads those flags only while the data directory is empty), so a re-run finds the same unit.
+ * Absent: the member was made with the cluster (state new, every member of the config).
+ */
+export const ETCD_JOIN_RECORD = "/etc/etcd/initial-cluster";
 
 const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
 
@@ -24,15 +31,27 @@ const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : unde
  */
 export async function etcdUnit(ctx: Pick<ClusterAccess, "config">, host: Host, node: HostSpec): Promise<string> {
   const members = etcdMembers(ctx.config);
+  const joined = decode(await host.readFile(ETCD_JOIN_RECORD))?.trim();
   const pki = await Promise.all(["ca.crt", "server.crt", "peer.crt"].map(async (f) => decode(await host.readFile(`${ETCD_PKI_DIR}/${f}`)) ?? ""));
   return render(unitTemplate, {
     name: node.name,
     cluster: ctx.config.name,
     address: node.address,
-    initialCluster: members.map((m) => `${m.name}=${etcdPeerUrl(m)}`).join(","),
+    initialCluster: joined || members.map((m) => `${m.name}=${etcdPeerUrl(m)}`).join(","),
+    initialClusterState: joined ? "existing" : "new",
     clusterToken: `etcd-${ctx.config.name}`,
     pkiFingerprint: bytesSha256(pki.join("")).slice(0, 16),
   }, "etcd.service");
+}
+
+/** What prepareEtcdJoin decided, kept for the unit: the initial cluster of a join, or none (made with the cluster). */
+export async function recordJoin(host: Host, initialCluster: string | undefined): Promise<void> {
+  if (initialCluster) {
+    // It goes into a unit's command line: name=URL pairs and nothing else.
+    if (!/^[\w.-]*=[^\s,=]+(,[\w.-]*=[^\s,=]+)*$/.test(initialCluster)) throw new Error(`${host.name}: etcd gave an initial cluster that is not a list of name=URL: ${initialCluster}`);
+    await host.exec(sh`mkdir -p /etc/etcd`);
+    await host.writeFile(ETCD_JOIN_RECORD, `${initialCluster}\n`, { mode: 0o644 });
+  } else await host.exec(sh`rm -f ${ETCD_JOIN_RECORD}`);
 }
 
 // Restarts of members that already run are made one at a time, each waiting for the whole cluster

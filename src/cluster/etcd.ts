@@ -8,9 +8,12 @@ import { etcdClientUrl } from "./endpoints.ts";
 /** TLS with the CA and the healthcheck client certificate every etcd node holds; short timeouts so a dead member answers fast. */
 const CLIENT_FLAGS = sh`--cacert=${ETCD_PKI_DIR}/ca.crt --cert=${ETCD_PKI_DIR}/healthcheck-client.crt --key=${ETCD_PKI_DIR}/healthcheck-client.key --dial-timeout=3s --command-timeout=5s`;
 
+/** etcdctl with these arguments against these client URLs (run it on an etcd node: the client key is there). */
+export const etcdctlAt = (endpoints: readonly string[], args: ShellCommand): ShellCommand =>
+  sh`ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=${endpoints.join(",")} ${CLIENT_FLAGS} ${args}`;
+
 /** etcdctl with these arguments against the member at node.address (run it on an etcd node: the client key is there). */
-export const etcdctl = (node: { address: string }, args: ShellCommand): ShellCommand =>
-  sh`ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=${etcdClientUrl(node)} ${CLIENT_FLAGS} ${args}`;
+export const etcdctl = (node: { address: string }, args: ShellCommand): ShellCommand => etcdctlAt([etcdClientUrl(node)], args);
 
 /** The member answers healthy; with `cluster`, every member of the cluster does. */
 export const etcdHealthy = async (host: Host, node: { address: string }, cluster = false) =>

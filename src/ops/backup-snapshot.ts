@@ -10,8 +10,8 @@ import type { SnapshotStatus } from "./backup-archive.ts";
 
 /** Where the etcd phase installs etcdctl; the offline subcommands need no endpoint or certificate. */
 export const ETCDCTL = "/usr/local/bin/etcdctl";
-/** The data directory in etcd.service (assets/etcd/etcd.service). */
-export const ETCD_DATA_DIR = "/var/lib/etcd";
+/** The data directory in etcd.service (assets/etcd/etcd.service): one constant for the cluster layer and the ops. */
+export { ETCD_DATA_DIR } from "../cluster/etcd-members.ts";
 
 /** etcdctl against a member over TLS: the cluster's (src/cluster/etcd.ts), or a test's. */
 export type OnlineEtcdctl = (args: ShellCommand) => ShellCommand;

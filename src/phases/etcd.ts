@@ -1,10 +1,12 @@
 // Phase etcd: the external etcd cluster of the reference guide (../shared/seed/, a Chinese kubeadm HA
 // guide: its section 四): members from the bundle's tarball as systemd services, TLS on client and
-// peer URLs, and every member checked healthy with the whole cluster.
+// peer URLs, and every member checked healthy with the whole cluster. A fresh or wiped member of a
+// running cluster (replace-node, or install after a disk was lost) is added to it before it starts.
 import { etcdMembers } from "../config/types.ts";
 import type { Phase, PhaseContext } from "./phase.ts";
 import { etcdHealthy } from "../cluster/etcd.ts";
-import { applyEtcdService, etcdUnit, ETCD_UNIT_FILE } from "../cluster/etcd-service.ts";
+import { applyEtcdService, etcdUnit, recordJoin, ETCD_UNIT_FILE } from "../cluster/etcd-service.ts";
+import { prepareEtcdJoin } from "../cluster/etcd-members.ts";
 import { unitState } from "../cluster/systemd.ts";
 import { lockedFile } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
@@ -32,6 +34,11 @@ export const etcd: Phase = {
     if (!(await tarballInstalled(host, "etcd", etcdTarball(ctx))))
       await installTarball(host, ctx, "etcd", etcdTarball(ctx),
         sh`d=$(mktemp -d); tar -xzf "$TARBALL" -C "$d" --strip-components=1; install -m 0755 "$d/etcd" "$d/etcdctl" /usr/local/bin/; rm -rf "$d"`);
+    const join = await prepareEtcdJoin({ host, node, members: etcdMembers(ctx.config) });
+    if (join.kind === "join") {
+      ctx.log.info(`    etcd: ${node.name} ${join.did}`);
+      await recordJoin(host, join.initialCluster);
+    } else if (join.kind === "bootstrap") await recordJoin(host, undefined);
     await applyEtcdService(ctx, host, node);
   },
 };
