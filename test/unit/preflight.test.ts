@@ -1,7 +1,8 @@
 // Preflight rules on facts in the exact text format the node script prints (parseFacts is the
 // same parser the phase uses on real nodes; the lab suite runs the script itself).
 import { expect, test } from "bun:test";
-import { parseFacts, type NodeFacts } from "../../src/phases/preflight/facts.ts";
+import { gatherFacts, parseFacts, type NodeFacts } from "../../src/phases/preflight/facts.ts";
+import { LocalHost } from "../../src/hosts/local.ts";
 import { evaluate, blocking, findingsTable, markerFor } from "../../src/phases/preflight/checks.ts";
 import { seedConfig } from "./support/seed-config.ts";
 
@@ -95,4 +96,12 @@ test("cgroup drivers: a docker already on a node with cgroupfs, or a kubelet tol
   expect(errors(facts({ master2: "docker_cgroup=docker info cgroupfs" }))).toEqual([]);
   // A kubelet told cgroupfs is wrong with containerd (SystemdCgroup = true) as well.
   expect(errors(facts({ node1: "kubelet_cgroup=/var/lib/kubelet/config.yaml cgroupfs" })).map((x) => x.check)).toEqual(["CgroupDriver"]);
+});
+
+test("the facts script runs to the end on a real machine (a node without docker, kubelet files or a marker is not an error)", async () => {
+  // This machine has none of /etc/default/kubelet, /etc/sysconfig/kubelet, kubeadm-flags.env: the script
+  // once ended with the status of its last `[ -f … ] &&` and every fresh node failed preflight.
+  const f = await gatherFacts(new LocalHost({ name: "here", address: "127.0.0.1" }));
+  expect(f.cpus).toBeGreaterThan(0);
+  expect(f.kubeletCgroup).toEqual([]);
 });
