@@ -30,16 +30,12 @@ export function renderHaproxy(config: ClusterConfig, statsPassword: string, temp
   return render(template, { cluster: config.name, port: config.loadBalancer.port, servers, reachableServers, statsPort: config.loadBalancer.statsPort, statsPassword }, "haproxy.cfg");
 }
 
-/**
- * Priorities 250, 249, 248, ... in config order: the first control-plane node is the preferred holder.
- * High values keep VRRP's skew time short ((256 - priority) / 256 s): when the holder stops keepalived it
- * sends priority 0, and the next one takes over after its skew time — 0.02 s at 249, 0.6 s at 99.
- */
+/** Priorities 100, 99, 98, ... in config order: the first control-plane node is the preferred holder. */
 export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass: string, template = keepalivedTemplate, checkScript = CHECK_SCRIPT): string {
   const lb = config.loadBalancer;
   const masters = controlPlanes(config);
   const index = masters.findIndex((m) => m.name === node.name);
-  const priority = 250 - index;
+  const priority = 100 - index;
   const peers = masters.filter((m) => m.name !== node.name);
   const unicast =
     lb.vrrpMode === "unicast"
