@@ -51,8 +51,11 @@ test("master1 off: on master2, status, check-certs, add-node node2 and renew-cer
   row("master1 off, on master2: check-certs lists master2/master3, marks master1 unreachable (exit 3)", certsOk, `exit ${certs.code}`);
   expect(certsOk).toBe(true);
 
-  // node2 goes into master2's copy of the config, as the operator on master2 would write it.
+  // node2 goes into master2's copy of the config, as the operator on master2 would write it (an earlier drill
+  // may have joined it already); and a line saying when — a change of the config in any case, so the state
+  // master1 holds is older once this run has replicated it.
   await labExec("master2", `grep -q 'name: node2,' ${STATE_CONFIG} || sed -i '/name: node1,/a\\${labHostLine("node2")}' ${STATE_CONFIG}`, { check: true });
+  await labExec("master2", `echo "# edited on master2 while master1 was off ($(date -u +%FT%TZ))" >> ${STATE_CONFIG}`, { check: true });
   const add = await onMaster2("add-node node2 --role worker --yes");
   const out = add.stdout + add.stderr;
   const nodes = (await labExec("master2", "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes", { check: true })).stdout;
@@ -78,6 +81,10 @@ test("master1 off: on master2, status, check-certs, add-node node2 and renew-cer
 test("master1 back with an older state: a changing command there is refused naming master2; install on master2 catches it up", async () => {
   const on = await run([LAB_SCRIPT, "poweron", "master1"], 300_000);
   expect(on.code).toBe(0);
+  // The impostor drill gave master1 a second address for depot.address by hand (`ip addr add`), which a
+  // reboot does not keep; an operator's network configuration would: put it back when the config names it.
+  const depotAddress = /^depot:\n(?:\s+.*\n)*?\s+address: ([\d.]+)/m.exec((await labExec("master1", "cat /root/cluster.yaml", { check: true })).stdout)?.[1];
+  if (depotAddress) await labExec("master1", `ip addr add ${depotAddress}/24 dev host0 2>/dev/null; true`, { check: true });
   const stale = await onMaster1("install -c cluster.yaml --yes");
   const staleOk = stale.code === 1 && /older than master2's/.test(stale.stdout + stale.stderr) && !STACK.test(stale.stdout + stale.stderr);
   row("master1 back: its stale state is refused, naming master2 (exit 1)", staleOk, `exit ${stale.code}`);
