@@ -10,7 +10,7 @@ export interface InstallState {
   phases: Record<string, { finishedAt: string; ms: number; hosts: Record<string, string> }>;
 }
 
-const stateFile = (ctx: Pick<PhaseContext, "stateDir">) => join(ctx.stateDir, "state.json");
+export const stateFile = (ctx: Pick<PhaseContext, "stateDir">) => join(ctx.stateDir, "state.json");
 
 export async function readState(ctx: Pick<PhaseContext, "stateDir" | "local" | "config">): Promise<InstallState> {
   const raw = await ctx.local.readFile(stateFile(ctx));

@@ -4,7 +4,7 @@ import { describePlan, selectPhases, runPhases, PhaseFailure, type PhaseOutcome 
 import { createProgress, summaryTable } from "../progress.ts";
 import { openChangingSession, parseList, parsePositiveInt, confirm, requireOnMaster, type ClusterSession } from "../context.ts";
 import { readConfig } from "../run-inputs.ts";
-import { recordPhaseDone } from "../../phases/state.ts";
+import { recordPhaseDone, stateFile } from "../../phases/state.ts";
 import { checkBundleBeforeInstall } from "./verify-bundle.ts";
 import type { GlobalFlags } from "../flags.ts";
 import { dryRunProblems } from "../dry-run.ts";
@@ -13,7 +13,6 @@ import { embeddedLock } from "../../depot/lock.ts";
 import { firstMaster, type ClusterConfig } from "../../config/types.ts";
 import { InstallError, UsageError } from "../../util/errors.ts";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { invokedAs } from "../invoked.ts";
 import { buildTimeline, timelineTable } from "../timeline.ts";
 import { writeFileSync } from "node:fs";
@@ -93,9 +92,9 @@ export default async function install(flags: InstallFlags, how: InstallRun = { c
  */
 function requireStateOrMaster1(session: ClusterSession): void {
   const master1 = firstMaster(session.config);
-  if (session.ctx.local.name === master1.name || existsSync(join(session.config.stateDir, "state.json"))) return;
+  if (session.ctx.local.name === master1.name || existsSync(stateFile(session.ctx))) return;
   throw new UsageError(
-    `there is no installer state on ${session.ctx.local.name} (${join(session.config.stateDir, "state.json")}): a new cluster is installed from master1 (${master1.name}, ${master1.address})`,
+    `there is no installer state on ${session.ctx.local.name} (${stateFile(session.ctx)}): a new cluster is installed from master1 (${master1.name}, ${master1.address})`,
     `run the install on ${master1.address}; afterwards every master holds the state`,
   );
 }
