@@ -22,13 +22,14 @@ const RUN = `drill35-${Date.now()}`;
 const rows: DrillRow[] = [];
 
 /** One cut: prober + writer running, `victim` powered off for OFF_FOR_MS (with `whileOff` done meanwhile), powered on. */
-async function cut(victim: string, writerOn: string, whileOff: () => Promise<void> = async () => {}): Promise<{ probes: ProbeVerdict; acked: number; lost: string[] }> {
+async function cut(victim: string, writerOn: string, whileOff: () => Promise<void> = async () => {}): Promise<{ probes: ProbeVerdict; acked: number; lost: string[]; backAt: number }> {
   const probeLog = `/root/${RUN}-${victim}-prober.log`;
   const writeLog = `/root/${RUN}-${victim}-writer.log`;
   const prefix = `/${RUN}/${victim}`;
   const prober = await startProber(probeLog);
   const writer = await startWriter(writerOn, writeLog, prefix);
   let at = 0;
+  let back = 0;
   try {
     await Bun.sleep(5_000);
     at = await nowOn("node1");
@@ -47,13 +48,14 @@ async function cut(victim: string, writerOn: string, whileOff: () => Promise<voi
       on = await run([LAB_SCRIPT, "poweron", victim], 300_000);
     }
     expect({ code: on.code, err: on.code ? on.stderr.slice(-1500) : "" }).toEqual({ code: 0, err: "" });
+    back = await nowOn("node1");
     await waitHealthy();
     await Bun.sleep(5_000);
     await labExec("node1", `kill ${prober}`);
     await labExec(writerOn, `kill ${writer}`);
   }
   const probes = judgeProbes((await labExec("node1", `cat ${probeLog}`, { check: true })).stdout, at);
-  return { probes, ...(await lostWrites(writerOn, writeLog, prefix)) };
+  return { probes, backAt: back - at, ...(await lostWrites(writerOn, writeLog, prefix)) };
 }
 
 
@@ -91,7 +93,7 @@ test("master1 powered off: the API through the VIP serves again within 5 s, no a
   });
 
   rows.push(
-    { drill: "master1 off: API through the VIP serves again within 5 s (prober, 0.2 s)", cases: r.probes.sent, passed: r.probes.sent - r.probes.lateFailures, failed: r.probes.lateFailures, note: gapNote(r.probes) },
+    { drill: "master1 off: API through the VIP serves again within 5 s (prober, 0.2 s)", cases: r.probes.sent, passed: r.probes.sent - r.probes.lateFailures, failed: r.probes.lateFailures, note: `${gapNote(r.probes)}; master1 back at +${r.backAt.toFixed(1)} s` },
     { drill: "master1 off: etcd writes acknowledged and kept", cases: r.acked, passed: r.acked - r.lost.length, failed: r.lost.length },
     { drill: "master1 off: node1 pulls a new image", cases: 1, passed: pull.code === 0 && servedBy.length > 0 ? 1 : 0, failed: pull.code === 0 && servedBy.length > 0 ? 0 : 1, note: `served by ${servedBy.join(", ") || "no other depot"}` },
     { drill: "master1 off: apt-get install --reinstall conntrack", cases: 1, passed: apt.code === 0 ? 1 : 0, failed: apt.code === 0 ? 0 : 1 },
@@ -111,7 +113,7 @@ test("master1 powered off: the API through the VIP serves again within 5 s, no a
 
 test("master2 powered off: the API through the VIP serves again within 5 s and no acknowledged write is lost", async () => {
   const r = await cut("master2", "master3");
-  const probeRow = { drill: "master2 off: API through the VIP serves again within 5 s (prober, 0.2 s)", cases: r.probes.sent, passed: r.probes.sent - r.probes.lateFailures, failed: r.probes.lateFailures, note: gapNote(r.probes) };
+  const probeRow = { drill: "master2 off: API through the VIP serves again within 5 s (prober, 0.2 s)", cases: r.probes.sent, passed: r.probes.sent - r.probes.lateFailures, failed: r.probes.lateFailures, note: `${gapNote(r.probes)}; master2 back at +${r.backAt.toFixed(1)} s` };
   const etcdRow = { drill: "master2 off: etcd writes acknowledged and kept", cases: r.acked, passed: r.acked - r.lost.length, failed: r.lost.length };
   rows.push(probeRow, etcdRow);
   recordDrill(probeRow);

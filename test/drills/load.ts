@@ -19,12 +19,12 @@ export async function startLoop(node: string, log: string, body: string): Promis
   return Number(r.stdout.trim());
 }
 
-/** The prober: "<epoch seconds> <http code>" every 0.2 s (000 when the request failed). */
+/** The prober: "<epoch seconds> <http code> <curl exit>" every 0.2 s (000 when the request failed; the exit says how: 7 refused, 28 timed out, 35/56 TLS or connection reset). */
 export const startProber = (log: string) =>
   startLoop(
     "node1",
     log,
-    `while :; do t=$(date +%s.%N); c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert /etc/kubernetes/pki/ca.crt https://${vip()}:9443/readyz); echo "$t $c"; sleep 0.2; done`,
+    `while :; do t=$(date +%s.%N); c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert /etc/kubernetes/pki/ca.crt https://${vip()}:9443/readyz); r=$?; echo "$t $c $r"; sleep 0.2; done`,
   );
 
 /** The writer on a master that stays up: "ack <i>" only when etcdctl says the put succeeded. */
@@ -40,12 +40,14 @@ export interface ProbeVerdict {
   longestGap: number;
   /** Failures later than the cut + GRACE_S. */
   lateFailures: number;
+  /** Each late failure: seconds after the cut, the HTTP code and curl's exit. */
+  late: string[];
 }
 
 export function judgeProbes(log: string, cut: number): ProbeVerdict {
   const probes = log.split("\n").filter(Boolean).map((l) => {
-    const [t, code] = l.split(" ");
-    return { t: Number(t), ok: code === "200" };
+    const [t, code, exit] = l.split(" ");
+    return { t: Number(t), ok: code === "200", code, exit };
   }).filter((p) => p.t >= cut);
   let longestGap = 0;
   let lastOk = cut;
@@ -58,6 +60,7 @@ export function judgeProbes(log: string, cut: number): ProbeVerdict {
     failed: probes.filter((p) => !p.ok).length,
     longestGap,
     lateFailures: probes.filter((p) => !p.ok && p.t > cut + GRACE_S).length,
+    late: probes.filter((p) => !p.ok && p.t > cut + GRACE_S).map((p) => `+${(p.t - cut).toFixed(1)} s (http ${p.code}, curl exit ${p.exit ?? "?"})`),
   };
 }
 
@@ -72,7 +75,8 @@ export async function waitHealthy(timeoutMs = 300_000): Promise<void> {
   }
 }
 
-export const gapNote = (p: ProbeVerdict) => `longest gap ${p.longestGap.toFixed(1)} s, ${p.failed}/${p.sent} failed, ${p.lateFailures} after ${GRACE_S} s`;
+export const gapNote = (p: ProbeVerdict) =>
+  `longest gap ${p.longestGap.toFixed(1)} s, ${p.failed}/${p.sent} failed, ${p.lateFailures} after ${GRACE_S} s${p.late.length ? `: ${p.late.slice(0, 5).join(", ")}` : ""}`;
 
 /** The writer's acknowledged keys that etcd no longer holds (read on `node`, which has etcdctl and the client files). */
 export async function lostWrites(node: string, log: string, prefix: string): Promise<{ acked: number; lost: string[] }> {
