@@ -30,12 +30,18 @@ export function renderHaproxy(config: ClusterConfig, statsPassword: string, temp
   return render(template, { cluster: config.name, port: config.loadBalancer.port, servers, reachableServers, statsPort: config.loadBalancer.statsPort, statsPassword }, "haproxy.cfg");
 }
 
-/** Priorities 100, 99, 98, ... in config order: the first control-plane node is the preferred holder. */
+/**
+ * Priorities 200, 199, 198, ... in config order: the first control-plane node is the preferred holder.
+ * High priorities make the skew time short ((256 - priority) / 256 advert intervals, about 0.2 s), which
+ * is what a backup waits after the holder's priority-0 advert (keepalived stopped, or FAULT).
+ */
+export const TOP_PRIORITY = 200;
+
 export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass: string, template = keepalivedTemplate, checkScript = CHECK_SCRIPT): string {
   const lb = config.loadBalancer;
   const masters = controlPlanes(config);
   const index = masters.findIndex((m) => m.name === node.name);
-  const priority = 100 - index;
+  const priority = TOP_PRIORITY - index;
   const peers = masters.filter((m) => m.name !== node.name);
   const unicast =
     lb.vrrpMode === "unicast"

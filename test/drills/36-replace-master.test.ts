@@ -8,7 +8,7 @@
 //     lost master, not a fake; nothing changed;
 //   - master3 back, `replace-node master1 --yes` while an etcd writer puts keys through all endpoints →
 //     3/3 etcd members healthy, master1..3 Ready control planes, every master's apiserver ready and in
-//     every haproxy config, the VIP back on master1 (priority 100, nopreempt false in the lab), check-certs
+//     every haproxy config, the VIP back on master1 (the highest priority, nopreempt false in the lab), check-certs
 //     and status exit 0 on master2 and on master1, every key written before and during there.
 // Rows go to dist/drills.jsonl (report.ts). Written for the lab, not run yet.
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -174,7 +174,7 @@ test("master1's disk lost: refused while a second master is off (no quorum), the
     const cfg = (await labExec(m, "cat /etc/haproxy/haproxy.cfg", { check: true })).stdout;
     expect({ m, backends: MASTERS.filter((b) => cfg.includes(`${ADDR[b]}:6443`)) }).toEqual({ m, backends: MASTERS });
   }
-  // The VIP back on master1 (priority 100; the lab has nopreempt: false).
+  // The VIP back on master1 (the highest priority; the lab has nopreempt: false).
   const vip = readLab().vip;
   const deadline = Date.now() + 60_000;
   let holder = "";

@@ -30,13 +30,23 @@ const onLo = { ...config, loadBalancer: { ...config.loadBalancer, interface: nic
 
 describe("keepalived", () => {
   const confs = masters.map((m) => renderKeepalived(config, m, "Xy7pQ2rT"));
-  test("one MASTER at priority 100, then BACKUPs at 99 and 98", () => {
+  test("one MASTER at priority 200, then BACKUPs at 199 and 198", () => {
     expect(confs.map((c) => /state (\w+)/.exec(c)![1])).toEqual(["MASTER", "BACKUP", "BACKUP"]);
-    expect(confs.map((c) => Number(/priority (\d+)/.exec(c)![1]))).toEqual([100, 99, 98]);
+    expect(confs.map((c) => Number(/priority (\d+)/.exec(c)![1]))).toEqual([200, 199, 198]);
   });
   test("a failing check drops a node below every healthy one", () => {
     const weight = Number(/weight -(\d+)/.exec(confs[0]!)![1]);
-    expect(100 - weight).toBeLessThan(98);
+    expect(200 - weight).toBeLessThan(198);
+  });
+  test("haproxy refusing connections means FAULT at once; both checks start failed (a rebooted node waits)", () => {
+    for (const c of confs) {
+      const listening = /vrrp_script haproxy_listening \{([^}]*)\}/.exec(c)![1]!;
+      expect(listening).toMatch(/fall 1\b/);
+      expect(listening).toContain("init_fail");
+      expect(listening).not.toMatch(/weight/);
+      expect(/vrrp_script check_apiserver_lb \{([^}]*)\}/.exec(c)![1]).toContain("init_fail");
+      expect(c).toMatch(/track_script \{\s+haproxy_listening\s+check_apiserver_lb\s+\}/);
+    }
   });
   test("the generated auth_pass is used, never the seed's 123456", () => {
     for (const c of confs) {
@@ -106,4 +116,16 @@ test("the VRRP check script asks haproxy on the LB port, not ss | grep", () => {
   const s = renderCheckScript(config);
   expect(s).toContain("https://127.0.0.1:9443/readyz");
   expect(s).not.toContain("ss ");
+});
+
+test("the check script's 'listening' mode fails only when nothing accepts on the LB port", async () => {
+  // A listener that accepts and closes (no TLS): not refused, so "listening" passes while the full check,
+  // once the cluster exists, would not; after it stops, the port refuses and "listening" fails.
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void s.end(), data() {} } });
+  const port = server.port;
+  const file = join(scriptDir, "listening.sh");
+  await local.writeFile(file, renderCheckScript({ ...config, loadBalancer: { ...config.loadBalancer, port } }), { mode: 0o700 });
+  expect(sh(`${file} listening`).exitCode).toBe(0);
+  server.stop(true);
+  expect(sh(`${file} listening`).exitCode).toBe(1);
 });
