@@ -1,7 +1,6 @@
-// renew-certs: back up every certificate, then renew the etcd certificates member by member and the
-// Kubernetes ones master by master. A member is restarted only while the whole etcd cluster is
-// healthy, and a control plane only while another master serves, so one restart never costs quorum
-// or the API. The first failure stops everything and names the backup.
+// renew-certs: back up every certificate, then renew the etcd certificates member by member (in place,
+// only while the etcd cluster is healthy) and the Kubernetes ones master by master (a control plane is
+// restarted only while another master serves), so a renewal never costs quorum or the API. The first failure stops everything and names the backup.
 import { backedUpPaths, certNodes, globWords, readByEtcd } from "../pki/certlist.ts";
 import { sh } from "../util/sh.ts";
 import { ETCD_CLIENT_PORT } from "../config/ports.ts";
@@ -12,7 +11,6 @@ import type { PhaseContext } from "../phases/phase.ts";
 import { planEtcdPki, type PlannedFile } from "../pki/etcd-pki.ts";
 import { readEtcdPki } from "../cluster/etcd-certs.ts";
 import { etcdHealthy } from "../cluster/etcd.ts";
-import { applyEtcdService } from "../cluster/etcd-service.ts";
 import { apiserverUrl, vipUrl } from "../cluster/endpoints.ts";
 import { readyAt, waitFor } from "../cluster/wait.ts";
 import { InstallError, errorText } from "../util/errors.ts";
@@ -71,7 +69,7 @@ export function describeRenewal(config: ClusterConfig, scope: RenewScope, backup
   const lines = [`back up the certificates of ${certNodes(config).map((h) => h.name).join(", ")} to ${backupDir}`];
   if (scope.etcd)
     for (const m of etcdMembers(config))
-      lines.push(`etcd ${m.name}: check that every member is healthy, write its new server, peer and healthcheck certificates, restart it, wait for the whole cluster`);
+      lines.push(`etcd ${m.name}: check that every member is healthy, write its new server, peer and healthcheck certificates in place (etcd reads them for each new connection: no restart), check it serves the new one`);
   for (const m of controlPlanes(config)) {
     const what = [scope.etcd && "write the new apiserver-etcd-client certificate", scope.kubernetes && "kubeadm certs renew all"].filter(Boolean).join(", ");
     lines.push(`control plane ${m.name}: check another master serves, ${what}, restart its static pods, wait for its /readyz and the VIP's`);
@@ -211,23 +209,20 @@ export async function renewCerts(ctx: PhaseContext, scope: RenewScope, now = new
     etcdFiles = plan.files;
     await step("keep the etcd CA in the state directory", () => writeFiles(ctx.local, plan.files.filter((f) => f.state)));
     const downMembers = etcdMembers(ctx.config).filter((m) => ctx.down?.has(m.name));
+    // etcd reads its certificate files again for every new TLS connection (client and peer), so the files
+    // are replaced in place and no member is restarted: no put is cut, no leader lost. The served
+    // certificate is then checked to be the new one, member by member, the cluster healthy before each.
     for (const m of up(etcdMembers(ctx.config)))
-      await step(`etcd ${m.name}: new certificates, ${downMembers.length ? "in place (no restart)" : "rolling restart"}`, async () => {
+      await step(`etcd ${m.name}: new certificates in place`, async () => {
         const host = await ctx.host(m);
-        if (downMembers.length) {
-          // With a member down, restarting another would leave etcd without quorum for as long as it takes.
-          // etcd reads its certificate files again for every new TLS connection, so in place is enough:
-          // the served certificate is then checked to be the new one.
-          if (!(await etcdHealthy(host, m)))
-            throw new Error(`etcd on ${m.name} is not healthy while ${downMembers.map((d) => d.name).join(", ")} is down: renewing now could cost quorum. Bring the members back, then run renew-certs again`);
-          await writeFiles(host, splitEtcdFiles(etcdFiles, m.name).member);
-          await waitFor(`etcd on ${m.name} to serve its new certificate`, async () => (await servedEtcdCert(host, m)) === certOf(etcdFiles, m.name), 30_000, 1000);
-          return;
-        }
-        if (!(await etcdHealthy(host, m, true)))
-          throw new Error(`the etcd cluster is not fully healthy before restarting ${m.name}; restarting a member now could cost quorum. Bring every member back, then run renew-certs again`);
+        if (!(await etcdHealthy(host, m, downMembers.length === 0)))
+          throw new Error(
+            downMembers.length
+              ? `etcd on ${m.name} is not healthy while ${downMembers.map((d) => d.name).join(", ")} is down: renewing now could cost quorum. Bring the members back, then run renew-certs again`
+              : `the etcd cluster is not fully healthy before renewing ${m.name}'s certificates: a member that cannot connect with its new certificate then could cost quorum. Bring every member back, then run renew-certs again`,
+          );
         await writeFiles(host, splitEtcdFiles(etcdFiles, m.name).member);
-        await applyEtcdService(ctx, host, m);
+        await waitFor(`etcd on ${m.name} to serve its new certificate`, async () => (await servedEtcdCert(host, m)) === certOf(etcdFiles, m.name), 30_000, 1000);
       });
   }
 

@@ -236,7 +236,7 @@ describe("stops before harming the cluster, naming the backup", () => {
     const before = certsOfAll(c);
     const err = await renewCerts(c.ctx, { etcd: true, kubernetes: false }).catch((e) => e);
     expect(err).toBeInstanceOf(RenewStopped);
-    expect(err.step).toBe("etcd master1: new certificates, rolling restart");
+    expect(err.step).toBe("etcd master1: new certificates in place");
     expect(err.message).toContain("could cost quorum");
     expect(err.message).toContain(err.backupDir);
     expect(certsOfAll(c)).toEqual(before);
