@@ -126,14 +126,26 @@ export async function removeMember(runner: Host, view: EtcdClusterView, target: 
 }
 
 /** `member add NAME --peer-urls=URL` through the healthy members; returns the initial cluster etcd gives the new member. */
-export async function addMember(runner: Host, view: EtcdClusterView, name: string, peerUrl: string): Promise<string> {
+export async function addMember(runner: Host, view: EtcdClusterView, name: string, peerUrl: string, retryMs = ADD_RETRY_MS): Promise<string> {
   const refusal = additionRefusal(view.members);
   if (refusal) throw new InstallError(`etcd member ${name} was not added: ${refusal}. Bring the members that are down back first (status shows them)`);
-  const r = await runner.exec(etcdctlAt(healthyUrls(view), sh`member add ${name} ${`--peer-urls=${peerUrl}`}`), timeouts);
-  const initial = /^ETCD_INITIAL_CLUSTER="([^"]*)"$/m.exec(r.stdout)?.[1];
-  if (r.code !== 0 || !initial) throw new InstallError(`etcdctl member add ${name} failed on ${runner.name}: ${etcdctlError(`${r.stdout}\n${r.stderr}`) ?? `exit ${r.code}`}`);
-  return initial;
+  // etcd's strict reconfiguration check refuses a member add ("unhealthy cluster") until every member has
+  // been connected for 5 s (its HealthInterval): right after a member came back or another was removed.
+  // That refusal changes nothing, so it is asked again for a while.
+  const deadline = Date.now() + retryMs;
+  for (;;) {
+    const r = await runner.exec(etcdctlAt(healthyUrls(view), sh`member add ${name} ${`--peer-urls=${peerUrl}`}`), timeouts);
+    const initial = /^ETCD_INITIAL_CLUSTER="([^"]*)"$/m.exec(r.stdout)?.[1];
+    if (r.code === 0 && initial) return initial;
+    const why = etcdctlError(`${r.stdout}\n${r.stderr}`) ?? `exit ${r.code}`;
+    if (!/unhealthy cluster/.test(`${r.stdout}\n${r.stderr}`) || Date.now() > deadline)
+      throw new InstallError(`etcdctl member add ${name} failed on ${runner.name}: ${why}${Date.now() > deadline ? ` (asked for ${Math.round(retryMs / 1000)} s)` : ""}`);
+    await Bun.sleep(1000);
+  }
 }
+
+/** How long a member add refused by etcd's strict reconfiguration check ("unhealthy cluster") is retried. */
+const ADD_RETRY_MS = 60_000;
 
 /** How the etcd phase starts a member. */
 export type EtcdJoin =
