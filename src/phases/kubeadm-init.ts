@@ -13,6 +13,7 @@ import { kubeadm, withInitConfig } from "./util/kubeadm.ts";
 import { pinNodeImages } from "./util/images.ts";
 import { sh } from "../util/sh.ts";
 import { InstallError } from "../util/errors.ts";
+import { withoutControlPlaneHere } from "../cluster/control-planes.ts";
 
 export const kubeadmInit: Phase = {
   name: "kubeadm-init",
@@ -32,6 +33,9 @@ export const kubeadmInit: Phase = {
         throw new InstallError(
           `there is no cluster yet and this is ${ctx.local.name}: the first control plane is initialised on ${node.name} (master1)`,
         );
+      // Defence in depth (install refuses this before any change): never a second cluster beside one.
+      const notHere = await withoutControlPlaneHere(ctx);
+      if (notHere) throw new InstallError(`${notHere}: kubeadm init was not run`);
       const s = await newJoinState(ctx);
       const secrets = [s.token, s.certificateKey];
       // Not `kubeadm config images pull`: it pulls every image by tag even when present. The images are

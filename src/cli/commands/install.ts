@@ -1,4 +1,5 @@
 // `install`: verify the bundle, then run the ordered phase list against the cluster.
+import { withoutControlPlaneHere } from "../../cluster/control-planes.ts";
 import { PHASES } from "../../phases/index.ts";
 import { describePlan, selectPhases, runPhases, PhaseFailure, type PhaseOutcome } from "../../phases/runner.ts";
 import { createProgress, summaryTable } from "../progress.ts";
@@ -61,6 +62,8 @@ export default async function install(flags: InstallFlags, how: InstallRun = { c
   let outcomes: PhaseOutcome[] = [];
   try {
     requireStateOrMaster1(session);
+    const notHere = await withoutControlPlaneHere(ctx);
+    if (notHere) throw new InstallError(`${notHere}. Nothing was changed: run install on one of those masters (it joins ${ctx.local.name}), or replace-node ${ctx.local.name} there to rebuild it`);
     if (log.logFile) log.info(`log: ${log.logFile}`);
     // Nothing touches a node before the bundle is known to be whole.
     await checkBundleBeforeInstall(ctx.bundleDir, log);
