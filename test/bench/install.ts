@@ -135,7 +135,7 @@ async function failover(): Promise<FailoverRow[]> {
   const r = await labExec("master1", "cd /root && ./k8s-ha-offline verify --failover --yes -c cluster.yaml 2>&1", { timeoutMs: 900_000 });
   const rows: FailoverRow[] = [];
   for (const m of r.stdout.matchAll(/((?:haproxy|keepalived) (?:stopped|started) on \S+): (not recovered|([\d.]+) s), (\d+)\/(\d+) requests failed/g))
-    rows.push({ event: m[1]!, seconds: m[4] ? Number(m[4]) : null, failed: Number(m[5]), sent: Number(m[6]) });
+    rows.push({ event: m[1]!, seconds: m[3] ? Number(m[3]) : null, failed: Number(m[4]), sent: Number(m[5]) });
   if (!rows.length) throw new Error(`verify --failover printed no event (exit ${r.code}):\n${r.stdout.slice(-2000)}`);
   return rows;
 }
