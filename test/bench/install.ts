@@ -6,11 +6,12 @@
 //   re-run         the same command again, nothing to do;
 //   node memory    resident memory of every node after the install (ps, summed per node), which plans
 //                  the next size: the 23-node lab is refused when it would not fit in the host's memory;
-// and at 4 nodes `verify --failover --yes` (haproxy, then keepalived stopped on the VIP holder).
+// and at 4 nodes: the VIP watched for --flap-minutes (default 10) under a 0.2 s prober with nothing done to
+// the cluster (never flap), then `verify --failover --yes` (haproxy, then keepalived stopped on the VIP holder).
 // References in the same run: the issue's goals (cold ≤ 75 s, re-run ≤ 8 s at 4 nodes; installer CPU per
 // node from 8 to 23 nodes ≤ 1.2x; VIP moved ≤ 2.0 s / ≤ 1.0 s) and the 8-node run for the 23-node one.
 // Writes test/bench/results/install.{md,json}; test/bench/run.ts puts them in the one table.
-//   bun run build.ts bundle --profile debian12 && bun test/bench/install.ts [--scale 4,8,23] [--no-failover]
+//   bun run build.ts bundle --profile debian12 && bun test/bench/install.ts [--scale 4,8,23] [--no-failover] [--flap-minutes 10]
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { labDown, labExec, labUp, run, LAB_SCRIPT, type Lab } from "../lab/lab-client.ts";
@@ -23,6 +24,8 @@ const args = process.argv.slice(2);
 const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const SCALE = (flag("--scale") ?? "4,8,23").split(",").map(Number).filter((n) => Number.isInteger(n) && n >= 4 && n <= 60).sort((a, b) => a - b);
 const FAILOVER = !args.includes("--no-failover");
+/** Minutes the healthy 4-node cluster is watched for VIP moves under the prober (issue 20: never flap). */
+const FLAP_MINUTES = Number(flag("--flap-minutes") ?? 10);
 /** The goals of issue 20, shown beside the figures. */
 const GOALS = { coldSeconds: 75, rerunSeconds: 8, cpuPerNodeGrowth: 1.2, failoverHaproxySeconds: 2.0, failoverKeepalivedSeconds: 1.0 };
 /** Leave this share of the host's available memory free when planning a lab size. */
@@ -52,6 +55,15 @@ interface SizeResult {
   /** Resident memory per node after the install, MiB. */
   nodeRssMiB?: Record<string, number>;
   skipped?: string;
+}
+
+interface FlapWatch {
+  minutes: number;
+  /** Times the set of VIP holders changed while nothing was done to the cluster. */
+  holderChanges: number;
+  holders: string[];
+  probesSent: number;
+  probesFailed: number;
 }
 
 interface FailoverRow {
@@ -140,7 +152,36 @@ async function failover(): Promise<FailoverRow[]> {
   return rows;
 }
 
+/**
+ * Never flap: the healthy cluster, a TLS prober on node1 to the VIP every 0.2 s, the VIP holders polled
+ * every second for FLAP_MINUTES. Any change of holder with nothing done to the cluster is a flap.
+ */
+async function flapWatch(lab: Lab): Promise<FlapWatch> {
+  const masters = lab.nodes.map((n) => n.name).filter((n) => n.startsWith("master"));
+  const log = "/root/flap-prober.log";
+  const prober = `while :; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 1 --cacert /etc/kubernetes/pki/ca.crt https://${lab.vip}:9443/readyz; sleep 0.2; done`;
+  const pid = (await labExec("node1", `nohup sh -c "${prober}" > ${log} 2>&1 < /dev/null & echo $!`, { check: true })).stdout.trim();
+  const seen: string[] = [];
+  let changes = -1;
+  let last = "";
+  const end = Date.now() + FLAP_MINUTES * 60_000;
+  while (Date.now() < end) {
+    const has = await Promise.all(masters.map(async (m) => (await labExec(m, `ip -o -4 addr show | grep -qF ' ${lab.vip}/' && echo yes`)).stdout.trim() === "yes"));
+    const now = masters.filter((_, i) => has[i]).join("+") || "none";
+    if (now !== last) {
+      changes++;
+      seen.push(`${new Date().toISOString().slice(11, 19)} ${now}`);
+      last = now;
+    }
+    await Bun.sleep(1000);
+  }
+  await labExec("node1", `kill ${pid}`);
+  const codes = (await labExec("node1", `cat ${log}`, { check: true })).stdout.split("\n").filter(Boolean);
+  return { minutes: FLAP_MINUTES, holderChanges: changes, holders: seen, probesSent: codes.length, probesFailed: codes.filter((c) => c !== "200").length };
+}
+
 const sizes: SizeResult[] = [];
+let flap: FlapWatch | undefined;
 let failoverRows: FailoverRow[] | undefined;
 let measured: Record<string, number> | undefined;
 console.error(`install bench: takes the lab down and up for ${SCALE.join(", ")} nodes`);
@@ -167,13 +208,17 @@ for (const nodes of SCALE) {
   }
   size.nodeRssMiB = await nodeRss(lab);
   measured = size.nodeRssMiB;
+  if (nodes === 4 && FLAP_MINUTES > 0 && size.cold.ok) {
+    console.error(`install bench: watching the VIP for ${FLAP_MINUTES} min under the prober (never flap)`);
+    flap = await flapWatch(lab);
+  }
   if (nodes === 4 && FAILOVER && size.cold.ok) failoverRows = await failover();
 }
 
 const cpuPerNode = (s?: SizeResult) => (s?.cold?.cpuSeconds != null ? s.cold.cpuSeconds / s.nodes : undefined);
 const at = (n: number) => sizes.find((s) => s.nodes === n);
 const growth = cpuPerNode(at(8)) && cpuPerNode(at(23)) ? cpuPerNode(at(23))! / cpuPerNode(at(8))! : undefined;
-const json = { date: new Date().toISOString(), goals: GOALS, hostMemAvailableMiB: memAvailableMiB(), sizes, failover: failoverRows ?? null, cpuPerNodeGrowth8to23: growth ?? null };
+const json = { date: new Date().toISOString(), goals: GOALS, hostMemAvailableMiB: memAvailableMiB(), sizes, flap: flap ?? null, failover: failoverRows ?? null, cpuPerNodeGrowth8to23: growth ?? null };
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(join(RESULTS, "install.json"), JSON.stringify(json, null, 2) + "\n");
 
@@ -203,6 +248,12 @@ const md = [
   `| --- | ${sizes.map(() => "---:").join(" | ")} |`,
   ...phaseNames.map((p) => `| ${p} | ${sizes.map((s) => f1((s.cold?.timeline?.phases.find((x) => x.name === p)?.ms ?? NaN) / 1000)).join(" | ")} |`),
   "",
+  ...(flap
+    ? [
+        `Never flap, 4 nodes, nothing done to the cluster for ${flap.minutes} min under a 0.2 s TLS prober to the VIP: ${flap.holderChanges} change(s) of VIP holder (${flap.holders.join(", ")}), ${flap.probesFailed} of ${flap.probesSent} requests failed.`,
+        "",
+      ]
+    : []),
   ...(failoverRows
     ? ["`verify --failover` at 4 nodes:", "", "| event | seconds | failed/sent |", "| --- | ---: | ---: |", ...failoverRows.map((r) => `| ${r.event} | ${r.seconds === null ? "not recovered" : r.seconds.toFixed(2)} | ${r.failed}/${r.sent} |`), ""]
     : []),
