@@ -137,9 +137,10 @@ export async function addMember(runner: Host, view: EtcdClusterView, name: strin
     const r = await runner.exec(etcdctlAt(healthyUrls(view), sh`member add ${name} ${`--peer-urls=${peerUrl}`}`), timeouts);
     const initial = /^ETCD_INITIAL_CLUSTER="([^"]*)"$/m.exec(r.stdout)?.[1];
     if (r.code === 0 && initial) return initial;
-    const why = etcdctlError(`${r.stdout}\n${r.stderr}`) ?? `exit ${r.code}`;
-    if (!/unhealthy cluster/.test(`${r.stdout}\n${r.stderr}`) || Date.now() > deadline)
-      throw new InstallError(`etcdctl member add ${name} failed on ${runner.name}: ${why}${Date.now() > deadline ? ` (asked for ${Math.round(retryMs / 1000)} s)` : ""}`);
+    const output = `${r.stdout}\n${r.stderr}`;
+    const late = Date.now() > deadline;
+    if (!/unhealthy cluster/.test(output) || late)
+      throw new InstallError(`etcdctl member add ${name} failed on ${runner.name}: ${etcdctlError(output) ?? `exit ${r.code}`}${late ? ` (asked for ${Math.round(retryMs / 1000)} s)` : ""}`);
     await Bun.sleep(1000);
   }
 }

@@ -1,6 +1,7 @@
 // renew-certs: back up every certificate, then renew the etcd certificates member by member (in place,
 // only while the etcd cluster is healthy) and the Kubernetes ones master by master (a control plane is
-// restarted only while another master serves), so a renewal never costs quorum or the API. The first failure stops everything and names the backup.
+// restarted only while another master serves), so a renewal never costs quorum or the API. The first
+// failure stops everything and names the backup.
 import { backedUpPaths, certNodes, globWords, readByEtcd } from "../pki/certlist.ts";
 import { sh } from "../util/sh.ts";
 import { ETCD_CLIENT_PORT } from "../config/ports.ts";

@@ -15,6 +15,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { labDown, labExec, labUp, run, LAB_SCRIPT, type Lab } from "../lab/lab-client.ts";
+import { judgeProbes, startProber } from "../drills/load.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const BINARY = join(ROOT, "dist", "k8s-ha-offline");
@@ -153,14 +154,13 @@ async function failover(): Promise<FailoverRow[]> {
 }
 
 /**
- * Never flap: the healthy cluster, a TLS prober on node1 to the VIP every 0.2 s, the VIP holders polled
+ * Never flap: the healthy cluster, the drills' TLS prober on node1 to the VIP every 0.2 s, the VIP holders polled
  * every second for FLAP_MINUTES. Any change of holder with nothing done to the cluster is a flap.
  */
 async function flapWatch(lab: Lab): Promise<FlapWatch> {
   const masters = lab.nodes.map((n) => n.name).filter((n) => n.startsWith("master"));
   const log = "/root/flap-prober.log";
-  const prober = `while :; do curl -s -o /dev/null -w '%{http_code}\\n' --max-time 1 --cacert /etc/kubernetes/pki/ca.crt https://${lab.vip}:9443/readyz; sleep 0.2; done`;
-  const pid = (await labExec("node1", `nohup sh -c "${prober}" > ${log} 2>&1 < /dev/null & echo $!`, { check: true })).stdout.trim();
+  const pid = await startProber(log);
   const seen: string[] = [];
   let changes = -1;
   let last = "";
@@ -176,8 +176,8 @@ async function flapWatch(lab: Lab): Promise<FlapWatch> {
     await Bun.sleep(1000);
   }
   await labExec("node1", `kill ${pid}`);
-  const codes = (await labExec("node1", `cat ${log}`, { check: true })).stdout.split("\n").filter(Boolean);
-  return { minutes: FLAP_MINUTES, holderChanges: changes, holders: seen, probesSent: codes.length, probesFailed: codes.filter((c) => c !== "200").length };
+  const probes = judgeProbes((await labExec("node1", `cat ${log}`, { check: true })).stdout, 0);
+  return { minutes: FLAP_MINUTES, holderChanges: changes, holders: seen, probesSent: probes.sent, probesFailed: probes.failed };
 }
 
 const sizes: SizeResult[] = [];

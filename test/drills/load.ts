@@ -49,6 +49,7 @@ export function judgeProbes(log: string, cut: number): ProbeVerdict {
     const [t, code, exit] = l.split(" ");
     return { t: Number(t), ok: code === "200", code, exit };
   }).filter((p) => p.t >= cut);
+  const late = probes.filter((p) => !p.ok && p.t > cut + GRACE_S);
   let longestGap = 0;
   let lastOk = cut;
   for (const p of probes) {
@@ -59,8 +60,8 @@ export function judgeProbes(log: string, cut: number): ProbeVerdict {
     sent: probes.length,
     failed: probes.filter((p) => !p.ok).length,
     longestGap,
-    lateFailures: probes.filter((p) => !p.ok && p.t > cut + GRACE_S).length,
-    late: probes.filter((p) => !p.ok && p.t > cut + GRACE_S).map((p) => `+${(p.t - cut).toFixed(1)} s (http ${p.code}, curl exit ${p.exit ?? "?"})`),
+    lateFailures: late.length,
+    late: late.map((p) => `+${(p.t - cut).toFixed(1)} s (http ${p.code}, curl exit ${p.exit ?? "?"})`),
   };
 }
 
