@@ -31,11 +31,11 @@ export function renderHaproxy(config: ClusterConfig, statsPassword: string, temp
 }
 
 /**
- * Priorities 200, 199, 198, ... in config order: the first control-plane node is the preferred holder.
- * High priorities make the skew time short ((256 - priority) / 256 advert intervals, about 0.2 s), which
+ * Priorities 250, 249, 248, ... in config order: the first control-plane node is the preferred holder.
+ * High priorities make the skew time short ((256 - priority) / 256 advert intervals, about 0.02 s), which
  * is what a backup waits after the holder's priority-0 advert (keepalived stopped, or FAULT).
  */
-export const TOP_PRIORITY = 200;
+export const TOP_PRIORITY = 250;
 
 export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass: string, template = keepalivedTemplate, checkScript = CHECK_SCRIPT): string {
   const lb = config.loadBalancer;

@@ -30,13 +30,13 @@ const onLo = { ...config, loadBalancer: { ...config.loadBalancer, interface: nic
 
 describe("keepalived", () => {
   const confs = masters.map((m) => renderKeepalived(config, m, "Xy7pQ2rT"));
-  test("one MASTER at priority 200, then BACKUPs at 199 and 198", () => {
+  test("one MASTER at priority 250, then BACKUPs at 249 and 248", () => {
     expect(confs.map((c) => /state (\w+)/.exec(c)![1])).toEqual(["MASTER", "BACKUP", "BACKUP"]);
-    expect(confs.map((c) => Number(/priority (\d+)/.exec(c)![1]))).toEqual([200, 199, 198]);
+    expect(confs.map((c) => Number(/priority (\d+)/.exec(c)![1]))).toEqual([250, 249, 248]);
   });
   test("a failing check drops a node below every healthy one", () => {
     const weight = Number(/weight -(\d+)/.exec(confs[0]!)![1]);
-    expect(200 - weight).toBeLessThan(198);
+    expect(250 - weight).toBeLessThan(248);
   });
   test("haproxy refusing connections means FAULT at once; both checks start failed (a rebooted node waits)", () => {
     for (const c of confs) {
