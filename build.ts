@@ -82,6 +82,8 @@ async function bundle(profile: string, target: string, kubernetes?: string, out?
   // The lab profile packs the Kubernetes stand-in where kubeadm/kubelet/kubectl would be.
   const standin = join(root, "test/kube-standin/build.sh");
   if (!k && profile === "debian12" && existsSync(standin)) await run(["bash", standin]);
+  // Before assembly and the compile that embeds the manifests: pins Debian has since replaced are moved on.
+  await (await import("./src/bundle/repin.ts")).repinStaleDebs(profile, root, (m) => console.error(m));
   const { assembleBundle } = await import("./src/bundle/assemble.ts");
   await assembleBundle({ profile, outDir, log: (m: string) => console.error(m), kubernetes: k });
   const lockText = await Bun.file(join(outDir, "lock.json")).text();
