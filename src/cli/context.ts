@@ -140,7 +140,7 @@ export async function openChangingSession(
   if (flags.dryRun) return { ...session, replicate: async () => {} };
   const { pool, log, ctx } = session;
   const self = config.hosts.find((h) => pool.isLocal(h));
-  const lockOn = (h: HostSpec) => ({ name: h.name, host: () => pool.get(h) });
+  const lockOn = (h: HostSpec) => ({ name: h.name, route: { address: h.address, port: h.ssh.port, user: h.ssh.user, keyFile: h.ssh.keyFile }, host: () => pool.get(h) });
   const peers = masters.filter((h) => h !== self).map(lockOn);
   const warn = (m: string) => log.info(m);
   let releaseCluster = async () => {};

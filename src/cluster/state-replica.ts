@@ -155,14 +155,33 @@ export async function replicateState(opts: {
  * this one — this copy is stale (its master was off during a change) and would undo that change.
  * Unreachable masters are skipped: they are warned about by the caller's connection attempts.
  */
+/** How the installer reaches a master over SSH: what the copy command in a refusal uses. */
+export interface SshRoute {
+  address: string;
+  port: number;
+  user: string;
+  keyFile?: string;
+}
+
+/**
+ * The command that copies a master's state dir here, through the same SSH route (key, port, user) the
+ * installer uses — a wiped master has neither names for its peers nor a default key that they accept — as
+ * one tar stream (through sudo for a non-root login: the state dir is root's, 0700).
+ */
+export function stateCopyCommand(stateDir: string, from: SshRoute): string {
+  const remote = sh`${[...(from.user === "root" ? [] : ["sudo", "-n"]), "tar", "-C", stateDir, "-cf", "-", "."]}`;
+  const ssh = ["ssh", ...(from.keyFile ? ["-i", from.keyFile] : []), "-p", from.port, `${from.user}@${from.address}`, remote.text];
+  return sh`mkdir -p -m 700 ${stateDir} && ${ssh} | tar -C ${stateDir} -xpf -`.text;
+}
+
 export async function assertNewestState(opts: {
   self: Host;
-  peers: readonly { name: string; host: () => Promise<Host> }[];
+  peers: readonly { name: string; route?: SshRoute; host: () => Promise<Host> }[];
   stateDir: string;
   warn: (message: string) => void;
 }): Promise<number> {
   const mine = (await readManifest(opts.self, opts.stateDir))?.generation ?? 0;
-  let newest: { name: string; generation: number } | undefined;
+  let newest: { name: string; route?: SshRoute; generation: number } | undefined;
   for (const peer of opts.peers) {
     let generation: number;
     try {
@@ -171,13 +190,14 @@ export async function assertNewestState(opts: {
       opts.warn(`warning: cannot read the installer state generation on ${peer.name}: ${reasonOn(peer.name, err)}`);
       continue;
     }
-    if (generation > mine && (!newest || generation > newest.generation)) newest = { name: peer.name, generation };
+    if (generation > mine && (!newest || generation > newest.generation)) newest = { name: peer.name, route: peer.route, generation };
   }
   if (newest)
     throw new InstallError(
       `the state on ${opts.self.name} (generation ${mine}) is older than ${newest.name}'s (generation ${newest.generation}): ` +
         `run on ${newest.name}, or copy its state here first (as root on ${opts.self.name}: ` +
-        `scp -rp root@${newest.name}:${opts.stateDir}/. ${opts.stateDir}/ — it holds secrets: keep it 0600 root)`,
+        (newest.route ? stateCopyCommand(opts.stateDir, newest.route) : `copy ${opts.stateDir} from ${newest.name}`) +
+        ` — it holds secrets: keep it root's, 0600)`,
     );
   return mine;
 }

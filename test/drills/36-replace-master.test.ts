@@ -1,7 +1,9 @@
 // Issue 16's acceptance for replace-node: master1's disk is lost. After an install (or after drill 35),
 // keys are written to etcd, then `lab poweroff master1` and its overlay's upper layer is wiped but for its
 // identity (hostname, machine-id, network file, SSH host keys, root's .ssh): it boots as a fresh machine
-// with the same address and SSH key. On master2, with the binary the install put there:
+// with the same address and SSH key. `install` on the new master1 is refused, nothing changed: with no state
+// there, then with master2's state copied as the refusal says (master2 and master3 hold a control plane).
+// On master2, with the binary the install put there:
 //   - `replace-node master3` (alive and healthy) without --force is refused (exit 2), nothing changed;
 //   - with master3 powered off too, `replace-node master1` is refused (exit 1): removing master1's member
 //     with only master2 healthy would need a quorum etcd does not have — the real situation of a second
@@ -10,7 +12,7 @@
 //     3/3 etcd members healthy, master1..3 Ready control planes, every master's apiserver ready and in
 //     every haproxy config, the VIP back on master1 (the highest priority, nopreempt false in the lab), check-certs
 //     and status exit 0 on master2 and on master1, every key written before and during there.
-// Rows go to dist/drills.jsonl (report.ts). Written for the lab, not run yet.
+// Rows go to dist/drills.jsonl (report.ts).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { labExec, readLab, run, LAB_SCRIPT, LAB_STATE } from "../lab/lab-client.ts";
 import { onMaster1, forgetDeployment, MASTERS } from "../e2e/support.ts";
@@ -133,6 +135,26 @@ test("master1's disk lost: refused while a second master is off (no quorum), the
   await lab("poweron", "master1");
   const fresh = await labExec("master1", "test ! -e /usr/local/bin/k8s-ha-offline && test ! -e /var/lib/etcd/member && test ! -e /etc/kubernetes && echo fresh");
   expect(fresh.stdout.trim()).toBe("fresh");
+
+  // The operator's mistake: `install` on the new master1, as on the first day. Refused before any change —
+  // first because master1 holds no installer state while master2 does; then, with the state copied as that
+  // refusal says (the command it prints, run on master1), because master2 and master3 hold a control plane:
+  // a `kubeadm init` here would make a new CA and a second cluster on the same etcd.
+  const stale = await onMaster1("install -c cluster.yaml --yes");
+  const staleOut = stale.stdout + stale.stderr;
+  const copy = /as root on master1: (mkdir -p -m 700 .+?) — it holds secrets/.exec(staleOut)?.[1];
+  expect({ code: stale.code, copy: copy !== undefined, says: /the state on master1 \(generation 0\) is older than master[23]'s/.test(staleOut) }).toEqual({ code: 1, copy: true, says: true });
+  // As printed, but without questions: the lab's test runner answers none.
+  const unattended = copy!.replace(" && ssh ", " && ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new ");
+  const copied = await labExec("master1", `set -o pipefail; ${unattended}`, { timeoutMs: 120_000 });
+  expect({ copied: copied.code, err: copied.stderr.split(/\r?\n/).filter((l) => l && !l.startsWith("Warning: Permanently added")).join("\n").slice(-500) }).toEqual({ copied: 0, err: "" });
+  const secondInit = await onMaster1("install -c cluster.yaml --yes");
+  const secondOut = secondInit.stdout + secondInit.stderr;
+  const untouched = await labExec("master1", "test ! -e /etc/kubernetes && test ! -e /var/lib/etcd/member && ! systemctl is-active -q etcd kubelet && echo untouched");
+  const refusedInit = secondInit.code === 1 && /master1 has no control plane \(no \S+admin\.conf\) while master2, master3 have one/.test(secondOut) && /Nothing was changed/.test(secondOut);
+  row({ drill: "install on the wiped master1 (state missing, then copied): refused, nothing changed", cases: 2, passed: (copied.code === 0 ? 1 : 0) + (refusedInit && untouched.stdout.trim() === "untouched" ? 1 : 0), failed: (copied.code === 0 ? 0 : 1) + (refusedInit && untouched.stdout.trim() === "untouched" ? 0 : 1), note: `exit ${stale.code}, ${secondInit.code}` });
+  expect({ code: secondInit.code, refused: refusedInit, untouched: untouched.stdout.trim() }).toEqual({ code: 1, refused: true, untouched: "untouched" });
+  expect((await etcdMembers("master2")).ids).toEqual(oldIds);
 
   // A second master off: master2 alone cannot carry a membership change.
   await lab("poweroff", "master3");

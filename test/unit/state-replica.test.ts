@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DirHost } from "./support/dir-host.ts";
-import { assertNewestState, collectState, readManifest, replicateState } from "../../src/cluster/state-replica.ts";
+import { assertNewestState, collectState, readManifest, replicateState, stateCopyCommand } from "../../src/cluster/state-replica.ts";
 import { HostError, type Host } from "../../src/hosts/host.ts";
 
 const STATE = "/var/lib/k8s-ha-offline";
@@ -78,13 +78,22 @@ test("a changing command on a master with a stale copy is refused, naming the ne
     writeFileSync(join(c.sd, "state.json"), s);
     await replicateState({ source: c.m1, peers: off, stateDir: STATE, files: collectState(c.sd, c.config), warn: () => {} });
   }
-  const fromMaster3 = assertNewestState({ self: c.m3, peers: [{ name: "master1", host: async () => c.m1 }, c.peers[0]!], stateDir: STATE, warn: () => {} });
-  await expect(fromMaster3).rejects.toThrow(
+  const fromMaster3 = () => assertNewestState({ self: c.m3, peers: [{ name: "master1", route: { address: "10.0.0.11", port: 2222, user: "root", keyFile: "/root/.ssh/id ops" }, host: async () => c.m1 }, c.peers[0]!], stateDir: STATE, warn: () => {} });
+  await expect(fromMaster3()).rejects.toThrow(
     "the state on master3 (generation 1) is older than master1's (generation 3): run on master1, or copy its state here first",
   );
+  // The copy command goes the installer's own SSH route (address, port, key: a wiped master may not resolve
+  // its peers' names, and its default key is not theirs) into a directory it makes.
+  await expect(fromMaster3()).rejects.toThrow(`mkdir -p -m 700 ${STATE} && ssh -i '/root/.ssh/id ops' -p 2222 root@10.0.0.11 'tar -C ${STATE} -cf - .' | tar -C ${STATE} -xpf -`);
   // Its own is the newest: it runs.
   expect(await assertNewestState({ self: c.m1, peers: c.peers, stateDir: STATE, warn: () => {} })).toBe(3);
   // And master1 never overwrites a newer copy with an older one.
   const r = await replicateState({ source: c.m3, peers: [{ name: "master1", host: async () => c.m1 }], stateDir: STATE, files: collectState(c.m3.local(STATE), c.config), warn: () => {} });
   expect(r.skipped[0]?.reason).toContain("holds a newer state (generation 3)");
+});
+
+test("the state copy command goes through sudo for a non-root login and quotes what it names", () => {
+  expect(stateCopyCommand("/srv/k8s state", { address: "10.0.0.12", port: 22, user: "ops" })).toBe(
+    `mkdir -p -m 700 '/srv/k8s state' && ssh -p 22 ops@10.0.0.12 'sudo -n tar -C '\\''/srv/k8s state'\\'' -cf - .' | tar -C '/srv/k8s state' -xpf -`,
+  );
 });
