@@ -144,13 +144,17 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
     const before = (await holders()).holders.join("+") || null;
     log(`${event} ...`);
     const t0 = performance.now();
-    if (action === "stop") await guard.stop(node, byName.get(node)!.host, `${unit}.service`);
-    else await guard.start(node, `${unit}.service`);
+    // Polled while systemctl works, not after it returns: keepalived hands the VIP over (a priority-0
+    // advert) as its shutdown begins and exits about a second later, so awaiting the stop first would
+    // clock systemctl instead of the VIP.
+    let actionError: unknown;
+    const acted = (action === "stop" ? guard.stop(node, byName.get(node)!.host, `${unit}.service`) : guard.start(node, `${unit}.service`))
+      .catch((err) => void (actionError = err));
     const deadline = t0 + waitFor(unit) * 1000;
     let movedAt: number | undefined;
     let after: string | null = null;
     let recovered: number | undefined;
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && actionError === undefined) {
       const polledAt = performance.now();
       const now = (await holders()).holders;
       after = now.join("+") || null;
@@ -164,6 +168,8 @@ export async function runFailoverDrill(opts: FailoverOptions): Promise<FailoverR
       }
       await sleep(pollMs);
     }
+    await acted;
+    if (actionError !== undefined) throw actionError;
     if (recovered !== undefined) await sleep(settleMs);
     const window = stream.between(t0, recovered === undefined ? performance.now() : recovered + settleMs);
     const seconds = recovered === undefined ? null : (recovered - t0) / 1000;
