@@ -59,10 +59,15 @@ build_step() {
 
 # Build the base tree if the cache does not have it yet. Built under a temporary
 # name and renamed at the end, so a killed build never looks like a finished one.
+# With "refresh" (only when no node runs on it: `up`), a cached base is first brought
+# up to the host's apt lists.
 ensure_base() {
   local dir tmp inc t0=$SECONDS
   dir=$(base_dir)
-  [[ -f $dir/.complete ]] && return 0
+  if [[ -f $dir/.complete ]]; then
+    [[ ${1-} != refresh ]] || base_refresh "$dir"
+    return 0
+  fi
   tmp="$dir.building"
   rm_tree "$tmp"
   mkdir -p "$tmp"
@@ -145,6 +150,28 @@ base_upgrade() {
     die "upgrading the base failed (full log: $(build_log)); the half-built base is discarded"
   fi
   rm -rf "$archives/upgrade" "${NSPAWN_RUN:?}/propagate/$BASE_BUILD_MACHINE"
+}
+
+# A cached base is as old as the apt lists it was built from, and Debian publishes updates
+# every week: the tests that fetch .debs with the host's lists then find the node's
+# versions older than what they install (a newer perl-base pulled in by keepalived, which
+# the lab refuses rather than drift the base). Upgrade the cache to the host's lists, on
+# a copy renamed into place at the end (a killed refresh leaves the old base whole).
+base_refresh() {
+  local dir=$1 tmp="$1.refreshing" pkgs=()
+  mapfile -t pkgs < <(host_apt_plan "$dir/var/lib/dpkg/status" dist-upgrade)
+  ((${#pkgs[@]})) || return 0
+  say "the cached base is older than the host's apt lists (${#pkgs[@]} updates); upgrading it"
+  rm_tree "$tmp"
+  cp -a --reflink=auto "$dir" "$tmp"
+  rm -f "$tmp/.complete"
+  : >"$(build_log)"
+  base_upgrade "$tmp"
+  base_customize "$tmp"
+  sync
+  touch "$tmp/.complete"
+  rm_tree "$dir"
+  mv "$tmp" "$dir"
 }
 
 # Install (or upgrade to) every .deb in DIR (a path inside ROOT) with apt, in a throw-away
