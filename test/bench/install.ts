@@ -11,7 +11,8 @@
 // References in the same run: the issue's goals (cold ≤ 75 s, re-run ≤ 8 s at 4 nodes; installer CPU per
 // node from 8 to 23 nodes ≤ 1.2x; VIP moved ≤ 2.0 s / ≤ 1.0 s) and the 8-node run for the 23-node one.
 // Writes test/bench/results/install.{md,json}; test/bench/run.ts puts them in the one table.
-//   bun run build.ts bundle --profile debian12 && bun test/bench/install.ts [--scale 4,8,23] [--no-failover] [--flap-minutes 10]
+//   bun run build.ts bundle --profile debian12 && bun test/bench/install.ts [--scale 4,8,23] [--no-failover] [--flap-minutes 10] [--keep]
+// --keep: sizes and the never-flap watch not run this time stay in the results from the previous run, dated.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { labDown, labExec, labUp, run, LAB_SCRIPT, type Lab } from "../lab/lab-client.ts";
@@ -25,6 +26,8 @@ const args = process.argv.slice(2);
 const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const SCALE = (flag("--scale") ?? "4,8,23").split(",").map(Number).filter((n) => Number.isInteger(n) && n >= 4 && n <= 60).sort((a, b) => a - b);
 const FAILOVER = !args.includes("--no-failover");
+/** Sizes and the never-flap watch not measured this time are kept from the previous results, with their date. */
+const KEEP = args.includes("--keep");
 /** Minutes the healthy 4-node cluster is watched for VIP moves under the prober (issue 20: never flap). */
 const FLAP_MINUTES = Number(flag("--flap-minutes") ?? 10);
 /** The goals of issue 20, shown beside the figures. */
@@ -56,6 +59,8 @@ interface SizeResult {
   /** Resident memory per node after the install, MiB. */
   nodeRssMiB?: Record<string, number>;
   skipped?: string;
+  /** Kept from an earlier run (--keep): the date it was measured. */
+  measuredOn?: string;
 }
 
 interface FlapWatch {
@@ -65,6 +70,8 @@ interface FlapWatch {
   holders: string[];
   probesSent: number;
   probesFailed: number;
+  /** Kept from an earlier run (--keep): the date it was measured. */
+  measuredOn?: string;
 }
 
 interface FailoverRow {
@@ -215,6 +222,14 @@ for (const nodes of SCALE) {
   if (nodes === 4 && FAILOVER && size.cold.ok) failoverRows = await failover();
 }
 
+if (KEEP && existsSync(join(RESULTS, "install.json"))) {
+  const prev = JSON.parse(readFileSync(join(RESULTS, "install.json"), "utf8")) as { date: string; sizes: SizeResult[]; flap: FlapWatch | null };
+  const on = prev.date.slice(0, 10);
+  for (const s of prev.sizes) if (!sizes.some((x) => x.nodes === s.nodes)) sizes.push({ ...s, measuredOn: s.measuredOn ?? on });
+  sizes.sort((a, b) => a.nodes - b.nodes);
+  if (!flap && prev.flap) flap = { ...prev.flap, measuredOn: prev.flap.measuredOn ?? on };
+}
+
 const cpuPerNode = (s?: SizeResult) => (s?.cold?.cpuSeconds != null ? s.cold.cpuSeconds / s.nodes : undefined);
 const at = (n: number) => sizes.find((s) => s.nodes === n);
 const growth = cpuPerNode(at(8)) && cpuPerNode(at(23)) ? cpuPerNode(at(23))! / cpuPerNode(at(8))! : undefined;
@@ -232,12 +247,13 @@ const md = [
   "| nodes | cold s | re-run s | installer CPU s (cold) | CPU s per node | node RSS MiB (max master / max worker) | critical path (cold) |",
   "| ---: | ---: | ---: | ---: | ---: | --- | --- |",
   ...sizes.map((s) => {
-    if (s.skipped) return `| ${s.nodes} | skipped: ${s.skipped} | | | | | |`;
+    const nodesCell = `${s.nodes}${s.measuredOn ? ` (${s.measuredOn})` : ""}`;
+    if (s.skipped) return `| ${nodesCell} | skipped: ${s.skipped} | | | | | |`;
     const rss = s.nodeRssMiB ?? {};
     const m = Math.max(...Object.entries(rss).filter(([n]) => n.startsWith("master")).map(([, v]) => v));
     const w = Math.max(...Object.entries(rss).filter(([n]) => !n.startsWith("master")).map(([, v]) => v));
     const path = s.cold?.timeline?.criticalPath.slice(0, 3).map((c) => `${c.phase}/${c.host} ${(c.ms / 1000).toFixed(1)} s`).join(", ") ?? "-";
-    return `| ${s.nodes} | ${s.cold?.ok ? f1(s.cold.wallSeconds) : `FAILED (exit ${s.cold?.exit})`} | ${s.rerun ? (s.rerun.ok ? f1(s.rerun.wallSeconds) : `FAILED (exit ${s.rerun.exit})`) : "-"} | ${f1(s.cold?.cpuSeconds)} | ${f1(cpuPerNode(s))} | ${f1(m)} / ${f1(w)} | ${path} |`;
+    return `| ${nodesCell} | ${s.cold?.ok ? f1(s.cold.wallSeconds) : `FAILED (exit ${s.cold?.exit})`} | ${s.rerun ? (s.rerun.ok ? f1(s.rerun.wallSeconds) : `FAILED (exit ${s.rerun.exit})`) : "-"} | ${f1(s.cold?.cpuSeconds)} | ${f1(cpuPerNode(s))} | ${f1(m)} / ${f1(w)} | ${path} |`;
   }),
   "",
   `Goals: cold ≤ ${GOALS.coldSeconds} s and re-run ≤ ${GOALS.rerunSeconds} s at 4 nodes; installer CPU per node 23 vs 8 nodes ≤ ${GOALS.cpuPerNodeGrowth}x (this run: ${growth ? growth.toFixed(2) : "-"}).`,
@@ -250,7 +266,7 @@ const md = [
   "",
   ...(flap
     ? [
-        `Never flap, 4 nodes, nothing done to the cluster for ${flap.minutes} min under a 0.2 s TLS prober to the VIP: ${flap.holderChanges} change(s) of VIP holder (${flap.holders.join(", ")}), ${flap.probesFailed} of ${flap.probesSent} requests failed.`,
+        `Never flap${flap.measuredOn ? ` (measured ${flap.measuredOn})` : ""}, 4 nodes, nothing done to the cluster for ${flap.minutes} min under a 0.2 s TLS prober to the VIP: ${flap.holderChanges} change(s) of VIP holder (${flap.holders.join(", ")}), ${flap.probesFailed} of ${flap.probesSent} requests failed.`,
         "",
       ]
     : []),
