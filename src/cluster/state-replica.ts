@@ -150,11 +150,6 @@ export async function replicateState(opts: {
   return result;
 }
 
-/**
- * Before a changing command: refuse when another reachable master holds a newer generation than
- * this one — this copy is stale (its master was off during a change) and would undo that change.
- * Unreachable masters are skipped: they are warned about by the caller's connection attempts.
- */
 /** How the installer reaches a master over SSH: what the copy command in a refusal uses. */
 export interface SshRoute {
   address: string;
@@ -174,6 +169,11 @@ export function stateCopyCommand(stateDir: string, from: SshRoute): string {
   return sh`mkdir -p -m 700 ${stateDir} && ${ssh} | tar -C ${stateDir} -xpf -`.text;
 }
 
+/**
+ * Before a changing command: refuse when another reachable master holds a newer generation than
+ * this one — this copy is stale (its master was off during a change) and would undo that change.
+ * Unreachable masters are skipped: they are warned about by the caller's connection attempts.
+ */
 export async function assertNewestState(opts: {
   self: Host;
   peers: readonly { name: string; route?: SshRoute; host: () => Promise<Host> }[];
