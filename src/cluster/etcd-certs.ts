@@ -2,13 +2,12 @@
 // the node it lives on. The etcd-pki phase plans from it; renew-certs reissues from it.
 import { etcdPkiSources, etcdCaStatePaths, type ExistingEtcdPki } from "../pki/etcd-pki.ts";
 import type { ClusterAccess } from "./access.ts";
+import { readStateCa } from "./state-ca.ts";
 
 const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
 
 export async function readEtcdPki(ctx: ClusterAccess): Promise<ExistingEtcdPki> {
-  const p = etcdCaStatePaths(ctx.stateDir);
-  const read = async (a: string, b: string) => decode(await ctx.local.readFile(a)) ?? decode(await ctx.local.readFile(b));
-  const ca = { certPem: await read(p.cert, p.backupCert), keyPem: await read(p.key, p.backupKey) };
+  const { ca, unfinished } = await readStateCa(ctx.local, etcdCaStatePaths(ctx.stateDir));
   const byNode = new Map(ctx.config.hosts.map((h) => [h.name, h]));
   const leaves: ExistingEtcdPki["leaves"] = {};
   const unknown: string[] = [];
@@ -21,5 +20,5 @@ export async function readEtcdPki(ctx: ClusterAccess): Promise<ExistingEtcdPki> 
       leaves[s.id] = { certPem: decode(await host.readFile(from.certPath)), keyPem: decode(await host.readFile(from.keyPath)) };
     }),
   );
-  return { ca: ca.certPem || ca.keyPem ? ca : undefined, leaves, ...(unknown.length ? { unknown } : {}) };
+  return { ca, leaves, ...(unknown.length ? { unknown } : {}), ...(unfinished ? { unfinishedCa: true } : {}) };
 }

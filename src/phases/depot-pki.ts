@@ -6,17 +6,17 @@ import type { Phase, PhaseContext } from "./phase.ts";
 import { controlPlanes } from "../config/types.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { sh } from "../util/sh.ts";
-import { DEPOT_SERVING, depotCaStatePaths, planDepotPki, reviewDepotPki, type ExistingDepotPki } from "../pki/depot-pki.ts";
+import { DEPOT_SERVING, depotCaStatePaths, depotStateCa, planDepotPki, reviewDepotPki, type ExistingDepotPki } from "../pki/depot-pki.ts";
+import { readStateCa, writeStateCa } from "../cluster/state-ca.ts";
 import { ensureRepoKey, readRepoKey, repoKeyPath } from "./util/repo-key.ts";
 
 const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
 
 /** The depot PKI as it is on master1: the CA from the state dir (or its backup), the serving pair. */
 export async function readDepotPki(ctx: Pick<PhaseContext, "local" | "stateDir">): Promise<ExistingDepotPki> {
-  const p = depotCaStatePaths(ctx.stateDir);
-  const read = async (a: string, b?: string) => decode(await ctx.local.readFile(a)) ?? (b ? decode(await ctx.local.readFile(b)) : undefined);
-  const ca = { certPem: await read(p.cert, p.backupCert), keyPem: await read(p.key, p.backupKey) };
-  return { ca: ca.certPem || ca.keyPem ? ca : undefined, serving: { certPem: await read(DEPOT_SERVING.cert), keyPem: await read(DEPOT_SERVING.key) } };
+  const { ca, unfinished } = await readStateCa(ctx.local, depotCaStatePaths(ctx.stateDir));
+  const read = async (path: string) => decode(await ctx.local.readFile(path));
+  return { ca, serving: { certPem: await read(DEPOT_SERVING.cert), keyPem: await read(DEPOT_SERVING.key) }, ...(unfinished ? { unfinishedCa: true } : {}) };
 }
 
 /** What the phase would change in the PKI and the key, in words; empty when everything is kept. */
@@ -24,7 +24,8 @@ async function pendingSecrets(ctx: PhaseContext): Promise<string[]> {
   const existing = await readDepotPki(ctx);
   const out = reviewDepotPki(ctx.config, existing).filter((a) => a.action === "issued").map((a) => `${a.id}: ${a.why}`);
   const paths = depotCaStatePaths(ctx.stateDir);
-  if (out.length === 0) {
+  if (existing.unfinishedCa) out.push(`depot-ca: finish the CA an interrupted run began (${paths.pending})`);
+  else if (out.length === 0) {
     // Kept, but a copy (or the backup) may be missing.
     for (const [path, want] of [[paths.cert, existing.ca?.certPem], [paths.backupCert, existing.ca?.certPem], [paths.backupKey, existing.ca?.keyPem], [paths.key, existing.ca?.keyPem]] as const)
       if (decode(await ctx.local.readFile(path)) !== want) out.push(`${path} missing or different`);
@@ -43,6 +44,9 @@ export const depotPki: Phase = {
     return secrets.length ? todo(secrets.join(", ")) : NOTHING;
   },
   async run(ctx) {
+    // The CA first, whole (made, finished or kept): the plan below then only keeps it.
+    const ca = await writeStateCa(ctx.local, depotStateCa(ctx.config), new Date());
+    if (ca.created) ctx.log.info(`    depot: issued depot-ca (missing)`);
     const plan = await planDepotPki(ctx.config, await readDepotPki(ctx));
     for (const a of plan.actions) if (a.action === "issued") ctx.log.info(`    depot: issued ${a.id} (${a.why})`);
     await ctx.local.exec(

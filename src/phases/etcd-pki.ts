@@ -6,7 +6,8 @@ import { dirname } from "node:path";
 import { controlPlanes } from "../config/types.ts";
 import type { Host } from "../hosts/host.ts";
 import type { Phase, PhaseContext } from "./phase.ts";
-import { planEtcdPki, type EtcdPkiPlan } from "../pki/etcd-pki.ts";
+import { etcdCaStatePaths, etcdStateCa, planEtcdPki, type EtcdPkiPlan } from "../pki/etcd-pki.ts";
+import { writeStateCa } from "../cluster/state-ca.ts";
 import { readEtcdPki } from "../cluster/etcd-certs.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { sh } from "../util/sh.ts";
@@ -36,11 +37,16 @@ export const etcdPki: Phase = {
   hosts: controlPlanes,
   mode: "local",
   async check(ctx) {
-    const plan = await planEtcdPki(ctx.config, await readEtcdPki(ctx));
+    const existing = await readEtcdPki(ctx);
+    if (existing.unfinishedCa) return todo(`etcd-ca: finish the CA an interrupted run began (${etcdCaStatePaths(ctx.stateDir).pending})`);
+    const plan = await planEtcdPki(ctx.config, existing);
     const pending = plan.changed ? reachable(ctx, plan) : await pendingFiles(ctx, plan);
     return pending.length ? todo(plan.actions.filter((a) => a.action === "issued").map((a) => `${a.id}: ${a.why}`).join(", ") || `${pending.length} file(s) to write`) : NOTHING;
   },
   async run(ctx) {
+    // The CA first, whole (made, finished or kept): the plan below then only keeps it.
+    const ca = await writeStateCa(ctx.local, etcdStateCa(ctx.config), new Date());
+    if (ca.created) ctx.log.info(`    etcd-pki: issued etcd-ca (missing)`);
     const plan = await planEtcdPki(ctx.config, await readEtcdPki(ctx));
     for (const a of plan.actions) if (a.action === "issued") ctx.log.info(`    etcd-pki: issued ${a.id} (${a.why})`);
     // Directories per node ("" = master1's state dir, written locally).

@@ -19,6 +19,8 @@ export interface CaStatePaths {
   key: string;
   backupCert: string;
   backupKey: string;
+  /** A CA being made, whole in one file until its four files are written (src/cluster/state-ca.ts). */
+  pending: string;
 }
 
 /** stateDir/pki/<base>.crt|.key and the backup copies to restore from if the first copy is lost. */
@@ -27,6 +29,7 @@ export const caStatePaths = (stateDir: string, base: string): CaStatePaths => ({
   key: `${stateDir}/pki/${base}.key`,
   backupCert: `${stateDir}/pki/backup/${base}.crt`,
   backupKey: `${stateDir}/pki/backup/${base}.key`,
+  pending: `${stateDir}/pki/${base}.pending`,
 });
 
 export interface StateCa {

@@ -22,6 +22,8 @@ export const DEPOT_SERVING = { cert: DEPOT_SERVER.files[0]!.path, key: keyPathOf
 export interface ExistingDepotPki {
   ca?: Partial<CertAndKey>;
   serving?: Partial<CertAndKey>;
+  /** A CA creation a killed run began (its pending file is there): the phase finishes it. */
+  unfinishedCa?: boolean;
 }
 
 export interface DepotPkiPlan {
@@ -39,7 +41,7 @@ export interface DepotPlanOptions {
   minDaysLeft?: number;
 }
 
-const depotStateCa = (config: ClusterConfig): StateCa => ({
+export const depotStateCa = (config: ClusterConfig): StateCa => ({
   what: "the depot CA",
   paths: depotCaStatePaths(config.stateDir),
   stateDir: config.stateDir,

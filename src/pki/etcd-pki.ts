@@ -40,6 +40,8 @@ export interface ExistingEtcdPki {
    * or replace-node run): kept as they are, nothing issued or written for them in this run.
    */
   unknown?: string[];
+  /** A CA creation a killed run began (its pending file is there): the phase finishes it. */
+  unfinishedCa?: boolean;
 }
 
 export interface PlanOptions {
@@ -92,7 +94,7 @@ function leafDefs(config: ClusterConfig): PlannedLeaf[] {
 export const etcdPkiSources = (config: ClusterConfig): EtcdLeafSource[] =>
   leafDefs(config).map(({ id, node, certPath, keyPath, targets }) => ({ id, node, certPath, keyPath, copies: targets }));
 
-const etcdStateCa = (config: ClusterConfig): StateCa => ({
+export const etcdStateCa = (config: ClusterConfig): StateCa => ({
   what: "the etcd CA",
   paths: etcdCaStatePaths(config.stateDir),
   stateDir: config.stateDir,
