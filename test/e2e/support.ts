@@ -73,7 +73,7 @@ export async function bundleLock(): Promise<{ files: { path: string; kind: strin
 
 /**
  * A fresh lab (down, then up with five nodes) for a suite that installs a variant of the cluster from
- * scratch (test/e2e/90-docker, 91-calico): the earlier suites leave an installed cluster behind.
+ * scratch (test/e2e/90-docker-calico): the earlier suites leave an installed cluster behind.
  */
 export async function freshLab(): Promise<void> {
   for (const args of [["down"], ["up", "--nodes", "5"]]) {

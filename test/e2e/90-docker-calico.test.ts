@@ -1,13 +1,19 @@
-// Issue 21: the seed's own runtime, docker 20.10 + dockershim, on a fresh lab: the whole install with
-// `kubernetes.runtime: docker` (flannel). About 5 min: lab up ~1 min, install ~2.5-3 min, checks and a
-// re-run ~1 min. First the preflight refusal of a cgroup-driver mismatch, before any change.
+// Issue 21 on one fresh lab, one whole install: the seed's own runtime, docker 20.10 + dockershim
+// (`kubernetes.runtime: docker`), with calico as the CNI (`kubernetes.cni: calico`) and a pod subnet other
+// than the default. Flannel and containerd are the earlier suites' cluster; one variant install covers
+// both other choices (two fresh installs cost the run about 4 min more). About 6 min: lab up, the
+// preflight refusals of a cgroup-driver mismatch before any change, the install, checks and a re-run.
 import { beforeAll, describe, expect, test } from "bun:test";
+import { parseAllDocuments } from "yaml";
 import { labExec } from "../lab/lab-client.ts";
 import { parseRecords } from "../kube-standin/lib/records.ts";
 import { bundleLock, freshLab, onMaster1, rerunRows, variantConfig, MASTERS, NODES } from "./support.ts";
 
 const ADDRESS: Record<string, string> = { master1: "192.168.217.19", master2: "192.168.217.20", master3: "192.168.217.21", node1: "192.168.217.22" };
 const DEPOT = "192.168.217.19:5000";
+const POD_SUBNET = "10.200.0.0/16";
+const KUBECTL = "kubectl --kubeconfig /etc/kubernetes/admin.conf";
+const CALICO = ["calico/cni", "calico/kube-controllers", "calico/node"];
 let config = "";
 let install: Awaited<ReturnType<typeof onMaster1>>;
 
@@ -21,7 +27,11 @@ async function untouched(): Promise<void> {
 
 beforeAll(async () => {
   await freshLab();
-  config = await variantConfig("cluster-docker.yaml", [["runtime: containerd", "runtime: docker"]]);
+  config = await variantConfig("cluster-docker-calico.yaml", [
+    ["runtime: containerd", "runtime: docker"],
+    ["cni: flannel", "cni: calico"],
+    ["podSubnet: 10.244.0.0/16", `podSubnet: ${POD_SUBNET}`],
+  ]);
 }, 1_200_000);
 
 describe("preflight names a cgroup-driver mismatch before any change", () => {
@@ -56,7 +66,7 @@ describe("preflight names a cgroup-driver mismatch before any change", () => {
     });
 });
 
-describe("runtime: docker, the whole install", () => {
+describe("runtime: docker, cni: calico, the whole install", () => {
   beforeAll(async () => {
     install = await onMaster1(`install -c ${config} --yes`);
   }, 1_800_000);
@@ -64,7 +74,7 @@ describe("runtime: docker, the whole install", () => {
   test("install runs every phase to the end", () => {
     expect(install.code).toBe(0);
     for (const p of ["runtime", "kubeadm-init", "control-plane-join", "worker-join", "cni", "post"]) expect(install.stderr).toMatch(new RegExp(`^${p}\\s+[\\d.]+s`, "m"));
-    process.stderr.write(`docker install: ${install.seconds.toFixed(1)} s\n`);
+    process.stderr.write(`docker + calico install: ${install.seconds.toFixed(1)} s\n`);
   });
 
   test("docker on every node: systemd cgroup driver, vfs inside the lab's containers, the seed's binaries from the bundle tarball", async () => {
@@ -113,6 +123,38 @@ describe("runtime: docker, the whole install", () => {
     for (const node of nodes) expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^docker:\/\/20\.10\.\d+/);
   });
 
+  test("the calico manifest was applied once: every image <depot>/calico/…@<the lock's digest>, the pool CIDR = podSubnet", async () => {
+    const applies = parseRecords((await labExec("master1", "cat /var/log/kube-standin/records.jsonl")).stdout).filter((r) => r.tool === "kubectl" && r.command === "apply" && r.outcome === "ok");
+    expect(applies.length).toBe(1);
+    const lock = await bundleLock();
+    const images = applies[0]!.images as string[];
+    expect(images.sort()).toEqual(CALICO.map((repo) => `${DEPOT}/${repo}@${lock.images.find((i) => i.ref.startsWith(`docker.io/${repo}:`))!.digest}`));
+    const applied = (await labExec("master1", "cat /var/lib/k8s-ha-offline/cni/applied.yaml", { check: true })).stdout;
+    const node = parseAllDocuments(applied).map((d) => d.toJS() as any).find((d) => d?.kind === "DaemonSet" && d.metadata.name === "calico-node");
+    const env = node.spec.template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === "CALICO_IPV4POOL_CIDR").value).toBe(POD_SUBNET);
+    expect(applied).not.toContain("flannel");
+    // In the API as well: the DaemonSet the apiserver stored.
+    const ds = JSON.parse((await labExec("master1", `${KUBECTL} -n kube-system get daemonsets calico-node -o json`, { check: true })).stdout);
+    expect(ds.spec.template.spec.containers[0].image).toStartWith(`${DEPOT}/calico/node@sha256:`);
+  });
+
+  test("every node holds calico's images in docker by the lock's digest (master1's depot: docker cannot rename a digest) and is Ready; calico-node runs on each", async () => {
+    const lock = await bundleLock();
+    for (const n of NODES) {
+      const have = (await labExec(n, "docker images --digests --format '{{.Repository}}@{{.Digest}}'", { check: true })).stdout.split("\n");
+      for (const repo of CALICO) {
+        const want = `${DEPOT}/${repo}@${lock.images.find((i) => i.ref.startsWith(`docker.io/${repo}:`))!.digest}`;
+        expect({ n, repo, pinned: have.includes(want) }).toEqual({ n, repo, pinned: true });
+      }
+    }
+    const nodes = JSON.parse((await labExec("master1", `${KUBECTL} get nodes -o json`, { check: true })).stdout).items;
+    expect(nodes.map((x: any) => [x.metadata.name, x.status.conditions.find((c: any) => c.type === "Ready")?.status]).sort()).toEqual(NODES.map((n) => [n, "True"]));
+    const pods = JSON.parse((await labExec("master1", `${KUBECTL} -n kube-system get pods -o json`, { check: true })).stdout).items;
+    expect(pods.filter((p: any) => p.metadata.name.startsWith("calico-node-")).length).toBe(NODES.length);
+    expect(pods.some((p: any) => p.metadata.name.startsWith("kube-flannel"))).toBe(false);
+  });
+
   test("status shows docker on every node, healthy", async () => {
     const r = await onMaster1(`status -c ${config} --output json`);
     expect(r.code).toBe(0);
@@ -122,12 +164,14 @@ describe("runtime: docker, the whole install", () => {
     expect(table.stdout).toContain("docker");
   });
 
-  test("a re-run has nothing to do", async () => {
+  test("a re-run has nothing to do (the calico manifest is not applied again)", async () => {
     const again = await onMaster1(`install -c ${config} --yes`);
     expect(again.code).toBe(0);
     expect(rerunRows(again.stderr).length).toBeGreaterThan(10);
     for (const r of rerunRows(again.stderr)) expect(r).toMatch(/\d+ nothing to do$/);
-    process.stderr.write(`docker re-run: ${again.seconds.toFixed(1)} s\n`);
+    const applies = parseRecords((await labExec("master1", "cat /var/log/kube-standin/records.jsonl")).stdout).filter((r) => r.tool === "kubectl" && r.command === "apply");
+    expect(applies.length).toBe(1);
+    process.stderr.write(`docker + calico re-run: ${again.seconds.toFixed(1)} s\n`);
   });
 
   test("init --runtime docker writes the seed's runtime for this bundle", async () => {
