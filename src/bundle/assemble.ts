@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { writeLock, type BundleLock, type LockImage } from "../depot/lock.ts";
 import { imageArchiveName, loadManifests as loadProfile, REPO_ROOT, UNKNOWN_SHA256, type FileEntry, type ProfileManifests as Profile } from "../profiles/manifests.ts";
 import { downloadDebs, writeFlatRepo } from "./apt.ts";
-import { packFromDebs, packStandin } from "./debian-pack.ts";
+import { packFromDebsCached, packStandin } from "./debian-pack.ts";
 import { downloadTo } from "./http.ts";
 import { buildLock } from "./lock-build.ts";
 import { buildLabImage } from "./oci-build.ts";
@@ -55,13 +55,13 @@ async function checkMembers(path: string, entry: FileEntry): Promise<void> {
   if (absent.length) throw new Error(`files/${entry.name} lacks ${absent.join(", ")}: not the expected release tarball`);
 }
 
-async function assembleFiles(p: Profile, dir: string, standin: string, log: (msg: string) => void): Promise<void> {
+async function assembleFiles(p: Profile, dir: string, standin: string, cacheDir: string, log: (msg: string) => void): Promise<void> {
   const filesDir = join(dir, "files");
   mkdirSync(filesDir, { recursive: true });
   for (const f of p.files.files) {
     if (f.pack) {
-      log(`files/${f.name} (packed from ${f.pack.debs.join(", ")})`);
-      await packFromDebs(f, filesDir);
+      const cached = await packFromDebsCached(f, filesDir, cacheDir);
+      log(`files/${f.name} (packed from ${f.pack.debs.join(", ")}${cached ? "; the same recipe's earlier packing" : ""})`);
     } else if (f.standin) {
       const bin = standin;
       if (!existsSync(bin)) {
@@ -120,7 +120,7 @@ export async function assembleBundle(opts: AssembleOptions): Promise<BundleLock>
   const started = Date.now();
   try {
     await assemblePackages(profile, partial, opts.log);
-    await assembleFiles(profile, partial, k?.standinBinary ?? join(root, KUBE_STANDIN), opts.log);
+    await assembleFiles(profile, partial, k?.standinBinary ?? join(root, KUBE_STANDIN), join(root, "dist", ".pack-cache"), opts.log);
     const images = await assembleImages(profile, partial, opts.log);
     const lock = await buildLock(partial, { profile: profile.name, kubernetesVersion: profile.packages.kubernetesVersion, images });
     writeLock(partial, lock);

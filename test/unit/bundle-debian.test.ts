@@ -1,11 +1,11 @@
 // The lab profile's Debian side against Debian's real mirror and tools: closure resolution, pinned
 // downloads checked by sha256, and tarballs packed from Debian binaries in the upstream layout.
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadDebs, resolveDebClosure } from "../../src/bundle/apt.ts";
-import { packFromDebs, packStandin } from "../../src/bundle/debian-pack.ts";
+import { packFromDebs, packFromDebsCached, packStandin } from "../../src/bundle/debian-pack.ts";
 import { sha256File } from "../../src/util/hash.ts";
 import { loadManifests, type FileEntry, type PackageEntry } from "../../src/profiles/manifests.ts";
 
@@ -81,6 +81,20 @@ describe("debian12 tarballs", () => {
     await packFromDebs(entry, files);
     expect(statSync(join(files, "runc.amd64")).mode & 0o777).toBe(0o755);
     expect(await sh([join(files, "runc.amd64"), "--version"])).toMatch(/^runc version 1\.1\.\d+/);
+  }, 180_000);
+
+  test("a second bundle takes the same recipe's packing from the cache: the same bytes, the same mode; another recipe is packed anew", async () => {
+    const entry = await atCandidate(debian12.files.files.find((f) => f.name === "runc.amd64")!);
+    const cache = join(work, "pack-cache");
+    const [a, b, c] = ["bundle-a", "bundle-b", "bundle-c"].map((d) => join(work, d));
+    for (const d of [a, b, c]) mkdirSync(d, { recursive: true });
+    expect(await packFromDebsCached(entry, a, cache)).toBe(false);
+    expect(await packFromDebsCached(entry, b, cache)).toBe(true);
+    expect(readFileSync(join(b, entry.name)).equals(readFileSync(join(a, entry.name)))).toBe(true);
+    expect(statSync(join(b, entry.name)).mode & 0o777).toBe(0o755);
+    // Another recipe (here: another member path) is another key, packed from the debs again.
+    const other = { ...entry, pack: { ...entry.pack!, file: `./${entry.pack!.file!.replace(/^\.\//, "")}` } };
+    expect(await packFromDebsCached(other, c, cache)).toBe(false);
   }, 180_000);
 
   test("docker is packed in the static tarball's layout (the seed's), and the packed dockerd and docker run", async () => {
