@@ -10,14 +10,38 @@ import type { PhaseContext } from "./phase.ts";
 import { MARKER_FILE } from "./preflight/facts.ts";
 import { markerFor } from "./preflight/checks.ts";
 import { readText } from "./util/node.ts";
+import { NODE_ETC_DIR } from "../depot/trust-paths.ts";
+import type { Host } from "../hosts/host.ts";
 
 export const NODE_BINARY = "/usr/local/bin/k8s-ha-offline";
 
+/**
+ * The node's proof that its copy was hashed (or placed) by us and not touched since: the sha256, then the
+ * copy's size, mtime, ctime and inode. A re-run compares one stat with it instead of hashing 100+ MB on
+ * every node (2 s a node on a busy lab, and every command that runs the phases paid it); a copy replaced
+ * or written in place changes its ctime or inode and is hashed again. Removed with NODE_ETC_DIR by reset.
+ */
+export const BINARY_STAMP = `${NODE_ETC_DIR}/binary.verified`;
+const STAT = "%s %Y %Z %i";
+
 const ownSha = (ctx: PhaseContext) => ctx.once("binary:self-sha256", () => fileSha256(ctx.selfPath));
 
-async function remoteSha(host: import("../hosts/host.ts").Host): Promise<string> {
+async function remoteSha(host: Host): Promise<string> {
   const r = await host.exec(sh`sha256sum ${NODE_BINARY} 2>/dev/null`, { check: false });
   return r.stdout.split(" ")[0] ?? "";
+}
+
+/** The copy's stat line ("" when there is none) and the stamp as the node holds it. */
+async function copyState(host: Host): Promise<{ stat: string; stamp: string }> {
+  const r = await host.exec(sh`stat -c ${STAT} -- ${NODE_BINARY} 2>/dev/null || echo; cat -- ${BINARY_STAMP} 2>/dev/null`, { check: false });
+  const [stat = "", stamp = ""] = r.stdout.split("\n");
+  return { stat: stat.trim(), stamp: stamp.trim() };
+}
+
+async function writeStamp(host: Host, sha256: string): Promise<void> {
+  const { stat } = await copyState(host);
+  await host.exec(sh`mkdir -p ${NODE_ETC_DIR}`);
+  await host.writeFile(BINARY_STAMP, `${sha256} ${stat}\n`, { mode: 0o644 });
 }
 
 const marker: Step = {
@@ -34,12 +58,18 @@ const marker: Step = {
 const copy: Step = {
   name: "copy",
   async check(host, ctx) {
-    return (await remoteSha(host)) === (await ownSha(ctx)) ? NOTHING : todo("missing or a different build");
+    const own = await ownSha(ctx);
+    const { stat, stamp } = await copyState(host);
+    if (stat && stamp === `${own} ${stat}`) return NOTHING;
+    if (!stat) return todo("missing");
+    return (await remoteSha(host)) === own ? todo("the same build, not yet stamped") : todo("a different build");
   },
   async run(host, ctx) {
+    const own = await ownSha(ctx);
     // upload checks the sha256 of what landed before it renames it into place (placeFileScript): a
     // second sha256sum of the whole executable here only cost every node another pass over 119 MB.
-    await host.upload(ctx.selfPath, NODE_BINARY, { mode: 0o755, sha256: await ownSha(ctx) });
+    if ((await remoteSha(host)) !== own) await host.upload(ctx.selfPath, NODE_BINARY, { mode: 0o755, sha256: own });
+    await writeStamp(host, own);
   },
 };
 

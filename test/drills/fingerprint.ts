@@ -24,7 +24,7 @@ const VOLATILE = [
   /^var\/lib\/k8s-ha-offline\/state\.json$/,
   /^etc\/(passwd|group|shadow|gshadow)-$/,
 ];
-const STAMPS = [/^var\/lib\/k8s-ha-offline-depot\/(bundle\.verified|service\.inputs)$/, /^var\/lib\/k8s-ha-offline\/replica\.json$/];
+const STAMPS = [/^var\/lib\/k8s-ha-offline-depot\/(bundle\.verified|service\.inputs)$/, /^var\/lib\/k8s-ha-offline\/replica\.json$/, /^etc\/k8s-ha-offline\/binary\.verified$/];
 const TIME = /\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?\b/g;
 const EPOCH_MS = /\b1[7-9]\d{11}\b/g;
 
@@ -94,7 +94,7 @@ function entry(abs: string, rel: string, n: Normalizer): string {
   // The cluster's repository key as apt's binary keyring: generated per install, so compared by kind
   // (its armored twin is normalized as a PEM-like block).
   if (typeof content !== "string" && rel.endsWith(".gpg") && (raw[0] === 0x99 || raw[0] === 0xc6)) content = "<OpenPGP public key>";
-  // Stamps whose content is by nature per install: the depot copy's verification record (inodes, ctimes),
+  // Stamps whose content is by nature per install: the depot copy's and the binary's verification records (inodes, ctimes),
   // the hash of the depot service's inputs (keys and certificates), the state replica's manifest
   // (generation, times, hashes of generated secrets). Their presence, mode and owner still count.
   if (STAMPS.some((re) => re.test(rel))) content = "<stamp>";

@@ -183,3 +183,16 @@ test("a second run reports nothing to do and touches no file", async () => {
   expect(await Promise.all(NODES.map(mtimes))).toEqual(before);
   process.stderr.write(`re-run with nothing to do: ${again.seconds.toFixed(1)} s\n`);
 });
+
+test("a node's binary changed in place (same size and inode, mtime put back) is hashed again and replaced; the others stay stamped", async () => {
+  // The re-run trusts a stamp (sha256 + size, mtime, ctime, inode) instead of hashing every copy; a write
+  // changes the ctime, which nobody can set back.
+  const mtime = (await labExec("node1", "stat -c %Y /usr/local/bin/k8s-ha-offline", { check: true })).stdout.trim();
+  await labExec("node1", `printf 'x' | dd of=/usr/local/bin/k8s-ha-offline bs=1 seek=4096 conv=notrunc status=none && touch -m -d @${mtime} /usr/local/bin/k8s-ha-offline`, { check: true });
+  const r = await onMaster1("install -c cluster.yaml --yes --only binary");
+  expect(r.code).toBe(0);
+  expect(r.stderr.slice(r.stderr.lastIndexOf("PHASE"))).toMatch(/^binary\s+[\d.]+s\s+1 done, 3 nothing to do$/m);
+  const sums = await Promise.all(NODES.map(async (n) => (await labExec(n, "sha256sum /usr/local/bin/k8s-ha-offline", { check: true })).stdout.split(" ")[0]));
+  expect(new Set(sums).size).toBe(1);
+  for (const n of NODES) expect((await labExec(n, "cat /etc/k8s-ha-offline/binary.verified", { check: true })).stdout).toStartWith(`${sums[0]} `);
+});
