@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { labExec, run, LAB_SCRIPT } from "../lab/lab-client.ts";
 import { startOnMaster1, untilGone, waitText, type LiveRun } from "./live.ts";
 import { onMaster1, deploy, forgetDeployment, NODES, MASTERS, ROOT } from "../e2e/support.ts";
-import { fingerprint, diffFingerprints, type Fingerprint } from "./fingerprint.ts";
+import { fingerprint, diffFingerprints, saveFreshLabFingerprint, type Fingerprint } from "./fingerprint.ts";
 import { recordDrill, drillTable, type DrillRow } from "./report.ts";
 
 const FULL = process.env.DRILL_FULL === "1";
@@ -99,6 +99,8 @@ test("reference: an uninterrupted install on a fresh lab", async () => {
 test("interrupted inside every phase (SIGKILL, SSH cut, power off), every re-run resumes and the last finishes", async () => {
   expect(reference).toBeDefined();
   await freshLab();
+  // The fresh lab as it is, for the reset drill's comparison (fingerprint.ts).
+  saveFreshLabFingerprint(await fingerprint(NODES));
   const rnd = random(SEED);
   type Fault = { kind: "sigkill" | "ssh-cut" | "poweroff"; phase: string; frac: number; node?: string };
   const faults: Fault[] = [];

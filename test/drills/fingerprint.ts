@@ -5,9 +5,9 @@
 // the lab's own per-boot files) is replaced by a description before hashing: a certificate by its
 // subject, issuer, SANs and CA flag; a key by its kind; a generated secret by its name.
 import { X509Certificate, createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, existsSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readLab, labExec } from "../lab/lab-client.ts";
+import { readLab, labExec, LAB_STATE } from "../lab/lab-client.ts";
 
 /** Runtime data and logs: not the install's configuration, different on every run. */
 const VOLATILE = [
@@ -168,4 +168,21 @@ export function diffFingerprints(a: Fingerprint, b: Fingerprint): string[] {
   lines("VIP holders", a.vipHolders, b.vipHolders);
   lines("certificate issuers", a.certIssuers, b.certIssuers);
   return out;
+}
+
+// A fresh lab's fingerprint, taken by the interrupt drill right after its `lab up`, is what the reset
+// drill (30) compares the reset nodes with: one lab and one install fewer in the run. It holds only for
+// labs of the same base tree (the cache directory's name is the base's recipe hash).
+const FRESH_FILE = join(import.meta.dir, "..", "..", "dist", "fresh-lab-fingerprint.json");
+const labBase = () => readdirSync(join(LAB_STATE, "cache")).filter((d) => d.startsWith("base-")).sort().join(",");
+
+export function saveFreshLabFingerprint(fp: Fingerprint): void {
+  writeFileSync(FRESH_FILE, JSON.stringify({ base: labBase(), fingerprint: fp }));
+}
+
+/** The saved fresh-lab fingerprint, when it is of this lab's base tree. */
+export function savedFreshLabFingerprint(): Fingerprint | undefined {
+  if (!existsSync(FRESH_FILE)) return undefined;
+  const saved = JSON.parse(readFileSync(FRESH_FILE, "utf8")) as { base: string; fingerprint: Fingerprint };
+  return saved.base === labBase() ? saved.fingerprint : undefined;
 }
