@@ -5,7 +5,7 @@
 // debs to their candidates — and the manifests are rewritten in place, loudly: the new pins are what the
 // binary embeds, and `git diff rpms/` shows what to commit. The bytes stay authenticated: apt-get fetches
 // them through Debian's signed indexes, and the lock is built from the files actually assembled.
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDocument, type Document } from "yaml";
 import { resolveDebClosure } from "./apt.ts";
@@ -45,7 +45,9 @@ const splitSpec = (spec: string) => {
 function rewrite(path: string, edit: (doc: Document) => void): void {
   const doc = parseDocument(readFileSync(path, "utf8"));
   edit(doc);
-  writeFileSync(path, doc.toString({ lineWidth: 0, flowCollectionPadding: false }));
+  // Through a temporary name: the tests read the manifests while the bundles are built (test/run-tests.ts).
+  writeFileSync(`${path}.tmp`, doc.toString({ lineWidth: 0, flowCollectionPadding: false }));
+  renameSync(`${path}.tmp`, path);
 }
 
 /**
