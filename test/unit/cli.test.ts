@@ -21,6 +21,15 @@ test("--help lists the commands", () => {
   expect(r.out).toContain("Exit codes");
 });
 
+test("version names the embedded lock (profile, Kubernetes, files, images), or says there is none", () => {
+  const lock = { profile: "debian12", kubernetesVersion: "1.22.2", created: "2026-12-02T00:00:00Z", files: [{ path: "a", size: 1, sha256: "0".repeat(64), kind: "file" }], images: [] };
+  const run = (text: string) => Bun.spawnSync([process.execPath, CLI, "version"], { env: { ...process.env, K8S_HA_EMBEDDED_LOCK: text } });
+  const withLock = run(JSON.stringify(lock));
+  expect(withLock.exitCode).toBe(0);
+  expect(withLock.stdout.toString()).toContain("embedded bundle lock: profile debian12, Kubernetes 1.22.2, 1 files, 0 images");
+  expect(run("").stdout.toString()).toContain("embedded bundle lock: none (built without a bundle)");
+});
+
 test("every command has --help with its options", { timeout: 60_000 }, () => {
   for (const c of ["install", "init", "preflight", "check-certs"]) {
     const r = cli([c, "--help"]);
