@@ -42,14 +42,24 @@ export interface ProbeVerdict {
   lateFailures: number;
   /** Each late failure: seconds after the cut, the HTTP code and curl's exit. */
   late: string[];
+  /** Failures in the victim's return window (see judgeProbes), not counted as late. */
+  atReturn: number;
 }
 
-export function judgeProbes(log: string, cut: number): ProbeVerdict {
+/**
+ * The prober's log against a cut at `cut` (the node's clock, seconds): failures later than cut + GRACE_S
+ * are late. `ret`, when the victim came back: from the power-on until GRACE_S after it was up is the
+ * return's own window, as the cut has its own: a returning master takes the VIP back by priority, and a
+ * VIP move costs about one request (verify --failover's keepalived figures), so its failures are counted
+ * apart (atReturn) and judged by the caller; any failure outside both windows is late.
+ */
+export function judgeProbes(log: string, cut: number, ret?: { from: number; to: number }): ProbeVerdict {
   const probes = log.split("\n").filter(Boolean).map((l) => {
     const [t, code, exit] = l.split(" ");
     return { t: Number(t), ok: code === "200", code, exit };
   }).filter((p) => p.t >= cut);
-  const late = probes.filter((p) => !p.ok && p.t > cut + GRACE_S);
+  const returning = (t: number) => ret !== undefined && t >= ret.from && t <= ret.to + GRACE_S;
+  const late = probes.filter((p) => !p.ok && p.t > cut + GRACE_S && !returning(p.t));
   let longestGap = 0;
   let lastOk = cut;
   for (const p of probes) {
@@ -62,6 +72,7 @@ export function judgeProbes(log: string, cut: number): ProbeVerdict {
     longestGap,
     lateFailures: late.length,
     late: late.map((p) => `+${(p.t - cut).toFixed(1)} s (http ${p.code}, curl exit ${p.exit ?? "?"})`),
+    atReturn: probes.filter((p) => !p.ok && p.t > cut + GRACE_S && returning(p.t)).length,
   };
 }
 
