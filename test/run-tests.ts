@@ -22,10 +22,13 @@ const failures: string[] = [];
 
 const hasTests = (dir: string) => existsSync(join(root, dir)) && readdirSync(join(root, dir)).some((f) => f.endsWith(".test.ts"));
 
-/** Run `bun test` on a folder (or one file), echo its output, and add up its pass/fail counts. */
-async function suite(name: string, dir: string, extraEnv: Record<string, string> = {}, timeoutMs = 600_000) {
+/**
+ * Run `bun test` on a folder (or one file), echo its output, and add up its pass/fail counts. quiet: the
+ * output is printed when the suite ends (it runs beside another one).
+ */
+async function suite(name: string, dir: string, extraEnv: Record<string, string> = {}, timeoutMs = 600_000, quiet = false) {
   if (!dir.endsWith(".test.ts") && !hasTests(dir)) return console.log(`\n### ${name}: no tests in ${dir}`);
-  console.log(`\n### ${name} (${dir})`);
+  if (!quiet) console.log(`\n### ${name} (${dir})`);
   const p = Bun.spawn([bun, "test", "--timeout", String(timeoutMs), dir.endsWith(".test.ts") ? `./${dir}` : `./${dir}/`], {
     cwd: root,
     stdout: "pipe",
@@ -37,11 +40,12 @@ async function suite(name: string, dir: string, extraEnv: Record<string, string>
     for await (const chunk of s) {
       const t = new TextDecoder().decode(chunk);
       text += t;
-      sink.write(t);
+      if (!quiet) sink.write(t);
     }
     return text;
   };
   const [out, err] = await Promise.all([collect(p.stdout, process.stdout), collect(p.stderr, process.stderr)]);
+  if (quiet) console.log(`\n### ${name} (${dir}, run beside the suite above)\n${out}${err}`);
   const code = await p.exited;
   const all = out + err;
   const pass = Number(/^\s*(\d+) pass$/m.exec(all)?.[1] ?? 0);
@@ -91,7 +95,10 @@ if (built) {
   console.log(buildOutput.join("\n"));
   if (!ok) console.log("\n(the lab bundle did not build: no lab suite, end-to-end test or drill runs)");
 }
-if (mode !== "drills") await suite("kube stand-in", "test/kube-standin");
+// With the lab suites to come, the stand-in suite (local daemons only) runs beside the lab suite, whose first
+// minutes on a fresh machine build the lab's base tree from Debian's packages; its output follows.
+const standin = mode === "unit" ? suite("kube stand-in", "test/kube-standin") : mode === "all" ? suite("kube stand-in", "test/kube-standin", {}, 600_000, true) : undefined;
+if (mode === "unit") await standin;
 
 if (mode !== "unit") {
   const lab = join(root, "test/lab/lab");
@@ -101,6 +108,7 @@ if (mode !== "unit") {
       if (mode === "all") {
         // The lab suites bring up their own 4-node lab; one left up by an earlier run (of another size) goes first.
         if (await step("lab down", [lab, "down"])) await suite("lab", "test/lab");
+        await standin;
         // The end-to-end files build on each other (fresh lab -> node preparation -> load balancer -> Kubernetes):
         // one bun process each, in name order.
         // A fresh lab: the end-to-end suites start from untouched nodes, as an operator's would be.
@@ -115,6 +123,7 @@ if (mode !== "unit") {
     await step("lab down", [lab, "down"]);
   }
 }
+await standin;
 
 const drills = readDrillRows();
 if (drills.length) console.log(`\n### drills\n${drillTable(drills)}`);
