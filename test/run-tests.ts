@@ -24,9 +24,9 @@ const hasTests = (dir: string) => existsSync(join(root, dir)) && readdirSync(joi
 
 /**
  * Run `bun test` on a folder (or one file), echo its output, and add up its pass/fail counts. quiet: the
- * output is printed when the suite ends (it runs beside another one).
+ * output is kept there, for printing once the suite it runs beside has ended.
  */
-async function suite(name: string, dir: string, extraEnv: Record<string, string> = {}, timeoutMs = 600_000, quiet = false) {
+async function suite(name: string, dir: string, extraEnv: Record<string, string> = {}, timeoutMs = 600_000, quiet?: string[]) {
   if (!dir.endsWith(".test.ts") && !hasTests(dir)) return console.log(`\n### ${name}: no tests in ${dir}`);
   if (!quiet) console.log(`\n### ${name} (${dir})`);
   const p = Bun.spawn([bun, "test", "--timeout", String(timeoutMs), dir.endsWith(".test.ts") ? `./${dir}` : `./${dir}/`], {
@@ -45,7 +45,7 @@ async function suite(name: string, dir: string, extraEnv: Record<string, string>
     return text;
   };
   const [out, err] = await Promise.all([collect(p.stdout, process.stdout), collect(p.stderr, process.stderr)]);
-  if (quiet) console.log(`\n### ${name} (${dir}, run beside the suite above)\n${out}${err}`);
+  if (quiet) quiet.push(`\n### ${name} (${dir}, run beside the lab suite)\n${out}${err}`);
   const code = await p.exited;
   const all = out + err;
   const pass = Number(/^\s*(\d+) pass$/m.exec(all)?.[1] ?? 0);
@@ -97,7 +97,12 @@ if (built) {
 }
 // With the lab suites to come, the stand-in suite (local daemons only) runs beside the lab suite, whose first
 // minutes on a fresh machine build the lab's base tree from Debian's packages; its output follows.
-const standin = mode === "unit" ? suite("kube stand-in", "test/kube-standin") : mode === "all" ? suite("kube stand-in", "test/kube-standin", {}, 600_000, true) : undefined;
+const standinOutput: string[] = [];
+const standin = mode === "unit" ? suite("kube stand-in", "test/kube-standin") : mode === "all" ? suite("kube stand-in", "test/kube-standin", {}, 600_000, standinOutput) : undefined;
+const standinDone = async () => {
+  await standin;
+  if (standinOutput.length) console.log(standinOutput.splice(0).join("\n"));
+};
 if (mode === "unit") await standin;
 
 if (mode !== "unit") {
@@ -108,7 +113,7 @@ if (mode !== "unit") {
       if (mode === "all") {
         // The lab suites bring up their own 4-node lab; one left up by an earlier run (of another size) goes first.
         if (await step("lab down", [lab, "down"])) await suite("lab", "test/lab");
-        await standin;
+        await standinDone();
         // The end-to-end files build on each other (fresh lab -> node preparation -> load balancer -> Kubernetes):
         // one bun process each, in name order.
         // A fresh lab: the end-to-end suites start from untouched nodes, as an operator's would be.
@@ -123,7 +128,7 @@ if (mode !== "unit") {
     await step("lab down", [lab, "down"]);
   }
 }
-await standin;
+await standinDone();
 
 const drills = readDrillRows();
 if (drills.length) console.log(`\n### drills\n${drillTable(drills)}`);
