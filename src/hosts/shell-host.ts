@@ -8,6 +8,7 @@ import { HostError, type ExecOptions, type ExecResult, type Host, type UploadOpt
 import type { LogSink } from "./log-sink.ts";
 import { isShellCommand, sh, shellScript, shJoin, type ShellCommand } from "../util/sh.ts";
 import { bytesSha256, fileSha256 } from "./sha256.ts";
+import { coalescer } from "./coalesce.ts";
 
 /** What a script reads on stdin: nothing, some bytes, or a local file streamed as it is read. */
 export type StdinSource = string | Uint8Array | { file: string };
@@ -83,6 +84,48 @@ export function placeFileScript(o: { path: string; tmp: string; sha256: string; 
 const fileStateScript = (path: string) =>
   sh`if [ -f ${path} ]; then stat -c '%a %U:%G %u:%g' -- ${path} && sha256sum < ${path}; fi`;
 
+/** What fileMatches compares: a regular file's mode, owner (names and ids) and sha256; null when there is none. */
+type FileState = { mode: number; names: string; ids: string; sha256: string } | null;
+
+// Files a batched read passes through the shell (base64 in a variable); a bigger one is read on its own.
+const BATCH_READ_MAX_BYTES = 1 << 20;
+
+/**
+ * One line per path, in order: "A" absent, "F<base64>" its content, "E" anything else (unreadable,
+ * not a regular file, too big), which the caller asks again on its own for the exact error.
+ */
+const readManyScript = (paths: string[]) =>
+  shJoin(
+    [
+      sh`r() { if [ ! -e "$1" ]; then echo A; elif [ -f "$1" ] && n=$(wc -c < "$1" 2>/dev/null) && [ "$n" -le ${BATCH_READ_MAX_BYTES} ] && d=$(base64 -w0 -- "$1" 2>/dev/null); then echo "F$d"; else echo E; fi; }`,
+      ...paths.map((p) => sh`r ${p}`),
+    ],
+    "\n",
+  );
+
+/** One line per path, in order: "-" no regular file, "<mode> <user:group> <uid:gid> <sha256>", or "E". */
+const fileStateManyScript = (paths: string[]) =>
+  shJoin(
+    [
+      sh`m() { if [ ! -f "$1" ]; then echo -; elif s=$(stat -c '%a %U:%G %u:%g' -- "$1" 2>/dev/null) && h=$(sha256sum < "$1" 2>/dev/null); then echo "$s \${h%% *}"; else echo E; fi; }`,
+      ...paths.map((p) => sh`m ${p}`),
+    ],
+    "\n",
+  );
+
+/** The batch's lines, one per key, or none when it did not answer every key (each is then asked alone). */
+function batchLines(raw: RawResult, count: number): string[] | null {
+  const lines = raw.stdout.toString().split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  return raw.code === 0 && lines.length === count ? lines : null;
+}
+
+function parseFileState(statLine: string | undefined, sum: string | undefined): FileState {
+  if (!statLine || !sum) return null;
+  const [mode, names, ids] = statLine.split(" ");
+  return { mode: parseInt(mode!, 8), names: names!, ids: ids!, sha256: sum };
+}
+
 export abstract class ShellHost implements Host {
   constructor(
     readonly name: string,
@@ -124,21 +167,54 @@ export abstract class ShellHost implements Host {
     return result;
   }
 
-  async readFile(path: string): Promise<Uint8Array | null> {
+  // Reads and file comparisons asked for side by side share one command (./coalesce.ts).
+  private readonly reads = coalescer<Uint8Array | null>(
+    (paths) => this.readMany(paths),
+    (path) => this.readOne(path),
+  );
+  private readonly fileStates = coalescer<FileState>(
+    (paths) => this.fileStateMany(paths),
+    (path) => this.fileStateOne(path),
+  );
+
+  readFile(path: string): Promise<Uint8Array | null> {
+    return this.reads(path);
+  }
+
+  private async readOne(path: string): Promise<Uint8Array | null> {
     const raw = await this.run(sh`if [ -e ${path} ]; then exec cat -- ${path}; else exit ${ABSENT_EXIT}; fi`, { secret: true });
     if (raw.code === ABSENT_EXIT) return null;
     if (raw.code !== 0) throw commandFailed(this.name, `read ${path}`, { code: raw.code, stdout: "", stderr: raw.stderr.toString() }, "cannot read file");
     return new Uint8Array(raw.stdout.buffer, raw.stdout.byteOffset, raw.stdout.byteLength);
   }
 
+  private async readMany(paths: string[]): Promise<(Uint8Array | null | undefined)[]> {
+    const lines = batchLines(await this.run(readManyScript(paths), { secret: true, shown: `read ${paths.join(", ")}` }), paths.length);
+    if (!lines) return paths.map(() => undefined);
+    return lines.map((l) => (l === "A" ? null : l.startsWith("F") ? new Uint8Array(Buffer.from(l.slice(1), "base64")) : undefined));
+  }
+
   /** Whether `path` already is a regular file with exactly this sha256, mode and owner. */
   protected async fileMatches(path: string, sha256: string, mode: number, owner: string): Promise<boolean> {
+    const cur = await this.fileStates(path);
+    return cur !== null && cur.mode === (mode & 0o7777) && (owner === cur.names || owner === cur.ids) && cur.sha256 === sha256;
+  }
+
+  private async fileStateOne(path: string): Promise<FileState> {
     const raw = await this.run(fileStateScript(path));
     if (raw.code !== 0) throw commandFailed(this.name, `stat ${path}`, { code: raw.code, stdout: "", stderr: raw.stderr.toString() }, "cannot inspect file");
     const [statLine, sumLine] = raw.stdout.toString().split("\n");
-    if (!statLine || !sumLine) return false;
-    const [curMode, names, ids] = statLine.split(" ");
-    return parseInt(curMode!, 8) === (mode & 0o7777) && (owner === names || owner === ids) && sumLine.split(" ")[0] === sha256;
+    return parseFileState(statLine, sumLine?.split(" ")[0]);
+  }
+
+  private async fileStateMany(paths: string[]): Promise<(FileState | undefined)[]> {
+    const lines = batchLines(await this.run(fileStateManyScript(paths), { shown: `stat ${paths.join(", ")}` }), paths.length);
+    if (!lines) return paths.map(() => undefined);
+    return lines.map((l) => {
+      if (l === "-") return null;
+      const f = l.split(" ");
+      return f.length === 4 ? parseFileState(f.slice(0, 3).join(" "), f[3]) : undefined;
+    });
   }
 
   /** Fill a temp file from `content`, verify, and rename it over `path` (see placeFileScript). */

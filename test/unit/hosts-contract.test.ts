@@ -157,6 +157,55 @@ for (const [kind, make] of implementations) {
       await expect(host.readFile(dir)).rejects.toThrow(/cannot read file/);
     });
 
+    test("reads asked side by side come back as one command, each with its own answer (absent, empty, binary, over 1 MiB, unreadable)", async () => {
+      const bytes = new Uint8Array(4096).map((_, i) => (i * 13 + 1) % 256); // NULs, newlines and high bytes
+      const big = new Uint8Array((1 << 20) + 3).map((_, i) => (i * 31) % 256); // past the batch's limit: read on its own
+      writeFileSync(join(dir, "side-binary"), bytes);
+      writeFileSync(join(dir, "side-empty"), "");
+      writeFileSync(join(dir, "side-big"), big);
+      writeFileSync(join(dir, "side 'quoted' $(touch pwned)"), "quoted\n");
+      records.length = 0;
+      const [absent, empty, binary, large, quoted, again] = await Promise.all([
+        host.readFile(join(dir, "side-absent")),
+        host.readFile(join(dir, "side-empty")),
+        host.readFile(join(dir, "side-binary")),
+        host.readFile(join(dir, "side-big")),
+        host.readFile(join(dir, "side 'quoted' $(touch pwned)")),
+        host.readFile(join(dir, "side-binary")),
+      ]);
+      expect(absent).toBeNull();
+      expect(Buffer.from(empty!)).toEqual(Buffer.alloc(0));
+      expect(Buffer.from(binary!)).toEqual(Buffer.from(bytes));
+      expect(Buffer.from(again!)).toEqual(Buffer.from(bytes));
+      expect(Buffer.from(large!).equals(Buffer.from(big))).toBe(true);
+      expect(new TextDecoder().decode(quoted!)).toBe("quoted\n");
+      expect(existsSync("pwned") || existsSync(join(dir, "pwned"))).toBe(false);
+      // One command for the five paths, one more for the file too big to pass through it.
+      expect(records.length).toBe(2);
+      expect(records.every((r) => r.secret)).toBe(true);
+      // A directory among them fails alone, with the error a single read gives; the others are answered.
+      const [dirRead, fileRead] = await Promise.allSettled([host.readFile(dir), host.readFile(join(dir, "side-binary"))]);
+      expect(dirRead.status === "rejected" && String((dirRead as PromiseRejectedResult).reason.message)).toMatch(/cannot read file/);
+      expect(fileRead.status === "fulfilled" && Buffer.from((fileRead as PromiseFulfilledResult<Uint8Array>).value).equals(Buffer.from(bytes))).toBe(true);
+    });
+
+    test("writes compared side by side share one command, and each still writes only what differs", async () => {
+      const same = join(dir, "cmp-same");
+      const other = join(dir, "cmp-other");
+      const mode = join(dir, "cmp-mode");
+      await Promise.all([host.writeFile(same, "s"), host.writeFile(other, "o"), host.writeFile(mode, "m")]);
+      const inodes = [same, other, mode].map((p) => statSync(p).ino);
+      records.length = 0;
+      const changed = await Promise.all([host.writeFile(same, "s"), host.writeFile(other, "O"), host.writeFile(mode, "m", { mode: 0o600 }), host.writeFile(join(dir, "cmp-new"), "n")]);
+      expect(changed).toEqual([false, true, true, true]);
+      expect(statSync(same).ino).toBe(inodes[0]!);
+      expect(readFileSync(other, "utf8")).toBe("O");
+      expect(statSync(mode).mode & 0o7777).toBe(0o600);
+      expect(readFileSync(join(dir, "cmp-new"), "utf8")).toBe("n");
+      // One comparison for the four, then one write for each of the three that differ.
+      expect(records.length).toBe(4);
+    });
+
     test("writeFile creates parents, sets mode, and a second identical write changes nothing", async () => {
       const path = join(dir, "etc", "sub", "config.yaml");
       expect(await host.writeFile(path, "a: 1\n", { mode: 0o600 })).toBe(true);
