@@ -17,7 +17,8 @@ export async function readEtcdPki(ctx: ClusterAccess): Promise<ExistingEtcdPki> 
       const from = s.copies.find((c) => !ctx.down?.has(c.node));
       if (!from) return void unknown.push(s.id);
       const host = await ctx.host(byNode.get(from.node)!);
-      leaves[s.id] = { certPem: decode(await host.readFile(from.certPath)), keyPem: decode(await host.readFile(from.keyPath)) };
+      const [cert, key] = await Promise.all([host.readFile(from.certPath), host.readFile(from.keyPath)]);
+      leaves[s.id] = { certPem: decode(cert), keyPem: decode(key) };
     }),
   );
   return { ca, leaves, ...(unknown.length ? { unknown } : {}), ...(unfinished ? { unfinishedCa: true } : {}) };

@@ -75,9 +75,8 @@ async function hashes(host: Host, dir: string, paths: string[]): Promise<Map<str
 
 /** How the copy at `dir` on `host` stands against the lock: cheap (stat only) when the stamp still holds. */
 export async function inspectBundleCopy(host: Host, lock: BundleLock, dir = DEPOT_BUNDLE_DIR): Promise<BundleCopyState> {
-  const listing = await statListing(host, dir, lock);
-  const extra = await extraFiles(host, dir, lock);
-  if ((await readStamp(host, dir)) === stampText(lock, listing)) return { differing: [], extra, stamped: true };
+  const [listing, extra, stamp] = await Promise.all([statListing(host, dir, lock), extraFiles(host, dir, lock), readStamp(host, dir)]);
+  if (stamp === stampText(lock, listing)) return { differing: [], extra, stamped: true };
   // Sizes from the listing first: a file of the wrong size needs no hashing to be known wrong.
   const sizes = new Map(listing.split("\n").filter(Boolean).map((l) => {
     const [size, , , , ...path] = l.split(" ");

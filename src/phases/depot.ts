@@ -106,11 +106,12 @@ async function readStateSecrets(ctx: PhaseContext): Promise<{ secrets: DepotSecr
   const secrets: DepotSecret[] = [];
   const missing: string[] = [];
   const wanted = [[DEPOT_SERVING.cert, DEPOT_SERVING.cert, 0o644], [DEPOT_SERVING.key, DEPOT_SERVING.key, 0o600], [repoKeyPath(ctx.stateDir), repoKeyPath(ctx.stateDir), 0o600], [depotCaStatePaths(ctx.stateDir).cert, CHECK_CA, 0o644]] as const;
-  for (const [from, path, mode] of wanted) {
-    const content = await ctx.local.readFile(from);
+  const contents = await Promise.all(wanted.map(([from]) => ctx.local.readFile(from)));
+  wanted.forEach(([from, path, mode], i) => {
+    const content = contents[i];
     if (content) secrets.push({ path, content, mode });
     else missing.push(from);
-  }
+  });
   return { secrets, missing };
 }
 
@@ -124,7 +125,11 @@ const same = (a: Uint8Array | null, b: Uint8Array) => a !== null && Buffer.from(
 
 /** The digest of what the service should be running with (see STARTED_WITH). */
 async function wantedInputs(ctx: PhaseContext, host: Host, node: HostSpec): Promise<string> {
-  const parts = [await unitFor(ctx, host, node), ...(await stateSecrets(ctx)).map((s) => bytesSha256(s.content)), lockFingerprint(requireLock(ctx))];
+  return inputsDigest(ctx, await unitFor(ctx, host, node), await stateSecrets(ctx));
+}
+
+function inputsDigest(ctx: PhaseContext, unit: string, secrets: DepotSecret[]): string {
+  const parts = [unit, ...secrets.map((s) => bytesSha256(s.content)), lockFingerprint(requireLock(ctx))];
   return `${bytesSha256(parts.join("\n"))}\n`;
 }
 
@@ -155,18 +160,26 @@ export const depot: Phase = {
   mode: "parallel",
   async check(ctx, node) {
     const host = await ctx.host(node);
-    const copy = await inspectBundleCopy(host, requireLock(ctx));
+    // Everything is asked at once (a node's reads share one command, src/hosts/coalesce.ts), then judged in order.
+    const [copy, { secrets, missing }, cur, unit, service, stale, started] = await Promise.all([
+      inspectBundleCopy(host, requireLock(ctx)),
+      readStateSecrets(ctx),
+      host.readFile(`/etc/systemd/system/${DEPOT_UNIT}`),
+      unitFor(ctx, host, node),
+      unitState(host, DEPOT_UNIT),
+      runsStaleBinary(host),
+      host.readFile(STARTED_WITH),
+    ]);
     if (copy.differing.length) return todo(`bundle copy: ${copy.differing.length} file(s) missing or different (${copy.differing.slice(0, 3).map((f) => f.path).join(", ")}${copy.differing.length > 3 ? ", ..." : ""})`);
     if (copy.extra.length) return todo(`bundle copy: ${copy.extra.length} file(s) the lock does not list`);
-    const { secrets, missing } = await readStateSecrets(ctx);
     if (missing.length) return todo(`${missing.join(", ")} not in the installer state yet (the depot-pki phase makes them)`);
-    for (const s of secrets) if (!same(await host.readFile(s.path), s.content)) return todo(`${s.path} missing or different`);
-    const cur = await host.readFile(`/etc/systemd/system/${DEPOT_UNIT}`);
-    if (!cur || new TextDecoder().decode(cur) !== (await unitFor(ctx, host, node))) return todo("depot service not installed or different");
-    if (!(await unitState(host, DEPOT_UNIT)).active) return todo("depot service not running");
-    if (await runsStaleBinary(host)) return todo("depot runs an older build of the binary");
-    const started = await host.readFile(STARTED_WITH);
-    if (!started || new TextDecoder().decode(started) !== (await wantedInputs(ctx, host, node))) return todo("depot runs with an older certificate, key or bundle");
+    const held = await Promise.all(secrets.map((s) => host.readFile(s.path)));
+    const stray = secrets.find((s, i) => !same(held[i] ?? null, s.content));
+    if (stray) return todo(`${stray.path} missing or different`);
+    if (!cur || new TextDecoder().decode(cur) !== unit) return todo("depot service not installed or different");
+    if (!service.active) return todo("depot service not running");
+    if (stale) return todo("depot runs an older build of the binary");
+    if (!started || new TextDecoder().decode(started) !== inputsDigest(ctx, unit, secrets)) return todo("depot runs with an older certificate, key or bundle");
     const url = depotUrl(endpointOf(ctx, node));
     if (!(await depotAnswers(host, url))) return todo(`depot does not answer over TLS (verified with the depot CA) at ${url}`);
     return NOTHING;

@@ -23,12 +23,15 @@ async function hostFor(ctx: PhaseContext, node: string): Promise<Host> {
 const reachable = (ctx: PhaseContext, plan: EtcdPkiPlan) => plan.files.filter((f) => f.state || !ctx.down?.has(f.node));
 
 async function pendingFiles(ctx: PhaseContext, plan: EtcdPkiPlan) {
-  const out = [];
-  for (const f of reachable(ctx, plan)) {
-    const host = f.state ? ctx.local : await hostFor(ctx, f.node);
-    if (decode(await host.readFile(f.path)) !== f.content) out.push(f);
-  }
-  return out;
+  // Side by side: a node's reads go to it as one command (src/hosts/coalesce.ts).
+  const files = reachable(ctx, plan);
+  const differs = await Promise.all(
+    files.map(async (f) => {
+      const host = f.state ? ctx.local : await hostFor(ctx, f.node);
+      return decode(await host.readFile(f.path)) !== f.content;
+    }),
+  );
+  return files.filter((_, i) => differs[i]);
 }
 
 export const etcdPki: Phase = {

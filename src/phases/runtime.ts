@@ -15,7 +15,7 @@ import type { LockFile } from "../depot/lock.ts";
 import { installUnitFile, ensureService, unitState } from "../cluster/systemd.ts";
 import { lockedFile, requireLock } from "./util/depot-files.ts";
 import { installTarball, tarballInstalled } from "./util/tarball.ts";
-import { stepsPhase, NOTHING, todo, type Step } from "./steps.ts";
+import { stepsPhase, firstNotOk, NOTHING, todo, type Step } from "./steps.ts";
 import { InstallError } from "../util/errors.ts";
 import { readText } from "./util/node.ts";
 import { pinNodeImages, snapshotterOf, unpinnedNodeImages } from "./util/images.ts";
@@ -111,8 +111,8 @@ function payloads(ctx: PhaseContext): [string, LockFile, ShellCommand][] {
 const binaries: Step = {
   name: "binaries",
   async check(host, ctx) {
-    for (const [name, f] of payloads(ctx)) if (!(await tarballInstalled(host, name, f))) return todo(`${f.path} not installed`);
-    return NOTHING;
+    const missing = await firstNotOk(payloads(ctx), ([name, f]) => tarballInstalled(host, name, f));
+    return missing ? todo(`${missing[1].path} not installed`) : NOTHING;
   },
   async run(host, ctx) {
     for (const [name, f, cmd] of payloads(ctx)) if (!(await tarballInstalled(host, name, f))) await installTarball(host, ctx, name, f, cmd);
@@ -122,9 +122,14 @@ const binaries: Step = {
 const service: Step = {
   name: "containerd",
   async check(host, ctx, node) {
-    for (const [p, c] of await wantedFiles(host, ctx, node)) if ((await readText(host, p)) !== c) return todo(`${p} missing or different`);
-    if (!(await unitState(host, "containerd.service")).active) return todo("containerd not running");
-    if (dockerRuntime(ctx) && !(await unitState(host, "docker.service")).active) return todo("docker not running");
+    const [stray, containerd, docker] = await Promise.all([
+      wantedFiles(host, ctx, node).then((files) => firstNotOk(files, async ([p, c]) => (await readText(host, p)) === c)),
+      unitState(host, "containerd.service"),
+      dockerRuntime(ctx) ? unitState(host, "docker.service") : undefined,
+    ]);
+    if (stray) return todo(`${stray[0]} missing or different`);
+    if (!containerd.active) return todo("containerd not running");
+    if (docker && !docker.active) return todo("docker not running");
     return NOTHING;
   },
   async run(host, ctx, node) {

@@ -1,4 +1,4 @@
-// A phase made of small steps, each with its own check: the phase has work when any step has,
+// A phase made of small steps, each with its own read-only check: the phase has work when any step has,
 // and a re-run executes only the steps whose check says so. The runner calls run right after check
 // on the same node (src/phases/runner.ts): run uses the results of that check instead of asking
 // every step again (a second round of SSH commands per node and phase).
@@ -16,12 +16,26 @@ export const NOTHING: CheckResult = { todo: false };
 export const todo = (why: string): CheckResult => ({ todo: true, why });
 export const skip = (why: string): CheckResult => ({ skip: why });
 
+/**
+ * The first item, in order, that `ok` says no to: every item is asked at once (a node's reads share one
+ * command, src/hosts/coalesce.ts) instead of one round trip after the other.
+ */
+export async function firstNotOk<T>(items: readonly T[], ok: (item: T) => Promise<boolean>): Promise<T | undefined> {
+  const answers = await Promise.all(items.map(ok));
+  return items.find((_, i) => !answers[i]);
+}
+
 export function stepsPhase(def: Pick<Phase, "name" | "title" | "hosts"> & { mode?: Phase["mode"]; steps: Step[] }): Phase {
   type Checked = { host: Host; results: [Step, CheckResult][] };
   const checkAll = async (ctx: PhaseContext, node: HostSpec): Promise<Checked> => {
     const host = await ctx.host(node);
-    const results: [Step, CheckResult][] = [];
-    for (const s of def.steps) results.push([s, await s.check(host, ctx, node)]);
+    // Checks only read, so they run side by side: their reads share commands (src/hosts/coalesce.ts)
+    // and the phase waits for the slowest check instead of the sum. The first failure in step order
+    // is the one reported, as when they ran one after the other.
+    const settled = await Promise.allSettled(def.steps.map((s) => s.check(host, ctx, node)));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    const results = def.steps.map((s, i): [Step, CheckResult] => [s, (settled[i] as PromiseFulfilledResult<CheckResult>).value]);
     return { host, results };
   };
   // The check's results, per phase context (the runner gives each phase run a context of its own, so
