@@ -155,10 +155,12 @@ export async function openChangingSession(
     throw err;
   }
   const source = configPath(flags);
+  // What each master was last seen holding in this run (we hold the cluster lock: nobody else writes it).
+  const known = new Map<string, string>();
   const replicate = async () => {
     // Nothing to copy before the first phase made the state dir (a run that stopped at preflight).
     if (!existsSync(join(config.stateDir, "state.json"))) return;
-    const r = await replicateState({ source: ctx.local, peers, stateDir: config.stateDir, files: collectState(config.stateDir, source, sshKeyToReplicate(config)), warn });
+    const r = await replicateState({ source: ctx.local, peers, stateDir: config.stateDir, files: collectState(config.stateDir, source, sshKeyToReplicate(config)), warn, known });
     if (r.updated.length) log.debug(`installer state generation ${r.generation} copied to ${r.updated.map((u) => u.node).join(", ")}`);
   };
   return {

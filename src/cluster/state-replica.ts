@@ -19,7 +19,10 @@ export const CONFIG_COPY = "cluster.yaml";
  * Not replicated: logs and backups are per machine and large, the run lock is per machine
  * (run-lock.ts), and the manifest is written separately, last.
  */
-const EXCLUDED = new Set(["logs", "backup", "backups", "run.lock", MANIFEST]);
+/** The operator's bundle as this master last verified it (src/depot/verify.ts): about this machine's files only. */
+export const BUNDLE_STAMP = "bundle.verified";
+
+const EXCLUDED = new Set(["logs", "backup", "backups", "run.lock", MANIFEST, BUNDLE_STAMP]);
 
 export interface ReplicaManifest {
   generation: number;
@@ -103,6 +106,12 @@ export async function replicateState(opts: {
   files: readonly StateFile[];
   warn: (message: string) => void;
   now?: Date;
+  /**
+   * The manifest each peer was last seen holding in this session (filled in here). The install replicates
+   * after every phase while it holds the cluster lock, so no other run changes a peer's copy meanwhile: a
+   * peer known to hold this very manifest is not asked again (one SSH read per master and phase saved).
+   */
+  known?: Map<string, string>;
 }): Promise<ReplicateResult> {
   const { source, stateDir, files } = opts;
   const hashes = Object.fromEntries(files.map((f) => [f.path, f.sha256]));
@@ -119,11 +128,16 @@ export async function replicateState(opts: {
   type Outcome = { current: true } | { updated: number } | { skipped: string };
   const one = async (peer: (typeof opts.peers)[number]): Promise<Outcome> => {
     try {
+      if (opts.known?.get(peer.name) === text) return { current: true };
       const host = await peer.host();
       const theirs = await readManifest(host, stateDir);
       if (theirs && theirs.generation > manifest.generation)
         throw new InstallError(`it holds a newer state (generation ${theirs.generation}) than ${source.name} (generation ${manifest.generation}); not overwritten`);
-      if (theirs?.generation === manifest.generation && sameFiles(theirs.files, hashes)) return { current: true };
+      if (theirs?.generation === manifest.generation && sameFiles(theirs.files, hashes)) {
+        // Remembered only when byte for byte the same (the time and writer too), as if written here.
+        if (JSON.stringify(theirs, null, 2) + "\n" === text) opts.known?.set(peer.name, text);
+        return { current: true };
+      }
       const changed = files.filter((f) => theirs?.files[f.path] !== f.sha256);
       const gone = Object.keys(theirs?.files ?? {}).filter((p) => !(p in hashes) && !p.startsWith("/") && !p.split("/").includes(".."));
       const dirs = [...new Set(changed.map((f) => f.path.split("/").slice(0, -1)).filter((d) => d.length).map((d) => `${stateDir}/${d.join("/")}`))];
@@ -132,6 +146,7 @@ export async function replicateState(opts: {
       for (const f of changed) await host.writeFile(`${stateDir}/${f.path}`, f.data, { mode: 0o600 });
       if (gone.length) await host.exec(sh`rm -f -- ${gone.map((p) => `${stateDir}/${p}`)}`);
       await host.writeFile(`${stateDir}/${MANIFEST}`, text, { mode: 0o600 });
+      opts.known?.set(peer.name, text);
       return { updated: changed.length };
     } catch (err) {
       return { skipped: reasonOn(peer.name, err) };

@@ -97,3 +97,29 @@ test("the state copy command goes through sudo for a non-root login and quotes w
     `mkdir -p -m 700 '/srv/k8s state' && ssh -p 22 ops@10.0.0.12 'sudo -n tar -C '\\''/srv/k8s state'\\'' -cf - .' | tar -C '/srv/k8s state' -xpf -`,
   );
 });
+
+test("within one run, a master known to hold this very manifest is not asked again; one that changed is", async () => {
+  const c = cluster();
+  const known = new Map<string, string>();
+  const counting = (h: DirHost) => {
+    let reads = 0;
+    const host = new Proxy(h, { get: (t, k) => (k === "readFile" ? (p: string) => (reads++, t.readFile(p)) : Reflect.get(t, k, t)) }) as unknown as Host;
+    return { host, reads: () => reads };
+  };
+  const p2 = counting(c.m2);
+  const p3 = counting(c.m3);
+  const peers = [{ name: "master2", host: async () => p2.host }, { name: "master3", host: async () => p3.host }];
+  const run = () => replicateState({ source: c.m1, peers, stateDir: STATE, files: collectState(c.sd, c.config), warn: () => {}, known });
+  expect((await run()).updated.length).toBe(2);
+  const before = [p2.reads(), p3.reads()];
+  // Nothing changed: nobody is asked.
+  expect(await run()).toMatchObject({ current: ["master2", "master3"], updated: [] });
+  expect([p2.reads(), p3.reads()]).toEqual(before);
+  // The state changed: every master is asked and written again.
+  writeFileSync(join(c.sd, "state.json"), '{"phases":["os","etcd"]}');
+  expect((await run()).updated.map((u) => u.node)).toEqual(["master2", "master3"]);
+  expect(readFileSync(c.m3.local(`${STATE}/state.json`), "utf8")).toBe('{"phases":["os","etcd"]}');
+  // Without the run's memory (a new run), a master holding the same manifest is asked and found current.
+  const fresh = await replicateState({ source: c.m1, peers, stateDir: STATE, files: collectState(c.sd, c.config), warn: () => {} });
+  expect(fresh.current).toEqual(["master2", "master3"]);
+});
