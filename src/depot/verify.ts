@@ -1,8 +1,9 @@
 // verify-bundle: every file of the bundle against the lock — size first (cheap), then a streamed
 // sha256, several files at once. Anything on disk the lock does not list is reported too, and so
 // is a symlink that leads out of the bundle (its content could change after the check).
-import { lstat, readdir, realpath, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { lstat, mkdir, readFile, readdir, realpath, rename, stat, writeFile } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { createHash } from "node:crypto";
 import { LOCK_FILE, type BundleLock } from "./lock.ts";
 import { mapLimit, sha256File } from "../util/hash.ts";
 
@@ -22,11 +23,20 @@ export interface VerifyResult {
   problems: BundleProblem[];
   /** Files whose size and sha256 matched. */
   checked: number;
+  /** Trusted from the stamp of an earlier verification (VerifyOptions.stampFile): nothing was hashed. */
+  fromStamp: boolean;
 }
 
 export interface VerifyOptions {
   /** Files hashed at once (default 4: enough to keep a disk busy without thrashing it). */
   concurrency?: number;
+  /**
+   * Where a passed verification is remembered: the lock and every file's size, times, inode and device.
+   * While they are all unchanged, the next verification trusts it instead of hashing the whole bundle
+   * again (every install and re-run began with ~230 MB of sha256, 1-2.5 s); any write to a file changes
+   * its ctime, which no one can set back.
+   */
+  stampFile?: string;
 }
 
 interface Entry {
@@ -68,9 +78,39 @@ async function listFiles(root: string): Promise<Entry[]> {
   return out;
 }
 
+/** What the stamp holds: the lock's files and the stat of everything in the bundle, as one sha256. */
+async function statFingerprint(root: string, entries: Entry[], lock: BundleLock): Promise<string> {
+  const h = createHash("sha256").update(JSON.stringify([root, lock.files.map((f) => [f.path, f.size, f.sha256])]));
+  for (const e of [...entries].sort((a, b) => (a.rel < b.rel ? -1 : 1))) {
+    const st = e.escapes ? await lstat(e.abs) : await stat(e.abs);
+    h.update(JSON.stringify([e.rel, e.escapes, st.mode, st.size, st.mtimeMs, st.ctimeMs, st.ino, st.dev]));
+  }
+  return h.digest("hex");
+}
+
+const readStamp = (file: string) => readFile(file, "utf8").catch(() => undefined);
+
+/** Remembered when it can be (a read-only or foreign state dir only costs the next run a full hash). */
+async function writeStamp(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+    .then(() => writeFile(tmp, text, { mode: 0o600 }))
+    .then(() => rename(tmp, file))
+    .catch(() => {});
+}
+
 export async function verifyBundle(dir: string, lock: BundleLock, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const root = await realpath(dir);
-  const onDisk = new Map((await listFiles(root)).map((e) => [e.rel, e]));
+  const entries = await listFiles(root);
+  const fingerprint = opts.stampFile ? await statFingerprint(root, entries, lock) : undefined;
+  if (fingerprint && (await readStamp(opts.stampFile!)) === `${fingerprint}\n`) return { ok: true, problems: [], checked: lock.files.length, fromStamp: true };
+  const result = await hashAgainstLock(root, entries, lock, opts);
+  if (fingerprint && result.ok) await writeStamp(opts.stampFile!, `${fingerprint}\n`);
+  return result;
+}
+
+async function hashAgainstLock(root: string, entries: Entry[], lock: BundleLock, opts: VerifyOptions): Promise<VerifyResult> {
+  const onDisk = new Map(entries.map((e) => [e.rel, e]));
   onDisk.delete(LOCK_FILE);
   const problems: BundleProblem[] = [];
   const toHash: { entry: Entry; expected: string }[] = [];
@@ -105,7 +145,7 @@ export async function verifyBundle(dir: string, lock: BundleLock, opts: VerifyOp
   });
   for (const p of hashed) if (p) problems.push(p);
   problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { ok: problems.length === 0, problems, checked: toHash.length - hashed.filter(Boolean).length };
+  return { ok: problems.length === 0, problems, checked: toHash.length - hashed.filter(Boolean).length, fromStamp: false };
 }
 
 /** One line per problem, for the CLI and the install preflight. */

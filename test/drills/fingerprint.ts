@@ -24,7 +24,7 @@ const VOLATILE = [
   /^var\/lib\/k8s-ha-offline\/state\.json$/,
   /^etc\/(passwd|group|shadow|gshadow)-$/,
 ];
-const STAMPS = [/^var\/lib\/k8s-ha-offline-depot\/(bundle\.verified|service\.inputs)$/, /^var\/lib\/k8s-ha-offline\/replica\.json$/, /^etc\/k8s-ha-offline\/binary\.verified$/];
+const STAMPS = [/^var\/lib\/k8s-ha-offline-depot\/(bundle\.verified|service\.inputs)$/, /^var\/lib\/k8s-ha-offline\/(replica\.json|bundle\.verified)$/, /^etc\/k8s-ha-offline\/binary\.verified$/];
 const TIME = /\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?\b/g;
 const EPOCH_MS = /\b1[7-9]\d{11}\b/g;
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -44,6 +44,39 @@ describe("verifyBundle", () => {
     expect(r.ok).toBe(true);
     expect(r.checked).toBe(4);
     expect(lock.files.map((f) => f.kind).sort()).toEqual(["deb", "file", "file", "image"]);
+  });
+
+  test("a passed verification is remembered: trusted while no file changed, hashed again after any write (even with its mtime put back)", async () => {
+    const stampFile = join(outside, "state", "bundle.verified");
+    const first = await verifyBundle(dir, readLock(dir), { stampFile });
+    expect(first).toMatchObject({ ok: true, fromStamp: false });
+    expect(readFileSync(stampFile, "utf8")).toMatch(/^[0-9a-f]{64}\n$/);
+    const stamp = readFileSync(stampFile, "utf8");
+    expect(await verifyBundle(dir, readLock(dir), { stampFile })).toMatchObject({ ok: true, fromStamp: true });
+    expect(readFileSync(stampFile, "utf8")).toBe(stamp);
+    // A byte flipped in place, its times put back: the ctime moved, the stamp no longer holds.
+    const p = join(dir, "files/etcd-v3.4.23-linux-amd64.tar.gz");
+    const st = statSync(p);
+    const data = readFileSync(p);
+    data[100] = data[100]! ^ 0xff;
+    writeFileSync(p, data);
+    utimesSync(p, st.atime, st.mtime);
+    const after = await verifyBundle(dir, readLock(dir), { stampFile });
+    expect(after).toMatchObject({ ok: false, fromStamp: false });
+    expect(after.problems.map((x) => `${x.path} ${x.problem}`)).toEqual(["files/etcd-v3.4.23-linux-amd64.tar.gz sha256"]);
+    // A failed verification never writes the stamp, and another lock never matches it.
+    expect(readFileSync(stampFile, "utf8")).toBe(stamp);
+  });
+
+  test("a stamp of another lock or a garbled stamp is not trusted", async () => {
+    const stampFile = join(outside, "bundle.verified");
+    expect((await verifyBundle(dir, readLock(dir), { stampFile })).ok).toBe(true);
+    const other = { ...readLock(dir), files: readLock(dir).files.map((f, i) => (i === 0 ? { ...f, sha256: "0".repeat(64) } : f)) };
+    const r = await verifyBundle(dir, other, { stampFile });
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((x) => x.problem)).toEqual(["sha256"]);
+    writeFileSync(stampFile, "garbage\n");
+    expect(await verifyBundle(dir, readLock(dir), { stampFile })).toMatchObject({ ok: true, fromStamp: false, checked: 4 });
   });
 
   test("a flipped byte is caught by name as a sha256 mismatch", async () => {

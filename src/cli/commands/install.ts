@@ -14,6 +14,8 @@ import { embeddedLock } from "../../depot/lock.ts";
 import { firstMaster, type ClusterConfig } from "../../config/types.ts";
 import { InstallError, UsageError } from "../../util/errors.ts";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { BUNDLE_STAMP } from "../../cluster/state-replica.ts";
 import { invokedAs } from "../invoked.ts";
 import { buildTimeline, timelineTable } from "../timeline.ts";
 import { writeFileSync } from "node:fs";
@@ -66,7 +68,7 @@ export default async function install(flags: InstallFlags, how: InstallRun = { c
     if (notHere) throw new InstallError(`${notHere}. Nothing was changed: run install on one of those masters (it joins ${ctx.local.name}), or replace-node ${ctx.local.name} there to rebuild it`);
     if (log.logFile) log.info(`log: ${log.logFile}`);
     // Nothing touches a node before the bundle is known to be whole.
-    await checkBundleBeforeInstall(ctx.bundleDir, log);
+    await checkBundleBeforeInstall(ctx.bundleDir, log, join(ctx.stateDir, BUNDLE_STAMP));
     outcomes = await runPhases(phases, ctx, { concurrency }, progress, async (o) => {
       await recordPhaseDone(ctx, o);
       await session.replicate(); // every master holds the state of every finished phase

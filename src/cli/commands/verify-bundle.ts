@@ -16,16 +16,19 @@ function lockOrExplain() {
   return lock;
 }
 
-/** Problems as lines, or [] when the bundle matches the lock. */
-export async function bundleProblems(dir: string): Promise<string[]> {
+/**
+ * Problems as lines, or [] when the bundle matches the lock. stampFile: remember a passed check there
+ * and trust it while no file of the bundle changed (see VerifyOptions).
+ */
+export async function bundleProblems(dir: string, stampFile?: string): Promise<string[]> {
   const lock = lockOrExplain();
   if (!existsSync(dir)) return [`bundle directory ${dir} does not exist (copy bundle-${lock.profile}/ next to the binary, or pass --bundle)`];
-  const res = await verifyBundle(dir, lock, { concurrency: 8 });
+  const res = await verifyBundle(dir, lock, { concurrency: 8, ...(stampFile ? { stampFile } : {}) });
   return res.problems.map((p) => `${p.path}: ${p.problem}${p.expected !== undefined ? ` (expected ${p.expected}, found ${p.actual ?? "nothing"})` : ""}`);
 }
 
-export async function checkBundleBeforeInstall(dir: string, log: Logger): Promise<void> {
-  const problems = await bundleProblems(dir);
+export async function checkBundleBeforeInstall(dir: string, log: Logger, stampFile?: string): Promise<void> {
+  const problems = await bundleProblems(dir, stampFile);
   if (problems.length)
     throw new InstallError(`the bundle at ${dir} does not match this binary's lock; no node was changed:\n  ${problems.join("\n  ")}`);
   log.info(`bundle ${dir}: every file matches the embedded lock`);
