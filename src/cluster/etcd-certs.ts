@@ -3,8 +3,7 @@
 import { etcdPkiSources, etcdCaStatePaths, type ExistingEtcdPki } from "../pki/etcd-pki.ts";
 import type { ClusterAccess } from "./access.ts";
 import { readStateCa } from "./state-ca.ts";
-
-const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
+import { textOf } from "../util/text.ts";
 
 export async function readEtcdPki(ctx: ClusterAccess): Promise<ExistingEtcdPki> {
   const { ca, unfinished } = await readStateCa(ctx.local, etcdCaStatePaths(ctx.stateDir));
@@ -18,7 +17,7 @@ export async function readEtcdPki(ctx: ClusterAccess): Promise<ExistingEtcdPki> 
       if (!from) return void unknown.push(s.id);
       const host = await ctx.host(byNode.get(from.node)!);
       const [cert, key] = await Promise.all([host.readFile(from.certPath), host.readFile(from.keyPath)]);
-      leaves[s.id] = { certPem: decode(cert), keyPem: decode(key) };
+      leaves[s.id] = { certPem: textOf(cert), keyPem: textOf(key) };
     }),
   );
   return { ca, leaves, ...(unknown.length ? { unknown } : {}), ...(unfinished ? { unfinishedCa: true } : {}) };

@@ -13,6 +13,7 @@ import { etcdPeerUrl } from "./endpoints.ts";
 import { etcdHealthy } from "./etcd.ts";
 import { ensureService, installUnitFile, unitState } from "./systemd.ts";
 import { waitFor } from "./wait.ts";
+import { textOf } from "../util/text.ts";
 
 export const ETCD_UNIT_FILE = "/etc/systemd/system/etcd.service";
 /**
@@ -23,16 +24,15 @@ export const ETCD_UNIT_FILE = "/etc/systemd/system/etcd.service";
  */
 export const ETCD_JOIN_RECORD = "/etc/etcd/initial-cluster";
 
-const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
-
 /**
  * The unit for this member. It carries a fingerprint of the member's CA, server and peer
  * certificates, so new certificates make a different unit and thus a restart.
  */
 export async function etcdUnit(ctx: Pick<ClusterAccess, "config">, host: Host, node: HostSpec): Promise<string> {
   const members = etcdMembers(ctx.config);
-  const joined = decode(await host.readFile(ETCD_JOIN_RECORD))?.trim();
-  const pki = await Promise.all(["ca.crt", "server.crt", "peer.crt"].map(async (f) => decode(await host.readFile(`${ETCD_PKI_DIR}/${f}`)) ?? ""));
+  // Read at once: one command (src/hosts/coalesce.ts).
+  const [joinRecord, ...pki] = await Promise.all([ETCD_JOIN_RECORD, ...["ca.crt", "server.crt", "peer.crt"].map((f) => `${ETCD_PKI_DIR}/${f}`)].map(async (p) => textOf(await host.readFile(p))));
+  const joined = joinRecord?.trim();
   return render(unitTemplate, {
     name: node.name,
     cluster: ctx.config.name,
@@ -40,7 +40,7 @@ export async function etcdUnit(ctx: Pick<ClusterAccess, "config">, host: Host, n
     initialCluster: joined || members.map((m) => `${m.name}=${etcdPeerUrl(m)}`).join(","),
     initialClusterState: joined ? "existing" : "new",
     clusterToken: `etcd-${ctx.config.name}`,
-    pkiFingerprint: bytesSha256(pki.join("")).slice(0, 16),
+    pkiFingerprint: bytesSha256(pki.map((p) => p ?? "").join("")).slice(0, 16),
   }, "etcd.service");
 }
 

@@ -9,8 +9,7 @@ import type { Host } from "../hosts/host.ts";
 import type { CertAndKey } from "../pki/ca.ts";
 import { caStateFiles, ensureStateCa, type CaStatePaths, type StateCa } from "../pki/ca-state.ts";
 import { sh } from "../util/sh.ts";
-
-const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
+import { textOf } from "../util/text.ts";
 
 /** The CA in the state directory: each file from its first copy, else its backup, else a pending creation. */
 export interface StateCaOnDisk {
@@ -31,10 +30,13 @@ export function parsePendingCa(text: string): CertAndKey | undefined {
 }
 
 export async function readStateCa(local: Host, paths: CaStatePaths): Promise<StateCaOnDisk> {
-  const read = async (a: string, b: string) => decode(await local.readFile(a)) ?? decode(await local.readFile(b));
-  const certPem = await read(paths.cert, paths.backupCert);
-  const keyPem = await read(paths.key, paths.backupKey);
-  const pendingText = decode(await local.readFile(paths.pending));
+  // All five at once (one command, src/hosts/coalesce.ts); a copy stands in for its missing first.
+  const [cert, backupCert, key, backupKey, pendingFile] = await Promise.all(
+    [paths.cert, paths.backupCert, paths.key, paths.backupKey, paths.pending].map(async (p) => textOf(await local.readFile(p))),
+  );
+  const certPem = cert ?? backupCert;
+  const keyPem = key ?? backupKey;
+  const pendingText = pendingFile;
   const pending = pendingText === undefined ? undefined : parsePendingCa(pendingText);
   // The pending pair is the CA being made: whatever of it reached the four files is the same text.
   // A pending file that is unreadable, or that disagrees with a complete pair, is not ours to use.

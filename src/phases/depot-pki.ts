@@ -9,13 +9,12 @@ import { sh } from "../util/sh.ts";
 import { DEPOT_SERVING, depotCaStatePaths, depotStateCa, planDepotPki, reviewDepotPki, type ExistingDepotPki } from "../pki/depot-pki.ts";
 import { readStateCa, writeStateCa } from "../cluster/state-ca.ts";
 import { ensureRepoKey, readRepoKey, repoKeyPath } from "./util/repo-key.ts";
-
-const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
+import { textOf } from "../util/text.ts";
 
 /** The depot PKI as it is on master1: the CA from the state dir (or its backup), the serving pair. */
 export async function readDepotPki(ctx: Pick<PhaseContext, "local" | "stateDir">): Promise<ExistingDepotPki> {
   const { ca, unfinished } = await readStateCa(ctx.local, depotCaStatePaths(ctx.stateDir));
-  const read = async (path: string) => decode(await ctx.local.readFile(path));
+  const read = async (path: string) => textOf(await ctx.local.readFile(path));
   return { ca, serving: { certPem: await read(DEPOT_SERVING.cert), keyPem: await read(DEPOT_SERVING.key) }, ...(unfinished ? { unfinishedCa: true } : {}) };
 }
 
@@ -28,7 +27,7 @@ async function pendingSecrets(ctx: PhaseContext): Promise<string[]> {
   else if (out.length === 0) {
     // Kept, but a copy (or the backup) may be missing.
     for (const [path, want] of [[paths.cert, existing.ca?.certPem], [paths.backupCert, existing.ca?.certPem], [paths.backupKey, existing.ca?.keyPem], [paths.key, existing.ca?.keyPem]] as const)
-      if (decode(await ctx.local.readFile(path)) !== want) out.push(`${path} missing or different`);
+      if (textOf(await ctx.local.readFile(path)) !== want) out.push(`${path} missing or different`);
   }
   if (!(await readRepoKey(ctx))) out.push(`repository signing key: missing (${repoKeyPath(ctx.stateDir)})`);
   return out;

@@ -11,8 +11,7 @@ import { writeStateCa } from "../cluster/state-ca.ts";
 import { readEtcdPki } from "../cluster/etcd-certs.ts";
 import { NOTHING, todo } from "./steps.ts";
 import { sh } from "../util/sh.ts";
-
-const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
+import { textOf } from "../util/text.ts";
 
 async function hostFor(ctx: PhaseContext, node: string): Promise<Host> {
   return ctx.host(ctx.config.hosts.find((h) => h.name === node)!);
@@ -28,7 +27,7 @@ async function pendingFiles(ctx: PhaseContext, plan: EtcdPkiPlan) {
   const differs = await Promise.all(
     files.map(async (f) => {
       const host = f.state ? ctx.local : await hostFor(ctx, f.node);
-      return decode(await host.readFile(f.path)) !== f.content;
+      return textOf(await host.readFile(f.path)) !== f.content;
     }),
   );
   return files.filter((_, i) => differs[i]);

@@ -5,14 +5,13 @@ import { join } from "node:path";
 import type { PhaseContext } from "../phase.ts";
 import { generateRepoKey, publicRepoKey, type RepoKey } from "../../depot/repo-signing.ts";
 import { sh } from "../../util/sh.ts";
+import { textOf } from "../../util/text.ts";
 
 export const repoKeyPath = (stateDir: string) => join(stateDir, "repo-signing.key");
 
-const decode = (b: Uint8Array | null) => (b ? new TextDecoder().decode(b) : undefined);
-
 /** The kept key, or undefined when there is none yet. */
 export async function readRepoKey(ctx: Pick<PhaseContext, "local" | "stateDir">): Promise<RepoKey | undefined> {
-  const privateArmored = decode(await ctx.local.readFile(repoKeyPath(ctx.stateDir)));
+  const privateArmored = textOf(await ctx.local.readFile(repoKeyPath(ctx.stateDir)));
   if (!privateArmored) return undefined;
   try {
     return { privateArmored, ...(await publicRepoKey(privateArmored)) };
