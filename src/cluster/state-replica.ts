@@ -141,9 +141,13 @@ export async function replicateState(opts: {
       const changed = files.filter((f) => theirs?.files[f.path] !== f.sha256);
       const gone = Object.keys(theirs?.files ?? {}).filter((p) => !(p in hashes) && !p.startsWith("/") && !p.split("/").includes(".."));
       const dirs = [...new Set(changed.map((f) => f.path.split("/").slice(0, -1)).filter((d) => d.length).map((d) => `${stateDir}/${d.join("/")}`))];
-      // Directories 0700, owned by root, before any file lands in them.
-      await host.exec(sh`umask 077 && mkdir -p ${[stateDir, ...dirs]} && chmod 700 ${[stateDir, ...dirs]}`);
-      for (const f of changed) await host.writeFile(`${stateDir}/${f.path}`, f.data, { mode: 0o600 });
+      // Directories 0700, owned by root, before any file lands in them (the state dir itself is there
+      // already on a master this run has written to).
+      const make = opts.known?.has(peer.name) ? dirs : [stateDir, ...dirs];
+      if (make.length) await host.exec(sh`umask 077 && mkdir -p ${make} && chmod 700 ${make}`);
+      // Side by side: their comparisons share one command (src/hosts/coalesce.ts); after every phase of an
+      // install this ran one file after the other on every master (28 s of a cold install's 5 minutes).
+      await Promise.all(changed.map((f) => host.writeFile(`${stateDir}/${f.path}`, f.data, { mode: 0o600 })));
       if (gone.length) await host.exec(sh`rm -f -- ${gone.map((p) => `${stateDir}/${p}`)}`);
       await host.writeFile(`${stateDir}/${MANIFEST}`, text, { mode: 0o600 });
       opts.known?.set(peer.name, text);
