@@ -26,10 +26,12 @@ const hasTests = (dir: string) => existsSync(join(root, dir)) && readdirSync(joi
  * Run `bun test` on a folder (or one file), echo its output, and add up its pass/fail counts. quiet: the
  * output is kept there, for printing once the suite it runs beside has ended.
  */
-async function suite(name: string, dir: string, extraEnv: Record<string, string> = {}, timeoutMs = 600_000, quiet?: string[]) {
-  if (!dir.endsWith(".test.ts") && !hasTests(dir)) return console.log(`\n### ${name}: no tests in ${dir}`);
-  if (!quiet) console.log(`\n### ${name} (${dir})`);
-  const p = Bun.spawn([bun, "test", "--timeout", String(timeoutMs), dir.endsWith(".test.ts") ? `./${dir}` : `./${dir}/`], {
+async function suite(name: string, dir: string | string[], extraEnv: Record<string, string> = {}, timeoutMs = 600_000, quiet?: string[]) {
+  const paths = Array.isArray(dir) ? dir : [dir];
+  const shown = paths.join(" ");
+  if (!Array.isArray(dir) && !dir.endsWith(".test.ts") && !hasTests(dir)) return console.log(`\n### ${name}: no tests in ${dir}`);
+  if (!quiet) console.log(`\n### ${name} (${shown})`);
+  const p = Bun.spawn([bun, "test", "--timeout", String(timeoutMs), ...paths.map((d) => (d.endsWith(".test.ts") ? `./${d}` : `./${d}/`))], {
     cwd: root,
     stdout: "pipe",
     stderr: "pipe",
@@ -45,7 +47,7 @@ async function suite(name: string, dir: string, extraEnv: Record<string, string>
     return text;
   };
   const [out, err] = await Promise.all([collect(p.stdout, process.stdout), collect(p.stderr, process.stderr)]);
-  if (quiet) quiet.push(`\n### ${name} (${dir}, run beside the lab suite)\n${out}${err}`);
+  if (quiet) quiet.push(`\n### ${name} (${shown}, run beside another suite)\n${out}${err}`);
   const code = await p.exited;
   const all = out + err;
   const pass = Number(/^\s*(\d+) pass$/m.exec(all)?.[1] ?? 0);
@@ -85,11 +87,28 @@ async function buildBundles(quiet?: string[]): Promise<boolean> {
   return true;
 }
 
+/**
+ * The unit files that run real etcd members on loopback spend most of their minutes waiting on etcd's
+ * elections and dial timeouts, not on the CPU: they run in a second bun process beside the rest (each
+ * cluster on a loopback network of its own, so nothing collides), their output printed after.
+ */
+const ETCD_UNIT_FILES = ["etcd-members.test.ts", "replace-node.test.ts"];
+async function unitSuites(): Promise<void> {
+  const all = readdirSync(join(root, "test/unit")).filter((f) => f.endsWith(".test.ts")).sort();
+  const etcd = all.filter((f) => ETCD_UNIT_FILES.includes(f)).map((f) => `test/unit/${f}`);
+  const rest = all.filter((f) => !ETCD_UNIT_FILES.includes(f)).map((f) => `test/unit/${f}`);
+  const etcdOutput: string[] = [];
+  const beside = etcd.length ? suite("unit: real etcd members on loopback", etcd, {}, 600_000, etcdOutput) : undefined;
+  await suite("unit", rest);
+  await beside;
+  if (etcdOutput.length) console.log(etcdOutput.join("\n"));
+}
+
 resetDrillReport();
 const buildOutput: string[] = [];
 // The stand-in suite builds stand-ins of its own: the bundle builds (which build theirs) finish first.
 const built = mode === "all" ? buildBundles(buildOutput) : undefined;
-if (mode !== "drills") await suite("unit", "test/unit");
+if (mode !== "drills") await unitSuites();
 if (built) {
   const ok = await built;
   console.log(buildOutput.join("\n"));
