@@ -105,34 +105,43 @@ async function unitSuites(): Promise<void> {
 }
 
 resetDrillReport();
+const lab = join(root, "test/lab/lab");
 const buildOutput: string[] = [];
-// The stand-in suite builds stand-ins of its own: the bundle builds (which build theirs) finish first.
 const built = mode === "all" ? buildBundles(buildOutput) : undefined;
-if (mode !== "drills") await unitSuites();
-if (built) {
-  const ok = await built;
-  console.log(buildOutput.join("\n"));
-  if (!ok) console.log("\n(the lab bundle did not build: no lab suite, end-to-end test or drill runs)");
-}
-// With the lab suites to come, the stand-in suite (local daemons only) runs beside the lab suite, whose first
-// minutes on a fresh machine build the lab's base tree from Debian's packages; its output follows.
+// In `all` mode the lab suite (its own 4-node lab, no bundle needed; on a fresh machine its first minutes
+// build the lab's base tree from Debian's packages) runs beside the unit tests and the builds: all three
+// spend much of their time waiting on downloads, daemons and boots. One left up by an earlier run (of another
+// size) goes first. Its output, like the builds', is printed once the unit suite has ended.
+const labOutput: string[] = [];
+const labSuite =
+  mode === "all"
+    ? (async () => {
+        if (await step("lab down", [lab, "down"], labOutput)) await suite("lab", "test/lab", {}, 600_000, labOutput);
+      })()
+    : undefined;
+// The stand-in suite (local daemons only) builds stand-ins of its own: the bundle builds (which build theirs)
+// finish first; then it too runs beside whatever is left of the unit and lab suites.
 const standinOutput: string[] = [];
-const standin = mode === "unit" ? suite("kube stand-in", "test/kube-standin") : mode === "all" ? suite("kube stand-in", "test/kube-standin", {}, 600_000, standinOutput) : undefined;
-const standinDone = async () => {
-  await standin;
-  if (standinOutput.length) console.log(standinOutput.splice(0).join("\n"));
-};
-if (mode === "unit") await standin;
+const standin = built?.then(() => suite("kube stand-in", "test/kube-standin", {}, 600_000, standinOutput));
+if (mode !== "drills") await unitSuites();
+if (mode === "unit") await suite("kube stand-in", "test/kube-standin");
+const printed = (out: string[]) => out.length && console.log(out.splice(0).join("\n"));
+let bundleOk = true;
+if (built) {
+  bundleOk = await built;
+  printed(buildOutput);
+  if (!bundleOk) console.log("\n(the lab bundle did not build: no end-to-end test or drill runs)");
+}
+await labSuite;
+printed(labOutput);
+await standin;
+printed(standinOutput);
 
 if (mode !== "unit") {
-  const lab = join(root, "test/lab/lab");
   const inOrder = (dir: string) => readdirSync(join(root, dir)).filter((f) => f.endsWith(".test.ts")).sort();
   try {
-    if (built ? await built : await buildBundles()) {
+    if (built ? bundleOk : await buildBundles()) {
       if (mode === "all") {
-        // The lab suites bring up their own 4-node lab; one left up by an earlier run (of another size) goes first.
-        if (await step("lab down", [lab, "down"])) await suite("lab", "test/lab");
-        await standinDone();
         // The end-to-end files build on each other (fresh lab -> node preparation -> load balancer -> Kubernetes):
         // one bun process each, in name order.
         // A fresh lab: the end-to-end suites start from untouched nodes, as an operator's would be.
@@ -147,8 +156,6 @@ if (mode !== "unit") {
     await step("lab down", [lab, "down"]);
   }
 }
-await standinDone();
-
 const drills = readDrillRows();
 if (drills.length) console.log(`\n### drills\n${drillTable(drills)}`);
 
