@@ -4,7 +4,7 @@
 //   drills: build binary and lab bundle + the lab drills (interrupt, security); prints the drill table
 //   all  : unit + build binary and lab bundle + lab suites + end-to-end install on the lab + drills
 import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { resetDrillReport, readDrillRows, drillTable } from "./drills/report.ts";
 import { UPGRADE_BUNDLES } from "./drills/upgrade-bundles.ts";
 
@@ -28,7 +28,7 @@ const hasTests = (dir: string) => existsSync(join(root, dir)) && readdirSync(joi
  */
 async function suite(name: string, dir: string | string[], extraEnv: Record<string, string> = {}, timeoutMs = 600_000, quiet?: string[]) {
   const paths = Array.isArray(dir) ? dir : [dir];
-  const shown = paths.join(" ");
+  const shown = paths.length > 3 ? `${paths.length} files of ${dirname(paths[0]!)}/` : paths.join(" ");
   if (!Array.isArray(dir) && !dir.endsWith(".test.ts") && !hasTests(dir)) return console.log(`\n### ${name}: no tests in ${dir}`);
   if (!quiet) console.log(`\n### ${name} (${shown})`);
   const p = Bun.spawn([bun, "test", "--timeout", String(timeoutMs), ...paths.map((d) => (d.endsWith(".test.ts") ? `./${d}` : `./${d}/`))], {
