@@ -31,12 +31,11 @@ export function parsePendingCa(text: string): CertAndKey | undefined {
 
 export async function readStateCa(local: Host, paths: CaStatePaths): Promise<StateCaOnDisk> {
   // All five at once (one command, src/hosts/coalesce.ts); a copy stands in for its missing first.
-  const [cert, backupCert, key, backupKey, pendingFile] = await Promise.all(
+  const [cert, backupCert, key, backupKey, pendingText] = await Promise.all(
     [paths.cert, paths.backupCert, paths.key, paths.backupKey, paths.pending].map(async (p) => textOf(await local.readFile(p))),
   );
   const certPem = cert ?? backupCert;
   const keyPem = key ?? backupKey;
-  const pendingText = pendingFile;
   const pending = pendingText === undefined ? undefined : parsePendingCa(pendingText);
   // The pending pair is the CA being made: whatever of it reached the four files is the same text.
   // A pending file that is unreadable, or that disagrees with a complete pair, is not ours to use.

@@ -120,10 +120,10 @@ function batchLines(raw: RawResult, count: number): string[] | null {
   return raw.code === 0 && lines.length === count ? lines : null;
 }
 
-function parseFileState(statLine: string | undefined, sum: string | undefined): FileState {
-  if (!statLine || !sum) return null;
-  const [mode, names, ids] = statLine.split(" ");
-  return { mode: parseInt(mode!, 8), names: names!, ids: ids!, sha256: sum };
+/** "<mode> <user:group> <uid:gid> <sha256>" as a FileState; undefined when it is not that. */
+function parseFileState(line: string): FileState | undefined {
+  const [mode, names, ids, sha256, ...more] = line.split(" ");
+  return sha256 && !more.length ? { mode: parseInt(mode!, 8), names: names!, ids: ids!, sha256 } : undefined;
 }
 
 export abstract class ShellHost implements Host {
@@ -204,17 +204,13 @@ export abstract class ShellHost implements Host {
     const raw = await this.run(fileStateScript(path));
     if (raw.code !== 0) throw commandFailed(this.name, `stat ${path}`, { code: raw.code, stdout: "", stderr: raw.stderr.toString() }, "cannot inspect file");
     const [statLine, sumLine] = raw.stdout.toString().split("\n");
-    return parseFileState(statLine, sumLine?.split(" ")[0]);
+    return (statLine && sumLine && parseFileState(`${statLine} ${sumLine.split(" ")[0]}`)) || null;
   }
 
   private async fileStateMany(paths: string[]): Promise<(FileState | undefined)[]> {
     const lines = batchLines(await this.run(fileStateManyScript(paths), { shown: `stat ${paths.join(", ")}` }), paths.length);
     if (!lines) return paths.map(() => undefined);
-    return lines.map((l) => {
-      if (l === "-") return null;
-      const f = l.split(" ");
-      return f.length === 4 ? parseFileState(f.slice(0, 3).join(" "), f[3]) : undefined;
-    });
+    return lines.map((l) => (l === "-" ? null : parseFileState(l)));
   }
 
   /** Fill a temp file from `content`, verify, and rename it over `path` (see placeFileScript). */

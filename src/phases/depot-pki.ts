@@ -13,9 +13,10 @@ import { textOf } from "../util/text.ts";
 
 /** The depot PKI as it is on master1: the CA from the state dir (or its backup), the serving pair. */
 export async function readDepotPki(ctx: Pick<PhaseContext, "local" | "stateDir">): Promise<ExistingDepotPki> {
-  const { ca, unfinished } = await readStateCa(ctx.local, depotCaStatePaths(ctx.stateDir));
+  // Read at once: the reads share one command (src/hosts/coalesce.ts).
   const read = async (path: string) => textOf(await ctx.local.readFile(path));
-  return { ca, serving: { certPem: await read(DEPOT_SERVING.cert), keyPem: await read(DEPOT_SERVING.key) }, ...(unfinished ? { unfinishedCa: true } : {}) };
+  const [{ ca, unfinished }, certPem, keyPem] = await Promise.all([readStateCa(ctx.local, depotCaStatePaths(ctx.stateDir)), read(DEPOT_SERVING.cert), read(DEPOT_SERVING.key)]);
+  return { ca, serving: { certPem, keyPem }, ...(unfinished ? { unfinishedCa: true } : {}) };
 }
 
 /** What the phase would change in the PKI and the key, in words; empty when everything is kept. */
@@ -26,8 +27,9 @@ async function pendingSecrets(ctx: PhaseContext): Promise<string[]> {
   if (existing.unfinishedCa) out.push(`depot-ca: finish the CA an interrupted run began (${paths.pending})`);
   else if (out.length === 0) {
     // Kept, but a copy (or the backup) may be missing.
-    for (const [path, want] of [[paths.cert, existing.ca?.certPem], [paths.backupCert, existing.ca?.certPem], [paths.backupKey, existing.ca?.keyPem], [paths.key, existing.ca?.keyPem]] as const)
-      if (textOf(await ctx.local.readFile(path)) !== want) out.push(`${path} missing or different`);
+    const copies = [[paths.cert, existing.ca?.certPem], [paths.backupCert, existing.ca?.certPem], [paths.backupKey, existing.ca?.keyPem], [paths.key, existing.ca?.keyPem]] as const;
+    const held = await Promise.all(copies.map(([path]) => ctx.local.readFile(path)));
+    copies.forEach(([path, want], i) => textOf(held[i] ?? null) !== want && out.push(`${path} missing or different`));
   }
   if (!(await readRepoKey(ctx))) out.push(`repository signing key: missing (${repoKeyPath(ctx.stateDir)})`);
   return out;
