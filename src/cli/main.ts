@@ -99,8 +99,8 @@ export function buildCli(argv?: readonly string[]) {
 
   command("verify", "Drills against the installed cluster: --failover stops haproxy, then keepalived, on the VIP holder and measures the VIP move")
     .option("--failover", "Run the failover drill (stops and restarts services on the VIP holder; everything is started again at the end)")
-    .option("--budget-haproxy <s>", "Seconds the VIP may take to move after haproxy stops (and to return)", { default: 10 })
-    .option("--budget-keepalived <s>", "Seconds the VIP may take to move after keepalived stops (and to return)", { default: 4 })
+    .option("--budget-haproxy <s>", "Seconds the VIP may take to move after haproxy stops (a return: 3 s more, keepalived's hold-off)", { default: 10 })
+    .option("--budget-keepalived <s>", "Seconds the VIP may take to move after keepalived stops (a return: 3 s more, keepalived's hold-off)", { default: 4 })
     .option("--requests-per-second <n>", "Rate of TLS requests to https://VIP:port/readyz during the drill", { default: 20 })
     .example("  k8s-ha-offline verify --failover --yes     # table: event, VIP holder before → after, seconds, failed requests")
     .example("  k8s-ha-offline verify --failover --budget-haproxy 6 --budget-keepalived 3")

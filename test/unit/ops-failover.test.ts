@@ -3,7 +3,7 @@
 // requests that succeed when the VIP holder's haproxy runs. The lab suite proves it for real.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { HostError, type ExecOptions, type ExecResult, type Host } from "../../src/hosts/host.ts";
-import { runFailoverDrill, renderFailoverTable, type FailoverOptions } from "../../src/ops/failover.ts";
+import { runFailoverDrill, renderFailoverTable, RETURN_HOLDOFF_SECONDS, type FailoverOptions } from "../../src/ops/failover.ts";
 import { ServiceGuard } from "../../src/ops/service-guard.ts";
 import { listsAddress } from "../../src/ops/vip.ts";
 
@@ -138,6 +138,17 @@ describe("failover drill on a model cluster", () => {
     expect(table).toContain("haproxy stopped on m1");
     expect(table).toContain("m1 → m2");
     expect(table).toContain("every event within its budget");
+    // A return's budget carries keepalived's hold-off: nothing is down while the node waits for its checks.
+    expect(report.rows.map((r) => r.budget)).toEqual([5, 5 + RETURN_HOLDOFF_SECONDS, 5, 5 + RETURN_HOLDOFF_SECONDS]);
+  });
+
+  test("a return slower than the unit's budget is within it plus the hold-off", async () => {
+    const vrrp = new FakeVrrp(300);
+    const report = await drill(vrrp, { budgets: { haproxy: 0.25, keepalived: 5 }, returnHoldoffSeconds: 30 });
+    expect(report.rows[0]!.withinBudget).toBe(false);
+    expect(report.rows[1]!.seconds!).toBeGreaterThan(0.25);
+    expect(report.rows[1]!.budget).toBe(30.25);
+    expect(report.rows[1]!.withinBudget).toBe(true);
   });
 
   test("an event slower than its budget fails the drill but is still measured", async () => {

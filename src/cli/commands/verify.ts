@@ -7,7 +7,7 @@ import { UsageError, EXIT_OK, EXIT_FAILURE } from "../../util/errors.ts";
 import type { GlobalFlags } from "../flags.ts";
 import { controlPlanes, firstMaster } from "../../config/types.ts";
 import { CA_CRT, vipUrl } from "../../cluster/endpoints.ts";
-import { DEFAULT_BUDGETS, runFailoverDrill, renderFailoverTable } from "../../ops/failover.ts";
+import { DEFAULT_BUDGETS, RETURN_HOLDOFF_SECONDS, runFailoverDrill, renderFailoverTable } from "../../ops/failover.ts";
 import { readyzRequest } from "../../ops/requests.ts";
 import { ServiceGuard } from "../../ops/service-guard.ts";
 
@@ -63,7 +63,7 @@ export default async function verify(flags: VerifyFlags): Promise<number> {
     const lb = config.loadBalancer;
     const nodes = await Promise.all(controlPlanes(config).map(async (spec) => ({ name: spec.name, host: await session.ctx.host(spec) })));
     const url = `${vipUrl({ config })}/readyz`;
-    session.log.info(`failover drill: ${rps} requests/s to ${url}, budgets haproxy ${budgets.haproxy} s, keepalived ${budgets.keepalived} s`);
+    session.log.info(`failover drill: ${rps} requests/s to ${url}, budgets haproxy ${budgets.haproxy} s, keepalived ${budgets.keepalived} s (a return ${RETURN_HOLDOFF_SECONDS} s more: keepalived's hold-off)`);
     const report = await runFailoverDrill({
       nodes,
       vip: lb.vip,
