@@ -32,7 +32,7 @@ export const RESET_PATHS = [
   "/usr/local/bin/containerd-stress", "/usr/local/bin/ctr", "/usr/local/sbin/runc",
   "/etc/systemd/system/docker.service", "/etc/docker", "/var/lib/docker", "/run/docker", "/usr/local/bin/docker", "/usr/local/bin/dockerd", "/usr/local/bin/docker-init", "/usr/local/bin/docker-proxy",
   // the load balancer (configs; the packages stay unless purged)
-  "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/keepalived/check_apiserver_lb.sh",
+  "/etc/haproxy/haproxy.cfg", "/etc/keepalived/keepalived.conf", "/etc/keepalived/check_apiserver_lb.sh", "/etc/keepalived/k8s-ha-offline.apiserver-answered",
   // the OS settings
   "/etc/modules-load.d/k8s.conf", "/etc/sysctl.d/99-kubernetes.conf", "/etc/fstab.k8s-ha-offline.bak",
   // chrony's drop-ins (its config file is put back from the copy the time phase kept: see resetServicesScript)

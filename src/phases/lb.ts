@@ -20,6 +20,8 @@ import { readText } from "./util/node.ts";
 export const HAPROXY_CFG = "/etc/haproxy/haproxy.cfg";
 export const KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf";
 export const CHECK_SCRIPT = "/etc/keepalived/check_apiserver_lb.sh";
+/** Made by the check script once an apiserver has answered (through this node's haproxy or the VIP): the cluster exists. */
+export const APISERVER_ANSWERED_FLAG = "/etc/keepalived/k8s-ha-offline.apiserver-answered";
 
 export function renderHaproxy(config: ClusterConfig, statsPassword: string, template = haproxyTemplate): string {
   const masters = controlPlanes(config);
@@ -67,7 +69,8 @@ export function renderKeepalived(config: ClusterConfig, node: HostSpec, authPass
   }, "keepalived.conf");
 }
 
-export const renderCheckScript = (config: ClusterConfig) => render(checkScriptTemplate, { port: config.loadBalancer.port }, "check_apiserver_lb.sh");
+export const renderCheckScript = (config: ClusterConfig, answered = APISERVER_ANSWERED_FLAG) =>
+  render(checkScriptTemplate, { port: config.loadBalancer.port, vip: config.loadBalancer.vip, answered }, "check_apiserver_lb.sh");
 
 /** Validate a config with the daemon's own parser at a temporary path; only a valid file replaces the live one. */
 export async function validated(host: Host, path: string, content: string, mode: number, validate: (tmp: string) => ShellCommand): Promise<void> {

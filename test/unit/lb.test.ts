@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { renderHaproxy, renderKeepalived, renderCheckScript, validated, haproxyCheckCmd, keepalivedCheckCmd } from "../../src/phases/lb.ts";
 import { LocalHost } from "../../src/hosts/local.ts";
+import { createCa, issueCert, loadCa } from "../../src/pki/index.ts";
 import { seedConfig } from "./support/seed-config.ts";
 
 const config = seedConfig();
@@ -128,4 +129,38 @@ test("the check script's 'listening' mode fails only when nothing accepts on the
   expect(sh(`${file} listening`).exitCode).toBe(0);
   server.stop(true);
   expect(sh(`${file} listening`).exitCode).toBe(1);
+});
+
+test("the check fails for want of an apiserver only once one has answered (here or through the VIP): kubeadm init does not move the VIP", async () => {
+  // This node's haproxy accepts and closes (no apiserver behind it); the VIP is another loopback address.
+  const lbSide = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void s.end(), data() {} } });
+  const port = lbSide.port;
+  const vip = "127.0.0.21";
+  const flag = join(scriptDir, "answered");
+  const file = join(scriptDir, "answered.sh");
+  await local.writeFile(file, renderCheckScript({ ...config, loadBalancer: { ...config.loadBalancer, port, vip } }, flag), { mode: 0o700 });
+  const ca = await loadCa(await createCa({ commonName: "check-script test CA" }), "test CA");
+  const leaf = await issueCert(ca, { commonName: "kube-apiserver", sans: ["127.0.0.1", vip], usages: ["server"] });
+  const tls = { cert: leaf.certPem, key: leaf.keyPem };
+  // Spawned without blocking: the listeners answer from this process's event loop.
+  const run = (f: string) => Bun.spawn(["sh", "-c", f]).exited;
+  try {
+    // No apiserver anywhere yet (the cluster is being made): the same on every node, so not a fault.
+    expect(await run(file)).toBe(0);
+    expect(existsSync(flag)).toBe(false);
+    // One answers through the VIP, not through this haproxy: the cluster exists, this node is at fault.
+    const atVip = Bun.serve({ hostname: vip, port, tls, fetch: () => new Response("ok") });
+    expect(await run(file)).toBe(1);
+    expect(existsSync(flag)).toBe(true);
+    atVip.stop(true);
+    // Remembered: with the VIP silent too, no apiserver through this haproxy is still a fault.
+    expect(await run(file)).toBe(1);
+    // An apiserver through this haproxy (any HTTP status): fine.
+    lbSide.stop(true);
+    const here = Bun.serve({ hostname: "127.0.0.1", port, tls, fetch: () => new Response("[-]etcd failed", { status: 500 }) });
+    expect(await run(file)).toBe(0);
+    here.stop(true);
+  } finally {
+    lbSide.stop(true);
+  }
 });
