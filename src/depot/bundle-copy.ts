@@ -104,6 +104,59 @@ export interface CopyReport {
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
 /**
+ * The host is this machine: every file linked from the operator's bundle directory in one script (paths on
+ * stdin), a hard link costing no space and no time; across filesystems (or where links are refused) a copy.
+ * Each lands under a temporary name first, so a reader never sees half a file.
+ */
+async function linkAll(host: Host, dir: string, from: string, files: LockFile[]): Promise<void> {
+  if (files.length === 0) return;
+  const script = sh`cd -- ${dir} && src=${from} && while IFS= read -r f; do rm -f -- "$f.part" && { ln -- "$src/$f" "$f.part" 2>/dev/null || cp -- "$src/$f" "$f.part"; } && mv -f -- "$f.part" "$f" || exit 1; done`;
+  await host.exec(script, { stdin: files.map((f) => f.path).join("\n") + "\n", timeoutMs: 3_600_000 });
+}
+
+/**
+ * Files sent to another node at once: one at a time, each small file costs a round trip (and the node's
+ * sha256sum) of waiting; a few side by side keep the connection busy. A few, not all: one SSH connection
+ * carries at most 8 channels (ssh.ts) and the node hashes what arrives.
+ */
+const UPLOADS_AT_ONCE = 4;
+
+/** Another node: each file streamed from the first of this machine's directories that has it, checked by sha256 on arrival. */
+async function uploadAll(host: Host, dir: string, dirs: string[], files: LockFile[], total: number, say: (line: string) => void): Promise<void> {
+  let done = 0;
+  let next = 0;
+  const one = async (f: LockFile, i: number) => {
+    const from = dirs.map((d) => join(d, f.path)).find((p) => existsSync(p) && statSync(p).size === f.size);
+    if (!from) throw new InstallError(`${f.path}: not on this machine (looked in ${dirs.join(", ")}); cannot give ${host.name} its depot copy; run the install from master1 with the bundle directory (--bundle)`);
+    const big = f.size >= BIG_FILE;
+    const started = performance.now();
+    if (big) say(`${host.name}: ${f.path} (${mb(f.size)}; file ${i + 1}/${files.length}, ${mb(done)} of ${mb(total)} done)`);
+    await host.upload(from, join(dir, f.path), { sha256: f.sha256, mode: 0o644 });
+    done += f.size;
+    if (big) {
+      const s = (performance.now() - started) / 1000;
+      say(`${host.name}: ${f.path} in place (${s.toFixed(1)} s${s > 0.05 ? `, ${mb(f.size / s)}/s` : ""})`);
+    }
+  };
+  // A worker takes the next file when it is done with one; the first failure stops the others taking more.
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < files.length) {
+      const i = next++;
+      try {
+        await one(files[i]!, i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(UPLOADS_AT_ONCE, files.length) }, worker));
+  const rejected = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (rejected) throw rejected.reason;
+}
+
+/**
  * Make the copy at `dir` on `host` exactly the lock's files: what is missing or differs comes from
  * `source`, what the lock does not list goes, every file ends root's and not writable by others
  * (the depot's unit mounts the directory read-only too), and the stamp is written last, only after
@@ -118,33 +171,13 @@ export async function syncBundleCopy(
   const dir = opts.dir ?? DEPOT_BUNDLE_DIR;
   const say = opts.progress ?? (() => {});
   const state = await inspectBundleCopy(host, lock, dir);
-  await host.exec(sh`mkdir -p -- ${dir} && chown root:root -- ${dir} ${dirname(dir)} && chmod 0755 -- ${dir} ${dirname(dir)}`);
+  // Every directory the missing files need, in the one command that makes the copy's own.
+  const dirs = [...new Set(state.differing.map((f) => dirname(join(dir, f.path))))];
+  await host.exec(sh`mkdir -p -- ${dir} ${dirs} && chown root:root -- ${dir} ${dirname(dir)} && chmod 0755 -- ${dir} ${dirname(dir)}`);
   if (state.extra.length) await host.exec(sh`cd -- ${dir} && rm -f -- ${state.extra}`);
   const total = state.differing.reduce((n, f) => n + f.size, 0);
-  let done = 0;
-  for (const [i, f] of state.differing.entries()) {
-    const dest = join(dir, f.path);
-    const big = f.size >= BIG_FILE;
-    const started = performance.now();
-    if (big) say(`${host.name}: ${f.path} (${mb(f.size)}; file ${i + 1}/${state.differing.length}, ${mb(done)} of ${mb(total)} done)`);
-    await host.exec(sh`mkdir -p -- ${dirname(dest)}`);
-    if (source.kind === "local") {
-      // A hard link costs no space and no time; across filesystems (or where links are refused) a copy.
-      // Both land under a temporary name first, so a reader never sees half a file.
-      const from = join(source.dir, f.path);
-      const tmp = `${dest}.part`;
-      await host.exec(sh`rm -f -- ${tmp} && { ln -- ${from} ${tmp} 2>/dev/null || cp -- ${from} ${tmp}; } && mv -f -- ${tmp} ${dest}`);
-    } else {
-      const from = source.dirs.map((d) => join(d, f.path)).find((p) => existsSync(p) && statSync(p).size === f.size);
-      if (!from) throw new InstallError(`${f.path}: not on this machine (looked in ${source.dirs.join(", ")}); cannot give ${host.name} its depot copy; run the install from master1 with the bundle directory (--bundle)`);
-      await host.upload(from, dest, { sha256: f.sha256, mode: 0o644 });
-    }
-    done += f.size;
-    if (big) {
-      const s = (performance.now() - started) / 1000;
-      say(`${host.name}: ${f.path} in place (${s.toFixed(1)} s${s > 0.05 ? `, ${mb(f.size / s)}/s` : ""})`);
-    }
-  }
+  if (source.kind === "local") await linkAll(host, dir, source.dir, state.differing);
+  else await uploadAll(host, dir, source.dirs, state.differing, total, say);
   // Linked files keep the operator's mode: make every file root's and read-only to others.
   await host.exec(sh`cd -- ${dir} && chown -R root:root . && chmod -R u+rwX,go+rX,go-w .`);
   await host.writeFile(join(dir, LOCK_FILE), serializeLock(lock), { mode: 0o644 });
