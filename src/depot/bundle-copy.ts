@@ -10,6 +10,7 @@ import type { Host } from "../hosts/host.ts";
 import { bytesSha256 } from "../hosts/sha256.ts";
 import { sh } from "../util/sh.ts";
 import { InstallError } from "../util/errors.ts";
+import { mapLimit } from "../util/hash.ts";
 import { LOCK_FILE, serializeLock, type BundleLock, type LockFile } from "./lock.ts";
 
 /** Where every master keeps the bundle the depot serves (not under the installer's state dir, which is replicated). */
@@ -124,8 +125,7 @@ const UPLOADS_AT_ONCE = 4;
 /** Another node: each file streamed from the first of this machine's directories that has it, checked by sha256 on arrival. */
 async function uploadAll(host: Host, dir: string, dirs: string[], files: LockFile[], total: number, say: (line: string) => void): Promise<void> {
   let done = 0;
-  let next = 0;
-  const one = async (f: LockFile, i: number) => {
+  await mapLimit([...files.entries()], UPLOADS_AT_ONCE, async ([i, f]) => {
     const from = dirs.map((d) => join(d, f.path)).find((p) => existsSync(p) && statSync(p).size === f.size);
     if (!from) throw new InstallError(`${f.path}: not on this machine (looked in ${dirs.join(", ")}); cannot give ${host.name} its depot copy; run the install from master1 with the bundle directory (--bundle)`);
     const big = f.size >= BIG_FILE;
@@ -137,23 +137,7 @@ async function uploadAll(host: Host, dir: string, dirs: string[], files: LockFil
       const s = (performance.now() - started) / 1000;
       say(`${host.name}: ${f.path} in place (${s.toFixed(1)} s${s > 0.05 ? `, ${mb(f.size / s)}/s` : ""})`);
     }
-  };
-  // A worker takes the next file when it is done with one; the first failure stops the others taking more.
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < files.length) {
-      const i = next++;
-      try {
-        await one(files[i]!, i);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  const results = await Promise.allSettled(Array.from({ length: Math.min(UPLOADS_AT_ONCE, files.length) }, worker));
-  const rejected = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (rejected) throw rejected.reason;
+  });
 }
 
 /**

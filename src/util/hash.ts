@@ -33,7 +33,8 @@ export function sha256Hex(data: string | Uint8Array): string {
 
 /**
  * Run `work` over `items` with at most `limit` in flight; results keep the input order.
- * After the first failure no new item is started (a failed assembly should not go on downloading).
+ * After the first failure no new item is started (a failed assembly should not go on downloading), and it
+ * is thrown once the items already in flight have ended: nothing of the call still runs when it rejects.
  */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
@@ -50,6 +51,8 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (rejected) throw rejected.reason;
   return results;
 }

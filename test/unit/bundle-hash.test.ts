@@ -31,6 +31,17 @@ describe("mapLimit", () => {
     await expect(run).rejects.toThrow("item 1 broke");
     expect(started.length).toBeLessThan(8);
   });
+
+  test("rejects only once the items already in flight have ended", async () => {
+    let ended = false;
+    const run = mapLimit([0, 1], 2, async (n) => {
+      if (n === 0) throw new Error("item 0 broke");
+      await Bun.sleep(50);
+      ended = true;
+    });
+    await expect(run).rejects.toThrow("item 0 broke");
+    expect(ended).toBe(true);
+  });
 });
 
 test("sha256File streams a file larger than its chunk size to the same sum as hashing it whole", async () => {
