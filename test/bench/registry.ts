@@ -138,6 +138,8 @@ interface Sample {
   /** wrk only: 99th percentile latency of a request (--latency), and requests per second. */
   p99Ms?: number;
   rps?: number;
+  /** requests answered */
+  requests: number;
 }
 
 /** `clients` curl processes, each fetching `url` `perClient` times: MB/s over the wall time, and the server's CPU. */
@@ -163,7 +165,7 @@ async function measureCurl(url: string, serverPids: number[], clients: number, p
       bytes += Number(line);
     }
   }
-  return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu };
+  return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu, requests: clients * perClient };
 }
 
 const UNITS: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
@@ -182,7 +184,7 @@ async function measureWrk(url: string, serverPids: number[], clients: number, he
   const p99 = /^\s*99%\s+([\d.]+)(us|ms|s)\s*$/m.exec(out);
   const p99Ms = p99 ? Number(p99[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[p99[2]!]! : undefined;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-  return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu, p99Ms, rps };
+  return { mbps: bytes / seconds / 1e6, bytes, cpuTicks: cpu, p99Ms, rps, requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0) };
 }
 
 /** What every client sends for a manifest: the media types a containerd asks for. */
@@ -191,6 +193,13 @@ const MANIFEST_ACCEPT =
 
 const SERVER_NAMES = ["depot", "docker-registry", "nginx"] as const;
 type ServerName = (typeof SERVER_NAMES)[number];
+
+/** Requests the depot answered in the measurements: set against the lines of its log at the end. */
+let depotRequests = 0;
+function counted(name: ServerName, sample: Sample): Sample {
+  if (name === "depot") depotRequests += sample.requests;
+  return sample;
+}
 type Tool = "curl" | "wrk";
 interface Row {
   tool: Tool;
@@ -224,17 +233,12 @@ async function main() {
   mkdirSync(certDir);
   writeFileSync(join(certDir, "ca.crt"), pki.caPem);
 
-  // depot, in its own process like in production (default serving threads), HTTPS only.
-  const depotScript = join(work, "depot.ts");
-  writeFileSync(
-    depotScript,
-    `import { readFileSync } from "node:fs";
-import { startDepotServer } from ${JSON.stringify(join(ROOT, "src/depot/server.ts"))};
-const quiet = { info() {}, warn: (m: string) => console.error(m), debug() {} };
-const tls = { cert: readFileSync(${JSON.stringify(certFile)}, "utf8"), key: readFileSync(${JSON.stringify(keyFile)}, "utf8") };
-await startDepotServer({ bundleDir: ${JSON.stringify(bundle)}, listen: { address: "127.0.0.1", port: ${PORTS.depot} }, log: quiet, accessLog: "off", tls });`,
-  );
-  const depotProc = start([process.execPath, depotScript], "depot");
+  // depot: `k8s-ha-offline serve` with the command line of the depot unit (assets/systemd/k8s-ha-offline-
+  // depot.service, less the repository key, which only signs at start): HTTPS only, the default serving
+  // threads, and its log file, where answered requests go at debug level (at most 100 lines a second per
+  // thread) — so the access log is part of what is measured.
+  const depotLog = join(work, "depot.log");
+  const depotProc = start([process.execPath, join(ROOT, "src", "cli.ts"), "serve", "--bundle", bundle, "--listen", `127.0.0.1:${PORTS.depot}`, "--tls-cert", certFile, "--tls-key", keyFile, "--log-file", depotLog], "depot");
   const ciphers: Record<ServerName, string> = { depot: "", "docker-registry": "", nginx: "" };
   ciphers.depot = await waitFor(`https://127.0.0.1:${PORTS.depot}/v2/`, "depot");
 
@@ -307,8 +311,8 @@ http {
       for (let i = 0; i < names.length; i++) {
         const name = names[(i + round) % names.length]!;
         const { url, pids } = servers[name];
-        samples.curl[name].push(await measureCurl(url, pids, clients, perClient, blob.size));
-        if (WRK) samples.wrk[name].push(await measureWrk(url, pids, clients));
+        samples.curl[name].push(counted(name, await measureCurl(url, pids, clients, perClient, blob.size)));
+        if (WRK) samples.wrk[name].push(counted(name, await measureWrk(url, pids, clients)));
       }
     }
     for (const tool of tools) {
@@ -341,7 +345,7 @@ http {
       for (let round = 0; round < ROUNDS; round++)
         for (let i = 0; i < names.length; i++) {
           const name = names[(i + round) % names.length]!;
-          s[name].push(await measureWrk(manifestUrls[name], servers[name].pids, clients, [MANIFEST_ACCEPT]));
+          s[name].push(counted(name, await measureWrk(manifestUrls[name], servers[name].pids, clients, [MANIFEST_ACCEPT])));
         }
       const row: ManifestRow = {
         clients,
@@ -353,7 +357,11 @@ http {
     }
   }
   const peakRss = Object.fromEntries(names.map((n) => [n, peakRssMiB(servers[n].pids)])) as Record<ServerName, number>;
-  report(rows, manifests, blob.size, ciphers, peakRss);
+  // Give the last second's "N more answered request(s) not logged" line time to be written.
+  await Bun.sleep(1500);
+  const depotLogLines = readFileSync(depotLog, "utf8").split("\n").filter(Boolean).length;
+  console.log(`depot log: ${depotLogLines} lines for ${depotRequests} requests answered`);
+  report(rows, manifests, blob.size, ciphers, peakRss, { lines: depotLogLines, requests: depotRequests });
 }
 
 interface ManifestRow {
@@ -364,7 +372,7 @@ interface ManifestRow {
   p99Ms: Record<ServerName, number>;
 }
 
-function report(rows: Row[], manifests: ManifestRow[], size: number, ciphers: Record<ServerName, string>, peakRss: Record<ServerName, number>) {
+function report(rows: Row[], manifests: ManifestRow[], size: number, ciphers: Record<ServerName, string>, peakRss: Record<ServerName, number>, depotLog: { lines: number; requests: number }) {
   const dir = join(ROOT, "test", "bench", "results");
   mkdirSync(dir, { recursive: true });
   const versions = {
@@ -378,7 +386,7 @@ function report(rows: Row[], manifests: ManifestRow[], size: number, ciphers: Re
   const manifestResults = manifests.map((m) => ({ ...m, depotVsRegistry: m.rps.depot / m.rps["docker-registry"], depotVsNginx: m.rps.depot / m.rps.nginx }));
   writeFileSync(
     join(dir, "registry.json"),
-    JSON.stringify({ date: new Date().toISOString(), tls: ciphers, peakRssMiB: peakRss, blobBytes: size, rounds: ROUNDS, wrkSeconds: WRK ? WRK_SECONDS : 0, machine, versions, results, manifests: manifestResults }, null, 2) + "\n",
+    JSON.stringify({ date: new Date().toISOString(), tls: ciphers, depotLog, peakRssMiB: peakRss, blobBytes: size, rounds: ROUNDS, wrkSeconds: WRK ? WRK_SECONDS : 0, machine, versions, results, manifests: manifestResults }, null, 2) + "\n",
   );
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
   const md = [
@@ -390,6 +398,7 @@ function report(rows: Row[], manifests: ManifestRow[], size: number, ciphers: Re
     `curl: clients are curl processes each fetching the blob repeatedly over keep-alive, verifying against the depot CA;`,
     WRK ? `wrk: that many keep-alive connections for ${WRK_SECONDS} s (wrk does not verify certificates).` : "wrk: not run (--no-wrk, or wrk is not installed).",
     `Best of ${ROUNDS} interleaved rounds.`,
+    `The depot ran as its unit runs it (\`k8s-ha-offline serve … --log-file\`, answered requests logged at debug, at most 100 lines a second per serving thread): its log had ${depotLog.lines} lines for the ${depotLog.requests} requests it answered.`,
     `TLS negotiated (curl, checked): ${SERVER_NAMES.map((n) => `${n} ${ciphers[n]}`).join("; ")}.`,
     `Machine: ${machine.cpus} CPUs (${machine.cpu}); the clients share these CPUs with the server; load average at the end ${machine.loadavg.map((l) => l.toFixed(1)).join(" ")}.`,
     "",

@@ -122,6 +122,8 @@ interface RegistryJson {
   blobBytes: number;
   results: { tool: string; clients: number; mbps: Record<string, number>; p99Ms?: Record<string, number>; depotVsRegistry: number; depotVsNginx: number }[];
   manifests?: { clients: number; rps: Record<string, number>; p99Ms: Record<string, number>; depotVsRegistry: number; depotVsNginx: number }[];
+  /** The depot ran with its log file (answered requests at debug, budgeted): its lines against the requests it answered. */
+  depotLog?: { lines: number; requests: number };
 }
 const reg = result<RegistryJson>("registry.json");
 if (!reg) notRun("depot blob throughput", skippedWhy("registry.ts"));
@@ -138,6 +140,8 @@ if (reg) {
     rows.push([`depot: blob p99 latency, wrk, ${r.clients} client${r.clients === 1 ? "" : "s"}`, `${r.p99Ms!.depot!.toFixed(1)} ms`, `docker-registry ${r.p99Ms!["docker-registry"]!.toFixed(1)} ms, nginx ${r.p99Ms!.nginx!.toFixed(1)} ms`, `${x(r.p99Ms!.depot! / r.p99Ms!["docker-registry"]!)} / ${x(r.p99Ms!.depot! / r.p99Ms!.nginx!)}`]);
   for (const m of reg.manifests ?? [])
     rows.push([`depot: manifest GETs, wrk, ${m.clients} client${m.clients === 1 ? "" : "s"}`, `${m.rps.depot!.toFixed(0)} req/s`, `docker-registry ${m.rps["docker-registry"]!.toFixed(0)} req/s, nginx (static file) ${m.rps.nginx!.toFixed(0)} req/s`, `${pct(m.depotVsRegistry)} / ${pct(m.depotVsNginx)}`]);
+  if (reg.depotLog)
+    rows.push(["depot: its log file during the runs above (access lines at debug, budgeted)", `${reg.depotLog.lines} lines`, `${reg.depotLog.requests} requests answered`, reg.depotLog.requests ? `${((reg.depotLog.lines / reg.depotLog.requests) * 100).toFixed(2)}%` : ""]);
 }
 
 const md = [

@@ -115,6 +115,33 @@ describe("registry endpoints", () => {
     expect(sha256(r.body)).toBe(api.manifests["linux/arm64"]!);
   });
 
+  test("a manifest by digest answers alike on its quick path (the path as sent) and on the full route (percent-encoded, dot segments)", async () => {
+    const api = image("registry.k8s.io/kube-apiserver:v1.22.2");
+    const [alg, hex] = api.digest.split(":");
+    const quick = await curl(`/v2/kube-apiserver/manifests/${api.digest}`);
+    const withQuery = await curl(`/v2/kube-apiserver/manifests/${api.digest}?ignored=1`);
+    const encoded = await curl(`/v2/kube-apiserver/manifests/${alg}%3A${hex}`);
+    const dotted = await curl(`/v2/google_containers/../kube-apiserver/manifests/${api.digest}`);
+    const pick = (r: CurlResult) => ({
+      status: r.status,
+      type: r.headers["content-type"],
+      digest: r.headers["docker-content-digest"],
+      etag: r.headers["etag"],
+      length: r.headers["content-length"],
+      api: r.headers["docker-distribution-api-version"],
+      body: sha256(r.body),
+    });
+    expect(pick(quick)).toEqual({ status: 200, type: "application/vnd.oci.image.index.v1+json", digest: api.digest, etag: `"${api.digest}"`, length: String(quick.body.length), api: "registry/2.0", body: api.digest });
+    for (const other of [withQuery, encoded, dotted]) expect(pick(other)).toEqual(pick(quick));
+    const head = await curl(`/v2/kube-apiserver/manifests/${api.digest}`, "-I");
+    // (with -I curl writes the header block where the body would go: no manifest in it)
+    expect({ status: head.status, length: head.headers["content-length"], body: head.body.toString().includes("schemaVersion") }).toEqual({ status: 200, length: String(quick.body.length), body: false });
+    // Not under a repository that does not reference it, and no write through the quick path either.
+    expect(errorCode(await curl(`/v2/pause/manifests/${api.digest}`))).toBe("MANIFEST_UNKNOWN");
+    const del = await curl(`/v2/kube-apiserver/manifests/${api.digest}`, "-X", "DELETE");
+    expect({ status: del.status, code: errorCode(del) }).toEqual({ status: 405, code: "UNSUPPORTED" });
+  });
+
   test("blob GET, HEAD and ranges", async () => {
     const pause = image("registry.k8s.io/pause:3.5");
     const layer = pause.blobs[pause.blobs.length - 1]!;
@@ -270,12 +297,17 @@ describe("limits and operations", () => {
 
   test("access log lines carry method, path, status, bytes and duration: answered requests at debug, refusals at info", async () => {
     await curl("/v2/pause/manifests/3.5");
+    await curl(`/v2/pause/manifests/${image("registry.k8s.io/pause:3.5").digest}`);
     await curl("/v2/pause/manifests/9.9");
     await curl("/files/x", "-X", "DELETE");
     // A serving thread may have answered: its line arrives by message, shortly.
     const find = (what: string) => log.lines.find((l) => l.includes(what));
     for (let i = 0; i < 50 && !(find("/manifests/3.5 ") && find("/manifests/9.9 ") && find("DELETE")); i++) await Bun.sleep(20);
     expect(find("GET /v2/pause/manifests/3.5 ")).toMatch(/^DEBUG depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/3\.5 200 \d+ \d+\.\dms$/);
+    // The quick path of a manifest by digest is logged like any other answer.
+    const byDigest = `GET /v2/pause/manifests/${image("registry.k8s.io/pause:3.5").digest} `;
+    for (let i = 0; i < 50 && !find(byDigest); i++) await Bun.sleep(20);
+    expect(find(byDigest)).toMatch(/^DEBUG depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/sha256:[0-9a-f]{64} 200 \d+ \d+\.\dms$/);
     expect(find("GET /v2/pause/manifests/9.9 ")).toMatch(/^depot: 127\.0\.0\.1 GET \/v2\/pause\/manifests\/9\.9 404 \d+ \d+\.\dms$/);
     expect(find("DELETE /files/x ")).toMatch(/^depot: 127\.0\.0\.1 DELETE \/files\/x 405 /);
   });

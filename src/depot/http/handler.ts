@@ -2,7 +2,8 @@
 // routing, read-only enforcement, and the access log line of every request.
 import type { Server } from "bun";
 import { registryError } from "../registry/errors.ts";
-import { handleRegistry } from "../registry/routes.ts";
+import { handleRegistry, manifestsByPath, sendManifest } from "../registry/routes.ts";
+import type { StoredManifest } from "../registry/store.ts";
 import type { ImageStore } from "../registry/store.ts";
 import { isBundleFilePath, plain, serveBundleFile } from "./bundle-files.ts";
 import { memoryResponse, type SignedFiles } from "./signed-repo.ts";
@@ -73,21 +74,30 @@ export interface AccessSinks {
 }
 
 export function createHandler(ctx: HandlerContext): (req: Request, srv: Server<undefined>) => Response | Promise<Response> {
-  // Without access lines a request is routed and answered, nothing else: no clock, no client address,
-  // and no promise for the answers made in memory (registry, signatures), which is most of a manifest GET.
-  if (!ctx.access?.ok && !ctx.access?.failed) return (req) => route(req, ctx);
+  const byPath = manifestsByPath(ctx.store);
+  // Without access lines a request is routed and answered, nothing else: no clock, no client address.
+  if (!ctx.access?.ok && !ctx.access?.failed) return (req) => route(req, ctx, byPath);
   const { ok, failed } = ctx.access;
   const admit = ok ? lineBudget(ctx.okLinesPerSecond ?? OK_LINES_PER_SECOND, ok) : undefined;
-  return async (req, srv) => {
+  return (req, srv) => {
     const started = performance.now();
-    const res = await route(req, ctx);
-    if (res.status >= 400) failed?.(accessLine(req, res, started, srv.requestIP(req)?.address), res.status);
-    else if (ok && admit!()) ok(accessLine(req, res, started, srv.requestIP(req)?.address));
-    return res;
+    const logged = (res: Response) => {
+      if (res.status >= 400) failed?.(accessLine(req, res, started, srv.requestIP(req)?.address), res.status);
+      else if (ok && admit!()) ok(accessLine(req, res, started, srv.requestIP(req)?.address));
+      return res;
+    };
+    // Answers made in memory (registry, signatures; most of a pull's requests) take no promise.
+    const res = route(req, ctx, byPath);
+    return res instanceof Response ? logged(res) : res.then(logged);
   };
 }
 
-function route(req: Request, ctx: HandlerContext): Response | Promise<Response> {
+function route(req: Request, ctx: HandlerContext, byPath: Map<string, StoredManifest>): Response | Promise<Response> {
+  // A manifest by digest, asked for as such: its answer without parsing the URL (the commonest request of a pull).
+  if (req.method === "GET" || req.method === "HEAD") {
+    const m = byPath.get(requestPath(req.url));
+    if (m) return sendManifest(req, m);
+  }
   if (req.url.length > MAX_URL_LENGTH) return plain(414, "request URL too long\n");
   // CONNECT (a proxy request) and a request without a Host header (HTTP/1.0 allows it; the server then sees
   // only the bare path) are the client's mistake: a 4xx, not a thrown TypeError answered as 500.
@@ -108,12 +118,26 @@ function route(req: Request, ctx: HandlerContext): Response | Promise<Response> 
   return plain(404, "not found (the depot serves /v2/, /repo/<profile>/ and /files/)\n");
 }
 
+/** The path and query as the client sent them (no decoding, no normalising): "https://h:p/v2/x?n=1" → "/v2/x?n=1". */
+function requestTarget(url: string): string {
+  const hostStart = url.indexOf("//");
+  if (hostStart < 0) return url;
+  const start = url.indexOf("/", hostStart + 2);
+  return start < 0 ? "/" : url.slice(start);
+}
+
+/** The path of the request target, without its query. */
+function requestPath(url: string): string {
+  const target = requestTarget(url);
+  const q = target.indexOf("?");
+  return q < 0 ? target : target.slice(0, q);
+}
+
 /** "depot: <client> <METHOD> <path> <status> <body bytes> <ms>ms" */
 function accessLine(req: Request, res: Response, started: number, ip?: string): string {
   const bytes = req.method === "HEAD" ? 0 : Number(res.headers.get("content-length") ?? 0);
   const ms = (performance.now() - started).toFixed(1);
-  const path = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2));
-  return `depot: ${ip ?? "-"} ${req.method} ${path} ${res.status} ${bytes} ${ms}ms`;
+  return `depot: ${ip ?? "-"} ${req.method} ${requestTarget(req.url)} ${res.status} ${bytes} ${ms}ms`;
 }
 
 export function internalError(err: Error, warn: (m: string) => void): Response {

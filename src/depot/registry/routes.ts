@@ -59,15 +59,36 @@ function manifest(req: Request, store: ImageStore, repo: Repository, ref: string
   return sendManifest(req, m);
 }
 
-function sendManifest(req: Request, m: StoredManifest): Response {
-  const headers = {
+export function sendManifest(req: Request, m: StoredManifest): Response {
+  return new Response(req.method === "HEAD" ? null : m.bytes, { headers: manifestHeaders(m) });
+}
+
+function manifestHeaders(m: StoredManifest): Record<string, string> {
+  return {
     ...API_VERSION,
     "Content-Type": m.mediaType,
     "Docker-Content-Digest": m.digest,
     ETag: `"${m.digest}"`,
     "Content-Length": String(m.bytes.length),
   };
-  return new Response(req.method === "HEAD" ? null : m.bytes, { headers });
+}
+
+/**
+ * Every manifest each repository serves, keyed by the path a client asks for it by digest. A pull asks
+ * for each manifest by digest (the index, then the platform's manifest) after resolving the tag, and the
+ * answer is the same whoever asks (only a tag's depends on Accept): the handler looks the raw path up
+ * here before anything else is parsed. A path written otherwise (percent-encoded, with dot segments)
+ * misses and takes the full route to the same answer.
+ */
+export function manifestsByPath(store: ImageStore): Map<string, StoredManifest> {
+  const paths = new Map<string, StoredManifest>();
+  for (const repo of store.repositories.values()) {
+    for (const digest of repo.digests) {
+      const m = store.manifests.get(digest);
+      if (m) paths.set(`/v2/${repo.name}/manifests/${digest}`, m);
+    }
+  }
+  return paths;
 }
 
 function blob(req: Request, store: ImageStore, repo: Repository, digest: string): Response {
