@@ -38,6 +38,20 @@ test("every command has --help with its options", { timeout: 60_000 }, () => {
   }
 });
 
+test("the help texts made at build time are what cac prints from the command table at run time, for every command", { timeout: 60_000 }, async () => {
+  // `<command> --help` is answered from help-texts.ts (a macro); with one more word (-v) the command table
+  // is loaded and cac prints the help itself. Both must say the same.
+  const { buildCli } = await import("../../src/cli/command-table.ts");
+  const names = buildCli().commands.map((c) => c.name).filter(Boolean);
+  expect(names.length).toBeGreaterThan(15);
+  for (const words of [[], ...names.map((n) => [n])]) {
+    const built = cli([...words, "--help"]);
+    const fromCac = cli([...words, "--help", "-v"]);
+    expect({ words, code: built.code, out: built.out }).toEqual({ words, code: 0, out: fromCac.out });
+    expect(built.out).toContain(words.length ? `k8s-ha-offline ${words[0]}` : "Getting started");
+  }
+});
+
 test("init then install --dry-run prints the plan, changes nothing, and lists every problem (exit 1)", { timeout: 60_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "cli-"));
   expect(cli(["init"], dir).code).toBe(0);

@@ -10,7 +10,9 @@ import { LoopbackEtcd } from "./support/etcd-loopback.ts";
 import { sh } from "../../src/util/sh.ts";
 import { etcdctl } from "../../src/cluster/etcd.ts";
 import { etcdUnit, recordJoin } from "../../src/cluster/etcd-service.ts";
-import { addMember, additionRefusal, memberOf, parseMemberList, prepareEtcdJoin, quorumOf, removalRefusal, removeMember, type EtcdMember } from "../../src/cluster/etcd-members.ts";
+import { addMember, additionRefusal, etcdView, memberOf, NOT_LISTENING_EXIT, parseMemberList, prepareEtcdJoin, quorumOf, removalRefusal, removeMember, type EtcdMember } from "../../src/cluster/etcd-members.ts";
+import { etcdClientUrl } from "../../src/cluster/endpoints.ts";
+import type { Host } from "../../src/hosts/host.ts";
 
 const etcd = new LoopbackEtcd();
 const { config, members, hosts } = etcd;
@@ -57,6 +59,14 @@ describe("quorum arithmetic", () => {
 
 describe("real etcd members on loopback", () => {
   test("a fresh cluster: nobody answers, every member bootstraps (state new); the member list matches etcdctl's own hex table", async () => {
+    // Nothing listens yet: each peer is passed over when its port refuses the connection, without
+    // etcdctl (which would retry it until its 5 s command timeout, peer after peer).
+    const codes: number[] = [];
+    const recording = new Proxy(hosts[0]!, {
+      get: (h, k) => (k === "exec" ? async (...a: Parameters<Host["exec"]>) => { const r = await h.exec(...a); codes.push(r.code); return r; } : Reflect.get(h, k)),
+    });
+    expect(await etcdView(recording, [1, 2].map((i) => etcdClientUrl(members[i]!)))).toBeUndefined();
+    expect(codes).toEqual([NOT_LISTENING_EXIT, NOT_LISTENING_EXIT]);
     expect(await Promise.all([0, 1, 2].map((i) => join_(i)))).toEqual([0, 1, 2].map(() => ({ kind: "bootstrap" })));
     for (const i of [0, 1, 2]) expect(await etcdUnit({ config }, hosts[i]!, members[i]!)).toContain("--initial-cluster-state=new");
     await Promise.all([0, 1, 2].map((i) => start(i)));
