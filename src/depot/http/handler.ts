@@ -3,8 +3,7 @@
 import type { Server } from "bun";
 import { registryError } from "../registry/errors.ts";
 import { handleRegistry, manifestsByPath, sendManifest } from "../registry/routes.ts";
-import type { StoredManifest } from "../registry/store.ts";
-import type { ImageStore } from "../registry/store.ts";
+import type { ImageStore, StoredManifest } from "../registry/store.ts";
 import { isBundleFilePath, plain, serveBundleFile } from "./bundle-files.ts";
 import { memoryResponse, type SignedFiles } from "./signed-repo.ts";
 
