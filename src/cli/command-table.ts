@@ -16,8 +16,9 @@ export function buildCli(argv?: readonly string[]) {
   const cli = cac("k8s-ha-offline");
   // A command's options and examples cost start-up CPU (cac parses every option's name, ~100 of them,
   // enough for the JIT to compile its helpers) and matter only when that command is named: its help,
-  // its run, the hint for a mistyped option. main() passes argv, so `--help` and `version` register
-  // the other commands bare; without argv (tests) and for `completion`, every command in full.
+  // its run, the hint for a mistyped option. main() passes argv, so the commands it does not name are
+  // registered bare (the help texts are made the same way at build time, help-texts.ts); without argv
+  // (tests) and for `completion`, every command in full.
   const detailed = (name: string) => !argv || argv.includes(name) || argv.includes("completion");
   const command = (raw: string, description: string) => {
     const c = cli.command(raw, description);

@@ -11,7 +11,7 @@ import { InstallError } from "../util/errors.ts";
 import { sh, type ShellCommand } from "../util/sh.ts";
 import { ETCD_CLIENT_PORT } from "../config/ports.ts";
 import { etcdClientUrl, etcdPeerUrl } from "./endpoints.ts";
-import { etcdctlAt, etcdctlError, etcdHealthy } from "./etcd.ts";
+import { ETCDCTL_DIAL_TIMEOUT_S, etcdctlAt, etcdctlError, etcdHealthy } from "./etcd.ts";
 
 /** Where every member keeps its data (the unit's --data-dir); a member's own files are in member/. */
 export const ETCD_DATA_DIR = "/var/lib/etcd";
@@ -74,14 +74,15 @@ export const NOT_LISTENING_EXIT = 111;
 
 /**
  * `member list` at one client URL, asked only once a TCP connection to it opens within etcdctl's own
- * dial timeout (3 s). etcdctl retries a refused port until its command timeout: on a fresh install every
- * member asks every peer before any has started, which cost 5 s per peer, one after the other, on the
- * critical path of every cold install. A refused or unreachable port exits NOT_LISTENING_EXIT at once.
+ * dial timeout (ETCDCTL_DIAL_TIMEOUT_S). etcdctl retries a refused port until its command timeout: on a
+ * fresh install every member asks every peer before any has started, which cost 5 s per peer, one after
+ * the other, on the critical path of every cold install. A refused or unreachable port exits
+ * NOT_LISTENING_EXIT at once.
  */
-export function memberListAt(url: string): ShellCommand {
+function memberListAt(url: string): ShellCommand {
   const { hostname, port } = new URL(url);
   const connect = 'exec 3<>"/dev/tcp/$0/$1"';
-  return sh`timeout 3 bash -c ${connect} ${hostname.replace(/^\[|\]$/g, "")} ${port || ETCD_CLIENT_PORT} 2>/dev/null || exit ${NOT_LISTENING_EXIT}; ${etcdctlAt([url], sh`member list -w json`)}`;
+  return sh`timeout ${ETCDCTL_DIAL_TIMEOUT_S} bash -c ${connect} ${hostname.replace(/^\[|\]$/g, "")} ${port || ETCD_CLIENT_PORT} 2>/dev/null || exit ${NOT_LISTENING_EXIT}; ${etcdctlAt([url], sh`member list -w json`)}`;
 }
 
 /** The member list from the first of these client URLs that answers, each member with its health; undefined when none answers. */

@@ -5,8 +5,11 @@ import { ETCD_PKI_DIR } from "../pki/etcd-pki.ts";
 import { sh, type ShellCommand } from "../util/sh.ts";
 import { etcdClientUrl } from "./endpoints.ts";
 
+/** Seconds etcdctl waits for a connection to a member (also how long a TCP probe before it may take). */
+export const ETCDCTL_DIAL_TIMEOUT_S = 3;
+
 /** TLS with the CA and the healthcheck client certificate every etcd node holds; short timeouts so a dead member answers fast. */
-const CLIENT_FLAGS = sh`--cacert=${ETCD_PKI_DIR}/ca.crt --cert=${ETCD_PKI_DIR}/healthcheck-client.crt --key=${ETCD_PKI_DIR}/healthcheck-client.key --dial-timeout=3s --command-timeout=5s`;
+const CLIENT_FLAGS = sh`--cacert=${ETCD_PKI_DIR}/ca.crt --cert=${ETCD_PKI_DIR}/healthcheck-client.crt --key=${ETCD_PKI_DIR}/healthcheck-client.key ${`--dial-timeout=${ETCDCTL_DIAL_TIMEOUT_S}s`} --command-timeout=5s`;
 
 /** etcdctl with these arguments against these client URLs (run it on an etcd node: the client key is there). */
 export const etcdctlAt = (endpoints: readonly string[], args: ShellCommand): ShellCommand =>
